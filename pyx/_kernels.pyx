@@ -1,0 +1,619 @@
+# Design: the compiled layer of fusedxent.  Every entry point takes arrays
+# the Python layer has already validated and laid out as C-contiguous 2-D
+# (rows, classes) or flat 1-D memoryviews, runs one OpenMP loop over fixed
+# blocks of rows (or elements) with the GIL released, and writes only into
+# buffers it was handed.  No validation, no Python objects, no exceptions in
+# the loops.
+#
+# - Vector loops (max, sum of exp, affine exp writes, BCE segments) live in
+#   fx_rowops.inc, compiled per instruction set and picked at import by
+#   fx_dispatch.h; this file holds the per-row scalar algebra.
+# - Reductions: each block of rows sums its rows in double, in order, into
+#   partial[block]; the caller adds the partials in order.  Block size is a
+#   function of the shape only, so results are bitwise identical for any
+#   num_threads.
+# - Row statistics: m = max_j x_j, s = sum over j of exp(x_j - m) without
+#   one term at the maximum, l = log1p(s); lse = m + l and the loss at y is
+#   (m - x_y) + l, a sum of two non-negative terms: no cancellation for
+#   confident rows (see fx_rowops.inc, sumexp_rest).
+# - Rows whose maximum is not finite take a scalar path: a NaN anywhere
+#   makes the row NaN; all -inf gives lse = -inf; a +inf gives lse = +inf;
+#   every other output of such a row (probabilities, loss, gradient) is NaN.
+
+from cython.parallel cimport prange
+from libc.math cimport log1p, exp, isfinite, isnan, INFINITY, NAN
+from libc.string cimport memset, memcpy
+from libc.stdint cimport int64_t
+
+ctypedef fused floating:
+    float
+    double
+
+cdef extern from "fx_dispatch.h" nogil:
+    ctypedef struct fx_ops_f:
+        float (*rowmax)(const float *, Py_ssize_t) noexcept nogil
+        double (*sumexp_rest)(const float *, Py_ssize_t, float) noexcept nogil
+        void (*exp_affine)(const float *, float *, Py_ssize_t, float, double, const double *, double) noexcept nogil
+        void (*sub2)(const float *, float *, Py_ssize_t, float, float) noexcept nogil
+        double (*wdiff)(const float *, const double *, Py_ssize_t, float) noexcept nogil
+        double (*tdiff)(const float *, const float *, const double *, Py_ssize_t, float, double, double, double *) noexcept nogil
+        void (*grad_soft)(const float *, const float *, float *, Py_ssize_t, float, double, const double *, double, double, double) noexcept nogil
+        void (*sigmoid)(const float *, float *, Py_ssize_t) noexcept nogil
+        void (*log_sigmoid)(const float *, float *, Py_ssize_t) noexcept nogil
+        double (*bce)(const float *, const float *, Py_ssize_t, const double *, double, const double *, double, double, float *, float *, double) noexcept nogil
+        Py_ssize_t (*first_eq)(const float *, Py_ssize_t, float) noexcept nogil
+        double (*rowsum)(const float *, Py_ssize_t) noexcept nogil
+        double (*plogq)(const float *, const float *, Py_ssize_t, float, float) noexcept nogil
+        double (*bce_prob)(const float *, const float *, Py_ssize_t, const double *, double, float, float, float *) noexcept nogil
+    ctypedef struct fx_ops_d:
+        double (*rowmax)(const double *, Py_ssize_t) noexcept nogil
+        double (*sumexp_rest)(const double *, Py_ssize_t, double) noexcept nogil
+        void (*exp_affine)(const double *, double *, Py_ssize_t, double, double, const double *, double) noexcept nogil
+        void (*sub2)(const double *, double *, Py_ssize_t, double, double) noexcept nogil
+        double (*wdiff)(const double *, const double *, Py_ssize_t, double) noexcept nogil
+        double (*tdiff)(const double *, const double *, const double *, Py_ssize_t, double, double, double, double *) noexcept nogil
+        void (*grad_soft)(const double *, const double *, double *, Py_ssize_t, double, double, const double *, double, double, double) noexcept nogil
+        void (*sigmoid)(const double *, double *, Py_ssize_t) noexcept nogil
+        void (*log_sigmoid)(const double *, double *, Py_ssize_t) noexcept nogil
+        double (*bce)(const double *, const double *, Py_ssize_t, const double *, double, const double *, double, double, double *, double *, double) noexcept nogil
+        Py_ssize_t (*first_eq)(const double *, Py_ssize_t, double) noexcept nogil
+        double (*rowsum)(const double *, Py_ssize_t) noexcept nogil
+        double (*plogq)(const double *, const double *, Py_ssize_t, double, double) noexcept nogil
+        double (*bce_prob)(const double *, const double *, Py_ssize_t, const double *, double, double, double, double *) noexcept nogil
+    fx_ops_f fx_F
+    fx_ops_d fx_D
+    const char *fx_isa_current
+    int fx_isa_supported()
+    int fx_select_isa(int level)
+    int fx_max_threads()
+    int fx_have_openmp()
+
+
+# ---------------------------------------------------------------- configuration
+
+ISA_LEVELS = ("baseline", "avx2", "avx512")
+
+
+def isa_supported():
+    """Names of the instruction-set paths this CPU can run."""
+    cdef int bits = fx_isa_supported()
+    return tuple(name for i, name in enumerate(ISA_LEVELS) if bits & (1 << i))
+
+
+def isa_current():
+    return fx_isa_current.decode()
+
+
+def select_isa(name):
+    """Switch every kernel to the path `name` ("best" picks the widest);
+    returns the name in force.  Raises ValueError if the CPU lacks it."""
+    level = -1 if name == "best" else ISA_LEVELS.index(name)
+    if fx_select_isa(level) == -2:
+        raise ValueError(f"this CPU cannot run the {name!r} kernels; it supports {isa_supported()}")
+    return isa_current()
+
+
+def max_threads():
+    return fx_max_threads()
+
+
+def have_openmp():
+    return bool(fx_have_openmp())
+
+
+# ---------------------------------------------------------------- typed views of the vector loops
+
+cdef inline floating v_rowmax(const floating *x, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return fx_F.rowmax(x, n)
+    else:
+        return fx_D.rowmax(x, n)
+
+cdef inline double v_sumexp_rest(const floating *x, Py_ssize_t n, floating m) noexcept nogil:
+    if floating is float:
+        return fx_F.sumexp_rest(x, n, m)
+    else:
+        return fx_D.sumexp_rest(x, n, m)
+
+cdef inline void v_exp_affine(const floating *x, floating *out, Py_ssize_t n, floating m,
+                              double a, const double *w, double b) noexcept nogil:
+    if floating is float:
+        fx_F.exp_affine(x, out, n, m, a, w, b)
+    else:
+        fx_D.exp_affine(x, out, n, m, a, w, b)
+
+cdef inline void v_sub2(const floating *x, floating *out, Py_ssize_t n, floating m, floating c) noexcept nogil:
+    if floating is float:
+        fx_F.sub2(x, out, n, m, c)
+    else:
+        fx_D.sub2(x, out, n, m, c)
+
+cdef inline double v_wdiff(const floating *x, const double *w, Py_ssize_t n, floating m) noexcept nogil:
+    if floating is float:
+        return fx_F.wdiff(x, w, n, m)
+    else:
+        return fx_D.wdiff(x, w, n, m)
+
+cdef inline double v_tdiff(const floating *x, const floating *t, const double *w, Py_ssize_t n,
+                           floating m, double ta, double tb, double *csum) noexcept nogil:
+    if floating is float:
+        return fx_F.tdiff(x, t, w, n, m, ta, tb, csum)
+    else:
+        return fx_D.tdiff(x, t, w, n, m, ta, tb, csum)
+
+cdef inline void v_grad_soft(const floating *x, const floating *t, floating *g, Py_ssize_t n, floating m,
+                             double a, const double *w, double b, double ta, double tb) noexcept nogil:
+    if floating is float:
+        fx_F.grad_soft(x, t, g, n, m, a, w, b, ta, tb)
+    else:
+        fx_D.grad_soft(x, t, g, n, m, a, w, b, ta, tb)
+
+cdef inline Py_ssize_t v_first_eq(const floating *x, Py_ssize_t n, floating m) noexcept nogil:
+    if floating is float:
+        return fx_F.first_eq(x, n, m)
+    else:
+        return fx_D.first_eq(x, n, m)
+
+
+# ---------------------------------------------------------------- row statistics
+
+cdef enum RowKind:
+    ROW_FINITE = 0
+    ROW_NAN = 1
+    ROW_NEGINF = 2
+    ROW_POSINF = 3
+
+
+cdef inline RowKind row_stats(const floating *x, Py_ssize_t n, floating *m_out,
+                              double *s_out, double *l_out) noexcept nogil:
+    """m = row max, s = sum of exp(x_j - m) less one max term, l = log1p(s)."""
+    cdef floating m = v_rowmax(x, n)
+    cdef Py_ssize_t j
+    m_out[0] = m
+    if isfinite(m):
+        s_out[0] = v_sumexp_rest(x, n, m)
+        l_out[0] = log1p(s_out[0])
+        return ROW_FINITE
+    s_out[0] = NAN
+    l_out[0] = NAN
+    if isnan(m):
+        return ROW_NAN
+    for j in range(n):     # the max skips NaN: look for one
+        if isnan(x[j]):
+            return ROW_NAN
+    return ROW_NEGINF if m < 0 else ROW_POSINF
+
+
+cdef inline double special_lse(RowKind kind) noexcept nogil:
+    if kind == ROW_NEGINF:
+        return -INFINITY
+    if kind == ROW_POSINF:
+        return INFINITY
+    return NAN
+
+
+cdef inline void fill(floating *out, Py_ssize_t n, floating v) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        out[j] = v
+
+
+cdef inline int threads_for(Py_ssize_t nblocks, int nt) noexcept nogil:
+    return 1 if nblocks < 2 else (nt if nt < nblocks else <int>nblocks)
+
+
+# ---------------------------------------------------------------- normalizers
+
+cdef void softmax_block(const floating[:, ::1] x, floating[:, ::1] out, Py_ssize_t r0,
+                        Py_ssize_t r1, bint log) noexcept nogil:
+    cdef Py_ssize_t i, C = x.shape[1]
+    cdef floating m
+    cdef double s, l
+    cdef RowKind kind
+    for i in range(r0, r1):
+        kind = row_stats(&x[i, 0], C, &m, &s, &l)
+        if kind != ROW_FINITE:
+            fill(&out[i, 0], C, <floating>NAN)
+        elif log:
+            v_sub2(&x[i, 0], &out[i, 0], C, m, <floating>l)
+        else:
+            v_exp_affine(&x[i, 0], &out[i, 0], C, m, 1.0 / (1.0 + s), NULL, 0.0)
+
+
+def softmax(const floating[:, ::1] x, floating[:, ::1] out, bint log, Py_ssize_t rows_per_block, int nt):
+    cdef Py_ssize_t N = x.shape[0], nb = (N + rows_per_block - 1) // rows_per_block, b
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        softmax_block(x, out, b * rows_per_block, min((b + 1) * rows_per_block, N), log)
+
+
+cdef void lse_block(const floating[:, ::1] x, floating[::1] out, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t i, C = x.shape[1]
+    cdef floating m
+    cdef double s, l
+    cdef RowKind kind
+    for i in range(r0, r1):
+        kind = row_stats(&x[i, 0], C, &m, &s, &l)
+        out[i] = <floating>(m + l) if kind == ROW_FINITE else <floating>special_lse(kind)
+
+
+def logsumexp(const floating[:, ::1] x, floating[::1] out, Py_ssize_t rows_per_block, int nt):
+    cdef Py_ssize_t N = x.shape[0], nb = (N + rows_per_block - 1) // rows_per_block, b
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        lse_block(x, out, b * rows_per_block, min((b + 1) * rows_per_block, N))
+
+
+cdef void sigmoid_block(const floating[::1] x, floating[::1] out, Py_ssize_t j0, Py_ssize_t j1,
+                        bint log) noexcept nogil:
+    if floating is float:
+        if log:
+            fx_F.log_sigmoid(&x[j0], &out[j0], j1 - j0)
+        else:
+            fx_F.sigmoid(&x[j0], &out[j0], j1 - j0)
+    else:
+        if log:
+            fx_D.log_sigmoid(&x[j0], &out[j0], j1 - j0)
+        else:
+            fx_D.sigmoid(&x[j0], &out[j0], j1 - j0)
+
+
+def sigmoid(const floating[::1] x, floating[::1] out, bint log, Py_ssize_t block, int nt):
+    cdef Py_ssize_t n = x.shape[0], nb = (n + block - 1) // block, b
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        sigmoid_block(x, out, b * block, min((b + 1) * block, n), log)
+
+
+# ---------------------------------------------------------------- softmax cross-entropy
+
+cdef struct CEOpts:
+    const double *cw        # class weights (C) or NULL
+    const double *sw        # sample weights (N) or NULL
+    double cw_sum           # sum of class weights (C when absent)
+    int64_t ignore_index
+    double eps              # label smoothing
+    double z                # z-loss coefficient
+    double gscale           # d(returned loss)/d(sum of row losses), times 1/ln(base)
+    double ta, tb           # soft targets: t' = ta*t + tb
+
+
+cdef double ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpts *o,
+                           floating *loss, floating *grad, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows [r0, r1) of the class-index loss; returns their weighted sum.
+
+    Row loss (PyTorch's, label smoothing eps with class weights w):
+        s_i * [ w_y (1-eps) (lse - x_y) + eps/C sum_c w_c (lse - x_c) + z lse^2 ]
+    and its gradient, p = softmax(x):
+        s_i * [ (w_y (1-eps) + eps/C W + 2 z lse) p_j - w_y (1-eps) [j=y] - eps/C w_j ]
+    with p_y - 1 taken as -s/(1+s) when x_y is the maximum (see row_stats).
+    """
+    cdef Py_ssize_t i, C = x.shape[1]
+    cdef int64_t yi
+    cdef floating m, xy
+    cdef double s, l, S, lse, wy, si, row, A, py, pym1, total = 0.0, ec = o.eps / C
+    cdef RowKind kind
+    cdef const floating *xr
+    cdef floating *gr
+    for i in range(r0, r1):
+        xr = &x[i, 0]
+        gr = grad + i * C if grad != NULL else NULL
+        yi = y[i]
+        if yi == o.ignore_index:
+            if loss != NULL:
+                loss[i] = 0
+            if gr != NULL:
+                memset(gr, 0, C * sizeof(floating))
+            continue
+        wy = o.cw[yi] if o.cw != NULL else 1.0
+        si = o.sw[i] if o.sw != NULL else 1.0
+        xy = xr[yi]
+        kind = row_stats(xr, C, &m, &s, &l)
+        if kind != ROW_FINITE:
+            row = NAN
+            if gr != NULL:
+                fill(gr, C, <floating>NAN)
+        else:
+            lse = m + l
+            row = wy * (1.0 - o.eps) * ((m - xy) + l)
+            if o.eps != 0.0:
+                row = row + ec * (v_wdiff(xr, o.cw, C, m) + o.cw_sum * l)
+            if o.z != 0.0:
+                row = row + o.z * lse * lse
+            if gr != NULL:
+                S = 1.0 + s
+                A = wy * (1.0 - o.eps) + ec * o.cw_sum + 2.0 * o.z * lse
+                v_exp_affine(xr, gr, C, m, o.gscale * si * A / S, o.cw, o.gscale * si * ec)
+                if xy == m:
+                    py = 1.0 / S
+                    pym1 = -s / S
+                else:
+                    py = exp(<double>xy - m) / S
+                    pym1 = py - 1.0
+                gr[yi] = <floating>(o.gscale * si * (wy * (1.0 - o.eps) * pym1
+                                                     + (ec * o.cw_sum + 2.0 * o.z * lse) * py
+                                                     - ec * (o.cw[yi] if o.cw != NULL else 1.0)))
+        row = si * row
+        if loss != NULL:
+            loss[i] = <floating>row
+        total += row
+    return total
+
+
+cdef double ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CEOpts *o,
+                          floating *loss, floating *grad, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows [r0, r1) of the probability-target loss; returns their weighted sum.
+
+    With c_j = w_j t'_j and T = sum_j c_j:
+        row loss = s_i [ sum_j c_j (m - x_j) + T l + z lse^2 ]   (= s_i [-sum c_j log p_j + z lse^2])
+        gradient = s_i [ (T + 2 z lse) p_j - c_j ]
+    """
+    cdef Py_ssize_t i, C = x.shape[1]
+    cdef floating m
+    cdef double s, l, lse, si, row, T, total = 0.0
+    cdef RowKind kind
+    cdef const floating *xr
+    cdef floating *gr
+    for i in range(r0, r1):
+        xr = &x[i, 0]
+        gr = grad + i * C if grad != NULL else NULL
+        si = o.sw[i] if o.sw != NULL else 1.0
+        kind = row_stats(xr, C, &m, &s, &l)
+        if kind != ROW_FINITE:
+            row = NAN
+            if gr != NULL:
+                fill(gr, C, <floating>NAN)
+        else:
+            lse = m + l
+            row = v_tdiff(xr, &t[i, 0], o.cw, C, m, o.ta, o.tb, &T) + T * l
+            if o.z != 0.0:
+                row = row + o.z * lse * lse
+            if gr != NULL:
+                v_grad_soft(xr, &t[i, 0], gr, C, m, o.gscale * si * (T + 2.0 * o.z * lse) / (1.0 + s),
+                            o.cw, o.gscale * si, o.ta, o.tb)
+        row = si * row
+        if loss != NULL:
+            loss[i] = <floating>row
+        total += row
+    return total
+
+
+cdef inline floating *ptr2(floating[:, ::1] a) noexcept:
+    return &a[0, 0] if a is not None and a.shape[0] > 0 else NULL
+
+cdef inline floating *ptr1(floating[::1] a) noexcept:
+    return &a[0] if a is not None and a.shape[0] > 0 else NULL
+
+cdef inline const double *cptr(const double[::1] a) noexcept:
+    return &a[0] if a is not None and a.shape[0] > 0 else NULL
+
+
+def softmax_xent(const floating[:, ::1] x, labels, soft, const double[::1] class_weight,
+                 const double[::1] sample_weight, double cw_sum, int64_t ignore_index,
+                 double eps, double ta, double tb, double z, double gscale,
+                 floating[::1] loss_out, floating[:, ::1] grad_out,
+                 double[::1] partial, Py_ssize_t rows_per_block, int nt):
+    """Softmax cross-entropy over rows; partial[b] receives block b's sum.
+
+    Exactly one of `labels` (int64, N) and `soft` (same shape as x) is given.
+    """
+    cdef CEOpts o
+    cdef Py_ssize_t N = x.shape[0], nb = partial.shape[0], b
+    cdef const int64_t[::1] y
+    cdef const floating[:, ::1] t
+    cdef floating *lp = ptr1(loss_out)
+    cdef floating *gp = ptr2(grad_out)
+    cdef bint by_index = labels is not None
+    o.cw = cptr(class_weight)
+    o.sw = cptr(sample_weight)
+    o.cw_sum = cw_sum
+    o.ignore_index = ignore_index
+    o.eps = eps
+    o.z = z
+    o.gscale = gscale
+    o.ta = ta
+    o.tb = tb
+    if by_index:
+        y = labels
+    else:
+        t = soft
+    nt = threads_for(nb, nt)
+    if by_index:
+        for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+            partial[b] = ce_index_block(x, y, &o, lp, gp, b * rows_per_block,
+                                        min((b + 1) * rows_per_block, N))
+    else:
+        for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+            partial[b] = ce_soft_block(x, t, &o, lp, gp, b * rows_per_block,
+                                       min((b + 1) * rows_per_block, N))
+
+
+# ---------------------------------------------------------------- evaluate
+
+cdef void eval_block(const floating[:, ::1] x, const int64_t[::1] y, const double *sw,
+                     int64_t ignore_index, floating[::1] lse_out, int64_t[::1] amax,
+                     double *part, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """part = (weighted loss sum, weight sum, weighted correct, count)."""
+    cdef Py_ssize_t i, j, C = x.shape[1], k
+    cdef int64_t yi
+    cdef floating m
+    cdef double s, l, si, row
+    cdef RowKind kind
+    cdef const floating *xr
+    part[0] = 0.0
+    part[1] = 0.0
+    part[2] = 0.0
+    part[3] = 0.0
+    for i in range(r0, r1):
+        xr = &x[i, 0]
+        kind = row_stats(xr, C, &m, &s, &l)
+        if kind == ROW_FINITE:
+            lse_out[i] = <floating>(m + l)
+            k = v_first_eq(xr, C, m)
+        else:
+            lse_out[i] = <floating>special_lse(kind)
+            k = 0
+            if kind == ROW_NAN:
+                for j in range(C):          # NumPy's argmax: the first NaN
+                    if isnan(xr[j]):
+                        k = j
+                        break
+            else:
+                k = v_first_eq(xr, C, m)
+        amax[i] = k
+        yi = y[i]
+        if yi == ignore_index:
+            continue
+        si = sw[i] if sw != NULL else 1.0
+        row = ((m - xr[yi]) + l) if kind == ROW_FINITE else NAN
+        part[0] += si * row
+        part[1] += si
+        part[2] += si if k == yi else 0.0
+        part[3] += 1.0
+
+
+def evaluate(const floating[:, ::1] x, const int64_t[::1] y, const double[::1] sample_weight,
+             int64_t ignore_index, floating[::1] lse_out, int64_t[::1] argmax_out,
+             double[:, ::1] partial, Py_ssize_t rows_per_block, int nt):
+    cdef Py_ssize_t N = x.shape[0], nb = partial.shape[0], b
+    cdef const double *sw = cptr(sample_weight)
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        eval_block(x, y, sw, ignore_index, lse_out, argmax_out, &partial[b, 0],
+                   b * rows_per_block, min((b + 1) * rows_per_block, N))
+
+
+# ---------------------------------------------------------------- binary cross-entropy
+
+cdef struct BCEOpts:
+    const double *w         # element weights: per column (L) or per element (n), or NULL
+    bint w_full             # w indexed by flat position (else by column)
+    const double *wrow      # per-row weights (n / L) or NULL
+    const double *pw        # pos_weight per column (L) or NULL
+    double ta, tb, gscale
+    Py_ssize_t L            # length of the last axis
+    Py_ssize_t offset       # flat position of x[0] in the whole array (float16 chunks)
+
+
+cdef double bce_block(const floating[::1] x, const floating[::1] t, BCEOpts *o,
+                      floating *loss, floating *grad, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """Elements [j0, j1), split where rows of the last axis end so that the
+    column-indexed weights stay contiguous; returns the weighted sum."""
+    cdef Py_ssize_t pos = j0, r, c, seg
+    cdef double total = 0.0, ws
+    cdef const double *w
+    while pos < j1:
+        r = (o.offset + pos) // o.L
+        c = (o.offset + pos) - r * o.L
+        seg = min(j1 - pos, o.L - c)
+        ws = o.wrow[r] if o.wrow != NULL else 1.0
+        w = NULL
+        if o.w != NULL:
+            w = o.w + pos if o.w_full else o.w + c
+        if floating is float:
+            total += fx_F.bce(&x[pos], &t[pos], seg, w, ws, o.pw + c if o.pw != NULL else NULL,
+                              o.ta, o.tb, loss + pos if loss != NULL else NULL,
+                              grad + pos if grad != NULL else NULL, o.gscale)
+        else:
+            total += fx_D.bce(&x[pos], &t[pos], seg, w, ws, o.pw + c if o.pw != NULL else NULL,
+                              o.ta, o.tb, loss + pos if loss != NULL else NULL,
+                              grad + pos if grad != NULL else NULL, o.gscale)
+        pos += seg
+    return total
+
+
+def sigmoid_bce(const floating[::1] x, const floating[::1] t, const double[::1] weight, bint w_full,
+                const double[::1] row_weight, const double[::1] pos_weight, Py_ssize_t L,
+                Py_ssize_t offset, double ta, double tb, double gscale, floating[::1] loss_out, floating[::1] grad_out,
+                double[::1] partial, Py_ssize_t block, int nt):
+    cdef BCEOpts o
+    cdef Py_ssize_t n = x.shape[0], nb = partial.shape[0], b
+    cdef floating *lp = ptr1(loss_out)
+    cdef floating *gp = ptr1(grad_out)
+    o.w = cptr(weight)
+    o.w_full = w_full
+    o.wrow = cptr(row_weight)
+    o.pw = cptr(pos_weight)
+    o.ta = ta
+    o.tb = tb
+    o.gscale = gscale
+    o.L = L
+    o.offset = offset
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        partial[b] = bce_block(x, t, &o, lp, gp, b * block, min((b + 1) * block, n))
+
+
+# ---------------------------------------------------------------- losses from probabilities
+
+cdef double xent_prob_block(const floating[:, ::1] p, const floating[:, ::1] q, floating lo,
+                            floating hi, floating *loss, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    cdef Py_ssize_t i, C = p.shape[1]
+    cdef double row, total = 0.0
+    for i in range(r0, r1):
+        if floating is float:
+            row = -fx_F.plogq(&p[i, 0], &q[i, 0], C, lo, hi)
+        else:
+            row = -fx_D.plogq(&p[i, 0], &q[i, 0], C, lo, hi)
+        if loss != NULL:
+            loss[i] = <floating>row
+        total += row
+    return total
+
+
+def cross_entropy_prob(const floating[:, ::1] p, const floating[:, ::1] q, double lo, double hi,
+                       floating[::1] loss_out, double[::1] partial, Py_ssize_t rows_per_block, int nt):
+    cdef Py_ssize_t N = p.shape[0], nb = partial.shape[0], b
+    cdef floating *lp = ptr1(loss_out)
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        partial[b] = xent_prob_block(p, q, <floating>lo, <floating>hi, lp, b * rows_per_block,
+                                     min((b + 1) * rows_per_block, N))
+
+
+cdef double bce_prob_block(const floating[::1] p, const floating[::1] t, const double *w,
+                           floating lo, floating hi, floating *loss, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    cdef const double *wp = w + j0 if w != NULL else NULL
+    cdef floating *lp = loss + j0 if loss != NULL else NULL
+    if floating is float:
+        return fx_F.bce_prob(&p[j0], &t[j0], j1 - j0, wp, 1.0, lo, hi, lp)
+    else:
+        return fx_D.bce_prob(&p[j0], &t[j0], j1 - j0, wp, 1.0, lo, hi, lp)
+
+
+def binary_cross_entropy_prob(const floating[::1] p, const floating[::1] t, const double[::1] weight,
+                              double lo, double hi, floating[::1] loss_out, double[::1] partial,
+                              Py_ssize_t block, int nt):
+    cdef Py_ssize_t n = p.shape[0], nb = partial.shape[0], b
+    cdef floating *lp = ptr1(loss_out)
+    cdef const double *w = cptr(weight)
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        partial[b] = bce_prob_block(p, t, w, <floating>lo, <floating>hi, lp, b * block,
+                                    min((b + 1) * block, n))
+
+
+# ---------------------------------------------------------------- roofline probes
+
+cdef double sum_block(const floating[::1] x, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    if floating is float:
+        return fx_F.rowsum(&x[j0], j1 - j0)
+    else:
+        return fx_D.rowsum(&x[j0], j1 - j0)
+
+
+def probe_read(const floating[::1] x, double[::1] partial, Py_ssize_t block, int nt):
+    """Streaming-read roofline: a parallel sum over the same bytes."""
+    cdef Py_ssize_t n = x.shape[0], nb = partial.shape[0], b
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        partial[b] = sum_block(x, b * block, min((b + 1) * block, n))
+
+
+def probe_copy(const floating[::1] x, floating[::1] out, Py_ssize_t block, int nt):
+    """Streaming-copy roofline for kernels that read once and write once."""
+    cdef Py_ssize_t n = x.shape[0], nb = (n + block - 1) // block, b, j0
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        j0 = b * block
+        memcpy(&out[j0], &x[j0], (min(j0 + block, n) - j0) * sizeof(floating))

@@ -1,0 +1,195 @@
+/* fx_vecmath.h -- scalar exp/log/log1p written so that GCC vectorizes the
+ * loops that call them.
+ *
+ * Design: every function is branch-free (selects only), uses bit casts via
+ * memcpy instead of libm, and never relies on -ffast-math: NaN goes in, NaN
+ * comes out; -inf and +inf take the IEEE limits.  The kernels only ever need
+ * exp of a non-positive argument (x - rowmax, -|x|) and log1p on [0, 1]
+ * (softplus), which keeps the range reduction short:
+ *
+ *   exp:   x = k ln2 + r, |r| <= ln2/2 (Cody-Waite split of ln2), Taylor
+ *          polynomial of degree 7 (float, truncation < 1e-8 relative) or 13
+ *          (double, < 5e-18), then 2^k built from bits as 2^(k/2) * 2^(k-k/2)
+ *          so that results in the subnormal range round once, correctly.
+ *   log:   x = 2^k f, f in [sqrt(1/2), sqrt(2)), log f = 2 atanh(s) with
+ *          s = (f-1)/(f+1), odd series in s up to s^9 (float) / s^21 (double).
+ *   log1p: on [0, 1] the same atanh series with s = x/(2+x) (no rounding of
+ *          1+x, so tiny x keep full relative accuracy) or, above sqrt(2)-1,
+ *          s = (x-1)/(x+3) and + ln2.
+ *
+ * Maximum errors measured against mpmath over the kernels' domains are in
+ * tests/test_vecmath.py and README.md.
+ */
+#ifndef FX_VECMATH_H
+#define FX_VECMATH_H
+
+#include <stdint.h>
+#include <string.h>
+#include <stddef.h>
+
+#define FX_INLINE static inline __attribute__((always_inline))
+
+FX_INLINE uint32_t fx_f2u(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+FX_INLINE float fx_u2f(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+FX_INLINE uint64_t fx_d2u(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+FX_INLINE double fx_u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+#define FX_LN2F_HI 0.693145751953125f        /* 16 significant bits: k*hi exact */
+#define FX_LN2F_LO 1.428606765330187045e-06f
+#define FX_LN2D_HI 6.93147180369123816490e-01 /* fdlibm's split */
+#define FX_LN2D_LO 1.90821492927058770002e-10
+
+/* exp(x) for x <= 0 or NaN. */
+FX_INLINE float fx_expneg_f(float x)
+{
+    const float magic = 12582912.0f; /* 1.5*2^23: x + magic rounds x to an integer */
+    x = x < -104.0f ? -104.0f : x;    /* exp(-104) < FLT_TRUE_MIN/2; NaN passes */
+    float t = x * 1.44269504088896341f + magic;
+    float k = t - magic;
+    int32_t n = (int32_t)(fx_f2u(t) - fx_f2u(magic));
+    float r = x - k * FX_LN2F_HI;
+    r = r - k * FX_LN2F_LO;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t n1 = n >> 1;
+    int32_t n2 = n - n1;
+    float s1 = fx_u2f((uint32_t)(n1 + 127) << 23);
+    float s2 = fx_u2f((uint32_t)(n2 + 127) << 23);
+    return (p * s1) * s2;
+}
+
+FX_INLINE double fx_expneg_d(double x)
+{
+    const double magic = 6755399441055744.0; /* 1.5*2^52 */
+    x = x < -746.0 ? -746.0 : x;
+    double t = x * 1.4426950408889634074 + magic;
+    double k = t - magic;
+    int64_t n = (int64_t)(fx_d2u(t) - fx_d2u(magic));
+    double r = x - k * FX_LN2D_HI;
+    r = r - k * FX_LN2D_LO;
+    double p = 1.0 / 6227020800.0;       /* 1/13! */
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    int64_t n1 = n >> 1;
+    int64_t n2 = n - n1;
+    double s1 = fx_u2d((uint64_t)(n1 + 1023) << 52);
+    double s2 = fx_u2d((uint64_t)(n2 + 1023) << 52);
+    return (p * s1) * s2;
+}
+
+/* 2*atanh(s)/s - ... : the odd series of log((1+s)/(1-s)) = 2 s P(s^2). */
+FX_INLINE float fx_atanh2_f(float s)
+{
+    float z = s * s;
+    float p = 1.0f / 9.0f;
+    p = p * z + 1.0f / 7.0f;
+    p = p * z + 1.0f / 5.0f;
+    p = p * z + 1.0f / 3.0f;
+    p = p * z + 1.0f;
+    return 2.0f * s * p;
+}
+
+FX_INLINE double fx_atanh2_d(double s)
+{
+    double z = s * s;
+    double p = 1.0 / 21.0;
+    p = p * z + 1.0 / 19.0;
+    p = p * z + 1.0 / 17.0;
+    p = p * z + 1.0 / 15.0;
+    p = p * z + 1.0 / 13.0;
+    p = p * z + 1.0 / 11.0;
+    p = p * z + 1.0 / 9.0;
+    p = p * z + 1.0 / 7.0;
+    p = p * z + 1.0 / 5.0;
+    p = p * z + 1.0 / 3.0;
+    p = p * z + 1.0;
+    return 2.0 * s * p;
+}
+
+/* log(x) for any float; 0 -> -inf, negative or NaN -> NaN, +inf -> +inf. */
+FX_INLINE float fx_log_f(float x)
+{
+    int sub = x < 1.17549435e-38f;                /* subnormal (or <= 0) */
+    float xs = sub ? x * 8388608.0f : x;          /* * 2^23 */
+    uint32_t u = fx_f2u(xs);
+    uint32_t tmp = u - 0x3f3504f3u;               /* offset so f lands in [sqrt(.5), sqrt(2)) */
+    int32_t k = ((int32_t)tmp >> 23) - (sub ? 23 : 0);
+    float f = fx_u2f(u - (tmp & 0xff800000u));
+    float s = (f - 1.0f) / (f + 1.0f);
+    float kf = (float)k;
+    float r = kf * FX_LN2F_HI + (fx_atanh2_f(s) + kf * FX_LN2F_LO);
+    r = x == 0.0f ? -__builtin_inff() : r;
+    r = x == __builtin_inff() ? x : r;
+    r = (x < 0.0f || x != x) ? __builtin_nanf("") : r;
+    return r;
+}
+
+FX_INLINE double fx_log_d(double x)
+{
+    int sub = x < 2.2250738585072014e-308;
+    double xs = sub ? x * 4503599627370496.0 : x; /* * 2^52 */
+    uint64_t u = fx_d2u(xs);
+    uint64_t tmp = u - 0x3fe6a09e667f3bcdull;
+    int64_t k = ((int64_t)tmp >> 52) - (sub ? 52 : 0);
+    double f = fx_u2d(u - (tmp & 0xfff0000000000000ull));
+    double s = (f - 1.0) / (f + 1.0);
+    double kd = (double)k;
+    double r = kd * FX_LN2D_HI + (fx_atanh2_d(s) + kd * FX_LN2D_LO);
+    r = x == 0.0 ? -__builtin_inf() : r;
+    r = x == __builtin_inf() ? x : r;
+    r = (x < 0.0 || x != x) ? __builtin_nan("") : r;
+    return r;
+}
+
+/* log1p(x) for x in [0, 1] (or NaN). */
+FX_INLINE float fx_log1p01_f(float x)
+{
+    int small = x < 0.41421356f;
+    float s = small ? x / (2.0f + x) : (x - 1.0f) / (x + 3.0f);
+    return fx_atanh2_f(s) + (small ? 0.0f : 0.69314718055994531f);
+}
+
+FX_INLINE double fx_log1p01_d(double x)
+{
+    int small = x < 0.41421356237309505;
+    double s = small ? x / (2.0 + x) : (x - 1.0) / (x + 3.0);
+    return fx_atanh2_d(s) + (small ? 0.0 : 0.69314718055994531);
+}
+
+/* log1p(x) for any x >= -1: the atanh series where 1+x would round
+ * (x in [sqrt(1/2)-1, sqrt(2)-1]), log(1+x) elsewhere, where 1+x is
+ * either exact (Sterbenz, x <= -1/2) or far enough from 1 not to matter. */
+FX_INLINE float fx_log1p_f(float x)
+{
+    int small = (x > -0.29289322f) & (x < 0.41421356f);
+    float a = fx_atanh2_f(x / (2.0f + x));
+    float b = fx_log_f(1.0f + x);
+    return small ? a : b;
+}
+
+FX_INLINE double fx_log1p_d(double x)
+{
+    int small = (x > -0.29289321881345248) & (x < 0.41421356237309505);
+    double a = fx_atanh2_d(x / (2.0 + x));
+    double b = fx_log_d(1.0 + x);
+    return small ? a : b;
+}
+
+#endif /* FX_VECMATH_H */

@@ -1,0 +1,531 @@
+"""The public functions: validate, lay out, call one kernel, shape the result.
+
+Design: all checks run before any output is touched, so an error never
+leaves `out=` or `grad_out=` partly written.  Logits are viewed as 2-D
+(rows, classes) with the class axis last and unit stride -- copied only
+when the layout forces it.  Reductions come back from the kernels as
+per-block partial sums in double (blocks sized by the shape alone) and are
+added here in order, so results do not depend on the thread count.
+float16 input is processed in float32 chunks of about F16_CHUNK elements,
+so no full-size float32 copy is ever made.
+"""
+import numpy as np
+
+from . import _kernels as _k
+from . import _validate as V
+from .reference import Evaluation
+
+BLOCK_ELEMS = 16384      # elements per reduction block (by shape only -> bitwise reproducible)
+SERIAL_BELOW = 1 << 15   # below this many elements one thread is faster than waking the team
+F16_CHUNK = 1 << 20      # float16 inputs are converted this many elements at a time
+
+
+def _threads(num_threads, work):
+    n = V.num_threads(num_threads)
+    if work < SERIAL_BELOW:
+        return 1
+    return _k.max_threads() if n is None else n
+
+
+def _rows_per_block(C):
+    return max(1, BLOCK_ELEMS // C)
+
+
+def _nblocks(n, per):
+    return (n + per - 1) // per
+
+
+def _chunks(n, per_block, unit, f16):
+    """(start, stop) ranges over n rows/elements; for float16, chunks of
+    about F16_CHUNK elements that start on block boundaries."""
+    if not f16 or n == 0:
+        return [(0, n)]
+    step = max(1, F16_CHUNK // (unit * per_block)) * per_block
+    return [(r, min(n, r + step)) for r in range(0, n, step)]
+
+
+def _f32(a, r0, r1):
+    return None if a is None else np.ascontiguousarray(a[r0:r1], dtype=np.float32)
+
+
+def _logit_rows(x, axis, name):
+    x = V.float_array(x, name, allow_0d=False)
+    ax = V.axis_index(axis, x.ndim)
+    if x.shape[ax] == 0:
+        raise ValueError(f"{name} has zero classes along axis {axis}")
+    x2, mshape = V.rows_view(x, ax)
+    if x.dtype != np.float16:
+        x2 = V.as_kernel_layout(x2, x.dtype)
+    return x, ax, x2, mshape
+
+
+def _row_output(out, x, ax):
+    """The caller's array itself when the kernel can write into it (class
+    axis last, C-contiguous, not float16), else None."""
+    if out is not None and ax == x.ndim - 1 and out.flags.c_contiguous and out.dtype != np.float16:
+        return out.reshape(-1, x.shape[-1])
+    return None
+
+
+def _place(res2, mshape, ax, out):
+    res = np.moveaxis(res2.reshape(mshape), -1, ax)
+    if out is not None:
+        np.copyto(out, res)
+        return out
+    return np.ascontiguousarray(res)
+
+
+def _run_rows(N, C, f16, call, row_ins, row_outs):
+    """Run `call(ins, outs, block0)` over row chunks.  row_ins/row_outs are
+    2-D or 1-D row-indexed arrays (or None); for float16 the chunk's inputs
+    are converted to float32 and its outputs copied back after the call."""
+    rpb = _rows_per_block(C)
+    for r0, r1 in _chunks(N, rpb, C, f16):
+        if f16:
+            ins = [a if a is None or a.dtype != np.float16 else _f32(a, r0, r1) for a in row_ins]
+            ins = [a if a is None or a.shape[0] == r1 - r0 else a[r0:r1] for a in ins]
+            outs = [None if a is None else
+                    np.empty(a[r0:r1].shape, np.float32) if a.dtype == np.float16 else a[r0:r1]
+                    for a in row_outs]
+        else:
+            ins = [None if a is None else a[r0:r1] for a in row_ins]
+            outs = [None if a is None else a[r0:r1] for a in row_outs]
+        call(ins, outs, r0 // rpb)
+        if f16:
+            for a, o in zip(row_outs, outs):
+                if a is not None and a.dtype == np.float16:
+                    a[r0:r1] = o
+
+
+# ------------------------------------------------------------------ normalizers
+
+def _elementwise(x, out, num_threads, log):
+    x = V.float_array(x, "x")
+    if out is not None:
+        V.out_array(out, x.shape, x.dtype, "out")
+    n = x.size
+    nt = _threads(num_threads, n)
+    f16 = x.dtype == np.float16
+    xf = x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1)
+    if not f16:
+        xf = V.as_kernel_layout(xf, x.dtype)
+    direct = out is not None and out.flags.c_contiguous and not f16
+    res = out.reshape(-1) if direct else np.empty(n, x.dtype)
+    for j0, j1 in _chunks(n, BLOCK_ELEMS, 1, f16):
+        if f16:
+            tmp = np.empty(j1 - j0, np.float32)
+            _k.sigmoid(_f32(xf, j0, j1), tmp, log, BLOCK_ELEMS, nt)
+            res[j0:j1] = tmp
+        else:
+            _k.sigmoid(xf[j0:j1], res[j0:j1], log, BLOCK_ELEMS, nt)
+    if direct:
+        return out
+    res = res.reshape(x.shape)
+    if out is not None:
+        np.copyto(out, res)
+        return out
+    return res
+
+
+def sigmoid(x, *, out=None, num_threads=None):
+    """Logistic sigmoid 1/(1+exp(-x)), element-wise.
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape.  float16/32/64 keep their dtype; integers and bools
+        become float64.
+    out : ndarray, optional
+        Receives the result; must have x's shape and (float) dtype and be
+        writable.  May be `x` itself.
+    num_threads : int, optional
+        OpenMP threads; default: the OpenMP default (OMP_NUM_THREADS,
+        threadpoolctl).
+
+    Returns
+    -------
+    ndarray of x's float dtype (`out` when given).
+    """
+    return _elementwise(x, out, num_threads, False)
+
+
+def log_sigmoid(x, *, out=None, num_threads=None):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), element-wise; see `sigmoid`."""
+    return _elementwise(x, out, num_threads, True)
+
+
+def _normalize(x, axis, out, num_threads, log):
+    x, ax, x2, mshape = _logit_rows(x, axis, "x")
+    if out is not None:
+        V.out_array(out, x.shape, x.dtype, "out")
+    N, C = x2.shape
+    nt = _threads(num_threads, N * C)
+    direct = _row_output(out, x, ax)
+    res = direct if direct is not None else np.empty((N, C), x.dtype)
+    rpb = _rows_per_block(C)
+    _run_rows(N, C, x.dtype == np.float16,
+              lambda i, o, b0: _k.softmax(i[0], o[0], log, rpb, nt), [x2], [res])
+    return out if direct is not None else _place(res, mshape, ax, out)
+
+
+def softmax(x, axis=-1, *, out=None, num_threads=None):
+    """softmax along `axis`: exp(x - lse(x)).
+
+    Rows whose maximum is NaN or +-inf give NaN (see README, IEEE table).
+    Returns an array of x's float dtype and shape (`out` when given; it
+    may be `x` itself).
+    """
+    return _normalize(x, axis, out, num_threads, False)
+
+
+def log_softmax(x, axis=-1, *, out=None, num_threads=None):
+    """log softmax along `axis`, computed as (x - max) - log1p(s), never log(softmax)."""
+    return _normalize(x, axis, out, num_threads, True)
+
+
+def logsumexp(x, axis=-1, *, num_threads=None):
+    """log(sum(exp(x))) along `axis`; shape of x without `axis`, x's float dtype.
+
+    All -inf rows give -inf, rows with +inf give +inf, rows with NaN give NaN
+    (SciPy's convention).
+    """
+    x, ax, x2, mshape = _logit_rows(x, axis, "x")
+    N, C = x2.shape
+    nt = _threads(num_threads, N * C)
+    res = np.empty(N, x.dtype)
+    rpb = _rows_per_block(C)
+    _run_rows(N, C, x.dtype == np.float16,
+              lambda i, o, b0: _k.logsumexp(i[0], o[0], rpb, nt), [x2], [res])
+    return res.reshape(mshape[:-1])
+
+
+# ------------------------------------------------------------------ softmax cross-entropy
+
+def _finish_loss(partial, denom, reduction, k, loss_rows, shape):
+    if reduction == "none":
+        if k != 1.0:
+            loss_rows *= loss_rows.dtype.type(k)
+        return loss_rows.reshape(shape)
+    total = float(np.sum(partial))
+    if reduction == "sum":
+        return total * k
+    return total / denom * k if denom != 0 else 0.0
+
+
+def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight=None,
+                          ignore_index=-100, label_smoothing=0.0, reduction="mean",
+                          base=None, z_loss=0.0, return_grad=False, grad_out=None,
+                          num_threads=None):
+    """Fused log-softmax + cross-entropy from logits, in one pass per row.
+
+    Parameters
+    ----------
+    logits : array_like, float
+        Class scores; the class axis is `axis`.
+    target : array_like
+        Integer class indices with the logits' shape without `axis`, or
+        float class probabilities with the logits' shape.
+    weight : array_like of shape (C,), optional
+        Per-class weights (PyTorch's `weight`).
+    sample_weight : array_like, optional
+        Per-row weights, shape of the logits without `axis`.
+    ignore_index : int
+        Rows whose label equals it contribute nothing (index targets only).
+    label_smoothing : float in [0, 1]
+        PyTorch's formula; class weights included.
+    reduction : {"mean", "sum", "none"}
+        "mean" divides by sum(sample_weight * weight[y]) over rows kept
+        (index targets) or sum(sample_weight) (probability targets); it is
+        0.0 when that is 0 (all rows ignored, empty batch).
+    base : float, optional
+        Logarithm base of the result (None or e: nats, 2: bits).
+    z_loss : float >= 0
+        Adds z * lse**2 per row (PaLM), weighted by sample_weight.
+    return_grad : bool
+        Also return d(loss)/d(logits) from the same pass.
+    grad_out : ndarray, optional
+        Receives the gradient (logits' shape and dtype); may be `logits`.
+
+    Returns
+    -------
+    loss : float (mean, sum) or ndarray of the logits' dtype (none)
+    grad : ndarray, only with return_grad
+    """
+    x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
+    N, C = x2.shape
+    idx_shape = mshape[:-1]
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    eps = V.unit_interval(label_smoothing, "label_smoothing")
+    z = V.nonneg(z_loss, "z_loss")
+    ii = V.ignore_index(ignore_index)
+    kind, t = V.target_kind(target, x.shape, idx_shape, ax)
+    w = None if weight is None else V.weight_vector(weight, C, "weight", "one weight per class")
+    sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
+    if grad_out is not None:
+        V.out_array(grad_out, x.shape, x.dtype, "grad_out")
+    nt = _threads(num_threads, N * C)
+    f16 = x.dtype == np.float16
+    if kind == "index":
+        y = V.class_labels(t, C, ii)
+        soft = None
+        ta = tb = 0.0
+        if reduction == "mean":
+            keep = y != ii
+            wy = 1.0 if w is None else w[np.where(keep, y, 0)]
+            denom = float(np.sum(np.where(keep, wy * (1.0 if sw is None else sw), 0.0)))
+    else:
+        y = None
+        soft = np.moveaxis(t, ax, -1).reshape(-1, C)
+        if not f16:
+            soft = V.as_kernel_layout(soft, x.dtype)
+        ta, tb = 1.0 - eps, eps / C
+        denom = float(N if sw is None else np.sum(sw))
+    gscale = k * ((1.0 / denom) if denom != 0 else 0.0) if reduction == "mean" else k
+    loss_rows = np.empty(N, x.dtype) if reduction == "none" else None
+    g2 = None
+    if return_grad:
+        g2 = _row_output(grad_out, x, ax)
+        if g2 is None:
+            g2 = np.empty((N, C), x.dtype)
+    rpb = _rows_per_block(C)
+    partial = np.zeros(_nblocks(N, rpb))
+    w_sum = float(C if w is None else np.sum(w))
+
+    def call(ins, outs, b0):
+        n = ins[0].shape[0]
+        _k.softmax_xent(ins[0], ins[1], ins[2], w, ins[3], w_sum, ii, eps, ta, tb, z, gscale,
+                        outs[0], outs[1], partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
+
+    _run_rows(N, C, f16, call, [x2, y, soft, sw], [loss_rows, g2])
+    loss = _finish_loss(partial, denom if reduction == "mean" else 1.0, reduction, k, loss_rows,
+                        idx_shape)
+    if not return_grad:
+        return loss
+    if grad_out is not None and g2.base is not None and np.shares_memory(g2, grad_out):
+        return loss, grad_out
+    return loss, _place(g2, mshape, ax, grad_out)
+
+
+# ------------------------------------------------------------------ sigmoid binary cross-entropy
+
+def _bce_weight_parts(w, shape):
+    """Split an element weight broadcast to `shape` into what the kernel
+    indexes cheaply: (vector, is_full, row_vector).  A weight constant
+    along the last axis becomes per-row, one constant across rows becomes
+    per-column, anything else is materialized at full size."""
+    if w is None:
+        return None, False, None
+    L = shape[-1] if len(shape) else 1
+    wb = np.broadcast_to(w, shape).reshape(-1, L) if len(shape) else np.broadcast_to(w, (1, 1))
+    if wb.shape[0] <= 1 or wb.strides[0] == 0:
+        return np.ascontiguousarray(wb[0] if wb.shape[0] else np.zeros(L)), False, None
+    if wb.strides[1] == 0 or L == 1:
+        return None, False, np.ascontiguousarray(wb[:, 0])
+    return np.ascontiguousarray(wb).reshape(-1), True, None
+
+
+def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None,
+                                 label_smoothing=0.0, gamma=0.0, alpha=None,
+                                 reduction="mean", base=None, return_grad=False,
+                                 grad_out=None, num_threads=None):
+    """Binary cross-entropy with logits, element-wise, in one pass.
+
+    loss = pos_weight * t * softplus(-x) + (1 - t) * softplus(x), each term
+    computed without cancellation; t may be soft (any value in [0, 1]).
+
+    Parameters
+    ----------
+    logits, target : array_like of the same shape
+    weight : array_like broadcastable to the logits, optional
+    pos_weight : scalar or array of shape (logits.shape[-1],), optional
+    label_smoothing : float in [0, 1]
+        t -> t (1 - eps) + eps / 2.
+    gamma, alpha : focal loss (torchvision's sigmoid_focal_loss)
+    reduction : {"mean", "sum", "none"}
+        "mean" divides by the number of elements (0.0 for an empty input).
+    base, return_grad, grad_out, num_threads : as in `softmax_cross_entropy`.
+    """
+    x = V.float_array(logits, "logits")
+    t = V.bce_target(target, x.shape)
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    eps = V.unit_interval(label_smoothing, "label_smoothing")
+    gamma = V.nonneg(gamma, "gamma")
+    if alpha is not None:
+        alpha = V.unit_interval(alpha, "alpha")
+    w = V.bce_weight(weight, x.shape, "weight")
+    pw = V.pos_weight(pos_weight, x.shape)
+    if grad_out is not None:
+        V.out_array(grad_out, x.shape, x.dtype, "grad_out")
+    if gamma != 0.0 or alpha is not None:
+        from . import reference as _ref   # focal path: not compiled yet
+        return _ref.sigmoid_binary_cross_entropy(
+            x, t, weight=weight, pos_weight=pos_weight, label_smoothing=eps, gamma=gamma,
+            alpha=alpha, reduction=reduction, base=base, return_grad=return_grad,
+            grad_out=grad_out, num_threads=num_threads)
+    n = x.size
+    L = x.shape[-1] if x.ndim else 1
+    nt = _threads(num_threads, n)
+    f16 = x.dtype == np.float16
+    cd = V.compute_dtype(x.dtype)
+    xf = np.ascontiguousarray(x).reshape(-1)
+    tf = np.ascontiguousarray(t).reshape(-1)
+    if not f16:
+        xf = V.as_kernel_layout(xf, cd)
+        tf = V.as_kernel_layout(tf, cd)
+    wv, w_full, wrow = _bce_weight_parts(w, x.shape)
+    pwv = None if pw is None else np.ascontiguousarray(np.broadcast_to(pw, (L,)), dtype=np.float64)
+    gscale = k * ((1.0 / n) if n else 0.0) if reduction == "mean" else k
+    loss_el = np.empty(n, x.dtype) if reduction == "none" else None
+    gf = None
+    if return_grad:
+        direct = grad_out is not None and grad_out.flags.c_contiguous and not f16
+        gf = grad_out.reshape(-1) if direct else np.empty(n, x.dtype)
+    partial = np.zeros(_nblocks(n, BLOCK_ELEMS))
+    ta, tb = 1.0 - eps, eps / 2.0
+    for j0, j1 in _chunks(n, BLOCK_ELEMS, 1, f16):
+        sl = slice(j0, j1)
+        if f16:
+            xs, ts = _f32(xf, j0, j1), _f32(tf, j0, j1)
+            ls = None if loss_el is None else np.empty(j1 - j0, np.float32)
+            gs = None if gf is None else np.empty(j1 - j0, np.float32)
+        else:
+            xs, ts = xf[sl], tf[sl]
+            ls = None if loss_el is None else loss_el[sl]
+            gs = None if gf is None else gf[sl]
+        _k.sigmoid_bce(xs, ts, wv[sl] if w_full else wv, w_full, wrow, pwv, L, j0, ta, tb, gscale,
+                       ls, gs, partial[j0 // BLOCK_ELEMS:_nblocks(j1, BLOCK_ELEMS)], BLOCK_ELEMS, nt)
+        if f16:
+            if ls is not None:
+                loss_el[sl] = ls
+            if gs is not None:
+                gf[sl] = gs
+    loss = _finish_loss(partial, n, reduction, k, loss_el, x.shape)
+    if not return_grad:
+        return loss
+    if grad_out is None:
+        return loss, gf.reshape(x.shape)
+    if not np.shares_memory(gf, grad_out):
+        np.copyto(grad_out, gf.reshape(x.shape))
+    return loss, grad_out
+
+
+# ------------------------------------------------------------------ losses from probabilities
+
+def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
+    """H(p, q) = -sum_c p_c log q_c along `axis` (the article's form).
+
+    q is clipped to [eps, 1 - eps] (eps="auto": the machine epsilon of the
+    inputs' dtype, as scikit-learn's log_loss) and 0 log 0 = 0.  "mean"
+    averages over rows.
+    """
+    p = V.float_array(p, "p", allow_0d=False)
+    q = V.float_array(q, "q", allow_0d=False)
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
+    ax = V.axis_index(axis, q.ndim)
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    dtype = np.result_type(p.dtype, q.dtype)
+    e = V.clip_eps(eps, dtype)
+    p2, mshape = V.rows_view(p, ax)
+    q2, _ = V.rows_view(q, ax)
+    N, C = q2.shape
+    f16 = dtype == np.float16
+    if not f16:
+        p2 = V.as_kernel_layout(p2, dtype)
+        q2 = V.as_kernel_layout(q2, dtype)
+    rpb = _rows_per_block(max(C, 1))
+    partial = np.zeros(_nblocks(N, rpb))
+    loss_rows = np.empty(N, dtype) if reduction == "none" else None
+    nt = _threads(None, N * C)
+
+    def call(ins, outs, b0):
+        n = ins[0].shape[0]
+        _k.cross_entropy_prob(ins[0], ins[1], e, 1.0 - e, outs[0],
+                              partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
+
+    if C:
+        _run_rows(N, C, f16, call, [p2, q2], [loss_rows])
+    elif loss_rows is not None:
+        loss_rows[:] = 0
+    return _finish_loss(partial, N, reduction, k, loss_rows, mshape[:-1])
+
+
+def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", reduction="mean"):
+    """-(t log p + (1 - t) log(1 - p)) element-wise from probabilities.
+
+    p is clipped to [eps, 1 - eps] (scikit-learn's log_loss); "mean"
+    averages over elements.
+    """
+    pr = V.float_array(prob, "prob")
+    t = V.bce_target(target, pr.shape)
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    e = V.clip_eps(eps, pr.dtype)
+    w = V.bce_weight(weight, pr.shape, "weight")
+    n = pr.size
+    f16 = pr.dtype == np.float16
+    cd = V.compute_dtype(pr.dtype)
+    pf = np.ascontiguousarray(pr).reshape(-1)
+    tf = np.ascontiguousarray(t).reshape(-1)
+    if not f16:
+        pf = V.as_kernel_layout(pf, cd)
+        tf = V.as_kernel_layout(tf, cd)
+    wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, pr.shape)).reshape(-1)
+    loss_el = np.empty(n, pr.dtype) if reduction == "none" else None
+    partial = np.zeros(_nblocks(n, BLOCK_ELEMS))
+    nt = _threads(None, n)
+    for j0, j1 in _chunks(n, BLOCK_ELEMS, 1, f16):
+        sl = slice(j0, j1)
+        ps, ts = (_f32(pf, j0, j1), _f32(tf, j0, j1)) if f16 else (pf[sl], tf[sl])
+        ls = None if loss_el is None else (np.empty(j1 - j0, np.float32) if f16 else loss_el[sl])
+        _k.binary_cross_entropy_prob(ps, ts, None if wf is None else wf[sl], e, 1.0 - e, ls,
+                                     partial[j0 // BLOCK_ELEMS:_nblocks(j1, BLOCK_ELEMS)],
+                                     BLOCK_ELEMS, nt)
+        if f16 and ls is not None:
+            loss_el[sl] = ls
+    return _finish_loss(partial, n, reduction, k, loss_el, pr.shape)
+
+
+# ------------------------------------------------------------------ evaluation
+
+def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
+    """One pass over the logits of an evaluation job.
+
+    Returns
+    -------
+    Evaluation(loss, accuracy, count, lse, argmax)
+        loss: mean cross-entropy (nats) over rows whose label is not
+        ignore_index, weighted by sample_weight; accuracy: top-1 accuracy
+        over the same rows and weights; count: number of those rows (int);
+        lse: per-row logsumexp (logits' dtype); argmax: per-row argmax
+        (int64, first index on ties, NumPy's rule).  loss and accuracy are
+        0.0 when no row counts.
+    """
+    x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
+    N, C = x2.shape
+    idx_shape = mshape[:-1]
+    ii = V.ignore_index(ignore_index)
+    yl = np.asarray(labels)
+    if yl.dtype.kind in "iu" and yl.shape != tuple(idx_shape):
+        raise ValueError(f"labels must have shape {tuple(idx_shape)} (the logits' shape without axis "
+                         f"{ax}), got {yl.shape}")
+    y = V.class_labels(yl, C, ii, name="labels")
+    sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
+    nt = _threads(num_threads, N * C)
+    lse = np.empty(N, x.dtype)
+    amax = np.empty(N, np.int64)
+    rpb = _rows_per_block(C)
+    partial = np.zeros((_nblocks(N, rpb), 4))
+
+    def call(ins, outs, b0):
+        n = ins[0].shape[0]
+        _k.evaluate(ins[0], ins[1], ins[2], ii, outs[0], outs[1],
+                    partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
+
+    _run_rows(N, C, x.dtype == np.float16, call, [x2, y, sw], [lse, amax])
+    lsum, wsum, csum, count = (float(v) for v in partial.sum(axis=0))
+    return Evaluation(lsum / wsum if wsum != 0 else 0.0, csum / wsum if wsum != 0 else 0.0,
+                      int(count), lse.reshape(idx_shape), amax.reshape(idx_shape))

@@ -1,0 +1,258 @@
+"""Input checks and layout shared by the public API and the reference.
+
+Everything a kernel must not have to think about happens here: dtypes,
+shapes, option values, label ranges.  Errors follow NumPy's split:
+TypeError for the wrong kind of array, ValueError for wrong shapes, values
+and options, each message naming the argument.
+"""
+import math
+import numbers
+import operator
+
+import numpy as np
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def float_array(x, name, allow_0d=True):
+    """`x` as an ndarray of a float dtype (float16/32/64); integer and bool
+    input becomes float64, other floats (longdouble) float64."""
+    if x is None:
+        raise TypeError(f"{name} must be an array of numbers, not None")
+    try:
+        a = np.asarray(x)
+    except ValueError as e:  # ragged nested sequences
+        raise ValueError(f"{name} could not be converted to an array: {e}") from None
+    kind = a.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real, got complex dtype {a.dtype}")
+    if kind in "biu":
+        a = a.astype(np.float64)
+    elif kind == "f":
+        if a.dtype.itemsize > 8:
+            a = a.astype(np.float64)
+        elif not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))
+    else:
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {a.dtype}")
+    if not allow_0d and a.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (the class axis), got a 0-d array")
+    return a
+
+
+def compute_dtype(dtype):
+    """Kernels run in float32 or float64; float16 computes in float32."""
+    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+
+
+def axis_index(axis, ndim, name="axis"):
+    try:
+        ax = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(axis).__name__}") from None
+    if not -ndim <= ax < ndim:
+        raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimension(s)")
+    return ax % ndim
+
+
+def reduction(r):
+    if r not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {r!r}")
+    return r
+
+
+def log_base(base):
+    """1/ln(base): the factor that turns nats into units of `base`."""
+    if base is None:
+        return 1.0
+    if isinstance(base, bool) or not isinstance(base, numbers.Real):
+        raise TypeError(f"base must be a positive real number or None, got {type(base).__name__}")
+    b = float(base)
+    if not (b > 0 and b != 1 and math.isfinite(b)):
+        raise ValueError(f"base must be positive, finite and != 1, got {base!r}")
+    return 1.0 / math.log(b)
+
+
+def unit_interval(v, name, lo_open=False, hi_open=False):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
+    v = float(v)
+    ok = (v > 0 if lo_open else v >= 0) and (v < 1 if hi_open else v <= 1)
+    if not ok:
+        lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ValueError(f"{name} must be in {lb}0, 1{rb}, got {v!r}")
+    return v
+
+
+def nonneg(v, name):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
+    v = float(v)
+    if not (v >= 0 and math.isfinite(v)):
+        raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+    return v
+
+
+def clip_eps(eps, dtype):
+    if isinstance(eps, str):
+        if eps != "auto":
+            raise ValueError(f"eps must be 'auto' or a number in (0, 0.5), got {eps!r}")
+        return float(np.finfo(dtype).eps)
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"eps must be 'auto' or a real number, got {type(eps).__name__}")
+    e = float(eps)
+    if not 0 < e < 0.5:
+        raise ValueError(f"eps must be in (0, 0.5), got {eps!r}")
+    return e
+
+
+def num_threads(n):
+    if n is None:
+        return None
+    try:
+        v = operator.index(n)
+    except TypeError:
+        raise TypeError(f"num_threads must be a positive integer or None, got {type(n).__name__}") from None
+    if v < 1:
+        raise ValueError(f"num_threads must be >= 1, got {v}")
+    return v
+
+
+def weight_vector(w, n, name, what):
+    """A real 1-D float64 vector of length n (a scalar is broadcast)."""
+    a = np.asarray(w)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
+    if a.ndim == 0:
+        a = np.broadcast_to(a, (n,))
+    if a.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) ({what}), got {a.shape}")
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def sample_weight(sw, shape):
+    a = np.asarray(sw)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must be real numbers, got dtype {a.dtype}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"sample_weight must have shape {tuple(shape)} (one weight per row), got {a.shape}")
+    return np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
+
+
+def class_labels(target, C, ignore_index, name="target"):
+    """Integer labels as a flat int64 array, every value in [0, C) or equal
+    to ignore_index; the first offending position and value are named."""
+    y = np.asarray(target)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+    flat = y.reshape(-1)
+    if flat.size:
+        if y.dtype == np.uint64 and flat.max() > np.iinfo(np.int64).max:
+            pos = int(np.argmax(flat > np.iinfo(np.int64).max))
+            raise ValueError(f"{name} value {int(flat[pos])} at index {_at(y, pos)} is out of range [0, {C})")
+        lo, hi = flat.min(), flat.max()
+        if lo < 0 or hi >= C:
+            bad = ((flat < 0) | (flat >= C)) & (flat != ignore_index)
+            if bad.any():
+                pos = int(np.argmax(bad))
+                raise ValueError(f"{name} value {int(flat[pos])} at index {_at(y, pos)} is out of range "
+                                 f"[0, {C}) and is not ignore_index={ignore_index}")
+    return np.ascontiguousarray(flat, dtype=np.int64)
+
+
+def _at(a, pos):
+    idx = np.unravel_index(pos, a.shape) if a.ndim else ()
+    return tuple(int(i) for i in idx) if a.ndim != 1 else int(idx[0])
+
+
+def ignore_index(v):
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"ignore_index must be an integer, got {type(v).__name__}") from None
+
+
+def out_array(out, shape, dtype, name):
+    """Check a caller's out=/grad_out= array before anything is written."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise ValueError(f"{name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    return out
+
+
+def as_kernel_layout(a, dtype):
+    """`a` in `dtype`, native byte order, aligned, with a unit-stride last
+    axis; copies only when one of those fails."""
+    if a.dtype != dtype or not a.dtype.isnative or not a.flags.aligned or (
+            a.ndim and a.shape[-1] > 1 and a.strides[-1] != a.itemsize):
+        a = np.ascontiguousarray(a, dtype=dtype)
+    return a
+
+
+def rows_view(x, axis):
+    """(2-D view with the class axis last and unit stride, moved shape)."""
+    xm = np.moveaxis(x, axis, -1)
+    C = xm.shape[-1]
+    x2 = xm.reshape(-1, C) if xm.size else xm.reshape(-1, max(C, 1))[:0]
+    return x2, xm.shape
+
+
+def target_kind(target, shape, idx_shape, ax):
+    t = np.asarray(target)
+    if t.dtype.kind in "iu":
+        if t.shape != tuple(idx_shape):
+            raise ValueError(f"integer target (class indices) must have shape {tuple(idx_shape)}, "
+                             f"the logits' shape {tuple(shape)} without axis {ax}; got {t.shape}")
+        return "index", t
+    if t.dtype.kind == "f":
+        if t.shape == tuple(shape):
+            return "prob", t
+        if t.shape == tuple(idx_shape):
+            raise TypeError(f"target of shape {t.shape} looks like class indices but has float dtype "
+                            f"{t.dtype}: class indices must be integers (probability targets need "
+                            f"the logits' shape {tuple(shape)})")
+        raise ValueError(f"float target (class probabilities) must have the logits' shape {tuple(shape)}; "
+                         f"got {t.shape}")
+    raise TypeError(f"target must be integer class indices or float probabilities, got dtype {t.dtype}")
+
+
+def bce_target(target, shape):
+    t = np.asarray(target)
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"target must be real numbers (0/1 labels or probabilities), got dtype {t.dtype}")
+    if t.shape != tuple(shape):
+        raise ValueError(f"target must have the logits' shape {tuple(shape)}, got {t.shape}")
+    return t
+
+
+def bce_weight(weight, shape, name):
+    if weight is None:
+        return None
+    w = np.asarray(weight)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {w.dtype}")
+    try:
+        np.broadcast_shapes(w.shape, tuple(shape))
+        if np.broadcast_shapes(w.shape, tuple(shape)) != tuple(shape):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{name} of shape {w.shape} does not broadcast to the logits' shape {tuple(shape)}") from None
+    return w.astype(np.float64)
+
+
+def pos_weight(pos_weight, shape):
+    if pos_weight is None:
+        return None
+    pw = np.asarray(pos_weight)
+    if pw.dtype.kind not in "biuf":
+        raise TypeError(f"pos_weight must be real numbers, got dtype {pw.dtype}")
+    L = shape[-1] if len(shape) else 1
+    if pw.ndim > 1 or (pw.ndim == 1 and pw.shape[0] not in (1, L)):
+        raise ValueError(f"pos_weight must be a scalar or have shape ({L},) (the logits' last axis), "
+                         f"got {pw.shape}")
+    return pw.astype(np.float64)

@@ -1,0 +1,332 @@
+"""Pure-NumPy reference implementation of every public function.
+
+Same signatures and semantics as the compiled API; it is the oracle of the
+tests, of `fusedxent.check()` and of the benchmarks.  Written for clarity
+and numerical stability, not speed: everything is computed in float64 with
+the same stable formulas the kernels use (log-sum-exp through
+m + log1p(s) with one maximum term taken out of s, softplus-form BCE,
+sign-branched sigmoid), and then cast to the dtype the API returns.
+It never imports the kernels.
+"""
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from . import _validate as V
+
+Evaluation = namedtuple("Evaluation", ["loss", "accuracy", "count", "lse", "argmax"])
+
+
+# ------------------------------------------------------------------ helpers
+
+def _result_dtype(a):
+    return a.dtype
+
+
+def _row_parts(x2):
+    """For 2-D float64 rows: m, s (sum of exp(x - m) less one max term),
+    l = log1p(s), and the row kind (finite max or not)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        m = x2.max(axis=1) if x2.shape[1] else np.full(x2.shape[0], -np.inf)
+        finite = np.isfinite(m)
+        mm = np.where(finite, m, 0.0)[:, None]
+        e = np.exp(x2 - mm)
+        eq = x2 == mm
+        s = np.where(eq, 0.0, e).sum(axis=1) + eq.sum(axis=1) - 1.0
+        l = np.log1p(np.where(finite, s, 0.0))
+    return m, s, l, finite
+
+
+def _special_lse(m):
+    # rows whose max is NaN, -inf or +inf: lse is that max (NaN for NaN rows)
+    return m
+
+
+def _lse(x2):
+    m, s, l, finite = _row_parts(x2)
+    return np.where(finite, m + l, _special_lse(m))
+
+
+def _softmax2(x2):
+    m, s, l, finite = _row_parts(x2)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = np.exp(x2 - np.where(finite, m, 0.0)[:, None]) / (1.0 + s)[:, None]
+    p[~finite] = np.nan
+    return p, m, s, l, finite
+
+
+def _rows(x, axis):
+    x = V.float_array(x, "x", allow_0d=False)
+    ax = V.axis_index(axis, x.ndim)
+    if x.shape[ax] == 0:
+        raise ValueError(f"the class axis (axis={axis}) has length 0")
+    x2, mshape = V.rows_view(x, ax)
+    return x, ax, x2.astype(np.float64), mshape
+
+
+def _back(res2, x, ax, mshape, dtype):
+    return np.ascontiguousarray(np.moveaxis(res2.reshape(mshape), -1, ax)).astype(dtype, copy=False)
+
+
+def _finish(out, res):
+    if out is None:
+        return res
+    np.copyto(out, res)
+    return out
+
+
+# ------------------------------------------------------------------ normalizers
+
+def sigmoid(x, *, out=None, num_threads=None):
+    """sigmoid(x) = 1/(1+exp(-x)), branched on the sign so exp never overflows."""
+    x = V.float_array(x, "x")
+    V.num_threads(num_threads)
+    if out is not None:
+        V.out_array(out, x.shape, x.dtype, "out")
+    v = x.astype(np.float64)
+    e = np.exp(-np.abs(v))
+    res = np.where(v >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype)
+    return _finish(out, res)
+
+
+def log_sigmoid(x, *, out=None, num_threads=None):
+    """log sigmoid(x) = min(x, 0) - log1p(exp(-|x|))."""
+    x = V.float_array(x, "x")
+    V.num_threads(num_threads)
+    if out is not None:
+        V.out_array(out, x.shape, x.dtype, "out")
+    v = x.astype(np.float64)
+    res = (np.minimum(v, 0.0) - np.log1p(np.exp(-np.abs(v)))).astype(x.dtype)
+    return _finish(out, res)
+
+
+def softmax(x, axis=-1, *, out=None, num_threads=None):
+    x, ax, x2, mshape = _rows(x, axis)
+    V.num_threads(num_threads)
+    if out is not None:
+        V.out_array(out, x.shape, x.dtype, "out")
+    p = _softmax2(x2)[0]
+    return _finish(out, _back(p, x, ax, mshape, x.dtype))
+
+
+def log_softmax(x, axis=-1, *, out=None, num_threads=None):
+    x, ax, x2, mshape = _rows(x, axis)
+    V.num_threads(num_threads)
+    if out is not None:
+        V.out_array(out, x.shape, x.dtype, "out")
+    m, s, l, finite = _row_parts(x2)
+    with np.errstate(invalid="ignore"):
+        r = (x2 - m[:, None]) - l[:, None]
+    r[~finite] = np.nan
+    return _finish(out, _back(r, x, ax, mshape, x.dtype))
+
+
+def logsumexp(x, axis=-1, *, num_threads=None):
+    x, ax, x2, mshape = _rows(x, axis)
+    V.num_threads(num_threads)
+    return _lse(x2).reshape(mshape[:-1]).astype(x.dtype)
+
+
+# ------------------------------------------------------------------ losses from logits
+
+def _reduce(rows, denom, reduction, k, dtype, shape):
+    if reduction == "none":
+        return (rows * k).reshape(shape).astype(dtype)
+    total = float(np.sum(rows))
+    if reduction == "sum":
+        return total * k
+    return total / denom * k if denom != 0 else 0.0
+
+
+def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight=None,
+                          ignore_index=-100, label_smoothing=0.0, reduction="mean",
+                          base=None, z_loss=0.0, return_grad=False, grad_out=None,
+                          num_threads=None):
+    x, ax, x2, mshape = _rows(logits, axis)
+    dtype = x.dtype
+    C = mshape[-1]
+    idx_shape = mshape[:-1]
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    eps = V.unit_interval(label_smoothing, "label_smoothing")
+    z = V.nonneg(z_loss, "z_loss")
+    ignore_index = V.ignore_index(ignore_index)
+    V.num_threads(num_threads)
+    kind, t = V.target_kind(target, x.shape, idx_shape, ax)
+    w = None if weight is None else V.weight_vector(weight, C, "weight", "one weight per class")
+    sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
+    if grad_out is not None:
+        V.out_array(grad_out, x.shape, dtype, "grad_out")
+    N = x2.shape[0]
+    s_i = np.ones(N) if sw is None else sw
+    wv = np.ones(C) if w is None else w
+    W = wv.sum()
+    p, m, s, l, finite = _softmax2(x2)
+    lse = np.where(finite, m + l, m)
+    mm = np.where(finite, m, 0.0)[:, None]
+    with np.errstate(invalid="ignore", over="ignore"):
+        if kind == "index":
+            y = V.class_labels(t, C, ignore_index)
+            keep = y != ignore_index
+            yy = np.where(keep, y, 0)
+            xy = x2[np.arange(N), yy]
+            wy = wv[yy]
+            nll = (m - xy) + l
+            smooth = np.where(wv == 0, 0.0, wv * (mm - x2)).sum(axis=1) + W * l
+            rows = wy * (1 - eps) * nll + eps / C * smooth + z * lse * lse
+            rows = np.where(finite, rows, np.nan)
+            rows = np.where(keep, s_i * rows, 0.0)
+            denom = float(np.sum(np.where(keep, s_i * wy, 0.0)))
+        else:
+            tt = np.moveaxis(t, ax, -1).reshape(-1, C).astype(np.float64)
+            c = wv * (tt * (1 - eps) + eps / C)
+            T = c.sum(axis=1)
+            rows = np.where(c == 0, 0.0, c * (mm - x2)).sum(axis=1) + T * l + z * lse * lse
+            rows = s_i * np.where(finite, rows, np.nan)
+            keep = np.ones(N, bool)
+            denom = float(np.sum(s_i))
+    loss = _reduce(rows, denom, reduction, k, dtype, idx_shape)
+    if not return_grad:
+        return loss
+    g_scale = k * (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else k
+    with np.errstate(invalid="ignore", over="ignore"):
+        if kind == "index":
+            A = wy * (1 - eps) + eps / C * W + 2 * z * lse
+            g = A[:, None] * p - eps / C * wv[None, :]
+            S = 1.0 + s
+            py = np.exp(xy - mm[:, 0]) / S
+            pym1 = np.where(xy == m, -s / S, py - 1.0)
+            g[np.arange(N), yy] = (wy * (1 - eps) * pym1 + (eps / C * W + 2 * z * lse) * py
+                                   - eps / C * wv[yy])
+            g = np.where(keep[:, None], g, 0.0)
+        else:
+            g = (T + 2 * z * lse)[:, None] * p - c
+        g[keep & ~finite] = np.nan
+        g = g * (s_i * g_scale)[:, None]
+    g = _back(g, x, ax, mshape, dtype)
+    if grad_out is not None:
+        np.copyto(grad_out, g)
+        g = grad_out
+    return loss, g
+
+
+def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None,
+                                 label_smoothing=0.0, gamma=0.0, alpha=None,
+                                 reduction="mean", base=None, return_grad=False,
+                                 grad_out=None, num_threads=None):
+    x = V.float_array(logits, "logits")
+    dtype = x.dtype
+    t = V.bce_target(target, x.shape)
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    eps = V.unit_interval(label_smoothing, "label_smoothing")
+    gamma = V.nonneg(gamma, "gamma")
+    if alpha is not None:
+        alpha = V.unit_interval(alpha, "alpha")
+    V.num_threads(num_threads)
+    w = V.bce_weight(weight, x.shape, "weight")
+    pw = V.pos_weight(pos_weight, x.shape)
+    if grad_out is not None:
+        V.out_array(grad_out, x.shape, dtype, "grad_out")
+    v = x.astype(np.float64)
+    tt = t.astype(np.float64) * (1 - eps) + eps / 2
+    c1 = tt * (1.0 if pw is None else pw)
+    c0 = 1.0 - tt
+    sp_pos = np.logaddexp(0.0, v)    # softplus(x)  = -log(1 - sigmoid(x))
+    sp_neg = np.logaddexp(0.0, -v)   # softplus(-x) = -log sigmoid(x)
+    with np.errstate(invalid="ignore"):
+        ce = np.where(c1 == 0, 0.0, c1 * sp_neg) + np.where(c0 == 0, 0.0, c0 * sp_pos)
+    sig = sigmoid(v)
+    sig_neg = sigmoid(-v)
+    dce = c0 * sig - c1 * sig_neg
+    if gamma != 0.0 or alpha is not None:
+        # torchvision's sigmoid_focal_loss: ce * (1 - p_t)^gamma * alpha_t with
+        # 1 - p_t = t sigmoid(-x) + (1-t) sigmoid(x), taken in log space
+        with np.errstate(divide="ignore"):
+            log_q = np.logaddexp(np.log(tt) - sp_pos, np.log1p(-tt) - sp_neg)
+        mod = np.exp(gamma * log_q)
+        # d(1 - p_t)/dx / (1 - p_t) = (1 - 2t) sigmoid(x) sigmoid(-x) / q
+        dlogq = (1 - 2 * tt) * np.exp(-sp_pos - sp_neg - log_q)
+        a_t = 1.0 if alpha is None else alpha * tt + (1 - alpha) * (1 - tt)
+        dce = a_t * mod * (dce + gamma * ce * dlogq)
+        ce = a_t * mod * ce
+    wt = 1.0 if w is None else w
+    with np.errstate(invalid="ignore"):
+        rows = np.where(np.broadcast_to(wt, ce.shape) == 0, 0.0, wt * ce)
+    n = rows.size
+    loss = _reduce(rows.reshape(-1), n, reduction, k, dtype, x.shape)
+    if not return_grad:
+        return loss
+    g_scale = k * (1.0 / n if n else 0.0) if reduction == "mean" else k
+    g = (g_scale * wt * dce).astype(dtype)
+    g = np.broadcast_to(g, x.shape)
+    if grad_out is not None:
+        np.copyto(grad_out, g)
+        return loss, grad_out
+    return loss, np.ascontiguousarray(g)
+
+
+# ------------------------------------------------------------------ losses from probabilities
+
+def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
+    """H(p, q) = -sum_c p_c log(clip(q_c, eps, 1 - eps)) along `axis`, 0 log 0 = 0."""
+    p = V.float_array(p, "p", allow_0d=False)
+    q = V.float_array(q, "q", allow_0d=False)
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
+    ax = V.axis_index(axis, q.ndim)
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    dtype = np.result_type(p.dtype, q.dtype)
+    e = V.clip_eps(eps, dtype)
+    qc = np.clip(q.astype(np.float64), e, 1 - e)
+    pp = p.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        terms = np.where(pp == 0, 0.0, pp * np.log(qc))
+    rows = -np.moveaxis(terms, ax, -1).sum(axis=-1)
+    idx_shape = rows.shape
+    return _reduce(rows.reshape(-1), rows.size, reduction, k, dtype, idx_shape)
+
+
+def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", reduction="mean"):
+    """-(t log p + (1-t) log(1-p)) per element, p clipped to [eps, 1-eps]."""
+    pr = V.float_array(prob, "prob")
+    t = V.bce_target(target, pr.shape)
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    e = V.clip_eps(eps, pr.dtype)
+    w = V.bce_weight(weight, pr.shape, "weight")
+    pc = np.clip(pr.astype(np.float64), e, 1 - e)
+    tt = t.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        l = -(np.where(tt == 0, 0.0, tt * np.log(pc)) + np.where(tt == 1, 0.0, (1 - tt) * np.log1p(-pc)))
+        if w is not None:
+            l = np.where(np.broadcast_to(w, l.shape) == 0, 0.0, w * l)
+    return _reduce(l.reshape(-1), l.size, reduction, k, pr.dtype, pr.shape)
+
+
+# ------------------------------------------------------------------ evaluation
+
+def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
+    x, ax, x2, mshape = _rows(logits, axis)
+    C = mshape[-1]
+    idx_shape = mshape[:-1]
+    ignore_index = V.ignore_index(ignore_index)
+    V.num_threads(num_threads)
+    y = V.class_labels(labels, C, ignore_index, name="labels")
+    if y.size != x2.shape[0]:
+        raise ValueError(f"labels must have shape {tuple(idx_shape)}, got {np.shape(labels)}")
+    sw = np.ones(x2.shape[0]) if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
+    m, s, l, finite = _row_parts(x2)
+    lse = np.where(finite, m + l, m)
+    amax = np.argmax(x2, axis=1)
+    keep = y != ignore_index
+    yy = np.where(keep, y, 0)
+    with np.errstate(invalid="ignore"):
+        rows = np.where(finite, (m - x2[np.arange(len(y)), yy]) + l, np.nan)
+    wsum = float(np.sum(sw[keep]))
+    loss = float(np.sum((sw * rows)[keep])) / wsum if wsum != 0 else 0.0
+    acc = float(np.sum(sw[keep & (amax == y)])) / wsum if wsum != 0 else 0.0
+    return Evaluation(loss, acc, int(keep.sum()), lse.reshape(idx_shape).astype(x.dtype),
+                      amax.reshape(idx_shape).astype(np.int64))
