@@ -20,10 +20,6 @@ Evaluation = namedtuple("Evaluation", ["loss", "accuracy", "count", "lse", "argm
 
 # ------------------------------------------------------------------ helpers
 
-def _result_dtype(a):
-    return a.dtype
-
-
 def _row_parts(x2):
     """For 2-D float64 rows: m, s (sum of exp(x - m) less one max term),
     l = log1p(s), and the row kind (finite max or not)."""
@@ -33,19 +29,14 @@ def _row_parts(x2):
         mm = np.where(finite, m, 0.0)[:, None]
         e = np.exp(x2 - mm)
         eq = x2 == mm
-        s = np.where(eq, 0.0, e).sum(axis=1) + eq.sum(axis=1) - 1.0
+        s = np.where(eq, 0.0, e).sum(axis=1) + (eq.sum(axis=1) - 1.0)
         l = np.log1p(np.where(finite, s, 0.0))
     return m, s, l, finite
 
 
-def _special_lse(m):
-    # rows whose max is NaN, -inf or +inf: lse is that max (NaN for NaN rows)
-    return m
-
-
 def _lse(x2):
     m, s, l, finite = _row_parts(x2)
-    return np.where(finite, m + l, _special_lse(m))
+    return np.where(finite, m + l, m)   # non-finite max: lse is that max
 
 
 def _softmax2(x2):
@@ -173,8 +164,11 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
             xy = x2[np.arange(N), yy]
             wy = wv[yy]
             nll = (m - xy) + l
-            smooth = np.where(wv == 0, 0.0, wv * (mm - x2)).sum(axis=1) + W * l
-            rows = wy * (1 - eps) * nll + eps / C * smooth + z * lse * lse
+            rows = wy * (1 - eps) * nll
+            if eps:
+                rows = rows + eps / C * (np.where(wv == 0, 0.0, wv * (mm - x2)).sum(axis=1) + W * l)
+            if z:
+                rows = rows + z * lse * lse
             rows = np.where(finite, rows, np.nan)
             rows = np.where(keep, s_i * rows, 0.0)
             denom = float(np.sum(np.where(keep, s_i * wy, 0.0)))
@@ -182,7 +176,9 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
             tt = np.moveaxis(t, ax, -1).reshape(-1, C).astype(np.float64)
             c = wv * (tt * (1 - eps) + eps / C)
             T = c.sum(axis=1)
-            rows = np.where(c == 0, 0.0, c * (mm - x2)).sum(axis=1) + T * l + z * lse * lse
+            rows = np.where(c == 0, 0.0, c * (mm - x2)).sum(axis=1) + T * l
+            if z:
+                rows = rows + z * lse * lse
             rows = s_i * np.where(finite, rows, np.nan)
             keep = np.ones(N, bool)
             denom = float(np.sum(s_i))

@@ -1,0 +1,40 @@
+"""Command line: `python -m fusedxent {bench,check,info}`."""
+import argparse
+import sys
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m fusedxent", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bench", help="time every kernel against the NumPy reference and the roofline")
+    b.add_argument("--rows", type=int, help="rows of the logits (default: 65536 and 1,000,000)")
+    b.add_argument("--classes", type=int, help="classes (default: 1000 and 10)")
+    b.add_argument("--dtype", default="float32", choices=["float16", "float32", "float64"])
+    b.add_argument("--threads", type=int, help="OpenMP threads (default: the OpenMP default)")
+    b.add_argument("--repeat", type=int, default=5, help="interleaved runs per figure (median)")
+    b.add_argument("--ref-repeat", type=int, default=1, help="runs of the slow NumPy reference")
+    b.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
+    b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    c = sub.add_parser("check", help="run fusedxent.check(): every kernel against the reference")
+    c.add_argument("--seed", type=int, default=0)
+    sub.add_parser("info", help="version, kernel path, OpenMP and threads")
+    args = ap.parse_args(argv)
+
+    import fusedxent as fx
+    if args.cmd == "bench":
+        from . import _bench
+        fx.show_config()
+        _bench.run(rows=args.rows, classes=args.classes, dtype=args.dtype, threads=args.threads,
+                   repeat=args.repeat, ref_repeat=args.ref_repeat, json_path=args.json,
+                   quick=args.quick)
+        return 0
+    if args.cmd == "check":
+        rep = fx.check(seed=args.seed)
+        print(rep)
+        return 0 if rep.ok else 1
+    fx.show_config()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

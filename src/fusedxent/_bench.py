@@ -1,0 +1,156 @@
+"""`python -m fusedxent bench`: every kernel against the NumPy reference and
+the machine's streaming roofline, measured side by side in one run.
+
+Method: for each case the fusedxent call, the read probe (a parallel sum
+over the same bytes, same threads, same compiler flags) and, for calls that
+write an output, the copy probe are timed in interleaved rounds; the figure
+is the median.  The reference (and PyTorch when installed) are timed in the
+same run.  Ratios hold on shared machines where absolute times drift.
+"""
+import json
+import time
+
+import numpy as np
+
+from . import _kernels as _k
+from . import _api
+from . import reference as R
+
+
+def _median_time(fn, repeat):
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def _interleaved(fns, repeat):
+    """Median time of each callable over `repeat` interleaved rounds."""
+    times = [[] for _ in fns]
+    for f in fns:          # warm-up (page faults, thread team start)
+        f()
+    for _ in range(repeat):
+        for i, f in enumerate(fns):
+            t0 = time.perf_counter()
+            f()
+            times[i].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
+def _probes(flat, nt):
+    nb = _api._nblocks(flat.size, _api.BLOCK_ELEMS)
+    partial = np.empty(nb)
+    out = np.empty_like(flat)
+    read = lambda: _k.probe_read(flat, partial, _api.BLOCK_ELEMS, nt)
+    copy = lambda: _k.probe_copy(flat, out, _api.BLOCK_ELEMS, nt)
+    return read, copy
+
+
+def _err(a, b):
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    fin = np.isfinite(a) & np.isfinite(b)
+    if not fin.any():
+        return 0.0, 0.0
+    d = np.abs(a[fin] - b[fin])
+    return float(d.max()), float((d / np.maximum(np.abs(b[fin]), 1e-300)).max())
+
+
+def _torch_cases(x, y, nt):
+    try:
+        import torch
+    except ImportError:
+        return None, None
+    torch.set_num_threads(nt)
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y)
+
+    def fwd():
+        with torch.no_grad():
+            torch.nn.functional.cross_entropy(xt, yt)
+
+    def fwd_bwd():
+        xg = xt.clone().requires_grad_(True)   # clone: autograd needs a leaf of its own
+        torch.nn.functional.cross_entropy(xg, yt).backward()
+
+    return fwd, fwd_bwd
+
+
+def run(rows=None, classes=None, dtype="float32", threads=None, repeat=5, ref_repeat=1,
+        json_path=None, quick=False, out=print):
+    """Run the benchmark table; returns the list of result dicts."""
+    dt = np.dtype(dtype)
+    nt = threads or _k.max_threads()
+    rng = np.random.default_rng(0)
+    if rows or classes:
+        shapes = [(rows or 65536, classes or 1000)]
+    elif quick:
+        shapes = [(4096, 1000), (65536, 10)]
+    else:
+        shapes = [(65536, 1000), (1_000_000, 10)]
+    results = []
+    header = (f"{'kernel':<30}{'shape':>14}{'fusedxent':>11}{'reference':>11}{'speedup':>9}"
+              f"{'GB/s':>7}{'x probe':>9}{'torch':>9}{'max abs err':>12}{'max rel err':>12}")
+    out(f"fusedxent bench: dtype {dt.name}, {nt} threads, isa {_k.isa_current()}, medians of {repeat} "
+        f"interleaved runs (reference: {ref_repeat})")
+    out("x probe = fusedxent time / streaming-read probe (copy probe for calls that write N x C)")
+    out(header)
+
+    def record(name, shape, f_fx, f_ref, probe, nbytes, pick=lambda r: r, torch_fn=None):
+        t_fx, t_probe, *t_torch = _interleaved([f_fx, probe] + ([torch_fn] if torch_fn else []), repeat)
+        ref_out = []
+        t_ref = _median_time(lambda: ref_out.append(f_ref()), ref_repeat)
+        ea, er = _err(pick(f_fx()), pick(ref_out[-1]))
+        r = dict(kernel=name, shape=list(shape), dtype=dt.name, threads=nt, isa=_k.isa_current(),
+                 t_fusedxent=t_fx, t_reference=t_ref, t_probe=t_probe,
+                 t_torch=t_torch[0] if t_torch else None, speedup=t_ref / t_fx,
+                 gbps=nbytes / t_fx / 1e9, probe_ratio=t_fx / t_probe, max_abs_err=ea, max_rel_err=er)
+        results.append(r)
+        tt = f"{r['t_torch'] / t_fx:>8.1f}x" if t_torch else f"{'-':>9}"
+        out(f"{name:<30}{'x'.join(map(str, shape)):>14}{t_fx * 1e3:>9.2f}ms{t_ref * 1e3:>9.0f}ms"
+            f"{r['speedup']:>8.1f}x{r['gbps']:>7.1f}{r['probe_ratio']:>8.2f}x{tt}{ea:>12.1e}{er:>12.1e}")
+
+    grad = lambda r: r[1]
+    for N, C in shapes:
+        x = rng.standard_normal((N, C)).astype(dt)
+        y = rng.integers(0, C, N)
+        read, copy = _probes(x.reshape(-1), nt)
+        nb = x.nbytes
+        tfwd, tbwd = _torch_cases(x, y, nt) if dt != np.float16 else (None, None)
+        record("softmax_cross_entropy", (N, C), lambda: _api.softmax_cross_entropy(x, y, num_threads=nt),
+               lambda: R.softmax_cross_entropy(x, y), read, nb, torch_fn=tfwd)
+        g = np.empty_like(x)
+        record("softmax_cross_entropy+grad", (N, C),
+               lambda: _api.softmax_cross_entropy(x, y, return_grad=True, grad_out=g, num_threads=nt),
+               lambda: R.softmax_cross_entropy(x, y, return_grad=True), copy, 2 * nb, grad, tbwd)
+        record("evaluate", (N, C), lambda: _api.evaluate(x, y, num_threads=nt), lambda: R.evaluate(x, y),
+               read, nb, lambda r: r.lse)
+        if C < 100:
+            continue
+        # the other kernels on a quarter of the rows: the reference needs
+        # several float64 temporaries of the full size and would dominate the run
+        xs = x[: max(1, N // 4)]
+        Ns = xs.shape[0]
+        read, copy = _probes(xs.reshape(-1), nt)
+        nb = xs.nbytes
+        o = np.empty_like(xs)
+        for name in ("softmax", "log_softmax", "sigmoid"):
+            f, fr = getattr(_api, name), getattr(R, name)
+            record(name, (Ns, C), lambda: f(xs, out=o, num_threads=nt), lambda: fr(xs), copy, 2 * nb)
+        record("logsumexp", (Ns, C), lambda: _api.logsumexp(xs, num_threads=nt), lambda: R.logsumexp(xs),
+               read, nb)
+        t = (rng.random((Ns, C)) < 0.5).astype(dt)
+        read2, _ = _probes(np.concatenate([xs.reshape(-1), t.reshape(-1)]), nt)
+        record("sigmoid_binary_cross_entropy", (Ns, C),
+               lambda: _api.sigmoid_binary_cross_entropy(xs, t, num_threads=nt),
+               lambda: R.sigmoid_binary_cross_entropy(xs, t), read2, 2 * nb)
+        gb = np.empty_like(xs)
+        record("sigmoid_bce+grad", (Ns, C),
+               lambda: _api.sigmoid_binary_cross_entropy(xs, t, return_grad=True, grad_out=gb, num_threads=nt),
+               lambda: R.sigmoid_binary_cross_entropy(xs, t, return_grad=True), read2, 3 * nb, grad)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(results, f, indent=1)
+    return results
