@@ -186,20 +186,17 @@ def out_array(out, shape, dtype, name):
 
 
 def as_kernel_layout(a, dtype):
-    """`a` in `dtype`, native byte order, aligned, with a unit-stride last
-    axis; copies only when one of those fails."""
-    if a.dtype != dtype or not a.dtype.isnative or not a.flags.aligned or (
-            a.ndim and a.shape[-1] > 1 and a.strides[-1] != a.itemsize):
+    """`a` in `dtype`, native byte order, aligned and C-contiguous (what the
+    kernels' memoryviews take); copies only when one of those fails."""
+    if a.dtype != dtype or not a.dtype.isnative or not a.flags.aligned or not a.flags.c_contiguous:
         a = np.ascontiguousarray(a, dtype=dtype)
     return a
 
 
 def rows_view(x, axis):
-    """(2-D view with the class axis last and unit stride, moved shape)."""
+    """(2-D (rows, classes) view or copy with the class axis last, moved shape)."""
     xm = np.moveaxis(x, axis, -1)
-    C = xm.shape[-1]
-    x2 = xm.reshape(-1, C) if xm.size else xm.reshape(-1, max(C, 1))[:0]
-    return x2, xm.shape
+    return xm.reshape(-1, xm.shape[-1]), xm.shape
 
 
 def target_kind(target, shape, idx_shape, ax):

@@ -1,0 +1,196 @@
+"""Every compiled function against the NumPy reference: dtypes x shapes x
+axis x threads x layouts, on every instruction-set path of this CPU."""
+import numpy as np
+import pytest
+
+import fusedxent as fx
+from fusedxent import reference as R
+
+from conftest import assert_close
+
+DTYPES = [np.float32, np.float64]
+SHAPES = [((1, 1), -1), ((5, 1), -1), ((9, 2), -1), ((13, 7), -1), ((31, 1000), -1),
+          ((3, 5, 17), 1), ((4, 6), 0), ((2, 3, 4, 5), -2)]
+THREADS = [1, 2]
+
+
+def layouts(x):
+    """The same values in several memory layouts."""
+    yield "c", x
+    ro = x.copy()
+    ro.flags.writeable = False
+    yield "readonly", ro
+    yield "fortran", np.asfortranarray(x)
+    big = np.zeros(tuple(2 * s for s in x.shape), x.dtype)
+    sl = tuple(slice(None, None, 2) for _ in x.shape)
+    big[sl] = x
+    yield "strided", big[sl]
+    rev = x[..., ::-1].copy()[..., ::-1]
+    yield "negative-stride", rev
+
+
+def _data(rng, shape, dtype, scale=3.0):
+    return (scale * rng.standard_normal(shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,axis", SHAPES)
+@pytest.mark.parametrize("nt", THREADS)
+def test_normalizers(isa, rng, dtype, shape, axis, nt):
+    x = _data(rng, shape, dtype)
+    for name, xl in layouts(x):
+        for fn in ("softmax", "log_softmax", "logsumexp"):
+            got = getattr(fx, fn)(xl, axis=axis, num_threads=nt)
+            want = getattr(R, fn)(x, axis=axis)
+            assert got.dtype == dtype and got.shape == want.shape, (fn, name)
+            assert_close(got, want, dtype)
+        for fn in ("sigmoid", "log_sigmoid"):
+            got = getattr(fx, fn)(xl, num_threads=nt)
+            assert got.dtype == dtype
+            assert_close(got, getattr(R, fn)(x), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_rows_parallel(isa, rng, dtype):
+    # enough work to use the thread team: 300 x 1000 > the serial threshold
+    x = _data(rng, (300, 1000), dtype)
+    y = rng.integers(0, 1000, 300)
+    for nt in (1, 2, 3):
+        assert_close(fx.softmax(x, num_threads=nt), R.softmax(x), dtype)
+        l, g = fx.softmax_cross_entropy(x, y, return_grad=True, num_threads=nt)
+        lr, gr = R.softmax_cross_entropy(x, y, return_grad=True)
+        assert l == pytest.approx(lr, rel=1e-6 if dtype == np.float32 else 1e-13)
+        assert_close(g, gr, dtype)
+
+
+def _targets(rng, shape, axis):
+    C = shape[axis]
+    idx_shape = tuple(np.delete(shape, axis % len(shape)))
+    y = rng.integers(0, C, size=idx_shape)
+    if y.size > 2:
+        y.flat[1] = -100          # one ignored row
+    t = rng.random(shape)
+    t /= t.sum(axis=axis, keepdims=True)
+    return y, t
+
+
+CE_OPTIONS = [
+    {},
+    {"reduction": "sum"},
+    {"reduction": "none"},
+    {"weight": "w"},
+    {"weight": "w", "reduction": "none"},
+    {"base": 2},
+    {"base": 10.0, "reduction": "sum"},
+    {"ignore_index": 0},
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,axis", SHAPES)
+@pytest.mark.parametrize("opts", CE_OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+def test_softmax_cross_entropy(isa, rng, dtype, shape, axis, opts):
+    x = _data(rng, shape, dtype)
+    y, t = _targets(rng, shape, axis)
+    C = shape[axis]
+    opts = dict(opts)
+    if opts.get("weight") == "w":
+        opts["weight"] = rng.random(C) + 0.1
+    if "ignore_index" in opts:
+        y = np.where(y == -100, opts["ignore_index"], y)
+    for target in (y, t.astype(dtype)):
+        if "ignore_index" in opts and target is not y:
+            continue
+        want_l, want_g = R.softmax_cross_entropy(x, target, axis=axis, return_grad=True, **opts)
+        for name, xl in layouts(x):
+            got_l, got_g = fx.softmax_cross_entropy(xl, target, axis=axis, return_grad=True, **opts)
+            assert got_g.shape == x.shape and got_g.dtype == dtype
+            if opts.get("reduction") == "none":
+                assert got_l.dtype == dtype and got_l.shape == np.shape(want_l)
+                assert_close(got_l, want_l, dtype)
+            else:
+                assert isinstance(got_l, float)
+                assert got_l == pytest.approx(want_l, rel=1e-5 if dtype == np.float32 else 1e-12, abs=1e-30)
+            assert_close(got_g, want_g, dtype)
+            got_l2 = fx.softmax_cross_entropy(xl, target, axis=axis, **opts)
+            assert np.array_equal(got_l2, got_l)   # the same number with and without the gradient
+
+
+BCE_OPTIONS = [
+    {},
+    {"reduction": "sum"},
+    {"reduction": "none"},
+    {"pos_weight": "pw"},
+    {"weight": "col"},
+    {"weight": "row"},
+    {"weight": "full", "reduction": "none"},
+    {"base": 2},
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1,), (7,), (5, 3), (4, 3, 33), (1000,)])
+@pytest.mark.parametrize("opts", BCE_OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+def test_sigmoid_bce(isa, rng, dtype, shape, opts):
+    x = _data(rng, shape, dtype, 4.0)
+    t = (rng.random(shape) < 0.4).astype(dtype)
+    ts = rng.random(shape).astype(dtype)
+    opts = dict(opts)
+    L = shape[-1]
+    if opts.get("pos_weight") == "pw":
+        opts["pos_weight"] = rng.random(L) + 0.5
+    w = opts.get("weight")
+    if w == "col":
+        opts["weight"] = rng.random(L)
+    elif w == "row":
+        opts["weight"] = rng.random(shape[:-1] + (1,))
+    elif w == "full":
+        opts["weight"] = rng.random(shape)
+    for target in (t, ts):
+        want_l, want_g = R.sigmoid_binary_cross_entropy(x, target, return_grad=True, **opts)
+        for name, xl in layouts(x):
+            got_l, got_g = fx.sigmoid_binary_cross_entropy(xl, target, return_grad=True, **opts)
+            assert got_g.dtype == dtype and got_g.shape == x.shape
+            if opts.get("reduction") == "none":
+                assert_close(got_l, want_l, dtype)
+            else:
+                assert got_l == pytest.approx(want_l, rel=1e-5 if dtype == np.float32 else 1e-12)
+            assert_close(got_g, want_g, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,axis", SHAPES)
+def test_probability_losses(isa, rng, dtype, shape, axis):
+    p = rng.random(shape)
+    p /= p.sum(axis=axis, keepdims=True)
+    q = R.softmax(_data(rng, shape, np.float64), axis=axis)
+    p, q = p.astype(dtype), q.astype(dtype)
+    for red in ("none", "mean", "sum"):
+        got = fx.cross_entropy(p, q, axis=axis, reduction=red, base=2)
+        want = R.cross_entropy(p, q, axis=axis, reduction=red, base=2)
+        assert_close(got, want, dtype)
+        t = (rng.random(shape) < 0.5).astype(dtype)
+        assert_close(fx.binary_cross_entropy(q, t, reduction=red), R.binary_cross_entropy(q, t, reduction=red), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,axis", SHAPES)
+def test_evaluate(isa, rng, dtype, shape, axis):
+    x = _data(rng, shape, dtype)
+    x = np.round(x)   # ties, to test the first-index rule
+    y, _ = _targets(rng, shape, axis)
+    sw = rng.random(y.shape)
+    for kw in ({}, {"sample_weight": sw}):
+        got = fx.evaluate(x, y, axis=axis, **kw)
+        want = R.evaluate(x, y, axis=axis, **kw)
+        assert got.count == want.count
+        assert got.loss == pytest.approx(want.loss, rel=1e-5 if dtype == np.float32 else 1e-12)
+        assert got.accuracy == pytest.approx(want.accuracy, rel=1e-12)
+        assert np.array_equal(got.argmax, np.argmax(x, axis=axis))
+        assert_close(got.lse, want.lse, dtype)
+
+
+def test_check_passes():
+    rep = fx.check()
+    assert rep.ok, str(rep)
+    assert len(rep.rows) > 100
