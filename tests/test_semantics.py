@@ -1,0 +1,283 @@
+"""Semantics of the contract: peers (PyTorch, scikit-learn), closed forms,
+finite-difference gradients, tiny losses, IEEE cases, threads, aliasing."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import fusedxent as fx
+from fusedxent import reference as R
+
+from conftest import assert_close
+
+
+# ------------------------------------------------------------------ PyTorch parity
+
+@pytest.mark.parametrize("weighted,ignore,smoothing,reduction,soft",
+                         list(itertools.product([False, True], [False, True], [0.0, 0.2],
+                                                ["mean", "sum", "none"], [False, True])))
+def test_cross_entropy_matches_torch(rng, weighted, ignore, smoothing, reduction, soft):
+    torch = pytest.importorskip("torch")
+    if soft and ignore:
+        pytest.skip("ignore_index applies to class indices only")
+    N, C = 23, 7
+    x = rng.standard_normal((N, C)) * 3
+    y = rng.integers(0, C, N)
+    if ignore:
+        y[::4] = -100
+    t = rng.random((N, C))
+    t /= t.sum(1, keepdims=True)
+    w = rng.random(C) + 0.2 if weighted else None
+    target = t if soft else y
+    xt = torch.tensor(x, requires_grad=True)
+    tt = torch.tensor(target)
+    lt = torch.nn.functional.cross_entropy(xt, tt, weight=None if w is None else torch.tensor(w),
+                                           reduction=reduction, label_smoothing=smoothing)
+    lt.sum().backward()
+    for mod in (fx, R):
+        l, g = mod.softmax_cross_entropy(x, target, weight=w, label_smoothing=smoothing,
+                                         reduction=reduction, return_grad=True)
+        np.testing.assert_allclose(l, lt.detach().numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-11, atol=1e-15)
+
+
+@pytest.mark.parametrize("pos_weight,weight,reduction",
+                         list(itertools.product([False, True], [False, True], ["mean", "sum", "none"])))
+def test_bce_matches_torch(rng, pos_weight, weight, reduction):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((9, 5)) * 4
+    t = rng.random((9, 5))
+    pw = rng.random(5) + 0.5 if pos_weight else None
+    w = rng.random((9, 1)) if weight else None
+    xt = torch.tensor(x, requires_grad=True)
+    lt = torch.nn.functional.binary_cross_entropy_with_logits(
+        xt, torch.tensor(t), weight=None if w is None else torch.tensor(w),
+        pos_weight=None if pw is None else torch.tensor(pw), reduction=reduction)
+    lt.sum().backward()
+    l, g = fx.sigmoid_binary_cross_entropy(x, t, weight=w, pos_weight=pw, reduction=reduction,
+                                           return_grad=True)
+    np.testing.assert_allclose(l, lt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-11, atol=1e-16)
+
+
+def test_normalizers_match_torch_and_scipy(rng):
+    torch = pytest.importorskip("torch")
+    scipy_special = pytest.importorskip("scipy.special")
+    x = rng.standard_normal((6, 4, 11)) * 5
+    for axis in (0, 1, 2):
+        xt = torch.tensor(x)
+        np.testing.assert_allclose(fx.softmax(x, axis=axis), torch.softmax(xt, axis).numpy(), rtol=1e-13)
+        # torch forms x - lse and loses the low digits of log-probabilities near 0
+        np.testing.assert_allclose(fx.log_softmax(x, axis=axis), torch.log_softmax(xt, axis).numpy(), rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(fx.logsumexp(x, axis=axis), scipy_special.logsumexp(x, axis=axis), rtol=1e-14)
+    np.testing.assert_allclose(fx.sigmoid(x), scipy_special.expit(x), rtol=1e-14)
+    np.testing.assert_allclose(fx.log_sigmoid(x), scipy_special.log_expit(x), rtol=1e-14)
+
+
+def test_log_loss_matches_sklearn(rng):
+    metrics = pytest.importorskip("sklearn.metrics")
+    N, C = 50, 4
+    q = R.softmax(rng.standard_normal((N, C)) * 4)
+    y = rng.integers(0, C, N)
+    onehot = np.eye(C)[y]
+    for dt in (np.float64, np.float32):
+        qq = q.astype(dt)
+        want = metrics.log_loss(y, qq, labels=np.arange(C))
+        assert fx.cross_entropy(onehot.astype(dt), qq) == pytest.approx(want, rel=1e-6)
+    pb = R.sigmoid(rng.standard_normal(40) * 5)
+    pb[:3] = [0.0, 1.0, 1e-20]   # clipped at eps
+    tb = rng.integers(0, 2, 40)
+    assert fx.binary_cross_entropy(pb, tb) == pytest.approx(metrics.log_loss(tb, pb), rel=1e-12)
+
+
+# ------------------------------------------------------------------ gradients by finite differences
+
+def _fd(f, x, h=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        g[i] = (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("opts", [{}, {"reduction": "sum"}, {"reduction": "none"}, {"weight": True},
+                                  {"base": 2}, {"soft": True}, {"soft": True, "weight": True}])
+def test_ce_gradient_finite_differences(rng, opts):
+    opts = dict(opts)
+    x = rng.standard_normal((4, 5))
+    target = rng.integers(0, 5, 4)
+    if opts.pop("soft", False):
+        target = rng.random((4, 5))
+    if opts.pop("weight", False):
+        opts["weight"] = rng.random(5) + 0.5
+    f = lambda z: np.sum(fx.softmax_cross_entropy(z, target, **opts))
+    _, g = fx.softmax_cross_entropy(x, target, return_grad=True, **opts)
+    np.testing.assert_allclose(g, _fd(f, x), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("opts", [{}, {"reduction": "sum"}, {"pos_weight": True}, {"weight": True}])
+def test_bce_gradient_finite_differences(rng, opts):
+    opts = dict(opts)
+    x = rng.standard_normal((3, 4)) * 2
+    t = rng.random((3, 4))
+    if opts.pop("pos_weight", False):
+        opts["pos_weight"] = rng.random(4) + 0.5
+    if opts.pop("weight", False):
+        opts["weight"] = rng.random((3, 4))
+    f = lambda z: np.sum(fx.sigmoid_binary_cross_entropy(z, t, **opts))
+    _, g = fx.sigmoid_binary_cross_entropy(x, t, return_grad=True, **opts)
+    np.testing.assert_allclose(g, _fd(f, x), rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------------ accuracy of tiny losses
+
+@pytest.mark.parametrize("gap", [10.0, 30.0, 50.0, 69.0])
+def test_tiny_losses_keep_relative_accuracy(gap):
+    # row [gap, 0, 0, 0], label 0: loss = log1p(3 e^-gap), dL/dx0 = -3e^-gap/(1+3e^-gap)
+    exact = math.log1p(3 * math.exp(-gap))
+    x = np.array([[gap, 0.0, 0.0, 0.0]])
+    for dt, rtol in ((np.float32, 1e-5), (np.float64, 1e-13)):
+        l, g = fx.softmax_cross_entropy(x.astype(dt), np.array([0]), reduction="none", return_grad=True)
+        assert l[0] == pytest.approx(exact, rel=rtol)
+        s = 3 * math.exp(-gap)
+        assert g[0, 0] == pytest.approx(-s / (1 + s), rel=rtol)
+        lr = R.softmax_cross_entropy(x.astype(dt), np.array([0]), reduction="none")
+        assert lr[0] == pytest.approx(exact, rel=rtol)
+        # what the textbook formula gives: 0 (a 100% relative error) from gap ~17 (float32) on
+        naive = np.log(np.exp(x.astype(dt)).sum()) - x.astype(dt)[0, 0]
+        if dt == np.float32 and gap >= 30:
+            assert naive == 0.0
+    lb = fx.sigmoid_binary_cross_entropy(np.array([40.0], np.float32), np.array([1.0], np.float32),
+                                         reduction="none")
+    assert lb[0] == pytest.approx(math.log1p(math.exp(-40)), rel=1e-5)
+
+
+# ------------------------------------------------------------------ IEEE cases
+
+def test_ieee_rows():
+    x = np.array([[0.0, 1.0, np.nan],
+                  [0.0, -np.inf, 2.0],
+                  [-np.inf, -np.inf, -np.inf],
+                  [np.inf, 1.0, 0.0],
+                  [1e4, -1e4, 0.0]])
+    y = np.array([0, 1, 0, 1, 0])
+    for mod in (fx, R):
+        lse = mod.logsumexp(x)
+        assert np.isnan(lse[0]) and lse[2] == -np.inf and lse[3] == np.inf and lse[4] == 1e4
+        p = mod.softmax(x)
+        assert np.isnan(p[0]).all() and np.isnan(p[2]).all() and np.isnan(p[3]).all()
+        assert p[1, 1] == 0.0 and p[4, 0] == 1.0
+        l = mod.softmax_cross_entropy(x, y, reduction="none")
+        assert np.isnan(l[0]) and l[1] == np.inf and np.isnan(l[2]) and np.isnan(l[3]) and l[4] == 0.0
+        _, g = mod.softmax_cross_entropy(x, y, reduction="none", return_grad=True)
+        assert np.isnan(g[0]).all() and np.isfinite(g[1]).all() and g[1, 1] == -1.0
+    b = fx.sigmoid_binary_cross_entropy(np.array([np.inf, np.inf, -np.inf, -np.inf, 1e308]),
+                                        np.array([1.0, 0.0, 0.0, 1.0, 1.0]), reduction="none")
+    assert list(b) == [0.0, np.inf, 0.0, np.inf, 0.0]
+    f32 = fx.softmax_cross_entropy(np.array([[3e38, -3e38]], np.float32), np.array([1]), reduction="none")
+    assert f32[0] == np.float32(6e38) or np.isinf(f32[0])   # 6e38 overflows float32: inf
+    f64 = fx.softmax_cross_entropy(np.array([[1e308, -1e308]]), np.array([0]), reduction="none")
+    assert f64[0] == 0.0
+
+
+def test_all_ignored_and_empty():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    y = np.full(4, -100)
+    for mod in (fx, R):
+        l, g = mod.softmax_cross_entropy(x, y, return_grad=True)
+        assert l == 0.0 and not g.any()
+        assert mod.softmax_cross_entropy(x, y, reduction="sum") == 0.0
+        assert not mod.softmax_cross_entropy(x, y, reduction="none").any()
+        l, g = mod.softmax_cross_entropy(np.zeros((0, 3)), np.zeros(0, int), return_grad=True)
+        assert l == 0.0 and g.shape == (0, 3)
+        assert mod.sigmoid_binary_cross_entropy(np.zeros(0), np.zeros(0)) == 0.0
+
+
+# ------------------------------------------------------------------ threads, aliasing, out=
+
+def test_results_do_not_depend_on_thread_count(rng):
+    x = rng.standard_normal((3000, 37)).astype(np.float32)
+    y = rng.integers(0, 37, 3000)
+    t = (rng.random(x.shape) < 0.5).astype(np.float32)
+    base = None
+    for nt in (1, 2, 3, 4):
+        r = (fx.softmax_cross_entropy(x, y, num_threads=nt),
+             fx.softmax_cross_entropy(x, y, return_grad=True, num_threads=nt)[1],
+             fx.sigmoid_binary_cross_entropy(x, t, num_threads=nt),
+             fx.evaluate(x, y, num_threads=nt).loss, fx.softmax(x, num_threads=nt))
+        if base is None:
+            base = r
+        else:
+            assert r[0] == base[0] and r[2] == base[2] and r[3] == base[3]
+            assert np.array_equal(r[1], base[1]) and np.array_equal(r[4], base[4])
+
+
+def test_grad_out_in_place(rng):
+    x = rng.standard_normal((50, 9))
+    y = rng.integers(0, 9, 50)
+    want_l, want_g = fx.softmax_cross_entropy(x, y, return_grad=True)
+    buf = x.copy()
+    l, g = fx.softmax_cross_entropy(buf, y, return_grad=True, grad_out=buf)
+    assert g is buf and np.shares_memory(g, buf)
+    assert l == want_l and np.array_equal(g, want_g)
+    go = np.empty_like(x)
+    _, g2 = fx.softmax_cross_entropy(x, y, return_grad=True, grad_out=go)
+    assert g2 is go and np.array_equal(go, want_g)
+    # Fortran-order grad_out and axis=0 go through a temporary but land in place
+    gf = np.asfortranarray(np.empty_like(x.T))
+    _, g3 = fx.softmax_cross_entropy(x.T, y, axis=0, return_grad=True, grad_out=gf)
+    assert g3 is gf and np.allclose(gf, want_g.T, rtol=1e-14)
+    t = rng.random(x.shape)
+    want_b = fx.sigmoid_binary_cross_entropy(x, t, return_grad=True)[1]
+    xb = x.copy()
+    _, gb = fx.sigmoid_binary_cross_entropy(xb, t, return_grad=True, grad_out=xb)
+    assert gb is xb and np.array_equal(xb, want_b)
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "sigmoid", "log_sigmoid"])
+def test_out_argument(rng, fn):
+    x = rng.standard_normal((20, 8)).astype(np.float32)
+    want = getattr(fx, fn)(x)
+    out = np.empty_like(x)
+    assert getattr(fx, fn)(x, out=out) is out and np.array_equal(out, want)
+    inplace = x.copy()
+    assert getattr(fx, fn)(inplace, out=inplace) is inplace and np.array_equal(inplace, want)
+    fo = np.asfortranarray(np.empty_like(x))
+    assert getattr(fx, fn)(x, out=fo) is fo and np.array_equal(fo, want)
+
+
+def test_float16_and_integer_inputs(rng):
+    x = rng.standard_normal((300, 2000)).astype(np.float16)   # > one float16 chunk
+    y = rng.integers(0, 2000, 300)
+    assert fx.softmax(x).dtype == np.float16
+    assert_close(fx.softmax(x), R.softmax(x), np.float16)
+    l = fx.softmax_cross_entropy(x, y)
+    assert l == pytest.approx(R.softmax_cross_entropy(x.astype(np.float32), y), rel=1e-5)
+    l16, g16 = fx.softmax_cross_entropy(x, y, return_grad=True)
+    assert g16.dtype == np.float16
+    ev = fx.evaluate(x, y)
+    assert np.array_equal(ev.argmax, np.argmax(x, 1))
+    xi = np.array([[1, 2, 3]])
+    assert fx.softmax(xi).dtype == np.float64
+    np.testing.assert_allclose(fx.softmax(xi), R.softmax(xi.astype(float)), rtol=1e-15)
+
+
+def test_isa_forced_paths_agree(rng):
+    from fusedxent import _kernels
+    x = rng.standard_normal((100, 333)).astype(np.float32)
+    y = rng.integers(0, 333, 100)
+    before = _kernels.isa_current()
+    res = {}
+    try:
+        for isa in _kernels.isa_supported():
+            fx.set_isa(isa)
+            res[isa] = fx.softmax_cross_entropy(x, y, reduction="none")
+    finally:
+        fx.set_isa(before)
+    for v in res.values():
+        assert_close(v, res["baseline"], np.float32)
+    with pytest.raises(ValueError, match="unknown instruction set"):
+        fx.set_isa("sse9")
