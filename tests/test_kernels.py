@@ -6,7 +6,7 @@ import pytest
 import fusedxent as fx
 from fusedxent import reference as R
 
-from conftest import assert_close
+from helpers import assert_close
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [((1, 1), -1), ((5, 1), -1), ((9, 2), -1), ((13, 7), -1), ((31, 1000), -1),

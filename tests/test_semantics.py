@@ -9,7 +9,7 @@ import pytest
 import fusedxent as fx
 from fusedxent import reference as R
 
-from conftest import assert_close
+from helpers import assert_close
 
 
 # ------------------------------------------------------------------ PyTorch parity
