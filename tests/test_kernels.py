@@ -83,6 +83,9 @@ CE_OPTIONS = [
     {"base": 2},
     {"base": 10.0, "reduction": "sum"},
     {"ignore_index": 0},
+    {"label_smoothing": 0.1, "weight": "w"},
+    {"sample_weight": "sw"},
+    {"z_loss": 1e-3, "label_smoothing": 0.2, "sample_weight": "sw", "weight": "w"},
 ]
 
 
@@ -96,6 +99,8 @@ def test_softmax_cross_entropy(isa, rng, dtype, shape, axis, opts):
     opts = dict(opts)
     if opts.get("weight") == "w":
         opts["weight"] = rng.random(C) + 0.1
+    if opts.get("sample_weight") == "sw":
+        opts["sample_weight"] = rng.random(y.shape)
     if "ignore_index" in opts:
         y = np.where(y == -100, opts["ignore_index"], y)
     for target in (y, t.astype(dtype)):

@@ -104,7 +104,10 @@ def _fd(f, x, h=1e-6):
 
 
 @pytest.mark.parametrize("opts", [{}, {"reduction": "sum"}, {"reduction": "none"}, {"weight": True},
-                                  {"base": 2}, {"soft": True}, {"soft": True, "weight": True}])
+                                  {"base": 2}, {"soft": True}, {"soft": True, "weight": True},
+                                  {"label_smoothing": 0.3, "weight": True}, {"z_loss": 0.05},
+                                  {"sample_weight": True, "weight": True},
+                                  {"soft": True, "z_loss": 0.1, "label_smoothing": 0.2, "sample_weight": True}])
 def test_ce_gradient_finite_differences(rng, opts):
     opts = dict(opts)
     x = rng.standard_normal((4, 5))
@@ -113,12 +116,16 @@ def test_ce_gradient_finite_differences(rng, opts):
         target = rng.random((4, 5))
     if opts.pop("weight", False):
         opts["weight"] = rng.random(5) + 0.5
+    if opts.pop("sample_weight", False):
+        opts["sample_weight"] = rng.random(4)
     f = lambda z: np.sum(fx.softmax_cross_entropy(z, target, **opts))
     _, g = fx.softmax_cross_entropy(x, target, return_grad=True, **opts)
     np.testing.assert_allclose(g, _fd(f, x), rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("opts", [{}, {"reduction": "sum"}, {"pos_weight": True}, {"weight": True}])
+@pytest.mark.parametrize("opts", [{}, {"reduction": "sum"}, {"pos_weight": True}, {"weight": True},
+                                  {"label_smoothing": 0.2}, {"gamma": 2.0, "alpha": 0.25},
+                                  {"gamma": 0.5}])
 def test_bce_gradient_finite_differences(rng, opts):
     opts = dict(opts)
     x = rng.standard_normal((3, 4)) * 2
@@ -281,3 +288,18 @@ def test_isa_forced_paths_agree(rng):
         assert_close(v, res["baseline"], np.float32)
     with pytest.raises(ValueError, match="unknown instruction set"):
         fx.set_isa("sse9")
+
+
+@pytest.mark.parametrize("gamma,alpha", [(2.0, 0.25), (0.5, None), (0.0, 0.7), (3.0, 1.0)])
+def test_focal_loss_matches_torchvision_formula(rng, gamma, alpha):
+    # torchvision.ops.sigmoid_focal_loss, written out in float64
+    x = rng.standard_normal((7, 5)) * 3
+    t = rng.random((7, 5))
+    p = 1 / (1 + np.exp(-x))
+    ce = np.logaddexp(0, x) - x * t
+    p_t = p * t + (1 - p) * (1 - t)
+    want = ce * (1 - p_t) ** gamma
+    if alpha is not None:
+        want = want * (alpha * t + (1 - alpha) * (1 - t))
+    got = fx.sigmoid_binary_cross_entropy(x, t, gamma=gamma, alpha=alpha, reduction="none")
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-300)
