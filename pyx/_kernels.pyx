@@ -40,7 +40,7 @@ cdef extern from "fx_dispatch.h" nogil:
         void (*grad_soft)(const float *, const float *, float *, Py_ssize_t, float, double, const double *, double, double, double) noexcept nogil
         void (*sigmoid)(const float *, float *, Py_ssize_t) noexcept nogil
         void (*log_sigmoid)(const float *, float *, Py_ssize_t) noexcept nogil
-        double (*bce)(const float *, const float *, Py_ssize_t, const double *, double, const double *, double, double, float *, float *, double) noexcept nogil
+        double (*bce)(const float *, const float *, Py_ssize_t, const double *, double, const double *, double, double, float *, float *, double, double, double) noexcept nogil
         Py_ssize_t (*first_eq)(const float *, Py_ssize_t, float) noexcept nogil
         double (*rowsum)(const float *, Py_ssize_t) noexcept nogil
         double (*plogq)(const float *, const float *, Py_ssize_t, float, float) noexcept nogil
@@ -55,7 +55,7 @@ cdef extern from "fx_dispatch.h" nogil:
         void (*grad_soft)(const double *, const double *, double *, Py_ssize_t, double, double, const double *, double, double, double) noexcept nogil
         void (*sigmoid)(const double *, double *, Py_ssize_t) noexcept nogil
         void (*log_sigmoid)(const double *, double *, Py_ssize_t) noexcept nogil
-        double (*bce)(const double *, const double *, Py_ssize_t, const double *, double, const double *, double, double, double *, double *, double) noexcept nogil
+        double (*bce)(const double *, const double *, Py_ssize_t, const double *, double, const double *, double, double, double *, double *, double, double, double) noexcept nogil
         Py_ssize_t (*first_eq)(const double *, Py_ssize_t, double) noexcept nogil
         double (*rowsum)(const double *, Py_ssize_t) noexcept nogil
         double (*plogq)(const double *, const double *, Py_ssize_t, double, double) noexcept nogil
@@ -491,6 +491,7 @@ cdef struct BCEOpts:
     const double *wrow      # per-row weights (n / L) or NULL
     const double *pw        # pos_weight per column (L) or NULL
     double ta, tb, gscale
+    double gamma, alpha     # focal loss; alpha < 0: no alpha weighting
     Py_ssize_t L            # length of the last axis
     Py_ssize_t offset       # flat position of x[0] in the whole array (float16 chunks)
 
@@ -513,18 +514,19 @@ cdef double bce_block(const floating[::1] x, const floating[::1] t, BCEOpts *o,
         if floating is float:
             total += fx_F.bce(&x[pos], &t[pos], seg, w, ws, o.pw + c if o.pw != NULL else NULL,
                               o.ta, o.tb, loss + pos if loss != NULL else NULL,
-                              grad + pos if grad != NULL else NULL, o.gscale)
+                              grad + pos if grad != NULL else NULL, o.gscale, o.gamma, o.alpha)
         else:
             total += fx_D.bce(&x[pos], &t[pos], seg, w, ws, o.pw + c if o.pw != NULL else NULL,
                               o.ta, o.tb, loss + pos if loss != NULL else NULL,
-                              grad + pos if grad != NULL else NULL, o.gscale)
+                              grad + pos if grad != NULL else NULL, o.gscale, o.gamma, o.alpha)
         pos += seg
     return total
 
 
 def sigmoid_bce(const floating[::1] x, const floating[::1] t, const double[::1] weight, bint w_full,
                 const double[::1] row_weight, const double[::1] pos_weight, Py_ssize_t L,
-                Py_ssize_t offset, double ta, double tb, double gscale, floating[::1] loss_out, floating[::1] grad_out,
+                Py_ssize_t offset, double ta, double tb, double gamma, double alpha, double gscale,
+                floating[::1] loss_out, floating[::1] grad_out,
                 double[::1] partial, Py_ssize_t block, int nt):
     cdef BCEOpts o
     cdef Py_ssize_t n = x.shape[0], nb = partial.shape[0], b
@@ -537,6 +539,8 @@ def sigmoid_bce(const floating[::1] x, const floating[::1] t, const double[::1] 
     o.ta = ta
     o.tb = tb
     o.gscale = gscale
+    o.gamma = gamma
+    o.alpha = alpha
     o.L = L
     o.offset = offset
     nt = threads_for(nb, nt)

@@ -38,7 +38,7 @@ static int fx_have_openmp(void) { return 0; }
         void (*sigmoid)(const T *, T *, ptrdiff_t);                                   \
         void (*log_sigmoid)(const T *, T *, ptrdiff_t);                               \
         double (*bce)(const T *, const T *, ptrdiff_t, const double *, double, const double *, \
-                      double, double, T *, T *, double);                              \
+                      double, double, T *, T *, double, double, double);              \
         ptrdiff_t (*first_eq)(const T *, ptrdiff_t, T);                               \
         double (*rowsum)(const T *, ptrdiff_t);                                       \
         double (*plogq)(const T *, const T *, ptrdiff_t, T, T);                       \

@@ -130,6 +130,9 @@ BCE_OPTIONS = [
     {"weight": "row"},
     {"weight": "full", "reduction": "none"},
     {"base": 2},
+    {"label_smoothing": 0.2, "reduction": "none"},
+    {"gamma": 2.0, "alpha": 0.25},
+    {"gamma": 0.5, "reduction": "none", "pos_weight": "pw", "weight": "row"},
 ]
 
 

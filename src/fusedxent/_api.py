@@ -358,12 +358,6 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
     pw = V.pos_weight(pos_weight, x.shape)
     if grad_out is not None:
         V.out_array(grad_out, x.shape, x.dtype, "grad_out")
-    if gamma != 0.0 or alpha is not None:
-        from . import reference as _ref   # focal path: not compiled yet
-        return _ref.sigmoid_binary_cross_entropy(
-            x, t, weight=weight, pos_weight=pos_weight, label_smoothing=eps, gamma=gamma,
-            alpha=alpha, reduction=reduction, base=base, return_grad=return_grad,
-            grad_out=grad_out, num_threads=num_threads)
     n = x.size
     L = x.shape[-1] if x.ndim else 1
     nt = _threads(num_threads, n)
@@ -394,7 +388,8 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
             xs, ts = xf[sl], tf[sl]
             ls = None if loss_el is None else loss_el[sl]
             gs = None if gf is None else gf[sl]
-        _k.sigmoid_bce(xs, ts, wv[sl] if w_full else wv, w_full, wrow, pwv, L, j0, ta, tb, gscale,
+        _k.sigmoid_bce(xs, ts, wv[sl] if w_full else wv, w_full, wrow, pwv, L, j0, ta, tb, gamma,
+                       -1.0 if alpha is None else alpha, gscale,
                        ls, gs, partial[j0 // BLOCK_ELEMS:_nblocks(j1, BLOCK_ELEMS)], BLOCK_ELEMS, nt)
         if f16:
             if ls is not None:

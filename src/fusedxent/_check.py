@@ -105,15 +105,20 @@ def check(seed=0, raise_on_failure=False):
                 cmp(name, case, dt, getattr(fx, name)(x, axis=axis), getattr(R, name)(x, axis=axis))
             for name in ("sigmoid", "log_sigmoid"):
                 cmp(name, case, dt, getattr(fx, name)(x), getattr(R, name)(x))
+            sw = rng.random(idx_shape)
             for opts, label in (({}, "mean"), ({"reduction": "none", "weight": w}, "none,weight"),
-                                ({"reduction": "sum", "base": 2}, "sum,base2")):
+                                ({"reduction": "sum", "base": 2}, "sum,base2"),
+                                ({"label_smoothing": 0.1, "weight": w, "sample_weight": sw, "z_loss": 1e-3},
+                                 "smoothing,sample_weight,z")):
                 cmp(f"softmax_cross_entropy[{label}]", case, dt,
                     fx.softmax_cross_entropy(x, y, axis=axis, return_grad=True, **opts),
                     R.softmax_cross_entropy(x, y, axis=axis, return_grad=True, **opts))
             cmp("softmax_cross_entropy[soft]", case, dt,
                 fx.softmax_cross_entropy(x, t.astype(dt), axis=axis, return_grad=True),
                 R.softmax_cross_entropy(x, t.astype(dt), axis=axis, return_grad=True))
-            for opts, label in (({}, "mean"), ({"reduction": "none", "pos_weight": 2.0}, "none,pos_weight")):
+            for opts, label in (({}, "mean"), ({"reduction": "none", "pos_weight": 2.0}, "none,pos_weight"),
+                                ({"reduction": "none", "gamma": 2.0, "alpha": 0.25}, "none,focal"),
+                                ({"label_smoothing": 0.1, "weight": 0.5}, "smoothing,weight")):
                 cmp(f"sigmoid_binary_cross_entropy[{label}]", case, dt,
                     fx.sigmoid_binary_cross_entropy(x, tb.astype(dt), return_grad=True, **opts),
                     R.sigmoid_binary_cross_entropy(x, tb.astype(dt), return_grad=True, **opts))

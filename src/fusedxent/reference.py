@@ -243,9 +243,12 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
             log_q = np.logaddexp(np.log(tt) - sp_pos, np.log1p(-tt) - sp_neg)
         mod = np.exp(gamma * log_q)
         # d(1 - p_t)/dx / (1 - p_t) = (1 - 2t) sigmoid(x) sigmoid(-x) / q
-        dlogq = (1 - 2 * tt) * np.exp(-sp_pos - sp_neg - log_q)
+        with np.errstate(invalid="ignore"):
+            # where q underflows to 0 the factor q^gamma is 0 and so is this term
+            dlogq = np.where(np.isneginf(log_q), 0.0, (1 - 2 * tt) * np.exp(-sp_pos - sp_neg - log_q))
         a_t = 1.0 if alpha is None else alpha * tt + (1 - alpha) * (1 - tt)
-        dce = a_t * mod * (dce + gamma * ce * dlogq)
+        with np.errstate(invalid="ignore"):   # ce = inf where q' = 0: the limit of the product is 0
+            dce = a_t * mod * (dce + np.where(dlogq == 0, 0.0, gamma * ce * dlogq))
         ce = a_t * mod * ce
     wt = 1.0 if w is None else w
     with np.errstate(invalid="ignore"):
