@@ -32,7 +32,7 @@ ctypedef fused floating:
 cdef extern from "fx_dispatch.h" nogil:
     ctypedef struct fx_ops_f:
         float (*rowmax)(const float *, Py_ssize_t) noexcept nogil
-        double (*sumexp_rest)(const float *, Py_ssize_t, float) noexcept nogil
+        double (*sumexp)(const float *, Py_ssize_t, float, const float *) noexcept nogil
         void (*exp_affine)(const float *, float *, Py_ssize_t, float, double, const double *, double) noexcept nogil
         void (*sub2)(const float *, float *, Py_ssize_t, float, float) noexcept nogil
         double (*wdiff)(const float *, const double *, Py_ssize_t, float) noexcept nogil
@@ -47,7 +47,7 @@ cdef extern from "fx_dispatch.h" nogil:
         double (*bce_prob)(const float *, const float *, Py_ssize_t, const double *, double, float, float, float *) noexcept nogil
     ctypedef struct fx_ops_d:
         double (*rowmax)(const double *, Py_ssize_t) noexcept nogil
-        double (*sumexp_rest)(const double *, Py_ssize_t, double) noexcept nogil
+        double (*sumexp)(const double *, Py_ssize_t, double, const double *) noexcept nogil
         void (*exp_affine)(const double *, double *, Py_ssize_t, double, double, const double *, double) noexcept nogil
         void (*sub2)(const double *, double *, Py_ssize_t, double, double) noexcept nogil
         double (*wdiff)(const double *, const double *, Py_ssize_t, double) noexcept nogil
@@ -109,11 +109,11 @@ cdef inline floating v_rowmax(const floating *x, Py_ssize_t n) noexcept nogil:
     else:
         return fx_D.rowmax(x, n)
 
-cdef inline double v_sumexp_rest(const floating *x, Py_ssize_t n, floating m) noexcept nogil:
+cdef inline double v_sumexp(const floating *x, Py_ssize_t n, floating m, const floating *pf) noexcept nogil:
     if floating is float:
-        return fx_F.sumexp_rest(x, n, m)
+        return fx_F.sumexp(x, n, m, pf)
     else:
-        return fx_D.sumexp_rest(x, n, m)
+        return fx_D.sumexp(x, n, m, pf)
 
 cdef inline void v_exp_affine(const floating *x, floating *out, Py_ssize_t n, floating m,
                               double a, const double *w, double b) noexcept nogil:
@@ -165,22 +165,30 @@ cdef enum RowKind:
 
 
 cdef inline RowKind row_stats(const floating *x, Py_ssize_t n, floating *m_out,
-                              double *s_out, double *l_out) noexcept nogil:
-    """m = row max, s = sum of exp(x_j - m) less one max term, l = log1p(s)."""
+                              double *s_out, double *l_out, Py_ssize_t *k_out,
+                              const floating *pf=NULL) noexcept nogil:
+    """m = row max, k = its first index, s = sum of exp(x_j - m) over j != k,
+    l = log1p(s).  pf: the next row, prefetched during the sum (or NULL)."""
     cdef floating m = v_rowmax(x, n)
-    cdef Py_ssize_t j
+    cdef Py_ssize_t j, k
     m_out[0] = m
     if isfinite(m):
-        s_out[0] = v_sumexp_rest(x, n, m)
+        k = v_first_eq(x, n, m)
+        k_out[0] = k
+        s_out[0] = (v_sumexp(x, k, m, pf)
+                    + v_sumexp(x + k + 1, n - k - 1, m, pf + k + 1 if pf != NULL else NULL))
         l_out[0] = log1p(s_out[0])
         return ROW_FINITE
+    k_out[0] = 0
     s_out[0] = NAN
     l_out[0] = NAN
     if isnan(m):
         return ROW_NAN
     for j in range(n):     # the max skips NaN: look for one
         if isnan(x[j]):
+            k_out[0] = j
             return ROW_NAN
+    k_out[0] = v_first_eq(x, n, m)
     return ROW_NEGINF if m < 0 else ROW_POSINF
 
 
@@ -206,12 +214,12 @@ cdef inline int threads_for(Py_ssize_t nblocks, int nt) noexcept nogil:
 
 cdef void softmax_block(const floating[:, ::1] x, floating[:, ::1] out, Py_ssize_t r0,
                         Py_ssize_t r1, bint log) noexcept nogil:
-    cdef Py_ssize_t i, C = x.shape[1]
+    cdef Py_ssize_t i, k, C = x.shape[1]
     cdef floating m
     cdef double s, l
     cdef RowKind kind
     for i in range(r0, r1):
-        kind = row_stats(&x[i, 0], C, &m, &s, &l)
+        kind = row_stats(&x[i, 0], C, &m, &s, &l, &k, &x[i, 0] + C if i + 1 < r1 else NULL)
         if kind != ROW_FINITE:
             fill(&out[i, 0], C, <floating>NAN)
         elif log:
@@ -228,12 +236,12 @@ def softmax(const floating[:, ::1] x, floating[:, ::1] out, bint log, Py_ssize_t
 
 
 cdef void lse_block(const floating[:, ::1] x, floating[::1] out, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t i, C = x.shape[1]
+    cdef Py_ssize_t i, k, C = x.shape[1]
     cdef floating m
     cdef double s, l
     cdef RowKind kind
     for i in range(r0, r1):
-        kind = row_stats(&x[i, 0], C, &m, &s, &l)
+        kind = row_stats(&x[i, 0], C, &m, &s, &l, &k, &x[i, 0] + C if i + 1 < r1 else NULL)
         out[i] = <floating>(m + l) if kind == ROW_FINITE else <floating>special_lse(kind)
 
 
@@ -288,7 +296,7 @@ cdef double ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpt
         s_i * [ (w_y (1-eps) + eps/C W + 2 z lse) p_j - w_y (1-eps) [j=y] - eps/C w_j ]
     with p_y - 1 taken as -s/(1+s) when x_y is the maximum (see row_stats).
     """
-    cdef Py_ssize_t i, C = x.shape[1]
+    cdef Py_ssize_t i, k, C = x.shape[1]
     cdef int64_t yi
     cdef floating m, xy
     cdef double s, l, S, lse, wy, si, row, A, py, pym1, total = 0.0, ec = o.eps / C
@@ -308,7 +316,7 @@ cdef double ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpt
         wy = o.cw[yi] if o.cw != NULL else 1.0
         si = o.sw[i] if o.sw != NULL else 1.0
         xy = xr[yi]
-        kind = row_stats(xr, C, &m, &s, &l)
+        kind = row_stats(xr, C, &m, &s, &l, &k, xr + C if i + 1 < r1 else NULL)
         if kind != ROW_FINITE:
             row = NAN
             if gr != NULL:
@@ -348,7 +356,7 @@ cdef double ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CE
         row loss = s_i [ sum_j c_j (m - x_j) + T l + z lse^2 ]   (= s_i [-sum c_j log p_j + z lse^2])
         gradient = s_i [ (T + 2 z lse) p_j - c_j ]
     """
-    cdef Py_ssize_t i, C = x.shape[1]
+    cdef Py_ssize_t i, k, C = x.shape[1]
     cdef floating m
     cdef double s, l, lse, si, row, T, total = 0.0
     cdef RowKind kind
@@ -358,7 +366,7 @@ cdef double ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CE
         xr = &x[i, 0]
         gr = grad + i * C if grad != NULL else NULL
         si = o.sw[i] if o.sw != NULL else 1.0
-        kind = row_stats(xr, C, &m, &s, &l)
+        kind = row_stats(xr, C, &m, &s, &l, &k, xr + C if i + 1 < r1 else NULL)
         if kind != ROW_FINITE:
             row = NAN
             if gr != NULL:
@@ -434,7 +442,7 @@ cdef void eval_block(const floating[:, ::1] x, const int64_t[::1] y, const doubl
                      int64_t ignore_index, floating[::1] lse_out, int64_t[::1] amax,
                      double *part, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     """part = (weighted loss sum, weight sum, weighted correct, count)."""
-    cdef Py_ssize_t i, j, C = x.shape[1], k
+    cdef Py_ssize_t i, C = x.shape[1], k
     cdef int64_t yi
     cdef floating m
     cdef double s, l, si, row
@@ -446,20 +454,8 @@ cdef void eval_block(const floating[:, ::1] x, const int64_t[::1] y, const doubl
     part[3] = 0.0
     for i in range(r0, r1):
         xr = &x[i, 0]
-        kind = row_stats(xr, C, &m, &s, &l)
-        if kind == ROW_FINITE:
-            lse_out[i] = <floating>(m + l)
-            k = v_first_eq(xr, C, m)
-        else:
-            lse_out[i] = <floating>special_lse(kind)
-            k = 0
-            if kind == ROW_NAN:
-                for j in range(C):          # NumPy's argmax: the first NaN
-                    if isnan(xr[j]):
-                        k = j
-                        break
-            else:
-                k = v_first_eq(xr, C, m)
+        kind = row_stats(xr, C, &m, &s, &l, &k, xr + C if i + 1 < r1 else NULL)     # k: NumPy's argmax (first max, or first NaN)
+        lse_out[i] = <floating>(m + l) if kind == ROW_FINITE else <floating>special_lse(kind)
         amax[i] = k
         yi = y[i]
         if yi == ignore_index:
