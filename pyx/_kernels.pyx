@@ -164,30 +164,89 @@ cdef enum RowKind:
     ROW_POSINF = 3
 
 
+DEF ONLINE_CHUNK = 8192     # elements; rows longer than this are read once, chunk by chunk
+
+
+cdef inline double chunk_rest(const floating *x, Py_ssize_t n, floating m, Py_ssize_t k,
+                              const floating *pf) noexcept nogil:
+    """sum of exp(x_j - m) over j != k (m = x[k] is the maximum)."""
+    return (v_sumexp(x, k, m, pf)
+            + v_sumexp(x + k + 1, n - k - 1, m, pf + k + 1 if pf != NULL else NULL))
+
+
 cdef inline RowKind row_stats(const floating *x, Py_ssize_t n, floating *m_out,
                               double *s_out, double *l_out, Py_ssize_t *k_out,
                               const floating *pf=NULL) noexcept nogil:
     """m = row max, k = its first index, s = sum of exp(x_j - m) over j != k,
-    l = log1p(s).  pf: the next row, prefetched during the sum (or NULL)."""
-    cdef floating m = v_rowmax(x, n)
-    cdef Py_ssize_t j, k
-    m_out[0] = m
+    l = log1p(s).  pf: the next row, prefetched during the sum (or NULL).
+
+    A row that fits in cache takes two passes (max, then sums) over memory
+    it reads from DRAM once.  A longer row is read once in chunks that stay
+    in cache, with a running (m, k, s): when a chunk holds a larger maximum,
+    s <- (s + 1) exp(m_old - m_new) + its own sum (the old maximum joins the
+    rest), so the excluded term is still exactly the first maximum."""
+    cdef floating m, mc
+    cdef Py_ssize_t j, k, kc, c0, cn
+    cdef double s
+    if n <= ONLINE_CHUNK:
+        m = v_rowmax(x, n)
+    else:
+        m = -INFINITY
+        k = 0
+        s = 0.0
+        c0 = 0
+        while c0 < n:
+            cn = min(<Py_ssize_t>ONLINE_CHUNK, n - c0)
+            mc = v_rowmax(x + c0, cn)
+            if not isfinite(mc):
+                if isnan(mc) or mc > 0:      # NaN or +inf: the row is special
+                    m = mc
+                    break
+                for j in range(cn):          # all -inf, unless a NaN hides from the max
+                    if isnan(x[c0 + j]):
+                        m = NAN
+                        break
+                if isnan(m):
+                    break
+            elif mc > m:
+                kc = v_first_eq(x + c0, cn, mc)
+                s = (s + 1.0) * exp(<double>m - mc) if m > -INFINITY else 0.0
+                s += chunk_rest(x + c0, cn, mc, kc, NULL)
+                m = mc
+                k = c0 + kc
+            else:
+                s += v_sumexp(x + c0, cn, m, NULL)
+            c0 += cn
+        if isfinite(m) and not isnan(s):
+            m_out[0] = m
+            k_out[0] = k
+            s_out[0] = s
+            l_out[0] = log1p(s)
+            return ROW_FINITE
+        if isnan(s):
+            m = NAN
+        if not isnan(m) and m < 0:
+            m = v_rowmax(x, n)               # all -inf so far: recheck the whole row
     if isfinite(m):
         k = v_first_eq(x, n, m)
-        k_out[0] = k
-        s_out[0] = (v_sumexp(x, k, m, pf)
-                    + v_sumexp(x + k + 1, n - k - 1, m, pf + k + 1 if pf != NULL else NULL))
-        l_out[0] = log1p(s_out[0])
-        return ROW_FINITE
+        s = chunk_rest(x, n, m, k, pf)
+        if not isnan(s):                     # a NaN the max skipped reaches the sum
+            m_out[0] = m
+            k_out[0] = k
+            s_out[0] = s
+            l_out[0] = log1p(s)
+            return ROW_FINITE
+        m = NAN
+    m_out[0] = m
     k_out[0] = 0
     s_out[0] = NAN
     l_out[0] = NAN
-    if isnan(m):
-        return ROW_NAN
-    for j in range(n):     # the max skips NaN: look for one
+    for j in range(n):     # NumPy's argmax of a row with NaN: the first NaN
         if isnan(x[j]):
             k_out[0] = j
             return ROW_NAN
+    if isnan(m):
+        return ROW_NAN
     k_out[0] = v_first_eq(x, n, m)
     return ROW_NEGINF if m < 0 else ROW_POSINF
 
