@@ -45,6 +45,7 @@ cdef extern from "fx_dispatch.h" nogil:
         double (*rowsum)(const float *, Py_ssize_t) noexcept nogil
         double (*plogq)(const float *, const float *, Py_ssize_t, float, float) noexcept nogil
         double (*bce_prob)(const float *, const float *, Py_ssize_t, const double *, double, float, float, float *) noexcept nogil
+        void (*stats_small)(const float *, Py_ssize_t, Py_ssize_t, double *, double *, double *, Py_ssize_t *) noexcept nogil
     ctypedef struct fx_ops_d:
         double (*rowmax)(const double *, Py_ssize_t) noexcept nogil
         double (*sumexp)(const double *, Py_ssize_t, double, const double *) noexcept nogil
@@ -60,8 +61,12 @@ cdef extern from "fx_dispatch.h" nogil:
         double (*rowsum)(const double *, Py_ssize_t) noexcept nogil
         double (*plogq)(const double *, const double *, Py_ssize_t, double, double) noexcept nogil
         double (*bce_prob)(const double *, const double *, Py_ssize_t, const double *, double, double, double, double *) noexcept nogil
+        void (*stats_small)(const double *, Py_ssize_t, Py_ssize_t, double *, double *, double *, Py_ssize_t *) noexcept nogil
     fx_ops_f fx_F
     fx_ops_d fx_D
+    enum:
+        FX_GROUP
+        FX_SMALL_C
     const char *fx_isa_current
     int fx_isa_supported()
     int fx_select_isa(int level)
@@ -251,6 +256,39 @@ cdef inline RowKind row_stats(const floating *x, Py_ssize_t n, floating *m_out,
     return ROW_NEGINF if m < 0 else ROW_POSINF
 
 
+cdef struct Group:
+    # row statistics of the small-class path, FX_GROUP rows at a time
+    Py_ssize_t g0, g1
+    double m[FX_GROUP]
+    double s[FX_GROUP]
+    double l[FX_GROUP]
+    Py_ssize_t k[FX_GROUP]
+
+
+cdef inline RowKind stats_at(const floating[:, ::1] x, Py_ssize_t i, Py_ssize_t r1, Group *g,
+                             floating *m, double *s, double *l, Py_ssize_t *k) noexcept nogil:
+    """row_stats of row i of a block ending at r1; rows of at most
+    FX_SMALL_C classes are computed FX_GROUP at a time across rows."""
+    cdef Py_ssize_t C = x.shape[1], j
+    if C > FX_SMALL_C:
+        return row_stats(&x[i, 0], C, m, s, l, k, &x[i, 0] + C if i + 1 < r1 else NULL)
+    if i < g.g0 or i >= g.g1:
+        g.g0 = i
+        g.g1 = min(i + <Py_ssize_t>FX_GROUP, r1)
+        if floating is float:
+            fx_F.stats_small(&x[i, 0], g.g1 - g.g0, C, g.m, g.s, g.l, g.k)
+        else:
+            fx_D.stats_small(&x[i, 0], g.g1 - g.g0, C, g.m, g.s, g.l, g.k)
+    j = i - g.g0
+    if not isfinite(g.m[j]) or isnan(g.s[j]):    # IEEE rows: the scalar path decides
+        return row_stats(&x[i, 0], C, m, s, l, k, NULL)
+    m[0] = <floating>g.m[j]
+    s[0] = g.s[j]
+    l[0] = g.l[j]
+    k[0] = g.k[j]
+    return ROW_FINITE
+
+
 cdef inline double special_lse(RowKind kind) noexcept nogil:
     if kind == ROW_NEGINF:
         return -INFINITY
@@ -273,12 +311,15 @@ cdef inline int threads_for(Py_ssize_t nblocks, int nt) noexcept nogil:
 
 cdef void softmax_block(const floating[:, ::1] x, floating[:, ::1] out, Py_ssize_t r0,
                         Py_ssize_t r1, bint log) noexcept nogil:
+    cdef Group g
     cdef Py_ssize_t i, k, C = x.shape[1]
     cdef floating m
     cdef double s, l
     cdef RowKind kind
+    g.g0 = 0
+    g.g1 = 0
     for i in range(r0, r1):
-        kind = row_stats(&x[i, 0], C, &m, &s, &l, &k, &x[i, 0] + C if i + 1 < r1 else NULL)
+        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)
         if kind != ROW_FINITE:
             fill(&out[i, 0], C, <floating>NAN)
         elif log:
@@ -295,12 +336,15 @@ def softmax(const floating[:, ::1] x, floating[:, ::1] out, bint log, Py_ssize_t
 
 
 cdef void lse_block(const floating[:, ::1] x, floating[::1] out, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    cdef Group g
     cdef Py_ssize_t i, k, C = x.shape[1]
     cdef floating m
     cdef double s, l
     cdef RowKind kind
+    g.g0 = 0
+    g.g1 = 0
     for i in range(r0, r1):
-        kind = row_stats(&x[i, 0], C, &m, &s, &l, &k, &x[i, 0] + C if i + 1 < r1 else NULL)
+        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)
         out[i] = <floating>(m + l) if kind == ROW_FINITE else <floating>special_lse(kind)
 
 
@@ -355,6 +399,7 @@ cdef double ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpt
         s_i * [ (w_y (1-eps) + eps/C W + 2 z lse) p_j - w_y (1-eps) [j=y] - eps/C w_j ]
     with p_y - 1 taken as -s/(1+s) when x_y is the maximum (see row_stats).
     """
+    cdef Group g
     cdef Py_ssize_t i, k, C = x.shape[1]
     cdef int64_t yi
     cdef floating m, xy
@@ -362,6 +407,8 @@ cdef double ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpt
     cdef RowKind kind
     cdef const floating *xr
     cdef floating *gr
+    g.g0 = 0
+    g.g1 = 0
     for i in range(r0, r1):
         xr = &x[i, 0]
         gr = grad + i * C if grad != NULL else NULL
@@ -375,7 +422,7 @@ cdef double ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpt
         wy = o.cw[yi] if o.cw != NULL else 1.0
         si = o.sw[i] if o.sw != NULL else 1.0
         xy = xr[yi]
-        kind = row_stats(xr, C, &m, &s, &l, &k, xr + C if i + 1 < r1 else NULL)
+        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)
         if kind != ROW_FINITE:
             row = NAN
             if gr != NULL:
@@ -415,17 +462,20 @@ cdef double ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CE
         row loss = s_i [ sum_j c_j (m - x_j) + T l + z lse^2 ]   (= s_i [-sum c_j log p_j + z lse^2])
         gradient = s_i [ (T + 2 z lse) p_j - c_j ]
     """
+    cdef Group g
     cdef Py_ssize_t i, k, C = x.shape[1]
     cdef floating m
     cdef double s, l, lse, si, row, T, total = 0.0
     cdef RowKind kind
     cdef const floating *xr
     cdef floating *gr
+    g.g0 = 0
+    g.g1 = 0
     for i in range(r0, r1):
         xr = &x[i, 0]
         gr = grad + i * C if grad != NULL else NULL
         si = o.sw[i] if o.sw != NULL else 1.0
-        kind = row_stats(xr, C, &m, &s, &l, &k, xr + C if i + 1 < r1 else NULL)
+        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)
         if kind != ROW_FINITE:
             row = NAN
             if gr != NULL:
@@ -501,6 +551,7 @@ cdef void eval_block(const floating[:, ::1] x, const int64_t[::1] y, const doubl
                      int64_t ignore_index, floating[::1] lse_out, int64_t[::1] amax,
                      double *part, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     """part = (weighted loss sum, weight sum, weighted correct, count)."""
+    cdef Group g
     cdef Py_ssize_t i, C = x.shape[1], k
     cdef int64_t yi
     cdef floating m
@@ -511,9 +562,11 @@ cdef void eval_block(const floating[:, ::1] x, const int64_t[::1] y, const doubl
     part[1] = 0.0
     part[2] = 0.0
     part[3] = 0.0
+    g.g0 = 0
+    g.g1 = 0
     for i in range(r0, r1):
         xr = &x[i, 0]
-        kind = row_stats(xr, C, &m, &s, &l, &k, xr + C if i + 1 < r1 else NULL)     # k: NumPy's argmax (first max, or first NaN)
+        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)     # k: NumPy's argmax (first max, or first NaN)
         lse_out[i] = <floating>(m + l) if kind == ROW_FINITE else <floating>special_lse(kind)
         amax[i] = k
         yi = y[i]

@@ -24,7 +24,8 @@ static int fx_max_threads(void) { return 1; }
 static int fx_have_openmp(void) { return 0; }
 #endif
 
-#define FX_LANES 16
+#define FX_GROUP 64     /* rows per group of the small-class path */
+#define FX_SMALL_C 32   /* classes up to which rows are vectorized across */
 
 #define FX_DECLARE_OPS(T, NAME)                                                       \
     typedef struct {                                                                  \
@@ -43,6 +44,7 @@ static int fx_have_openmp(void) { return 0; }
         double (*rowsum)(const T *, ptrdiff_t);                                       \
         double (*plogq)(const T *, const T *, ptrdiff_t, T, T);                       \
         double (*bce_prob)(const T *, const T *, ptrdiff_t, const double *, double, T, T, T *); \
+        void (*stats_small)(const T *, ptrdiff_t, ptrdiff_t, double *, double *, double *, ptrdiff_t *); \
     } NAME;
 
 FX_DECLARE_OPS(float, fx_ops_f)
@@ -52,7 +54,8 @@ FX_DECLARE_OPS(double, fx_ops_d)
     { rowmax_##S##_##ISA, sumexp_##S##_##ISA, exp_affine_##S##_##ISA,            \
       sub2_##S##_##ISA, wdiff_##S##_##ISA, tdiff_##S##_##ISA, grad_soft_##S##_##ISA,  \
       sigmoid_##S##_##ISA, log_sigmoid_##S##_##ISA, bce_##S##_##ISA,                  \
-      first_eq_##S##_##ISA, rowsum_##S##_##ISA, plogq_##S##_##ISA, bce_prob_##S##_##ISA }
+      first_eq_##S##_##ISA, rowsum_##S##_##ISA, plogq_##S##_##ISA, bce_prob_##S##_##ISA, \
+      stats_small_##S##_##ISA }
 
 /* ---- baseline: whatever the compiler targets by default ---- */
 #define FX_ISA base
