@@ -2,6 +2,8 @@
 
 FUSEDXENT_DEBUG=1 builds with Cython's bounds, wraparound and
 initialization checks on and -O0 -g, for a debug test run.
+FUSEDXENT_SANITIZE=address adds AddressSanitizer (run Python with
+LD_PRELOAD=$(gcc -print-file-name=libasan.so); see README).
 OpenMP is used when the compiler accepts -fopenmp; otherwise the kernels
 build serial (prange runs on one thread) and `fusedxent.show_config()`
 says so.
@@ -16,6 +18,7 @@ from setuptools import Extension, setup
 from Cython.Build import cythonize
 
 DEBUG = os.environ.get("FUSEDXENT_DEBUG", "") not in ("", "0")
+SANITIZE = os.environ.get("FUSEDXENT_SANITIZE", "")
 
 DIRECTIVES = {
     "language_level": 3,
@@ -62,6 +65,9 @@ else:
     # `#pragma omp simd` even when OpenMP itself is missing.
     cflags = ["-O0", "-g"] if DEBUG else ["-O3"]
     cflags += ["-fno-trapping-math", "-fno-math-errno", "-fopenmp-simd", "-Wno-unused-function"]
+    if SANITIZE:
+        cflags += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer"]
+        omp_l = omp_l + [f"-fsanitize={SANITIZE}"]
 
 extensions = [
     Extension(
