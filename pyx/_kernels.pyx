@@ -389,9 +389,10 @@ cdef struct CEOpts:
     double ta, tb           # soft targets: t' = ta*t + tb
 
 
-cdef double ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpts *o,
-                           floating *loss, floating *grad, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    """Rows [r0, r1) of the class-index loss; returns their weighted sum.
+cdef void ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpts *o,
+                         floating *loss, floating *grad, double *part, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows [r0, r1) of the class-index loss; part = (weighted loss sum,
+    sum of s_i w[y_i] over kept rows: the mean's denominator).
 
     Row loss (PyTorch's, label smoothing eps with class weights w):
         s_i * [ w_y (1-eps) (lse - x_y) + eps/C sum_c w_c (lse - x_c) + z lse^2 ]
@@ -403,7 +404,7 @@ cdef double ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpt
     cdef Py_ssize_t i, k, C = x.shape[1]
     cdef int64_t yi
     cdef floating m, xy
-    cdef double s, l, S, lse, wy, si, row, A, py, pym1, total = 0.0, ec = o.eps / C
+    cdef double s, l, S, lse, wy, si, row, A, py, pym1, total = 0.0, wsum = 0.0, ec = o.eps / C
     cdef RowKind kind
     cdef const floating *xr
     cdef floating *gr
@@ -451,12 +452,15 @@ cdef double ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpt
         if loss != NULL:
             loss[i] = <floating>row
         total += row
-    return total
+        wsum += si * wy
+    part[0] = total
+    part[1] = wsum
 
 
-cdef double ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CEOpts *o,
-                          floating *loss, floating *grad, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    """Rows [r0, r1) of the probability-target loss; returns their weighted sum.
+cdef void ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CEOpts *o,
+                        floating *loss, floating *grad, double *part, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows [r0, r1) of the probability-target loss; part = (weighted loss
+    sum, sum of s_i).
 
     With c_j = w_j t'_j and T = sum_j c_j:
         row loss = s_i [ sum_j c_j (m - x_j) + T l + z lse^2 ]   (= s_i [-sum c_j log p_j + z lse^2])
@@ -465,7 +469,7 @@ cdef double ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CE
     cdef Group g
     cdef Py_ssize_t i, k, C = x.shape[1]
     cdef floating m
-    cdef double s, l, lse, si, row, T, total = 0.0
+    cdef double s, l, lse, si, row, T, total = 0.0, wsum = 0.0
     cdef RowKind kind
     cdef const floating *xr
     cdef floating *gr
@@ -492,7 +496,9 @@ cdef double ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CE
         if loss != NULL:
             loss[i] = <floating>row
         total += row
-    return total
+        wsum += si
+    part[0] = total
+    part[1] = wsum
 
 
 cdef inline floating *ptr2(floating[:, ::1] a) noexcept:
@@ -509,8 +515,9 @@ def softmax_xent(const floating[:, ::1] x, labels, soft, const double[::1] class
                  const double[::1] sample_weight, double cw_sum, int64_t ignore_index,
                  double eps, double ta, double tb, double z, double gscale,
                  floating[::1] loss_out, floating[:, ::1] grad_out,
-                 double[::1] partial, Py_ssize_t rows_per_block, int nt):
-    """Softmax cross-entropy over rows; partial[b] receives block b's sum.
+                 double[:, ::1] partial, Py_ssize_t rows_per_block, int nt):
+    """Softmax cross-entropy over rows; partial[b] receives block b's
+    (loss sum, denominator sum).
 
     Exactly one of `labels` (int64, N) and `soft` (same shape as x) is given.
     """
@@ -537,12 +544,12 @@ def softmax_xent(const floating[:, ::1] x, labels, soft, const double[::1] class
     nt = threads_for(nb, nt)
     if by_index:
         for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-            partial[b] = ce_index_block(x, y, &o, lp, gp, b * rows_per_block,
-                                        min((b + 1) * rows_per_block, N))
+            ce_index_block(x, y, &o, lp, gp, &partial[b, 0], b * rows_per_block,
+                           min((b + 1) * rows_per_block, N))
     else:
         for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-            partial[b] = ce_soft_block(x, t, &o, lp, gp, b * rows_per_block,
-                                       min((b + 1) * rows_per_block, N))
+            ce_soft_block(x, t, &o, lp, gp, &partial[b, 0], b * rows_per_block,
+                          min((b + 1) * rows_per_block, N))
 
 
 # ---------------------------------------------------------------- evaluate

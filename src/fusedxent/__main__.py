@@ -15,6 +15,9 @@ def main(argv=None):
     b.add_argument("--ref-repeat", type=int, default=1, help="runs of the slow NumPy reference")
     b.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
     b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    b.add_argument("--sweep", action="store_true",
+                   help="also sweep the class count (2 .. 262144) for the forward loss")
+    b.add_argument("--plot", metavar="FILE.png", help="with --sweep: draw throughput against class count")
     c = sub.add_parser("check", help="run fusedxent.check(): every kernel against the reference")
     c.add_argument("--seed", type=int, default=0)
     sub.add_parser("info", help="version, kernel path, OpenMP and threads")
@@ -27,6 +30,10 @@ def main(argv=None):
         _bench.run(rows=args.rows, classes=args.classes, dtype=args.dtype, threads=args.threads,
                    repeat=args.repeat, ref_repeat=args.ref_repeat, json_path=args.json,
                    quick=args.quick)
+        if args.sweep or args.plot:
+            print()
+            _bench.sweep(dtype=args.dtype, threads=args.threads, repeat=args.repeat, plot=args.plot,
+                         elements=(1 << 22) if args.quick else (1 << 25))
         return 0
     if args.cmd == "check":
         rep = fx.check(seed=args.seed)

@@ -270,18 +270,23 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
         y = V.class_labels(t, C, ii)
         soft = None
         ta = tb = 0.0
-        if reduction == "mean":
-            keep = y != ii
-            wy = 1.0 if w is None else w[np.where(keep, y, 0)]
-            denom = float(np.sum(np.where(keep, wy * (1.0 if sw is None else sw), 0.0)))
     else:
         y = None
         soft = np.moveaxis(t, ax, -1).reshape(-1, C)
         if not f16:
             soft = V.as_kernel_layout(soft, x.dtype)
         ta, tb = 1.0 - eps, eps / C
-        denom = float(N if sw is None else np.sum(sw))
-    gscale = k * ((1.0 / denom) if denom != 0 else 0.0) if reduction == "mean" else k
+    denom = None
+    if reduction == "mean" and return_grad:
+        # the gradient's scale must be known before the pass: the
+        # denominator from labels and weights alone (N-sized, not N x C)
+        if kind == "index":
+            keep = y != ii
+            wy = 1.0 if w is None else w[np.where(keep, y, 0)]
+            denom = float(np.sum(np.where(keep, wy * (1.0 if sw is None else sw), 0.0)))
+        else:
+            denom = float(N if sw is None else np.sum(sw))
+    gscale = k * ((1.0 / denom) if denom else 0.0) if reduction == "mean" else k
     loss_rows = np.empty(N, x.dtype) if reduction == "none" else None
     g2 = None
     if return_grad:
@@ -289,7 +294,7 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
         if g2 is None:
             g2 = np.empty((N, C), x.dtype)
     rpb = _rows_per_block(C)
-    partial = np.zeros(_nblocks(N, rpb))
+    partial = np.zeros((_nblocks(N, rpb), 2))
     w_sum = float(C if w is None else np.sum(w))
 
     def call(ins, outs, b0):
@@ -298,8 +303,10 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
                         outs[0], outs[1], partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
 
     _run_rows(N, C, f16, call, [x2, y, soft, sw], [loss_rows, g2])
-    loss = _finish_loss(partial, denom if reduction == "mean" else 1.0, reduction, k, loss_rows,
-                        idx_shape)
+    sums = partial.sum(axis=0)
+    # the loss divides by the kernel's sum of the weights, so it is the same
+    # number with and without return_grad
+    loss = _finish_loss(sums[:1], float(sums[1]), reduction, k, loss_rows, idx_shape)
     if not return_grad:
         return loss
     if grad_out is not None and g2.base is not None and np.shares_memory(g2, grad_out):

@@ -78,6 +78,85 @@ def _torch_cases(x, y, nt):
     return fwd, fwd_bwd
 
 
+def _sklearn_cases(x, y, nt):
+    """scikit-learn's HalfMultinomialLoss (per-row CE, then the mean), when installed."""
+    try:
+        from sklearn._loss.loss import HalfMultinomialLoss
+    except ImportError:
+        return None, None
+    loss = HalfMultinomialLoss(n_classes=x.shape[1])
+    yf = y.astype(x.dtype)
+    lo = np.empty(x.shape[0], x.dtype)
+    go = np.empty_like(x)
+    fwd = lambda: float(np.mean(loss.loss(yf, x, loss_out=lo, n_threads=nt)))
+    fwd_bwd = lambda: loss.loss_gradient(yf, x, loss_out=lo, gradient_out=go, n_threads=nt)
+    return fwd, fwd_bwd
+
+
+def _peak_extra_bytes(fn):
+    """Peak bytes allocated through NumPy/Python during one call (the kernels
+    allocate nothing themselves)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def sweep(classes=(2, 10, 100, 1000, 32000, 262144), elements=1 << 25, dtype="float32", threads=None,
+          repeat=5, plot=None, out=print):
+    """Forward CE throughput against class count: fusedxent, the reference,
+    the read probe (the roofline) and the peers, same data, same run."""
+    dt = np.dtype(dtype)
+    nt = threads or _k.max_threads()
+    rng = np.random.default_rng(0)
+    rows = []
+    out(f"{'classes':>8}{'rows':>10}{'fusedxent GB/s':>16}{'probe GB/s':>12}{'x probe':>9}"
+        f"{'reference GB/s':>16}{'torch GB/s':>12}{'sklearn GB/s':>14}")
+    for C in classes:
+        N = max(1, elements // C)
+        x = rng.standard_normal((N, C)).astype(dt)
+        y = rng.integers(0, C, N)
+        read, _ = _probes(x.reshape(-1), nt)
+        tfwd, _ = _torch_cases(x, y, nt) if dt != np.float16 else (None, None)
+        sfwd, _ = _sklearn_cases(x, y, nt) if dt != np.float16 else (None, None)
+        fns = [lambda: _api.softmax_cross_entropy(x, y, num_threads=nt), read] + [f for f in (tfwd, sfwd) if f]
+        ts = _interleaved(fns, repeat)
+        t_ref = _median_time(lambda: R.softmax_cross_entropy(x[: max(1, N // 8)], y[: max(1, N // 8)]), 1) * (
+            N / max(1, N // 8))
+        gb = x.nbytes / 1e9
+        r = dict(classes=C, rows=N, fusedxent=gb / ts[0], probe=gb / ts[1], reference=gb / t_ref,
+                 torch=gb / ts[2] if tfwd else None, sklearn=gb / ts[-1] if sfwd else None)
+        rows.append(r)
+        fmt = lambda v: f"{v:.1f}" if v else "-"
+        out(f"{C:>8}{N:>10}{r['fusedxent']:>16.1f}{r['probe']:>12.1f}{ts[0] / ts[1]:>8.2f}x"
+            f"{r['reference']:>16.2f}{fmt(r['torch']):>12}{fmt(r['sklearn']):>14}")
+    if plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        cs = [r["classes"] for r in rows]
+        for key, style in (("probe", "k--"), ("fusedxent", "o-"), ("torch", "s-"), ("sklearn", "^-"),
+                           ("reference", "x-")):
+            vals = [r[key] for r in rows]
+            if all(v is not None for v in vals):
+                ax.plot(cs, vals, style, label="read probe (roofline)" if key == "probe" else key)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("classes")
+        ax.set_ylabel("GB/s of logits read (forward CE, mean)")
+        ax.set_title(f"softmax cross-entropy forward, {dt.name}, {nt} threads, isa {_k.isa_current()}")
+        ax.legend()
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(plot, dpi=110)
+        out(f"plot written to {plot}")
+    return rows
+
+
 def run(rows=None, classes=None, dtype="float32", threads=None, repeat=5, ref_repeat=1,
         json_path=None, quick=False, out=print):
     """Run the benchmark table; returns the list of result dicts."""
@@ -92,25 +171,31 @@ def run(rows=None, classes=None, dtype="float32", threads=None, repeat=5, ref_re
         shapes = [(65536, 1000), (1_000_000, 10)]
     results = []
     header = (f"{'kernel':<30}{'shape':>14}{'fusedxent':>11}{'reference':>11}{'speedup':>9}"
-              f"{'GB/s':>7}{'x probe':>9}{'torch':>9}{'max abs err':>12}{'max rel err':>12}")
+              f"{'GB/s':>7}{'x probe':>9}{'torch':>9}{'sklearn':>9}{'extra MB':>9}{'max rel err':>12}")
     out(f"fusedxent bench: dtype {dt.name}, {nt} threads, isa {_k.isa_current()}, medians of {repeat} "
         f"interleaved runs (reference: {ref_repeat})")
-    out("x probe = fusedxent time / streaming-read probe (copy probe for calls that write N x C)")
+    out("x probe = fusedxent time / streaming-read probe (copy probe for calls that write N x C); "
+        "torch, sklearn = their time / fusedxent time; extra MB = peak allocation during the call")
     out(header)
 
-    def record(name, shape, f_fx, f_ref, probe, nbytes, pick=lambda r: r, torch_fn=None):
-        t_fx, t_probe, *t_torch = _interleaved([f_fx, probe] + ([torch_fn] if torch_fn else []), repeat)
+    def record(name, shape, f_fx, f_ref, probe, nbytes, pick=lambda r: r, torch_fn=None, sk_fn=None):
+        peers = [f for f in (torch_fn, sk_fn) if f]
+        t_fx, t_probe, *t_peer = _interleaved([f_fx, probe] + peers, repeat)
+        t_torch = t_peer.pop(0) if torch_fn else None
+        t_sk = t_peer.pop(0) if sk_fn else None
         ref_out = []
         t_ref = _median_time(lambda: ref_out.append(f_ref()), ref_repeat)
         ea, er = _err(pick(f_fx()), pick(ref_out[-1]))
+        extra = _peak_extra_bytes(f_fx)
         r = dict(kernel=name, shape=list(shape), dtype=dt.name, threads=nt, isa=_k.isa_current(),
-                 t_fusedxent=t_fx, t_reference=t_ref, t_probe=t_probe,
-                 t_torch=t_torch[0] if t_torch else None, speedup=t_ref / t_fx,
-                 gbps=nbytes / t_fx / 1e9, probe_ratio=t_fx / t_probe, max_abs_err=ea, max_rel_err=er)
+                 t_fusedxent=t_fx, t_reference=t_ref, t_probe=t_probe, t_torch=t_torch, t_sklearn=t_sk,
+                 speedup=t_ref / t_fx, gbps=nbytes / t_fx / 1e9, probe_ratio=t_fx / t_probe,
+                 extra_bytes=extra, max_abs_err=ea, max_rel_err=er)
         results.append(r)
-        tt = f"{r['t_torch'] / t_fx:>8.1f}x" if t_torch else f"{'-':>9}"
+        peer = lambda t: f"{t / t_fx:>8.1f}x" if t else f"{'-':>9}"
         out(f"{name:<30}{'x'.join(map(str, shape)):>14}{t_fx * 1e3:>9.2f}ms{t_ref * 1e3:>9.0f}ms"
-            f"{r['speedup']:>8.1f}x{r['gbps']:>7.1f}{r['probe_ratio']:>8.2f}x{tt}{ea:>12.1e}{er:>12.1e}")
+            f"{r['speedup']:>8.1f}x{r['gbps']:>7.1f}{r['probe_ratio']:>8.2f}x{peer(t_torch)}{peer(t_sk)}"
+            f"{extra / 1e6:>9.2f}{er:>12.1e}")
 
     grad = lambda r: r[1]
     for N, C in shapes:
@@ -119,12 +204,13 @@ def run(rows=None, classes=None, dtype="float32", threads=None, repeat=5, ref_re
         read, copy = _probes(x.reshape(-1), nt)
         nb = x.nbytes
         tfwd, tbwd = _torch_cases(x, y, nt) if dt != np.float16 else (None, None)
+        sfwd, sbwd = _sklearn_cases(x, y, nt) if dt != np.float16 else (None, None)
         record("softmax_cross_entropy", (N, C), lambda: _api.softmax_cross_entropy(x, y, num_threads=nt),
-               lambda: R.softmax_cross_entropy(x, y), read, nb, torch_fn=tfwd)
+               lambda: R.softmax_cross_entropy(x, y), read, nb, torch_fn=tfwd, sk_fn=sfwd)
         g = np.empty_like(x)
         record("softmax_cross_entropy+grad", (N, C),
                lambda: _api.softmax_cross_entropy(x, y, return_grad=True, grad_out=g, num_threads=nt),
-               lambda: R.softmax_cross_entropy(x, y, return_grad=True), copy, 2 * nb, grad, tbwd)
+               lambda: R.softmax_cross_entropy(x, y, return_grad=True), copy, 2 * nb, grad, tbwd, sbwd)
         record("evaluate", (N, C), lambda: _api.evaluate(x, y, num_threads=nt), lambda: R.evaluate(x, y),
                read, nb, lambda r: r.lse)
         if C < 100:

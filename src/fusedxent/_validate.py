@@ -152,11 +152,15 @@ def class_labels(target, C, ignore_index, name="target"):
             raise ValueError(f"{name} value {int(flat[pos])} at index {_at(y, pos)} is out of range [0, {C})")
         lo, hi = flat.min(), flat.max()
         if lo < 0 or hi >= C:
-            bad = ((flat < 0) | (flat >= C)) & (flat != ignore_index)
-            if bad.any():
-                pos = int(np.argmax(bad))
-                raise ValueError(f"{name} value {int(flat[pos])} at index {_at(y, pos)} is out of range "
-                                 f"[0, {C}) and is not ignore_index={ignore_index}")
+            # in chunks, so that checking labels never allocates more than
+            # a few hundred kB whatever the batch size
+            for c0 in range(0, flat.size, 1 << 16):
+                part = flat[c0:c0 + (1 << 16)]
+                bad = ((part < 0) | (part >= C)) & (part != ignore_index)
+                if bad.any():
+                    pos = c0 + int(np.argmax(bad))
+                    raise ValueError(f"{name} value {int(flat[pos])} at index {_at(y, pos)} is out of range "
+                                     f"[0, {C}) and is not ignore_index={ignore_index}")
     return np.ascontiguousarray(flat, dtype=np.int64)
 
 
