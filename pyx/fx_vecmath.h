@@ -162,14 +162,15 @@ FX_INLINE double fx_log_d(double x)
 FX_INLINE float fx_log1p01_f(float x)
 {
     int small = x < 0.41421356f;
-    float s = small ? x / (2.0f + x) : (x - 1.0f) / (x + 3.0f);
+    /* one division for both branches: selects on the operands */
+    float s = (small ? x : x - 1.0f) / (small ? 2.0f + x : x + 3.0f);
     return fx_atanh2_f(s) + (small ? 0.0f : 0.69314718055994531f);
 }
 
 FX_INLINE double fx_log1p01_d(double x)
 {
     int small = x < 0.41421356237309505;
-    double s = small ? x / (2.0 + x) : (x - 1.0) / (x + 3.0);
+    double s = (small ? x : x - 1.0) / (small ? 2.0 + x : x + 3.0);
     return fx_atanh2_d(s) + (small ? 0.0 : 0.69314718055994531);
 }
 
