@@ -7,9 +7,11 @@ import os as _os
 
 from . import _kernels
 from ._api import (
+    Evaluator,
     binary_cross_entropy,
     cross_entropy,
     evaluate,
+    evaluate_file,
     log_sigmoid,
     log_softmax,
     logsumexp,
@@ -27,7 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "sigmoid", "log_sigmoid", "softmax", "log_softmax", "logsumexp",
     "softmax_cross_entropy", "sigmoid_binary_cross_entropy",
-    "cross_entropy", "binary_cross_entropy", "evaluate", "Evaluation",
+    "cross_entropy", "binary_cross_entropy", "evaluate", "Evaluation", "Evaluator", "evaluate_file",
     "check", "show_config", "set_isa", "__version__",
 ]
 

@@ -493,19 +493,8 @@ def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", re
 
 # ------------------------------------------------------------------ evaluation
 
-def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
-    """One pass over the logits of an evaluation job.
-
-    Returns
-    -------
-    Evaluation(loss, accuracy, count, lse, argmax)
-        loss: mean cross-entropy (nats) over rows whose label is not
-        ignore_index, weighted by sample_weight; accuracy: top-1 accuracy
-        over the same rows and weights; count: number of those rows (int);
-        lse: per-row logsumexp (logits' dtype); argmax: per-row argmax
-        (int64, first index on ties, NumPy's rule).  loss and accuracy are
-        0.0 when no row counts.
-    """
+def _evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threads):
+    """(loss sum, weight sum, weighted correct, count), per-row lse and argmax."""
     x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
     N, C = x2.shape
     idx_shape = mshape[:-1]
@@ -528,6 +517,106 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
                     partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
 
     _run_rows(N, C, x.dtype == np.float16, call, [x2, y, sw], [lse, amax])
-    lsum, wsum, csum, count = (float(v) for v in partial.sum(axis=0))
+    return tuple(float(v) for v in partial.sum(axis=0)), lse.reshape(idx_shape), amax.reshape(idx_shape)
+
+
+def _evaluation(sums, lse, amax):
+    lsum, wsum, csum, count = sums
     return Evaluation(lsum / wsum if wsum != 0 else 0.0, csum / wsum if wsum != 0 else 0.0,
-                      int(count), lse.reshape(idx_shape), amax.reshape(idx_shape))
+                      int(count), lse, amax)
+
+
+def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
+    """One pass over the logits of an evaluation job.
+
+    Returns
+    -------
+    Evaluation(loss, accuracy, count, lse, argmax)
+        loss: mean cross-entropy (nats) over rows whose label is not
+        ignore_index, weighted by sample_weight; accuracy: top-1 accuracy
+        over the same rows and weights; count: number of those rows (int);
+        lse: per-row logsumexp (logits' dtype); argmax: per-row argmax
+        (int64, first index on ties, NumPy's rule).  loss and accuracy are
+        0.0 when no row counts.
+    """
+    return _evaluation(*_evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threads))
+
+
+class Evaluator:
+    """Streaming `evaluate`: feed batches with `update`, read `result()`.
+
+    The partial sums (loss, weight, correct, count) are carried in double,
+    so the result over any batch boundaries equals one `evaluate` call over
+    the concatenated rows to rounding (1e-12 relative).  Evaluators `merge`
+    and pickle.  With keep_rows=False the per-row lse and argmax are not
+    kept (memory stays constant over a stream); `result()` then has None
+    in those fields.
+    """
+
+    def __init__(self, *, axis=-1, ignore_index=-100, num_threads=None, keep_rows=True):
+        self.axis = axis
+        self.ignore_index = V.ignore_index(ignore_index)
+        self.num_threads = V.num_threads(num_threads)
+        self.keep_rows = bool(keep_rows)
+        self.sums = [0.0, 0.0, 0.0, 0.0]
+        self._lse = []
+        self._argmax = []
+
+    def update(self, logits, labels, sample_weight=None):
+        sums, lse, amax = _evaluate_parts(logits, labels, self.axis, self.ignore_index,
+                                          sample_weight, self.num_threads)
+        for i, v in enumerate(sums):
+            self.sums[i] += v
+        if self.keep_rows:
+            self._lse.append(lse)
+            self._argmax.append(amax)
+        return self
+
+    def merge(self, other):
+        """Fold another Evaluator's rows into this one (this one's rows first)."""
+        if not isinstance(other, Evaluator):
+            raise TypeError(f"can only merge an Evaluator, got {type(other).__name__}")
+        for i, v in enumerate(other.sums):
+            self.sums[i] += v
+        if self.keep_rows and other.keep_rows:
+            self._lse += other._lse
+            self._argmax += other._argmax
+        else:
+            self.keep_rows = False
+            self._lse, self._argmax = [], []
+        return self
+
+    def result(self):
+        lse = amax = None
+        if self.keep_rows:
+            lse = np.concatenate([a.reshape(-1) for a in self._lse]) if self._lse else np.empty(0)
+            amax = (np.concatenate([a.reshape(-1) for a in self._argmax]) if self._argmax
+                    else np.empty(0, np.int64))
+        return _evaluation(tuple(self.sums), lse, amax)
+
+
+def evaluate_file(logits_path, labels, *, batch_rows=65536, progress=None, **options):
+    """Evaluate a `.npy` file of logits (rows, classes) that may not fit in
+    memory: opened with mmap_mode='r' and read `batch_rows` rows at a time.
+    `labels` is an array or a `.npy` path (memory-mapped too).  A progress
+    bar shows when tqdm is installed and progress is not False.  Per-row
+    outputs are not kept (constant memory); returns an Evaluation with
+    lse = argmax = None."""
+    x = np.load(logits_path, mmap_mode="r")
+    y = np.load(labels, mmap_mode="r") if isinstance(labels, (str, bytes)) or hasattr(labels, "__fspath__") \
+        else np.asarray(labels)
+    if x.ndim != 2:
+        raise ValueError(f"evaluate_file reads 2-D (rows, classes) logits, got shape {x.shape}")
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"labels must have shape ({x.shape[0]},), got {y.shape}")
+    ev = Evaluator(keep_rows=False, **options)
+    starts = range(0, x.shape[0], int(batch_rows))
+    if progress is not False:
+        try:
+            from tqdm.auto import tqdm
+            starts = tqdm(starts, total=len(starts), unit="batch", disable=progress is None and len(starts) < 8)
+        except ImportError:
+            pass
+    for r0 in starts:
+        ev.update(x[r0:r0 + batch_rows], y[r0:r0 + batch_rows])
+    return ev.result()
