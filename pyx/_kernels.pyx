@@ -33,6 +33,7 @@ cdef extern from "fx_dispatch.h" nogil:
     ctypedef struct fx_ops_f:
         float (*rowmax)(const float *, Py_ssize_t) noexcept nogil
         double (*sumexp)(const float *, Py_ssize_t, float, const float *) noexcept nogil
+        double (*sumexp_exact)(const float *, Py_ssize_t, float, const float *) noexcept nogil
         void (*exp_affine)(const float *, float *, Py_ssize_t, float, double, const double *, double) noexcept nogil
         void (*sub2)(const float *, float *, Py_ssize_t, float, float) noexcept nogil
         double (*wdiff)(const float *, const double *, Py_ssize_t, float) noexcept nogil
@@ -49,6 +50,7 @@ cdef extern from "fx_dispatch.h" nogil:
     ctypedef struct fx_ops_d:
         double (*rowmax)(const double *, Py_ssize_t) noexcept nogil
         double (*sumexp)(const double *, Py_ssize_t, double, const double *) noexcept nogil
+        double (*sumexp_exact)(const double *, Py_ssize_t, double, const double *) noexcept nogil
         void (*exp_affine)(const double *, double *, Py_ssize_t, double, double, const double *, double) noexcept nogil
         void (*sub2)(const double *, double *, Py_ssize_t, double, double) noexcept nogil
         double (*wdiff)(const double *, const double *, Py_ssize_t, double) noexcept nogil
@@ -172,11 +174,30 @@ cdef enum RowKind:
 DEF ONLINE_CHUNK = 8192     # elements; rows longer than this are read once, chunk by chunk
 
 
+cdef inline double flush_guard(floating like) noexcept nogil:
+    """Below n times this, a sum of n fast exps may have lost 1e-7 (float)
+    or 1e-16 (double) of its value to terms flushed below the normal range."""
+    if floating is float:
+        return 1.2e-31
+    else:
+        return 2.3e-292
+
+
 cdef inline double chunk_rest(const floating *x, Py_ssize_t n, floating m, Py_ssize_t k,
                               const floating *pf) noexcept nogil:
-    """sum of exp(x_j - m) over j != k (m = x[k] is the maximum)."""
-    return (v_sumexp(x, k, m, pf)
-            + v_sumexp(x + k + 1, n - k - 1, m, pf + k + 1 if pf != NULL else NULL))
+    """sum of exp(x_j - m) over j != k (m = x[k] is the maximum).
+
+    The fast sum drops terms below the normal range; when the sum is small
+    enough for n of them to matter at 1e-7 (1e-16) relative, the row is
+    summed again with subnormals kept."""
+    cdef double s = (v_sumexp(x, k, m, pf)
+                     + v_sumexp(x + k + 1, n - k - 1, m, pf + k + 1 if pf != NULL else NULL))
+    if s < n * flush_guard(m):
+        if floating is float:
+            s = fx_F.sumexp_exact(x, k, m, NULL) + fx_F.sumexp_exact(x + k + 1, n - k - 1, m, NULL)
+        else:
+            s = fx_D.sumexp_exact(x, k, m, NULL) + fx_D.sumexp_exact(x + k + 1, n - k - 1, m, NULL)
+    return s
 
 
 cdef inline RowKind row_stats(const floating *x, Py_ssize_t n, floating *m_out,
@@ -223,6 +244,8 @@ cdef inline RowKind row_stats(const floating *x, Py_ssize_t n, floating *m_out,
                 s += v_sumexp(x + c0, cn, m, NULL)
             c0 += cn
         if isfinite(m) and not isnan(s):
+            if s < n * flush_guard(m):
+                s = chunk_rest(x, n, m, k, NULL)     # tiny: redo with subnormal terms kept
             m_out[0] = m
             k_out[0] = k
             s_out[0] = s

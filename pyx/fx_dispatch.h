@@ -31,6 +31,7 @@ static int fx_have_openmp(void) { return 0; }
     typedef struct {                                                                  \
         T (*rowmax)(const T *, ptrdiff_t);                                            \
         double (*sumexp)(const T *, ptrdiff_t, T, const T *);                         \
+        double (*sumexp_exact)(const T *, ptrdiff_t, T, const T *);                   \
         void (*exp_affine)(const T *, T *, ptrdiff_t, T, double, const double *, double); \
         void (*sub2)(const T *, T *, ptrdiff_t, T, T);                                \
         double (*wdiff)(const T *, const double *, ptrdiff_t, T);                     \
@@ -51,7 +52,7 @@ FX_DECLARE_OPS(float, fx_ops_f)
 FX_DECLARE_OPS(double, fx_ops_d)
 
 #define FX_OPS_TABLE(T, S, ISA)                                                      \
-    { rowmax_##S##_##ISA, sumexp_##S##_##ISA, exp_affine_##S##_##ISA,            \
+    { rowmax_##S##_##ISA, sumexp_##S##_##ISA, sumexp_exact_##S##_##ISA, exp_affine_##S##_##ISA,            \
       sub2_##S##_##ISA, wdiff_##S##_##ISA, tdiff_##S##_##ISA, grad_soft_##S##_##ISA,  \
       sigmoid_##S##_##ISA, log_sigmoid_##S##_##ISA, bce_##S##_##ISA,                  \
       first_eq_##S##_##ISA, rowsum_##S##_##ISA, plogq_##S##_##ISA, bce_prob_##S##_##ISA, \
