@@ -24,6 +24,9 @@ static int fx_max_threads(void) { return 1; }
 static int fx_have_openmp(void) { return 0; }
 #endif
 
+#ifndef FX_PF_LOCALITY
+#define FX_PF_LOCALITY 3   /* prefetch hint for the next row: into L1 */
+#endif
 #define FX_GROUP 64     /* rows per group of the small-class path */
 #define FX_SMALL_C 32   /* classes up to which rows are vectorized across */
 
