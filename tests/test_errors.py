@@ -143,3 +143,37 @@ def test_evaluate_bad_labels():
         fx.evaluate(X, Y.astype(float))
     with pytest.raises(ValueError, match=r"labels must have shape \(6,\)"):
         fx.evaluate(X, Y[:2])
+
+
+ELEMENTWISE_BAD = [
+    ("complex", np.ones(3, complex), TypeError, r"complex"),
+    ("object", np.array([1, None], dtype=object), TypeError, r"dtype object"),
+    ("None", None, TypeError, r"None"),
+    ("string", "abc", TypeError, r"real numbers"),
+]
+
+
+@pytest.mark.parametrize("fn", ["sigmoid", "log_sigmoid"])
+@pytest.mark.parametrize("case,x,exc,match", ELEMENTWISE_BAD, ids=[c[0] for c in ELEMENTWISE_BAD])
+def test_elementwise_bad_input(fn, case, x, exc, match):
+    with pytest.raises(exc, match=match):
+        getattr(fx, fn)(x)
+
+
+BIN_PROB_BAD = [
+    ("target shape", dict(target=np.zeros(3)), ValueError, r"logits' shape"),
+    ("eps", dict(eps=0.7), ValueError, r"eps"),
+    ("weight shape", dict(weight=np.ones(5)), ValueError, r"does not broadcast"),
+    ("reduction", dict(reduction="max"), ValueError, r"reduction"),
+    ("complex prob", dict(prob=np.ones(4, complex)), TypeError, r"complex"),
+]
+
+
+@pytest.mark.parametrize("mod", [fx, R], ids=["fusedxent", "reference"])
+@pytest.mark.parametrize("case,kw,exc,match", BIN_PROB_BAD, ids=[c[0] for c in BIN_PROB_BAD])
+def test_binary_cross_entropy_bad_input(mod, case, kw, exc, match):
+    kw = dict(kw)
+    prob = kw.pop("prob", np.full(4, 0.5))
+    target = kw.pop("target", np.array([0, 1, 1, 0]))
+    with pytest.raises(exc, match=match):
+        mod.binary_cross_entropy(prob, target, **kw)
