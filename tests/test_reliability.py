@@ -89,6 +89,10 @@ def test_empty_batches_and_one_class():
         assert fx.softmax_cross_entropy(x, y, reduction="none").shape == shape[:-1]
         ev = fx.evaluate(x, y)
         assert ev.count == 0 and ev.loss == 0.0 and ev.lse.shape == shape[:-1]
+    for shape in [(3, 0), (0,), (0, 3)]:
+        z = np.zeros(shape)
+        assert fx.sigmoid_binary_cross_entropy(z, z, weight=1.0, pos_weight=2.0) == 0.0
+        assert fx.sigmoid_binary_cross_entropy(z, z, reduction="none", return_grad=True)[1].shape == shape
     x1 = np.array([[2.0], [-3.0]])
     assert np.array_equal(fx.softmax(x1), [[1.0], [1.0]])
     l, g = fx.softmax_cross_entropy(x1, np.array([0, 0]), return_grad=True)

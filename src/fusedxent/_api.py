@@ -321,7 +321,7 @@ def _bce_weight_parts(w, shape):
     indexes cheaply: (vector, is_full, row_vector).  A weight constant
     along the last axis becomes per-row, one constant across rows becomes
     per-column, anything else is materialized at full size."""
-    if w is None:
+    if w is None or 0 in shape:       # no elements: nothing to weight
         return None, False, None
     L = shape[-1] if len(shape) else 1
     wb = np.broadcast_to(w, shape).reshape(-1, L) if len(shape) else np.broadcast_to(w, (1, 1))
