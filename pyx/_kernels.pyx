@@ -15,7 +15,9 @@
 # - Row statistics: m = max_j x_j, s = sum over j of exp(x_j - m) without
 #   one term at the maximum, l = log1p(s); lse = m + l and the loss at y is
 #   (m - x_y) + l, a sum of two non-negative terms: no cancellation for
-#   confident rows (see fx_rowops.inc, sumexp_rest).
+#   confident rows (see row_stats and fx_rowops.inc, sumexp).  Rows of at
+#   most FX_SMALL_C classes get these statistics 64 rows at a time
+#   (stats_small); rows longer than ONLINE_CHUNK are read once, in chunks.
 # - Rows whose maximum is not finite take a scalar path: a NaN anywhere
 #   makes the row NaN; all -inf gives lse = -inf; a +inf gives lse = +inf;
 #   every other output of such a row (probabilities, loss, gradient) is NaN.
@@ -171,7 +173,8 @@ cdef enum RowKind:
     ROW_POSINF = 3
 
 
-DEF ONLINE_CHUNK = 8192     # elements; rows longer than this are read once, chunk by chunk
+cdef enum:
+    ONLINE_CHUNK = 8192    # elements; rows longer than this are read once, chunk by chunk
 
 
 cdef inline double flush_guard(floating like) noexcept nogil:
