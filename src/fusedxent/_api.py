@@ -206,7 +206,7 @@ def _finish_loss(partial, denom, reduction, k, loss_rows, shape):
         if k != 1.0:
             loss_rows *= loss_rows.dtype.type(k)
         return loss_rows.reshape(shape)
-    total = float(np.sum(partial))
+    total = float(partial[0]) if len(partial) == 1 else float(np.sum(partial))
     if reduction == "sum":
         return total * k
     return total / denom * k if denom != 0 else 0.0
@@ -303,7 +303,7 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
                         outs[0], outs[1], partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
 
     _run_rows(N, C, f16, call, [x2, y, soft, sw], [loss_rows, g2])
-    sums = partial.sum(axis=0)
+    sums = partial[0] if len(partial) == 1 else partial.sum(axis=0)
     # the loss divides by the kernel's sum of the weights, so it is the same
     # number with and without return_grad
     loss = _finish_loss(sums[:1], float(sums[1]), reduction, k, loss_rows, idx_shape)

@@ -199,7 +199,7 @@ def as_kernel_layout(a, dtype):
 
 def rows_view(x, axis):
     """(2-D (rows, classes) view or copy with the class axis last, moved shape)."""
-    xm = np.moveaxis(x, axis, -1)
+    xm = x if axis == x.ndim - 1 else np.moveaxis(x, axis, -1)   # moveaxis costs ~8 us
     return xm.reshape(-1, xm.shape[-1]), xm.shape
 
 
