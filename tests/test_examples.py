@@ -23,3 +23,11 @@ def test_digits_softmax_regression_matches_sklearn():
 def test_score_memmap():
     res = _load("score_memmap").main(rows=50_000, classes=20, batch_rows=7_000)
     assert res.count == 50_000 and 0 < res.accuracy < 1
+
+
+def test_dask_cluster():
+    pytest.importorskip("dask.distributed")
+    ev, ref = _load("dask_cluster").main(rows=40_000, classes=30, chunk_rows=7_000)
+    assert abs(ev.loss - ref.loss) <= 1e-12 * ref.loss
+    assert ev.count == ref.count == 40_000
+    assert float(ev.accuracy) == ref.accuracy

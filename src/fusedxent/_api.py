@@ -251,6 +251,34 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
     loss : float (mean, sum) or ndarray of the logits' dtype (none)
     grad : ndarray, only with return_grad
     """
+    sums, k, loss_rows, grad = _softmax_xent(
+        logits, target, axis, weight, sample_weight, ignore_index, label_smoothing, reduction,
+        base, z_loss, return_grad, grad_out, num_threads)
+    # the loss divides by the kernel's sum of the weights, so it is the same
+    # number with and without return_grad
+    loss = _finish_loss(sums[:1], float(sums[1]), V.reduction(reduction), k, loss_rows,
+                        None if loss_rows is None else loss_rows.shape)
+    return (loss, grad) if return_grad else loss
+
+
+def _xent_denominator(y, ii, w, sw, N):
+    """The mean's denominator from labels and weights alone (N-sized, not
+    N x C): sum(sample_weight * weight[y]) over rows kept; N or
+    sum(sample_weight) for probability targets (y None)."""
+    if y is None:
+        return float(N if sw is None else np.sum(sw))
+    keep = y != ii
+    wy = 1.0 if w is None else w[np.where(keep, y, 0)]
+    return float(np.sum(np.where(keep, wy * (1.0 if sw is None else sw), 0.0)))
+
+
+def _softmax_xent(logits, target, axis, weight, sample_weight, ignore_index, label_smoothing,
+                  reduction, base, z_loss, return_grad, grad_out, num_threads, denom=None):
+    """One validated kernel pass.  Returns (sums, k, loss_rows, grad):
+    sums = (loss sum, weight sum) in double, k the log-base factor,
+    loss_rows the unscaled per-row losses (reduction "none") shaped like the
+    target indices, grad the gradient or None.  `denom` overrides the mean
+    gradient's denominator (fusedxent.dask passes the global one)."""
     x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
     N, C = x2.shape
     idx_shape = mshape[:-1]
@@ -276,16 +304,9 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
         if not f16:
             soft = V.as_kernel_layout(soft, x.dtype)
         ta, tb = 1.0 - eps, eps / C
-    denom = None
-    if reduction == "mean" and return_grad:
-        # the gradient's scale must be known before the pass: the
-        # denominator from labels and weights alone (N-sized, not N x C)
-        if kind == "index":
-            keep = y != ii
-            wy = 1.0 if w is None else w[np.where(keep, y, 0)]
-            denom = float(np.sum(np.where(keep, wy * (1.0 if sw is None else sw), 0.0)))
-        else:
-            denom = float(N if sw is None else np.sum(sw))
+    if reduction == "mean" and return_grad and denom is None:
+        # the gradient's scale must be known before the pass
+        denom = _xent_denominator(y, ii, w, sw, N)
     gscale = k * ((1.0 / denom) if denom else 0.0) if reduction == "mean" else k
     loss_rows = np.empty(N, x.dtype) if reduction == "none" else None
     g2 = None
@@ -304,14 +325,13 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
 
     _run_rows(N, C, f16, call, [x2, y, soft, sw], [loss_rows, g2])
     sums = partial[0] if len(partial) == 1 else partial.sum(axis=0)
-    # the loss divides by the kernel's sum of the weights, so it is the same
-    # number with and without return_grad
-    loss = _finish_loss(sums[:1], float(sums[1]), reduction, k, loss_rows, idx_shape)
+    if loss_rows is not None:
+        loss_rows = loss_rows.reshape(idx_shape)
     if not return_grad:
-        return loss
+        return sums, k, loss_rows, None
     if grad_out is not None and g2.base is not None and np.shares_memory(g2, grad_out):
-        return loss, grad_out
-    return loss, _place(g2, mshape, ax, grad_out)
+        return sums, k, loss_rows, grad_out
+    return sums, k, loss_rows, _place(g2, mshape, ax, grad_out)
 
 
 # ------------------------------------------------------------------ sigmoid binary cross-entropy
@@ -353,6 +373,22 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
         "mean" divides by the number of elements (0.0 for an empty input).
     base, return_grad, grad_out, num_threads : as in `softmax_cross_entropy`.
     """
+    total, k, loss_el, grad = _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing,
+                                           gamma, alpha, reduction, base, return_grad, grad_out,
+                                           num_threads)
+    n = np.size(logits) if loss_el is None else loss_el.size
+    loss = _finish_loss(total, n, V.reduction(reduction), k, loss_el,
+                        None if loss_el is None else loss_el.shape)
+    return (loss, grad) if return_grad else loss
+
+
+def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alpha, reduction,
+                 base, return_grad, grad_out, num_threads, count=None):
+    """One validated kernel pass.  Returns (partials, k, loss_el, grad):
+    per-block loss sums in double, the log-base factor, the unscaled
+    element losses (reduction "none") or None, the gradient or None.
+    `count` overrides the mean gradient's element count (fusedxent.dask
+    passes the global one)."""
     x = V.float_array(logits, "logits")
     t = V.bce_target(target, x.shape)
     reduction = V.reduction(reduction)
@@ -377,7 +413,8 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
         tf = V.as_kernel_layout(tf, cd)
     wv, w_full, wrow = _bce_weight_parts(w, x.shape)
     pwv = None if pw is None else np.ascontiguousarray(np.broadcast_to(pw, (L,)), dtype=np.float64)
-    gscale = k * ((1.0 / n) if n else 0.0) if reduction == "mean" else k
+    count = n if count is None else count
+    gscale = k * ((1.0 / count) if count else 0.0) if reduction == "mean" else k
     loss_el = np.empty(n, x.dtype) if reduction == "none" else None
     gf = None
     if return_grad:
@@ -403,14 +440,15 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
                 loss_el[sl] = ls
             if gs is not None:
                 gf[sl] = gs
-    loss = _finish_loss(partial, n, reduction, k, loss_el, x.shape)
+    if loss_el is not None:
+        loss_el = loss_el.reshape(x.shape)
     if not return_grad:
-        return loss
+        return partial, k, loss_el, None
     if grad_out is None:
-        return loss, gf.reshape(x.shape)
+        return partial, k, loss_el, gf.reshape(x.shape)
     if not np.shares_memory(gf, grad_out):
         np.copyto(grad_out, gf.reshape(x.shape))
-    return loss, grad_out
+    return partial, k, loss_el, grad_out
 
 
 # ------------------------------------------------------------------ losses from probabilities

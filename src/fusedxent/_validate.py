@@ -130,12 +130,17 @@ def weight_vector(w, n, name, what):
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-def sample_weight(sw, shape):
-    a = np.asarray(sw)
+def check_sample_weight(a, shape):
+    """dtype and shape of a sample weight (anything with .dtype and .shape)."""
     if a.dtype.kind not in "biuf":
         raise TypeError(f"sample_weight must be real numbers, got dtype {a.dtype}")
     if a.shape != tuple(shape):
         raise ValueError(f"sample_weight must have shape {tuple(shape)} (one weight per row), got {a.shape}")
+
+
+def sample_weight(sw, shape):
+    a = np.asarray(sw)
+    check_sample_weight(a, shape)
     return np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
 
 
@@ -235,6 +240,12 @@ def bce_weight(weight, shape, name):
     if weight is None:
         return None
     w = np.asarray(weight)
+    check_bce_weight(w, shape, name)
+    return w.astype(np.float64, copy=False)   # a float64 broadcast view stays a view
+
+
+def check_bce_weight(w, shape, name):
+    """dtype of an element weight and that it broadcasts to `shape`."""
     if w.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be real numbers, got dtype {w.dtype}")
     try:
@@ -243,7 +254,6 @@ def bce_weight(weight, shape, name):
             raise ValueError
     except ValueError:
         raise ValueError(f"{name} of shape {w.shape} does not broadcast to the logits' shape {tuple(shape)}") from None
-    return w.astype(np.float64)
 
 
 def pos_weight(pos_weight, shape):

@@ -1,0 +1,422 @@
+"""fusedxent on Dask arrays: the same functions, lazy, block by block.
+
+Install with ``pip install "fusedxent[dask]"``.  Each function takes
+``dask.array`` (or anything `dask.array.asarray` accepts) with the options
+of its in-memory twin and returns lazy Dask results: arrays for per-row or
+per-element outputs, 0-d arrays for reduced losses.  Nothing runs until
+``.compute()`` / ``dask.compute(...)``, on whatever scheduler is active
+(threads, processes or a ``dask.distributed`` cluster).
+
+Chunks: batch axes may be chunked any way.  Softmax-type functions need a
+whole row in one block, so the class axis is rechunked to a single chunk
+(``x.rechunk({axis: -1})``, the batch chunks are kept: size them so one
+block of whole rows fits in a worker's memory).  Targets and weights are
+rechunked to the logits' chunks.
+
+Exactness: every block calls the compiled kernel and returns its partial
+sums in double (loss sum and weight sum; for `evaluate` the evaluator's
+four partials); Dask adds them in a tree and the loss is formed once at the
+root, so a reduced loss equals the in-memory one to rounding (1e-12
+relative), whatever the chunking.  Gradients (``return_grad=True``) are
+computed blockwise with the *global* scale -- for ``reduction="mean"`` the
+denominator is reduced first from the labels and weights alone, which does
+not read the logits -- so they equal the in-memory gradient element for
+element.  Each block's loss partials and gradient come from one kernel
+call: the logits are read once.
+
+Validation: shapes, dtypes and options are checked when the graph is built
+(the same messages as the in-memory functions); checks that need the
+values (labels in range, non-negative weights) run inside the tasks and
+raise at compute time.
+
+Threads: each task runs the kernel with `num_threads` OpenMP threads
+(default: the OpenMP maximum).  ``dask.distributed`` worker processes start
+with ``OMP_NUM_THREADS=1``, so a cluster parallelizes across its workers.
+"""
+import operator
+import os
+
+import numpy as np
+
+try:
+    import dask.array as da
+except ImportError as e:  # pragma: no cover - exercised only without the extra
+    raise ImportError('fusedxent.dask needs Dask: pip install "fusedxent[dask]"') from e
+
+from . import _api
+from . import _validate as V
+from .reference import Evaluation
+
+__all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
+           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "open_npy"]
+
+
+# ------------------------------------------------------------------ reading .npy files in the workers
+
+class _NpyFile:
+    """What `dask.array.from_array` needs of an array -- shape, dtype, ndim
+    and slicing -- for a `.npy` file that is memory-mapped afresh at each
+    read.  The graph carries the path, not the data (wrapping an open
+    np.memmap instead pickles its bytes into the graph), and each worker
+    reads only its own blocks."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        a = np.load(self.path, mmap_mode="r")
+        self.shape, self.dtype, self.ndim = a.shape, a.dtype, a.ndim
+
+    def __getitem__(self, key):
+        return np.load(self.path, mmap_mode="r")[key]
+
+
+def open_npy(path, chunks=None):
+    """A lazy Dask array over a `.npy` file, read by the workers.
+
+    chunks : as for `dask.array.from_array`; by default rows are chunked
+        "auto" (Dask's `array.chunk-size`) and every other axis is whole,
+        so a block holds complete rows.  Workers must see the same path.
+    """
+    f = _NpyFile(path)
+    if chunks is None:
+        chunks = {0: "auto", **{i: -1 for i in range(1, f.ndim)}}
+    return da.from_array(f, chunks=chunks, name=f"npy-{f.path}-{os.stat(f.path).st_mtime_ns}",
+                         meta=np.empty((0,) * f.ndim, f.dtype))
+
+
+# ------------------------------------------------------------------ graph-time checks
+
+def _known_shape(a, name):
+    if any(np.isnan(s) for s in a.shape):
+        raise ValueError(f"{name} has unknown chunk sizes {a.shape}; call .compute_chunk_sizes() first")
+
+
+def _float_dask(x, name, allow_0d=True):
+    """`x` as a dask array of float16/32/64, with the in-memory dtype rules."""
+    if x is None:
+        raise TypeError(f"{name} must be an array of numbers, not None")
+    a = da.asarray(x)
+    _known_shape(a, name)
+    if a.dtype.kind in "biu" or (a.dtype.kind == "f" and a.dtype.itemsize > 8):
+        a = a.astype(np.float64)
+    else:
+        V.float_array(_stand_in(a), name)         # raises the in-memory TypeError
+        if not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))
+    if not allow_0d and a.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (the class axis), got a 0-d array")
+    return a
+
+
+def _stand_in(a):
+    """A zero-byte NumPy array with `a`'s shape and dtype, so the in-memory
+    validators check a Dask array's metadata with their own messages."""
+    return np.broadcast_to(np.zeros((), a.dtype), a.shape)
+
+
+def _optional_dask(a, name):
+    if a is None:
+        return None
+    d = da.asarray(a)
+    _known_shape(d, name)
+    return d
+
+
+def _logits(logits, axis):
+    x = _float_dask(logits, "logits", allow_0d=False)
+    ax = V.axis_index(axis, x.ndim)
+    if x.shape[ax] == 0:
+        raise ValueError(f"logits has zero classes along axis {axis}")
+    if len(x.chunks[ax]) > 1:
+        x = x.rechunk({ax: -1})
+    return x, ax
+
+
+def _broadcast_like(w, x):
+    """`w` broadcast to `x`'s shape and chunks (its own axes rechunked to
+    match, so every block is a broadcast view, never a materialized copy)."""
+    lead = x.ndim - w.ndim
+    w = w.rechunk(tuple((1,) if s == 1 else x.chunks[lead + i] for i, s in enumerate(w.shape)))
+    return da.broadcast_to(w, x.shape, chunks=x.chunks)
+
+
+def _batch_chunks(x, ax):
+    return tuple(c for i, c in enumerate(x.chunks) if i != ax)
+
+
+# ------------------------------------------------------------------ one task per block, several outputs
+
+def _tuple_blocks(func, x, args, **kwargs):
+    """One task per block of `x` computing a tuple of outputs.  `args` are
+    (array or None, index) pairs in `x`'s index space (axes numbered 0..nd-1);
+    every output is then taken from the tuple with `_take`, so inputs are
+    read once however many outputs there are."""
+    nd = x.ndim
+    flat = [x, tuple(range(nd))]
+    for a, ind in args:
+        flat += [a, ind if a is not None else None]
+    return da.blockwise(func, tuple(range(nd)), *flat, concatenate=True,
+                        meta=np.empty((0,) * nd, dtype=object), **kwargs)
+
+
+def _take(tup, i, dtype, drop_axis=None, parts=None):
+    """Output `i` of `_tuple_blocks`: shaped like the block (drop_axis
+    removed), or, with parts=P, a (1, ..., 1, P) block of partial sums."""
+    if parts is not None:
+        chunks = tuple((1,) * len(c) for c in tup.chunks) + ((parts,),)
+        return tup.map_blocks(operator.getitem, i, new_axis=tup.ndim, chunks=chunks, dtype=dtype,
+                              meta=np.empty((0,) * (tup.ndim + 1), dtype))
+    if drop_axis is None:
+        return tup.map_blocks(operator.getitem, i, dtype=dtype, meta=np.empty((0,) * tup.ndim, dtype))
+    # the dropped (class) axis is one chunk: the task sees a list of one tuple
+    out_ind = tuple(j for j in range(tup.ndim) if j != drop_axis)
+    return da.blockwise(_item_of_only, out_ind, tup, tuple(range(tup.ndim)), i, None,
+                        concatenate=False, dtype=dtype, meta=np.empty((0,) * len(out_ind), dtype))
+
+
+def _item_of_only(blocks, i):
+    (block,) = blocks
+    return block[i]
+
+
+def _tree_sum(parts):
+    """Sum (1, ..., 1, P) partial blocks over every block: Dask's tree
+    reduction, in double.  Returns a (P,) array in one chunk."""
+    return parts.sum(axis=tuple(range(parts.ndim - 1)), dtype=np.float64)
+
+
+def _scalar(total, func, dtype=np.float64, **kwargs):
+    """A 0-d Dask array func(total_block, **kwargs) from a one-chunk (P,) array."""
+    return total.map_blocks(func, drop_axis=0, dtype=dtype, meta=np.empty((), dtype), **kwargs)
+
+
+# ------------------------------------------------------------------ normalizers
+
+def sigmoid(x, *, num_threads=None):
+    """Lazy `fusedxent.sigmoid`, block by block (any chunking)."""
+    x = _float_dask(x, "x")
+    return x.map_blocks(_api.sigmoid, num_threads=V.num_threads(num_threads), dtype=x.dtype,
+                        meta=np.empty((0,) * x.ndim, x.dtype))
+
+
+def log_sigmoid(x, *, num_threads=None):
+    """Lazy `fusedxent.log_sigmoid`, block by block (any chunking)."""
+    x = _float_dask(x, "x")
+    return x.map_blocks(_api.log_sigmoid, num_threads=V.num_threads(num_threads), dtype=x.dtype,
+                        meta=np.empty((0,) * x.ndim, x.dtype))
+
+
+def _rowwise(func, x, axis, num_threads, drop):
+    x, ax = _logits(x, axis)
+    nd = x.ndim - drop
+    return x.map_blocks(func, axis=ax, num_threads=V.num_threads(num_threads), dtype=x.dtype,
+                        drop_axis=ax if drop else None, meta=np.empty((0,) * nd, x.dtype))
+
+
+def softmax(x, axis=-1, *, num_threads=None):
+    """Lazy `fusedxent.softmax` (class axis made one chunk)."""
+    return _rowwise(_api.softmax, x, axis, num_threads, False)
+
+
+def log_softmax(x, axis=-1, *, num_threads=None):
+    """Lazy `fusedxent.log_softmax` (class axis made one chunk)."""
+    return _rowwise(_api.log_softmax, x, axis, num_threads, False)
+
+
+def logsumexp(x, axis=-1, *, num_threads=None):
+    """Lazy `fusedxent.logsumexp`: the logits' shape without `axis`."""
+    return _rowwise(_api.logsumexp, x, axis, num_threads, True)
+
+
+# ------------------------------------------------------------------ softmax cross-entropy
+
+def _xent_denominator_block(y, sw, *, nd, weight, ignore_index, n_classes):
+    """(1, ..., 1, 1) block: the mean's denominator over this block's rows."""
+    if y is None:
+        d = float(sw.size if sw is None else np.sum(sw))
+    else:
+        yv = V.class_labels(y, n_classes, ignore_index)
+        d = _api._xent_denominator(yv, ignore_index, weight, sw, yv.size)
+    return np.full((1,) * nd + (1,), d)
+
+
+def _xent_block(x, t, sw, denom, *, axis, want_rows, want_grad, opts):
+    sums, k, rows, grad = _api._softmax_xent(
+        x, t, axis, opts["weight"], sw, opts["ignore_index"], opts["label_smoothing"],
+        opts["reduction"], opts["base"], opts["z_loss"], want_grad, None, opts["num_threads"],
+        denom=None if denom is None else float(denom))
+    if rows is not None and k != 1.0:
+        rows *= rows.dtype.type(k)
+    return grad, rows, np.asarray(sums, np.float64).reshape((1,) * x.ndim + (2,))
+
+
+def _finish_mean_or_sum(total, *, reduction, k):
+    return np.float64(_api._finish_loss(total[:1], float(total[1]), reduction, k, None, None))
+
+
+def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight=None,
+                          ignore_index=-100, label_smoothing=0.0, reduction="mean",
+                          base=None, z_loss=0.0, return_grad=False, num_threads=None):
+    """Lazy `fusedxent.softmax_cross_entropy` over Dask arrays.
+
+    Same options as the in-memory function (no `grad_out`: Dask arrays are
+    immutable).  Returns a 0-d Dask array for reduction "mean"/"sum", a
+    Dask array of per-row losses for "none"; with return_grad, a pair
+    (loss, grad) whose gradient equals the in-memory one.
+    """
+    x, ax = _logits(logits, axis)
+    C = x.shape[ax]
+    nd = x.ndim
+    b_ind = tuple(i for i in range(nd) if i != ax)
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    opts = dict(weight=None if weight is None else V.weight_vector(weight, C, "weight",
+                                                                   "one weight per class"),
+                ignore_index=V.ignore_index(ignore_index),
+                label_smoothing=V.unit_interval(label_smoothing, "label_smoothing"),
+                reduction=reduction, base=base, z_loss=V.nonneg(z_loss, "z_loss"),
+                num_threads=V.num_threads(num_threads))
+    t = _optional_dask(target, "target")
+    if t is None:
+        raise TypeError("target must be integer class indices or float probabilities, not None")
+    idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
+    kind, _ = V.target_kind(_stand_in(t), x.shape, idx_shape, ax)
+    sw = _optional_dask(sample_weight, "sample_weight")
+    if sw is not None:
+        V.check_sample_weight(sw, idx_shape)
+        sw = sw.rechunk(_batch_chunks(x, ax))
+    if kind == "index":
+        t, t_ind = t.rechunk(_batch_chunks(x, ax)), b_ind
+    else:
+        t, t_ind = t.rechunk(x.chunks), tuple(range(nd))
+
+    denom, d_ind = None, None
+    if return_grad and reduction == "mean" and kind != "index" and sw is None:
+        denom, d_ind = da.asarray(np.float64(np.prod(idx_shape, dtype=np.float64))), ()
+    elif return_grad and reduction == "mean":
+        # the gradient's global scale, from labels and weights only
+        dparts = da.blockwise(
+            _xent_denominator_block, b_ind + (nd,),
+            t if kind == "index" else None, b_ind if kind == "index" else None,
+            sw, b_ind if sw is not None else None,
+            nd=len(b_ind), weight=opts["weight"], ignore_index=opts["ignore_index"], n_classes=C,
+            new_axes={nd: 1}, adjust_chunks={i: 1 for i in b_ind}, dtype=np.float64,
+            meta=np.empty((0,) * (len(b_ind) + 1)))
+        denom, d_ind = _scalar(_tree_sum(dparts), operator.itemgetter(0)), ()
+    tup = _tuple_blocks(_xent_block, x, [(t, t_ind), (sw, b_ind), (denom, d_ind)],
+                        axis=ax, want_rows=reduction == "none", want_grad=bool(return_grad),
+                        opts=opts)
+    if reduction == "none":
+        loss = _take(tup, 1, x.dtype, drop_axis=ax)
+    else:
+        total = _tree_sum(_take(tup, 2, np.float64, parts=2))
+        loss = _scalar(total, _finish_mean_or_sum, reduction=reduction, k=k)
+    if not return_grad:
+        return loss
+    return loss, _take(tup, 0, x.dtype)
+
+
+# ------------------------------------------------------------------ sigmoid binary cross-entropy
+
+def _bce_block(x, t, w, pw, *, want_grad, count, opts):
+    partial, k, el, grad = _api._sigmoid_bce(
+        x, t, w, opts["pos_weight"] if pw is None else pw, opts["label_smoothing"], opts["gamma"],
+        opts["alpha"], opts["reduction"], opts["base"], want_grad, None, opts["num_threads"],
+        count=count)
+    if el is not None and k != 1.0:
+        el *= el.dtype.type(k)
+    return grad, el, np.full((1,) * x.ndim + (1,), float(np.sum(partial)))
+
+
+def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None,
+                                 label_smoothing=0.0, gamma=0.0, alpha=None,
+                                 reduction="mean", base=None, return_grad=False,
+                                 num_threads=None):
+    """Lazy `fusedxent.sigmoid_binary_cross_entropy` over Dask arrays (any
+    chunking; target, weight and pos_weight follow the logits' chunks).
+    Returns a 0-d Dask array ("mean"/"sum") or element losses ("none");
+    with return_grad, (loss, grad)."""
+    x = _float_dask(logits, "logits")
+    nd = x.ndim
+    ind = tuple(range(nd))
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    opts = dict(label_smoothing=V.unit_interval(label_smoothing, "label_smoothing"),
+                gamma=V.nonneg(gamma, "gamma"),
+                alpha=None if alpha is None else V.unit_interval(alpha, "alpha"),
+                reduction=reduction, base=base, num_threads=V.num_threads(num_threads),
+                pos_weight=None)
+    t = _optional_dask(target, "target")
+    if t is None:
+        raise TypeError("target must be real numbers (0/1 labels or probabilities), not None")
+    V.bce_target(_stand_in(t), x.shape)
+    t = t.rechunk(x.chunks)
+    w = _optional_dask(weight, "weight")
+    if w is not None:
+        V.check_bce_weight(w, x.shape, "weight")
+        w = _broadcast_like(w.astype(np.float64), x)
+    pw, pw_ind = None, None
+    if pos_weight is not None:
+        pwd = _optional_dask(pos_weight, "pos_weight")
+        V.pos_weight(_stand_in(pwd), x.shape)
+        if pwd.ndim == 0:
+            opts["pos_weight"] = pos_weight
+        else:
+            pw, pw_ind = _broadcast_like(pwd.astype(np.float64), x[(0,) * (nd - 1)]), (nd - 1,)
+    tup = _tuple_blocks(_bce_block, x, [(t, ind), (w, ind), (pw, pw_ind)],
+                        want_grad=bool(return_grad), count=int(np.prod(x.shape)), opts=opts)
+    if reduction == "none":
+        loss = _take(tup, 1, x.dtype)
+    else:
+        total = _tree_sum(_take(tup, 2, np.float64, parts=1))
+        loss = _scalar(total, _finish_bce, reduction=reduction, k=k, count=int(np.prod(x.shape)))
+    if not return_grad:
+        return loss
+    return loss, _take(tup, 0, x.dtype)
+
+
+def _finish_bce(total, *, reduction, k, count):
+    return np.float64(_api._finish_loss(total, count, reduction, k, None, None))
+
+
+# ------------------------------------------------------------------ evaluation
+
+def _evaluate_block(x, y, sw, *, axis, ignore_index, num_threads):
+    sums, lse, amax = _api._evaluate_parts(x, y, axis, ignore_index, sw, num_threads)
+    return lse, amax, np.asarray(sums, np.float64).reshape((1,) * x.ndim + (4,))
+
+
+def _finish_evaluation(total, *, field):
+    ev = _api._evaluation(tuple(float(v) for v in total), None, None)
+    return np.asarray(ev[field], np.int64 if field == 2 else np.float64)
+
+
+def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
+    """Lazy `fusedxent.evaluate`: an `Evaluation` whose fields are Dask
+    arrays (loss, accuracy, count 0-d; lse and argmax per row), all from
+    one pass over the logits.  ``dask.compute(ev)`` computes them together.
+    Reductions add the evaluator's double partials in Dask's tree."""
+    x, ax = _logits(logits, axis)
+    nd = x.ndim
+    b_ind = tuple(i for i in range(nd) if i != ax)
+    idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
+    ii = V.ignore_index(ignore_index)
+    y = _optional_dask(labels, "labels")
+    if y is None:
+        raise TypeError("labels must hold integer class indices, not None")
+    V.class_labels(np.zeros(0, y.dtype), x.shape[ax], ii, name="labels")   # the dtype check
+    if y.shape != idx_shape:
+        raise ValueError(f"labels must have shape {idx_shape} (the logits' shape without axis "
+                         f"{ax}), got {y.shape}")
+    y = y.rechunk(_batch_chunks(x, ax))
+    sw = _optional_dask(sample_weight, "sample_weight")
+    if sw is not None:
+        V.check_sample_weight(sw, idx_shape)
+        sw = sw.rechunk(_batch_chunks(x, ax))
+    tup = _tuple_blocks(_evaluate_block, x, [(y, b_ind), (sw, b_ind)], axis=ax, ignore_index=ii,
+                        num_threads=V.num_threads(num_threads))
+    total = _tree_sum(_take(tup, 2, np.float64, parts=4))
+    return Evaluation(_scalar(total, _finish_evaluation, field=0),
+                      _scalar(total, _finish_evaluation, field=1),
+                      _scalar(total, _finish_evaluation, dtype=np.int64, field=2),
+                      _take(tup, 0, x.dtype, drop_axis=ax),
+                      _take(tup, 1, np.int64, drop_axis=ax))

@@ -1,0 +1,233 @@
+"""fusedxent.dask on a real dask.distributed LocalCluster (2 worker processes):
+every lazy function against its in-memory twin, over .npy memmaps wrapped
+with da.from_array."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+import dask  # noqa: E402
+
+import fusedxent as fx  # noqa: E402
+import fusedxent.dask as fxd  # noqa: E402
+
+N, C = 3001, 53
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    d = tmp_path_factory.mktemp("dask")
+    x = (rng.normal(size=(N, C)) * 4).astype(np.float32)
+    y = rng.integers(0, C, N)
+    y[::9] = -100
+    np.save(d / "x.npy", x)
+    np.save(d / "y.npy", y)
+    np.save(d / "x64.npy", x.astype(np.float64))
+    return d
+
+
+def _mm(files, name, chunks):
+    a = np.load(files / name, mmap_mode="r")
+    return np.asarray(a), da.from_array(a, chunks=chunks)
+
+
+def _rel(a, b):
+    a, b = float(a), float(b)
+    return abs(a - b) / max(abs(a), 1e-300)
+
+
+def test_runs_on_two_worker_processes(client):
+    pids = set(client.run(os.getpid).values())
+    assert len(pids) == 2 and os.getpid() not in pids
+    x = da.ones((1000, 5), chunks=(10, 5))
+    with distributed.get_task_stream(client) as ts:
+        got = fxd.logsumexp(x).compute()
+    np.testing.assert_allclose(got, 1 + np.log(5.0), rtol=1e-15)
+    # the functions were pickled to both worker processes and ran there
+    workers = {t["worker"] for t in ts.data if "logsumexp" in str(t["key"])}
+    assert len(workers) == 2, ts.data[:3]
+    assert all(client.run(lambda: "fusedxent._kernels" in sys.modules).values())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("return_grad", [False, True])
+@pytest.mark.parametrize("name", ["x.npy", "x64.npy"])
+def test_softmax_cross_entropy_matches_in_memory(client, files, reduction, return_grad, name):
+    x, X = _mm(files, name, (700, C))
+    y, Y = _mm(files, "y.npy", 450)
+    rng = np.random.default_rng(1)
+    sw = rng.random(N)
+    w = rng.random(C) + 0.5
+    opts = dict(weight=w, reduction=reduction, return_grad=return_grad, label_smoothing=0.1,
+                z_loss=1e-3, base=2)
+    want = fx.softmax_cross_entropy(x, y, sample_weight=sw, **opts)
+    got = dask.compute(fxd.softmax_cross_entropy(X, Y, sample_weight=da.from_array(sw, chunks=1000),
+                                                 **opts))[0]
+    wl, gl = (want if return_grad else (want, None))
+    ol, og = (got if return_grad else (got, None))
+    if reduction == "none":
+        np.testing.assert_array_equal(ol, wl)       # rows are computed row by row: bitwise
+        assert ol.dtype == x.dtype
+    else:
+        assert _rel(ol, wl) < 1e-12
+    if return_grad:
+        np.testing.assert_array_equal(og, gl)       # the global denominator: bitwise
+
+
+def test_probability_targets_and_chunked_class_axis(client, files):
+    x, _ = _mm(files, "x64.npy", (700, C))
+    t = np.random.default_rng(2).dirichlet(np.ones(C), N)
+    X = da.from_array(x, chunks=(600, 20))          # class axis in 3 chunks: rechunked
+    T = da.from_array(t, chunks=(250, 30))
+    want = fx.softmax_cross_entropy(x, t, return_grad=True, label_smoothing=0.2)
+    got = dask.compute(fxd.softmax_cross_entropy(X, T, return_grad=True, label_smoothing=0.2))[0]
+    assert _rel(got[0], want[0]) < 1e-12
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_class_axis_first(client, files):
+    x, _ = _mm(files, "x.npy", (700, C))
+    y, Y = _mm(files, "y.npy", 450)
+    xt = np.ascontiguousarray(x.T)
+    XT = da.from_array(xt, chunks=(10, 800))
+    want = fx.softmax_cross_entropy(xt, y, axis=0, reduction="none", return_grad=True)
+    got = dask.compute(fxd.softmax_cross_entropy(XT, Y, axis=0, reduction="none", return_grad=True))[0]
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    for f in ("softmax", "log_softmax", "logsumexp"):
+        np.testing.assert_array_equal(getattr(fxd, f)(XT, axis=0).compute(), getattr(fx, f)(xt, axis=0))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_normalizers(client, dtype):
+    x = (np.random.default_rng(3).normal(size=(517, 33)) * 5).astype(dtype)
+    X = da.from_array(x, chunks=(100, 7))
+    for f in ("softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid"):
+        got = getattr(fxd, f)(X).compute()
+        want = getattr(fx, f)(x)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_bce_matches_in_memory(client, reduction, dtype):
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=(1234, 40)) * 3).astype(dtype)
+    t = (rng.random((1234, 40)) < 0.3).astype(dtype)
+    row_w = rng.random((1234, 1))
+    pw = rng.random(40) + 0.5
+    X = da.from_array(x, chunks=(300, 15))
+    opts = dict(pos_weight=pw, reduction=reduction, return_grad=True, gamma=1.5, alpha=0.25,
+                label_smoothing=0.05)
+    for w in (row_w, rng.random(40), rng.random((1234, 40))):
+        wl, gl = fx.sigmoid_binary_cross_entropy(x, t, weight=w, **opts)
+        ol, og = dask.compute(fxd.sigmoid_binary_cross_entropy(X, t, weight=w, **opts))[0]
+        np.testing.assert_array_equal(og, gl)
+        if reduction == "none":
+            np.testing.assert_array_equal(ol, wl)
+        else:
+            # float32 losses are added in float32 within groups of 64 elements,
+            # and those groups follow the blocks: rounding of float32 sums
+            assert _rel(ol, wl) < (1e-12 if dtype == np.float64 else 1e-7)
+
+
+def test_evaluate_matches_in_memory(client, files):
+    x, X = _mm(files, "x.npy", (400, C))
+    y, Y = _mm(files, "y.npy", 333)
+    sw = np.random.default_rng(5).random(N)
+    want = fx.evaluate(x, y, sample_weight=sw)
+    ev = fxd.evaluate(X, Y, sample_weight=sw)
+    assert isinstance(ev.loss, da.Array) and isinstance(ev.lse, da.Array)
+    (got,) = dask.compute(ev)
+    assert _rel(got.loss, want.loss) < 1e-12
+    assert _rel(got.accuracy, want.accuracy) < 1e-12
+    assert got.count == want.count and isinstance(got.count.item(), int)
+    np.testing.assert_array_equal(got.lse, want.lse)
+    np.testing.assert_array_equal(got.argmax, want.argmax)
+    # the evaluator's partials: the same as a streaming Evaluator
+    e = fx.Evaluator()
+    for r0 in range(0, N, 1000):
+        e.update(x[r0:r0 + 1000], y[r0:r0 + 1000], sample_weight=sw[r0:r0 + 1000])
+    assert _rel(e.result().loss, got.loss) < 1e-12
+
+
+def test_chunking_does_not_change_results(client, files):
+    x, _ = _mm(files, "x.npy", (700, C))
+    y, _ = _mm(files, "y.npy", 450)
+    outs = []
+    for rows in (29, 97, 1000, N):
+        X = da.from_array(x, chunks=(rows, C))
+        Y = da.from_array(y, chunks=max(1, rows // 2))
+        outs.append(dask.compute(fxd.softmax_cross_entropy(X, Y, return_grad=True),
+                                 fxd.softmax_cross_entropy(X, Y, reduction="none"))[0:2])
+    for (loss, grad), rows in outs[1:]:
+        assert _rel(loss, outs[0][0][0]) < 1e-12
+        np.testing.assert_array_equal(grad, outs[0][0][1])
+        np.testing.assert_array_equal(rows, outs[0][1])
+
+
+def test_results_are_lazy_and_errors(client):
+    x = da.zeros((10, 4), chunks=(5, 4))
+    bad = da.from_array(np.array([0, 1, 2, 3, 4, 0, 0, 0, 0, 0]), chunks=5)
+    loss = fxd.softmax_cross_entropy(x, bad)             # label 4 is out of range ...
+    assert isinstance(loss, da.Array) and loss.shape == ()
+    with pytest.raises(ValueError, match="out of range"):  # ... found when computed
+        loss.compute()
+    y = da.zeros(10, dtype=np.int64, chunks=5)
+    with pytest.raises(ValueError, match="reduction"):
+        fxd.softmax_cross_entropy(x, y, reduction="avg")
+    with pytest.raises(ValueError, match="shape"):
+        fxd.softmax_cross_entropy(x, da.zeros(9, dtype=np.int64))
+    with pytest.raises(TypeError, match="integer"):
+        fxd.softmax_cross_entropy(x, da.zeros(10, dtype=np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        fxd.softmax_cross_entropy(x, y, weight=np.ones(3))
+    with pytest.raises(ValueError, match="one weight per row"):
+        fxd.softmax_cross_entropy(x, y, sample_weight=np.ones(3))
+    with pytest.raises(TypeError, match="complex"):
+        fxd.softmax(da.zeros((3, 3), dtype=complex))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        fxd.sigmoid_binary_cross_entropy(x, x, weight=np.ones(3))
+    with pytest.raises(ValueError, match="pos_weight"):
+        fxd.sigmoid_binary_cross_entropy(x, x, pos_weight=np.ones(3))
+    with pytest.raises(ValueError, match="shape"):
+        fxd.evaluate(x, da.zeros(9, dtype=np.int64))
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        fxd.softmax(x[x[:, 0] > 0])
+
+
+def test_integer_logits_and_numpy_inputs(client):
+    x = np.arange(12).reshape(3, 4)
+    got = fxd.softmax(x).compute()
+    np.testing.assert_array_equal(got, fx.softmax(x))
+    assert got.dtype == np.float64
+    loss = fxd.softmax_cross_entropy(x, np.array([0, 1, 3])).compute()
+    assert _rel(loss, fx.softmax_cross_entropy(x, np.array([0, 1, 3]))) < 1e-14
+
+
+def test_open_npy_reads_in_the_workers(client, files):
+    import pickle
+    x, _ = _mm(files, "x.npy", (700, C))
+    y, _ = _mm(files, "y.npy", 450)
+    X = fxd.open_npy(files / "x.npy")
+    assert X.chunks[1] == (C,) and X.dtype == np.float32
+    # the graph carries the path, not the 600 kB of logits
+    assert len(pickle.dumps(dict(X.__dask_graph__()))) < 20_000
+    Xc = fxd.open_npy(files / "x.npy", chunks=(333, C))
+    np.testing.assert_array_equal(Xc.compute(), x)
+    (got,) = dask.compute(fxd.evaluate(Xc, fxd.open_npy(files / "y.npy", chunks=(333,))))
+    want = fx.evaluate(x, y)
+    assert _rel(got.loss, want.loss) < 1e-12 and got.count == want.count
