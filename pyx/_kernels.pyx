@@ -49,6 +49,7 @@ cdef extern from "fx_dispatch.h" nogil:
         double (*plogq)(const float *, const float *, Py_ssize_t, float, float) noexcept nogil
         double (*bce_prob)(const float *, const float *, Py_ssize_t, const double *, double, float, float, float *) noexcept nogil
         void (*stats_small)(const float *, Py_ssize_t, Py_ssize_t, double *, double *, double *, Py_ssize_t *) noexcept nogil
+        void (*vecmath)(int, const float *, float *, Py_ssize_t) noexcept nogil
     ctypedef struct fx_ops_d:
         double (*rowmax)(const double *, Py_ssize_t) noexcept nogil
         double (*sumexp)(const double *, Py_ssize_t, double, const double *) noexcept nogil
@@ -66,6 +67,7 @@ cdef extern from "fx_dispatch.h" nogil:
         double (*plogq)(const double *, const double *, Py_ssize_t, double, double) noexcept nogil
         double (*bce_prob)(const double *, const double *, Py_ssize_t, const double *, double, double, double, double *) noexcept nogil
         void (*stats_small)(const double *, Py_ssize_t, Py_ssize_t, double *, double *, double *, Py_ssize_t *) noexcept nogil
+        void (*vecmath)(int, const double *, double *, Py_ssize_t) noexcept nogil
     fx_ops_f fx_F
     fx_ops_d fx_D
     enum:
@@ -745,6 +747,21 @@ cdef double sum_block(const floating[::1] x, Py_ssize_t j0, Py_ssize_t j1) noexc
         return fx_F.rowsum(&x[j0], j1 - j0)
     else:
         return fx_D.rowsum(&x[j0], j1 - j0)
+
+
+def vecmath(int fn, const floating[::1] x, floating[::1] out):
+    """out = f(x) through the selected instruction-set path of fx_vecmath.h
+    (fn: 0 exp of x <= 0, 1 its flushing variant, 2 log, 3 log1p on [0, 1],
+    4 log1p); for measuring the vector math's error, not a public API."""
+    if not 0 <= fn <= 4:
+        raise ValueError(f"vecmath: no function {fn}")
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("vecmath: out must have x's length")
+    with nogil:
+        if floating is float:
+            fx_F.vecmath(fn, &x[0] if x.shape[0] else NULL, &out[0] if out.shape[0] else NULL, x.shape[0])
+        else:
+            fx_D.vecmath(fn, &x[0] if x.shape[0] else NULL, &out[0] if out.shape[0] else NULL, x.shape[0])
 
 
 def probe_read(const floating[::1] x, double[::1] partial, Py_ssize_t block, int nt):

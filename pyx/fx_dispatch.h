@@ -49,6 +49,7 @@ static int fx_have_openmp(void) { return 0; }
         double (*plogq)(const T *, const T *, ptrdiff_t, T, T);                       \
         double (*bce_prob)(const T *, const T *, ptrdiff_t, const double *, double, T, T, T *); \
         void (*stats_small)(const T *, ptrdiff_t, ptrdiff_t, double *, double *, double *, ptrdiff_t *); \
+        void (*vecmath)(int, const T *, T *, ptrdiff_t);                              \
     } NAME;
 
 FX_DECLARE_OPS(float, fx_ops_f)
@@ -59,7 +60,7 @@ FX_DECLARE_OPS(double, fx_ops_d)
       sub2_##S##_##ISA, wdiff_##S##_##ISA, tdiff_##S##_##ISA, grad_soft_##S##_##ISA,  \
       sigmoid_##S##_##ISA, log_sigmoid_##S##_##ISA, bce_##S##_##ISA,                  \
       first_eq_##S##_##ISA, rowsum_##S##_##ISA, plogq_##S##_##ISA, bce_prob_##S##_##ISA, \
-      stats_small_##S##_##ISA }
+      stats_small_##S##_##ISA, vecmath_##S##_##ISA }
 
 /* ---- baseline: whatever the compiler targets by default ---- */
 #define FX_ISA base

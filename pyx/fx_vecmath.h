@@ -170,14 +170,16 @@ FX_INLINE float fx_log1p01_f(float x)
     int small = x < 0.41421356f;
     /* one division for both branches: selects on the operands */
     float s = (small ? x : x - 1.0f) / (small ? 2.0f + x : x + 3.0f);
-    return fx_atanh2_f(s) + (small ? 0.0f : 0.69314718055994531f);
+    float r = fx_atanh2_f(s) + (small ? 0.0f : 0.69314718055994531f);
+    return x < 5.96046448e-08f ? x : r;   /* x < 2^-24: log1p(x) rounds to x (s = x/2 would lose subnormal bits) */
 }
 
 FX_INLINE double fx_log1p01_d(double x)
 {
     int small = x < 0.41421356237309505;
     double s = (small ? x : x - 1.0) / (small ? 2.0 + x : x + 3.0);
-    return fx_atanh2_d(s) + (small ? 0.0 : 0.69314718055994531);
+    double r = fx_atanh2_d(s) + (small ? 0.0 : 0.69314718055994531);
+    return x < 1.1102230246251565e-16 ? x : r;   /* x < 2^-53 */
 }
 
 /* log1p(x) for any x >= -1: the atanh series where 1+x would round
@@ -188,7 +190,8 @@ FX_INLINE float fx_log1p_f(float x)
     int small = (x > -0.29289322f) & (x < 0.41421356f);
     float a = fx_atanh2_f(x / (2.0f + x));
     float b = fx_log_f(1.0f + x);
-    return small ? a : b;
+    float r = small ? a : b;
+    return (x > -5.96046448e-08f) & (x < 5.96046448e-08f) ? x : r;   /* |x| < 2^-24: x itself */
 }
 
 FX_INLINE double fx_log1p_d(double x)
@@ -196,7 +199,8 @@ FX_INLINE double fx_log1p_d(double x)
     int small = (x > -0.29289321881345248) & (x < 0.41421356237309505);
     double a = fx_atanh2_d(x / (2.0 + x));
     double b = fx_log_d(1.0 + x);
-    return small ? a : b;
+    double r = small ? a : b;
+    return (x > -1.1102230246251565e-16) & (x < 1.1102230246251565e-16) ? x : r;   /* |x| < 2^-53 */
 }
 
 /* exp(x) for x <= 0 or NaN where results below the normal range may be

@@ -1,4 +1,4 @@
-"""Command line: `python -m fusedxent {bench,check,info}`."""
+"""Command line: `python -m fusedxent {bench,check,info,ulp}`."""
 import argparse
 import sys
 
@@ -21,6 +21,10 @@ def main(argv=None):
     c = sub.add_parser("check", help="run fusedxent.check(): every kernel against the reference")
     c.add_argument("--seed", type=int, default=0)
     sub.add_parser("info", help="version, kernel path, OpenMP and threads")
+    u = sub.add_parser("ulp", help="error of the vector math in ULP, on every path this CPU runs")
+    u.add_argument("--exhaustive", action="store_true", help="every float32 input (about 10 minutes)")
+    u.add_argument("--samples", type=int, default=1_000_000, help="sampled inputs per function")
+    u.add_argument("--isa", action="append", help="only this path (repeatable; default: all this CPU runs)")
     args = ap.parse_args(argv)
 
     import fusedxent as fx
@@ -39,6 +43,10 @@ def main(argv=None):
         rep = fx.check(seed=args.seed)
         print(rep)
         return 0 if rep.ok else 1
+    if args.cmd == "ulp":
+        from . import _ulp
+        _ulp.table(isas=args.isa, exhaustive=args.exhaustive, n=args.samples)
+        return 0
     fx.show_config()
     return 0
 

@@ -1,0 +1,127 @@
+"""Error of the vector math (pyx/fx_vecmath.h) in ULP, per instruction-set path.
+
+`python -m fusedxent ulp` prints the table of the README; `--exhaustive`
+runs every float32 input of each function's domain (2^31 values for exp,
+about 10 minutes), otherwise a sample uniform over bit patterns, so every
+binade of the domain is covered equally, plus its edge values.
+
+The reference is the same function in long double (x87 extended, 64-bit
+significand on x86-64: 11 bits beyond double), and the error is
+|f(x) - ref| / ulp(ref rounded to the element type), subnormal results
+measured in the subnormal spacing.
+"""
+import numpy as np
+
+from . import _kernels as _k
+
+# (code in fx_vecmath.h's vecmath op, name, reference, domain, note)
+FUNCS = [
+    (0, "exp", np.exp, "x <= 0", "subnormal results kept"),
+    (1, "exp (flushing)", np.exp, "x <= 0", "0 below x = -87 (float) / -708 (double)"),
+    (2, "log", np.log, "x > 0", ""),
+    (3, "log1p", np.log1p, "0 <= x <= 1", "the softmax-loss variant"),
+    (4, "log1p", np.log1p, "x >= -1", ""),
+]
+# where the flushing exp returns 0 on purpose (results near FLT_MIN / DBL_MIN)
+FLUSH_BELOW = {np.dtype(np.float32): -87.0, np.dtype(np.float64): -708.0}
+
+
+def _to_domain(fn, v):
+    """Map arbitrary finite values onto fn's domain, keeping their binades."""
+    a = np.abs(v)
+    if fn in (0, 1):
+        return -a
+    if fn == 2:
+        return a[a > 0]
+    if fn == 3:
+        return a[a <= 1]
+    return np.where(a <= 1, -a, a)     # log1p: [-1, 0) and [0, inf)
+
+
+def _edges(fn, dt):
+    fi = np.finfo(dt)
+    common = [0.0, fi.tiny, fi.smallest_subnormal, fi.eps, 0.5, 1.0, 2.0]
+    extra = {0: [-fi.tiny, -1e-30, -0.5, -1.0, -87.3, -103.0, -745.0, -1e300, -fi.max, -np.inf],
+             1: [-fi.tiny, -1.0, -86.9, -707.9, -1e300, -np.inf],
+             2: [fi.max, np.inf, 1 - fi.epsneg, 1 + fi.eps],
+             3: [1 - fi.epsneg, 0.4142135, 0.4142136],
+             4: [-1.0, -1 + fi.epsneg, -0.2928932, -0.2928933, 0.4142135, 0.4142136, fi.max, np.inf]}[fn]
+    with np.errstate(over="ignore"):       # -1e300 and fi.max of float64 become -inf in float32
+        x = np.array(common + extra, dtype=np.float64).astype(dt)
+    return _to_domain(fn, x) if fn != 4 else x[x >= -1]
+
+
+def ulp_errors(fn, x):
+    """(errors in ULP, the inputs they belong to) of vecmath function fn on x,
+    over the inputs where the function is meant to be accurate."""
+    x = np.ascontiguousarray(x)
+    dt = x.dtype
+    out = np.empty_like(x)
+    _k.vecmath(fn, x, out)
+    with np.errstate(all="ignore"):
+        ref = FUNCS[fn][2](x.astype(np.longdouble))
+    keep = np.isfinite(ref)
+    special_ok = bool(np.all((out[~keep] == ref[~keep].astype(dt)) | (np.isnan(out[~keep]) & np.isnan(ref[~keep]))))
+    if fn == 1:
+        flushed = x < FLUSH_BELOW[np.dtype(dt)]
+        special_ok &= bool(np.all(out[flushed] == 0))
+        keep &= ~flushed
+    r = ref[keep].astype(dt)
+    spacing = np.spacing(np.abs(r)).astype(np.longdouble)
+    err = np.abs(out[keep].astype(np.longdouble) - ref[keep]) / spacing
+    if not special_ok:
+        err = np.append(err, np.inf)     # a wrong infinity, NaN or flush counts as unbounded
+    return err.astype(np.float64), x[keep] if special_ok else np.append(x[keep], np.nan)
+
+
+def sample(fn, dtype, n, seed=0):
+    """n inputs of fn's domain, uniform over bit patterns, plus its edges."""
+    dt = np.dtype(dtype)
+    ut = np.uint32 if dt == np.float32 else np.uint64
+    bits = np.random.default_rng(seed).integers(0, np.iinfo(ut).max, n, dtype=ut, endpoint=True)
+    v = bits.view(dt)
+    v = v[np.isfinite(v)]
+    return np.concatenate([_to_domain(fn, v), _edges(fn, dt)]).astype(dt)
+
+
+def max_ulp(fn, dtype, n=1_000_000, seed=0, exhaustive=False):
+    """(max error in ULP, input where it occurs, inputs tried)."""
+    if exhaustive and np.dtype(dtype) == np.float32:
+        worst, at, tried = 0.0, None, 0
+        step = 1 << 24
+        for b0 in range(0, 1 << 31, step):
+            v = np.arange(b0, b0 + step, dtype=np.uint32).view(np.float32)   # every x >= 0
+            x = _to_domain(fn, v[np.isfinite(v)])
+            if fn == 4:
+                x = np.concatenate([x, -v[(v > 0) & (v <= 1)]])
+            if x.size == 0:
+                continue
+            e, xs = ulp_errors(fn, x)
+            tried += x.size
+            i = int(np.argmax(e))
+            if e[i] > worst:
+                worst, at = float(e[i]), xs[i]
+        return worst, at, tried
+    x = sample(fn, dtype, n, seed)
+    e, xs = ulp_errors(fn, x)
+    i = int(np.argmax(e))
+    return float(e[i]), xs[i], x.size
+
+
+def table(isas=None, exhaustive=False, n=1_000_000, out=print):
+    from ._config import config, set_isa
+    cfg = config()
+    isas = isas or cfg["isa_supported"]
+    before = cfg["isa"]
+    how = "every float32 input (exhaustive), " if exhaustive else ""
+    out(f"vector math error in ULP against long double: {how}{n} sampled inputs per function otherwise")
+    out(f"{'path':9} {'function':15} {'domain':12} {'float32':>9} {'float64':>9}  note")
+    try:
+        for isa in isas:
+            set_isa(isa)
+            for fn, name, _, dom, note in FUNCS:
+                e32 = max_ulp(fn, np.float32, n, exhaustive=exhaustive)[0]
+                e64 = max_ulp(fn, np.float64, n)[0]
+                out(f"{isa:9} {name:15} {dom:12} {e32:9.3f} {e64:9.3f}  {note}")
+    finally:
+        set_isa(before)
