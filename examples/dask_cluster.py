@@ -10,15 +10,17 @@ import os
 import sys
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 
 import fusedxent as fx
 
 
-def main(rows=200_000, classes=100, chunk_rows=25_000, workers=2):
+def main(rows: int = 200_000, classes: int = 100, chunk_rows: int = 25_000,
+         workers: int = 2) -> tuple[Any, "fx.Evaluation[float, int, Any, Any]"]:
     import dask
-    import dask.array as da
+    from dask.array import from_array as da_from_array
     from dask.distributed import Client, LocalCluster
 
     import fusedxent.dask as fxd
@@ -33,7 +35,7 @@ def main(rows=200_000, classes=100, chunk_rows=25_000, workers=2):
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster, Client(cluster):
             logits = fxd.open_npy(path, chunks=(chunk_rows, classes))
-            y = da.from_array(labels, chunks=chunk_rows)
+            y = da_from_array(labels, chunks=chunk_rows)
             t0 = time.perf_counter()
             (ev,) = dask.compute(fxd.evaluate(logits, y))
             t_dask = time.perf_counter() - t0

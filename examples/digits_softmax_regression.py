@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 import fusedxent as fx
 
 
-def main(steps=600, lr=0.5, l2=1e-3, seed=0):
+def main(steps: int = 600, lr: float = 0.5, l2: float = 1e-3, seed: int = 0) -> tuple[float, float]:
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
     sc = StandardScaler().fit(Xtr)
@@ -19,6 +19,7 @@ def main(steps=600, lr=0.5, l2=1e-3, seed=0):
     W = np.zeros((Xtr.shape[1], C))
     b = np.zeros(C)
     grad = np.empty((Xtr.shape[0], C))
+    loss = float("nan")
     for _ in range(steps):
         logits = Xtr @ W + b
         loss, g = fx.softmax_cross_entropy(logits, ytr, return_grad=True, grad_out=grad)
@@ -26,7 +27,7 @@ def main(steps=600, lr=0.5, l2=1e-3, seed=0):
         b -= lr * g.sum(axis=0)
     ours = fx.evaluate(Xte @ W + b, yte)
     ref = LogisticRegression(max_iter=2000).fit(Xtr, ytr)
-    sk_acc = ref.score(Xte, yte)
+    sk_acc = float(ref.score(Xte, yte))
     print(f"fusedxent + NumPy GD: test accuracy {ours.accuracy:.4f}, test loss {ours.loss:.4f} (train loss {loss:.4f})")
     print(f"scikit-learn LogisticRegression: test accuracy {sk_acc:.4f}")
     return ours.accuracy, sk_acc

@@ -1,14 +1,15 @@
 """fusedxent.check(): every kernel against the NumPy reference on generated data."""
 from dataclasses import dataclass, field
+from typing import Any, Iterator, List, Tuple
 
 import numpy as np
 
 # Documented tolerance: relative error per element, with an absolute floor
 # of RTOL * (largest magnitude in the compared array) for values near 0.
-RTOL = {np.dtype(np.float16): 2e-3, np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
+RTOL: dict[np.dtype[Any], float] = {np.dtype(np.float16): 2e-3, np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
 
-def compare(a, b, dtype):
+def compare(a: Any, b: Any, dtype: Any) -> Tuple[float, float, bool]:
     """(max abs err, max rel err, ok) of a against the reference b; NaN and
     infinities must sit in the same places with the same signs."""
     a = np.asarray(a, dtype=np.float64)
@@ -31,26 +32,27 @@ def compare(a, b, dtype):
 
 @dataclass
 class CheckReport:
-    rows: list = field(default_factory=list)
+    """Rows of (function, case, dtype, max abs err, max rel err, ok)."""
+    rows: List[Tuple[str, str, str, float, float, bool]] = field(default_factory=list)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return all(r[-1] for r in self.rows)
 
     @property
-    def failures(self):
+    def failures(self) -> List[Tuple[str, str, str, float, float, bool]]:
         return [r for r in self.rows if not r[-1]]
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"{'function':<34}{'case':<26}{'dtype':<9}{'max abs err':>12}{'max rel err':>12}  ok"]
         for fn, case, dt, ea, er, ok in self.rows:
             lines.append(f"{fn:<34}{case:<26}{dt:<9}{ea:>12.2e}{er:>12.2e}  {'yes' if ok else 'NO'}")
         lines.append(f"{len(self.rows)} comparisons, {len(self.failures)} failed "
-                     f"(tolerance: relative {', '.join(f'{np.dtype(k).name} {v:g}' for k, v in RTOL.items())})")
+                     f"(tolerance: relative {', '.join(f'{k.name} {v:g}' for k, v in RTOL.items())})")
         return "\n".join(lines)
 
 
-def _cases(rng):
+def _cases(rng: np.random.Generator) -> Iterator[Tuple[str, Any]]:
     yield "normal 64x1000", rng.standard_normal((64, 1000))
     yield "wide x30 33x10", 30 * rng.standard_normal((33, 10))
     yield "1 row, 1 class", rng.standard_normal((1, 1))
@@ -64,7 +66,7 @@ def _cases(rng):
     yield "huge +-1e4 16x5", 1e4 * rng.standard_normal((16, 5))
 
 
-def check(seed=0, raise_on_failure=False):
+def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
     """Run every compiled function against `fusedxent.reference`.
 
     Covers float32 and float64, several shapes (1x1, odd sizes, 1000
@@ -79,7 +81,7 @@ def check(seed=0, raise_on_failure=False):
     rng = np.random.default_rng(seed)
     rep = CheckReport()
 
-    def cmp(fn, case, dt, a, b):
+    def cmp(fn: str, case: str, dt: Any, a: Any, b: Any) -> None:
         if isinstance(a, tuple):
             for part, aa, bb in zip(("", " grad"), a, b):
                 cmp(fn + part, case, dt, aa, bb)
@@ -132,7 +134,8 @@ def check(seed=0, raise_on_failure=False):
             cmp("evaluate.loss", case, dt, ev.loss, er.loss)
             cmp("evaluate.lse", case, dt, ev.lse, er.lse)
             rep.rows.append(("evaluate.argmax/accuracy", case, np.dtype(dt).name, 0.0, 0.0,
-                             bool(np.array_equal(ev.argmax, er.argmax) and ev.accuracy == er.accuracy
+                             bool(np.array_equal(np.asarray(ev.argmax), np.asarray(er.argmax))
+                                  and ev.accuracy == er.accuracy
                                   and ev.count == er.count)))
     if raise_on_failure and not rep.ok:
         raise AssertionError("fusedxent.check() found disagreements:\n" + str(rep))

@@ -1,10 +1,12 @@
 """Build and runtime configuration: instruction-set path, OpenMP, threads."""
+from typing import Any
+
 import numpy as np
 
 from . import _kernels
 
 
-def set_isa(name="best"):
+def set_isa(name: str = "best") -> str:
     """Use the kernels compiled for `name` ("baseline", "avx2", "avx512" or
     "best").  The FUSEDXENT_ISA environment variable sets it at import.
     Raises ValueError for an unknown name or one this CPU cannot run."""
@@ -14,8 +16,9 @@ def set_isa(name="best"):
     return _kernels.select_isa(name)
 
 
-def config():
+def config() -> dict[str, Any]:
     from . import __version__
+
     return {
         "version": __version__,
         "numpy": np.__version__,
@@ -26,7 +29,7 @@ def config():
     }
 
 
-def show_config():
+def show_config() -> None:
     """Print the version, the kernel path in use, OpenMP and thread count."""
     for k, v in config().items():
         print(f"{k:>14}: {v}")

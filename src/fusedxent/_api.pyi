@@ -1,0 +1,125 @@
+# Public signatures of fusedxent (the functions are defined in _api.py and
+# documented there).  Overloads give the exact result type from
+# `reduction` and `return_grad`: a float for "mean"/"sum", an array for
+# "none", and a (loss, grad) pair with return_grad=True.
+import os
+from typing import Any, Literal, Optional, Union, overload
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .reference import Evaluation
+
+_Arr = NDArray[np.floating[Any]]
+_Reduced = Literal["mean", "sum"]
+_Base = Optional[float]
+_Threads = Optional[int]
+_Eval = Evaluation[float, int, Optional[_Arr], Optional[NDArray[np.int64]]]
+
+BLOCK_ELEMS: int
+SERIAL_BELOW: int
+F16_CHUNK: int
+
+def sigmoid(x: ArrayLike, *, out: Optional[_Arr] = ..., num_threads: _Threads = ...) -> _Arr: ...
+def log_sigmoid(x: ArrayLike, *, out: Optional[_Arr] = ..., num_threads: _Threads = ...) -> _Arr: ...
+def softmax(x: ArrayLike, axis: int = ..., *, out: Optional[_Arr] = ...,
+            num_threads: _Threads = ...) -> _Arr: ...
+def log_softmax(x: ArrayLike, axis: int = ..., *, out: Optional[_Arr] = ...,
+                num_threads: _Threads = ...) -> _Arr: ...
+def logsumexp(x: ArrayLike, axis: int = ..., *, num_threads: _Threads = ...) -> _Arr: ...
+
+@overload
+def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                          weight: Optional[ArrayLike] = ..., sample_weight: Optional[ArrayLike] = ...,
+                          ignore_index: int = ..., label_smoothing: float = ...,
+                          reduction: _Reduced = ..., base: _Base = ..., z_loss: float = ...,
+                          return_grad: Literal[False] = ..., grad_out: None = ...,
+                          num_threads: _Threads = ...) -> float: ...
+@overload
+def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                          weight: Optional[ArrayLike] = ..., sample_weight: Optional[ArrayLike] = ...,
+                          ignore_index: int = ..., label_smoothing: float = ...,
+                          reduction: Literal["none"], base: _Base = ..., z_loss: float = ...,
+                          return_grad: Literal[False] = ..., grad_out: None = ...,
+                          num_threads: _Threads = ...) -> _Arr: ...
+@overload
+def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                          weight: Optional[ArrayLike] = ..., sample_weight: Optional[ArrayLike] = ...,
+                          ignore_index: int = ..., label_smoothing: float = ...,
+                          reduction: _Reduced = ..., base: _Base = ..., z_loss: float = ...,
+                          return_grad: Literal[True], grad_out: Optional[_Arr] = ...,
+                          num_threads: _Threads = ...) -> tuple[float, _Arr]: ...
+@overload
+def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
+                          weight: Optional[ArrayLike] = ..., sample_weight: Optional[ArrayLike] = ...,
+                          ignore_index: int = ..., label_smoothing: float = ...,
+                          reduction: Literal["none"], base: _Base = ..., z_loss: float = ...,
+                          return_grad: Literal[True], grad_out: Optional[_Arr] = ...,
+                          num_threads: _Threads = ...) -> tuple[_Arr, _Arr]: ...
+
+@overload
+def sigmoid_binary_cross_entropy(logits: ArrayLike, target: ArrayLike, *,
+                                 weight: Optional[ArrayLike] = ..., pos_weight: Optional[ArrayLike] = ...,
+                                 label_smoothing: float = ..., gamma: float = ...,
+                                 alpha: Optional[float] = ..., reduction: _Reduced = ...,
+                                 base: _Base = ..., return_grad: Literal[False] = ...,
+                                 grad_out: None = ..., num_threads: _Threads = ...) -> float: ...
+@overload
+def sigmoid_binary_cross_entropy(logits: ArrayLike, target: ArrayLike, *,
+                                 weight: Optional[ArrayLike] = ..., pos_weight: Optional[ArrayLike] = ...,
+                                 label_smoothing: float = ..., gamma: float = ...,
+                                 alpha: Optional[float] = ..., reduction: Literal["none"],
+                                 base: _Base = ..., return_grad: Literal[False] = ...,
+                                 grad_out: None = ..., num_threads: _Threads = ...) -> _Arr: ...
+@overload
+def sigmoid_binary_cross_entropy(logits: ArrayLike, target: ArrayLike, *,
+                                 weight: Optional[ArrayLike] = ..., pos_weight: Optional[ArrayLike] = ...,
+                                 label_smoothing: float = ..., gamma: float = ...,
+                                 alpha: Optional[float] = ..., reduction: _Reduced = ...,
+                                 base: _Base = ..., return_grad: Literal[True],
+                                 grad_out: Optional[_Arr] = ...,
+                                 num_threads: _Threads = ...) -> tuple[float, _Arr]: ...
+@overload
+def sigmoid_binary_cross_entropy(logits: ArrayLike, target: ArrayLike, *,
+                                 weight: Optional[ArrayLike] = ..., pos_weight: Optional[ArrayLike] = ...,
+                                 label_smoothing: float = ..., gamma: float = ...,
+                                 alpha: Optional[float] = ..., reduction: Literal["none"],
+                                 base: _Base = ..., return_grad: Literal[True],
+                                 grad_out: Optional[_Arr] = ...,
+                                 num_threads: _Threads = ...) -> tuple[_Arr, _Arr]: ...
+
+@overload
+def cross_entropy(p: ArrayLike, q: ArrayLike, *, axis: int = ..., base: _Base = ...,
+                  eps: Union[float, Literal["auto"]] = ..., reduction: _Reduced = ...) -> float: ...
+@overload
+def cross_entropy(p: ArrayLike, q: ArrayLike, *, axis: int = ..., base: _Base = ...,
+                  eps: Union[float, Literal["auto"]] = ..., reduction: Literal["none"]) -> _Arr: ...
+@overload
+def binary_cross_entropy(prob: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+                         base: _Base = ..., eps: Union[float, Literal["auto"]] = ...,
+                         reduction: _Reduced = ...) -> float: ...
+@overload
+def binary_cross_entropy(prob: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+                         base: _Base = ..., eps: Union[float, Literal["auto"]] = ...,
+                         reduction: Literal["none"]) -> _Arr: ...
+
+def evaluate(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ignore_index: int = ...,
+             sample_weight: Optional[ArrayLike] = ..., num_threads: _Threads = ...) -> _Eval: ...
+
+class Evaluator:
+    axis: int
+    ignore_index: int
+    num_threads: _Threads
+    keep_rows: bool
+    sums: list[float]
+    def __init__(self, *, axis: int = ..., ignore_index: int = ..., num_threads: _Threads = ...,
+                 keep_rows: bool = ...) -> None: ...
+    def update(self, logits: ArrayLike, labels: ArrayLike,
+               sample_weight: Optional[ArrayLike] = ...) -> Evaluator: ...
+    def merge(self, other: Evaluator) -> Evaluator: ...
+    def result(self) -> _Eval: ...
+
+def evaluate_file(logits_path: Union[str, os.PathLike[str]],
+                  labels: Union[ArrayLike, str, os.PathLike[str]], *, batch_rows: int = ...,
+                  progress: Optional[bool] = ..., axis: int = ..., ignore_index: int = ...,
+                  num_threads: _Threads = ...) -> _Eval: ...

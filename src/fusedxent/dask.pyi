@@ -1,0 +1,54 @@
+# Public signatures of fusedxent.dask (defined and documented in dask.py).
+import os
+from typing import Any, Literal, Optional, Union, overload
+
+from dask.array import Array
+from numpy.typing import ArrayLike
+
+from .reference import Evaluation
+
+__all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
+           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "open_npy"]
+
+_In = Union[Array, ArrayLike]
+_Reduced = Literal["mean", "sum"]
+
+def open_npy(path: Union[str, os.PathLike[str]], chunks: Any = ...) -> Array: ...
+def sigmoid(x: _In, *, num_threads: Optional[int] = ...) -> Array: ...
+def log_sigmoid(x: _In, *, num_threads: Optional[int] = ...) -> Array: ...
+def softmax(x: _In, axis: int = ..., *, num_threads: Optional[int] = ...) -> Array: ...
+def log_softmax(x: _In, axis: int = ..., *, num_threads: Optional[int] = ...) -> Array: ...
+def logsumexp(x: _In, axis: int = ..., *, num_threads: Optional[int] = ...) -> Array: ...
+
+@overload
+def softmax_cross_entropy(logits: _In, target: _In, *, axis: int = ...,
+                          weight: Optional[ArrayLike] = ..., sample_weight: Optional[_In] = ...,
+                          ignore_index: int = ..., label_smoothing: float = ...,
+                          reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
+                          z_loss: float = ..., return_grad: Literal[False] = ...,
+                          num_threads: Optional[int] = ...) -> Array: ...
+@overload
+def softmax_cross_entropy(logits: _In, target: _In, *, axis: int = ...,
+                          weight: Optional[ArrayLike] = ..., sample_weight: Optional[_In] = ...,
+                          ignore_index: int = ..., label_smoothing: float = ...,
+                          reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
+                          z_loss: float = ..., return_grad: Literal[True],
+                          num_threads: Optional[int] = ...) -> tuple[Array, Array]: ...
+@overload
+def sigmoid_binary_cross_entropy(logits: _In, target: _In, *, weight: Optional[_In] = ...,
+                                 pos_weight: Optional[_In] = ..., label_smoothing: float = ...,
+                                 gamma: float = ..., alpha: Optional[float] = ...,
+                                 reduction: Union[_Reduced, Literal["none"]] = ...,
+                                 base: Optional[float] = ..., return_grad: Literal[False] = ...,
+                                 num_threads: Optional[int] = ...) -> Array: ...
+@overload
+def sigmoid_binary_cross_entropy(logits: _In, target: _In, *, weight: Optional[_In] = ...,
+                                 pos_weight: Optional[_In] = ..., label_smoothing: float = ...,
+                                 gamma: float = ..., alpha: Optional[float] = ...,
+                                 reduction: Union[_Reduced, Literal["none"]] = ...,
+                                 base: Optional[float] = ..., return_grad: Literal[True],
+                                 num_threads: Optional[int] = ...) -> tuple[Array, Array]: ...
+
+def evaluate(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = ...,
+             sample_weight: Optional[_In] = ...,
+             num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array]: ...
