@@ -580,6 +580,35 @@ def softmax_xent(const floating[:, ::1] x, labels, soft, const double[::1] class
                           min((b + 1) * rows_per_block, N))
 
 
+def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t ignore_index):
+    """The small-call fast path of softmax_xent: class-index forward loss
+    with no options over rows that form a single reduction block, returning
+    that block's (loss sum, denominator) -- the same numbers softmax_xent
+    would put in partial[0] -- without allocating anything.  Returns None
+    when y is not one label per row in [0, C) or ignore_index; the caller's
+    full path then raises with the message."""
+    cdef CEOpts o
+    cdef double part[2]
+    cdef Py_ssize_t i, N = x.shape[0], C = x.shape[1]
+    if y.shape[0] != N or C == 0:
+        return None
+    for i in range(N):
+        if (y[i] < 0 or y[i] >= C) and y[i] != ignore_index:
+            return None
+    o.cw = NULL
+    o.sw = NULL
+    o.cw_sum = <double>C
+    o.ignore_index = ignore_index
+    o.eps = 0.0
+    o.z = 0.0
+    o.gscale = 1.0
+    o.ta = 0.0
+    o.tb = 0.0
+    with nogil:
+        ce_index_block(x, y, &o, NULL, NULL, part, 0, N)
+    return part[0], part[1]
+
+
 # ---------------------------------------------------------------- evaluate
 
 cdef void eval_block(const floating[:, ::1] x, const int64_t[::1] y, const double *sw,

@@ -202,3 +202,32 @@ def test_check_passes():
     rep = fx.check()
     assert rep.ok, str(rep)
     assert len(rep.rows) > 100
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_call_fast_path_equals_the_full_path(dtype):
+    # calls with the default options and at most one reduction block take a
+    # shortcut; num_threads=1 forces the general path: the numbers must be
+    # bit for bit the same, and bad labels must still raise
+    rng = np.random.default_rng(7)
+    for N, C in [(1, 1), (64, 10), (3, 5461), (16384, 1), (100, 163)]:
+        x = (rng.standard_normal((N, C)) * 5).astype(dtype)
+        y = rng.integers(0, C, N)
+        y[::3] = -100
+        if N > 2:
+            x[1, 0] = np.nan
+        for red in ("mean", "sum"):
+            for yy in (y, np.full(N, -100)):
+                fast = fx.softmax_cross_entropy(x, yy, reduction=red)
+                full = fx.softmax_cross_entropy(x, yy, reduction=red, num_threads=1)
+                assert type(fast) is float
+                np.testing.assert_array_equal(fast, full)
+    x = np.zeros((4, 3), dtype)
+    with pytest.raises(ValueError, match="out of range"):
+        fx.softmax_cross_entropy(x, np.array([0, 1, 3, 0]))
+    with pytest.raises(ValueError, match="shape"):
+        fx.softmax_cross_entropy(x, np.array([0, 1, 2]))
+    with pytest.raises(TypeError):
+        fx.softmax_cross_entropy(x, np.array([0, 1, 2, 0]), label_smoothing=False)
+    with pytest.raises(ValueError, match="int64"):
+        fx.softmax_cross_entropy(x, np.array([0, 1, 2, 0]), ignore_index=2 ** 70)

@@ -22,7 +22,7 @@ def main(argv=None):
     c.add_argument("--seed", type=int, default=0)
     sub.add_parser("info", help="version, kernel path, OpenMP and threads")
     u = sub.add_parser("ulp", help="error of the vector math in ULP, on every path this CPU runs")
-    u.add_argument("--exhaustive", action="store_true", help="every float32 input (about 10 minutes)")
+    u.add_argument("--exhaustive", action="store_true", help="every float32 input (a few minutes per function)")
     u.add_argument("--samples", type=int, default=1_000_000, help="sampled inputs per function")
     u.add_argument("--isa", action="append", help="only this path (repeatable; default: all this CPU runs)")
     args = ap.parse_args(argv)

@@ -18,6 +18,9 @@ from .reference import Evaluation
 BLOCK_ELEMS = 16384      # elements per reduction block (by shape only -> bitwise reproducible)
 SERIAL_BELOW = 1 << 15   # below this many elements one thread is faster than waking the team
 F16_CHUNK = 1 << 20      # float16 inputs are converted this many elements at a time
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_INT64 = np.dtype(np.int64)
+_PLAIN_NUMBERS = (int, float)
 
 
 def _threads(num_threads, work):
@@ -251,6 +254,22 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
     loss : float (mean, sum) or ndarray of the logits' dtype (none)
     grad : ndarray, only with return_grad
     """
+    if (type(logits) is np.ndarray and type(target) is np.ndarray and 0 < logits.size <= BLOCK_ELEMS
+            and not return_grad and weight is None and sample_weight is None and base is None
+            and grad_out is None and num_threads is None and (reduction == "mean" or reduction == "sum")
+            and type(label_smoothing) in _PLAIN_NUMBERS and label_smoothing == 0
+            and type(z_loss) in _PLAIN_NUMBERS and z_loss == 0 and type(ignore_index) is int and -(1 << 62) < ignore_index < (1 << 62)
+            and (axis == -1 or axis == 1) and type(axis) is int and logits.ndim == 2
+            and logits.dtype in _FAST_DTYPES and target.dtype == _INT64 and target.ndim == 1
+            and logits.flags.c_contiguous and logits.flags.aligned
+            and target.flags.c_contiguous and target.flags.aligned):
+        # small-call fast path: the defaults, one reduction block -- the same
+        # kernel code and numbers as below without the general set-up
+        # (labels are checked in the kernel; a bad one goes the long way and
+        # raises there)
+        r = _k.xent_index_one_block(logits, target, ignore_index)
+        if r is not None:
+            return r[0] if reduction == "sum" else (r[0] / r[1] if r[1] != 0 else 0.0)
     sums, k, loss_rows, grad = _softmax_xent(
         logits, target, axis, weight, sample_weight, ignore_index, label_smoothing, reduction,
         base, z_loss, return_grad, grad_out, num_threads)

@@ -17,6 +17,9 @@ _Threads = Optional[int]
 _Eval = Evaluation[float, int, Optional[_Arr], Optional[NDArray[np.int64]]]
 
 BLOCK_ELEMS: int
+_FAST_DTYPES: tuple[np.dtype[Any], ...]
+_INT64: np.dtype[np.int64]
+_PLAIN_NUMBERS: tuple[type, ...]
 SERIAL_BELOW: int
 F16_CHUNK: int
 

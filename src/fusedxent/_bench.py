@@ -93,6 +93,39 @@ def _sklearn_cases(x, y, nt):
     return fwd, fwd_bwd
 
 
+def _bce_peer_cases(x, t, nt):
+    """PyTorch's binary_cross_entropy_with_logits and scikit-learn's
+    HalfBinomialLoss (0/1 targets) on the same arrays, when installed:
+    [(torch fwd, torch fwd+bwd), (sklearn fwd, sklearn fwd+grad)]."""
+    out = [(None, None), (None, None)]
+    try:
+        import torch
+        torch.set_num_threads(nt)
+        xt, tt = torch.from_numpy(x), torch.from_numpy(t)
+
+        def fwd():
+            with torch.no_grad():
+                torch.nn.functional.binary_cross_entropy_with_logits(xt, tt)
+
+        def fwd_bwd():
+            xg = xt.clone().requires_grad_(True)
+            torch.nn.functional.binary_cross_entropy_with_logits(xg, tt).backward()
+
+        out[0] = (fwd, fwd_bwd)
+    except ImportError:
+        pass
+    try:
+        from sklearn._loss.loss import HalfBinomialLoss
+        loss = HalfBinomialLoss()
+        xf, tf = x.reshape(-1), t.reshape(-1)
+        lo, go = np.empty_like(xf), np.empty_like(xf)
+        out[1] = (lambda: float(np.mean(loss.loss(tf, xf, loss_out=lo, n_threads=nt))),
+                  lambda: loss.loss_gradient(tf, xf, loss_out=lo, gradient_out=go, n_threads=nt))
+    except ImportError:
+        pass
+    return out
+
+
 def _peak_extra_bytes(fn):
     """Peak bytes allocated through NumPy/Python during one call (the kernels
     allocate nothing themselves)."""
@@ -232,13 +265,15 @@ def run(rows=None, classes=None, dtype="float32", threads=None, repeat=5, ref_re
                read, nb)
         t = (rng.random((Ns, C)) < 0.5).astype(dt)
         read2, _ = _probes(np.concatenate([xs.reshape(-1), t.reshape(-1)]), nt)
+        (tb_f, tb_b), (sb_f, sb_b) = _bce_peer_cases(xs, t, nt) if dt != np.float16 else [(None, None)] * 2
         record("sigmoid_binary_cross_entropy", (Ns, C),
                lambda: _api.sigmoid_binary_cross_entropy(xs, t, num_threads=nt),
-               lambda: R.sigmoid_binary_cross_entropy(xs, t), read2, 2 * nb)
+               lambda: R.sigmoid_binary_cross_entropy(xs, t), read2, 2 * nb, torch_fn=tb_f, sk_fn=sb_f)
         gb = np.empty_like(xs)
         record("sigmoid_bce+grad", (Ns, C),
                lambda: _api.sigmoid_binary_cross_entropy(xs, t, return_grad=True, grad_out=gb, num_threads=nt),
-               lambda: R.sigmoid_binary_cross_entropy(xs, t, return_grad=True), read2, 3 * nb, grad)
+               lambda: R.sigmoid_binary_cross_entropy(xs, t, return_grad=True), read2, 3 * nb, grad,
+               tb_b, sb_b)
     if json_path:
         with open(json_path, "w") as f:
             json.dump(results, f, indent=1)

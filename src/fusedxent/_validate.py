@@ -176,9 +176,12 @@ def _at(a, pos):
 
 def ignore_index(v):
     try:
-        return operator.index(v)
+        i = operator.index(v)
     except TypeError:
         raise TypeError(f"ignore_index must be an integer, got {type(v).__name__}") from None
+    if not -(1 << 63) <= i < (1 << 63):
+        raise ValueError(f"ignore_index must fit in int64, got {i}")
+    return i
 
 
 def out_array(out, shape, dtype, name):
