@@ -25,7 +25,7 @@
 from cython.parallel cimport prange
 from libc.math cimport log1p, exp, isfinite, isnan, INFINITY, NAN
 from libc.string cimport memset, memcpy
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint16_t
 
 ctypedef fused floating:
     float
@@ -70,6 +70,10 @@ cdef extern from "fx_dispatch.h" nogil:
         void (*vecmath)(int, const double *, double *, Py_ssize_t) noexcept nogil
     fx_ops_f fx_F
     fx_ops_d fx_D
+    ctypedef struct fx_ops_h:
+        void (*h2f)(const uint16_t *, float *, Py_ssize_t) noexcept nogil
+        void (*f2h)(const float *, uint16_t *, Py_ssize_t) noexcept nogil
+    fx_ops_h fx_H
     enum:
         FX_GROUP
         FX_SMALL_C
@@ -791,6 +795,28 @@ def vecmath(int fn, const floating[::1] x, floating[::1] out):
             fx_F.vecmath(fn, &x[0] if x.shape[0] else NULL, &out[0] if out.shape[0] else NULL, x.shape[0])
         else:
             fx_D.vecmath(fn, &x[0] if x.shape[0] else NULL, &out[0] if out.shape[0] else NULL, x.shape[0])
+
+
+def half_to_float(const uint16_t[::1] h, float[::1] out, Py_ssize_t block, int nt):
+    """float16 (as its uint16 bits) -> float32, exact; F16C on the AVX paths."""
+    cdef Py_ssize_t n = h.shape[0], nb = (n + block - 1) // block, b, j0
+    if out.shape[0] != n:
+        raise ValueError("half_to_float: out must have h's length")
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        j0 = b * block
+        fx_H.h2f(&h[j0], &out[j0], min(block, n - j0))
+
+
+def float_to_half(const float[::1] f, uint16_t[::1] out, Py_ssize_t block, int nt):
+    """float32 -> float16 bits, rounded to nearest even (NumPy's astype)."""
+    cdef Py_ssize_t n = f.shape[0], nb = (n + block - 1) // block, b, j0
+    if out.shape[0] != n:
+        raise ValueError("float_to_half: out must have f's length")
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        j0 = b * block
+        fx_H.f2h(&f[j0], &out[j0], min(block, n - j0))
 
 
 def probe_read(const floating[::1] x, double[::1] partial, Py_ssize_t block, int nt):

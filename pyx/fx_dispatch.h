@@ -13,6 +13,9 @@
 
 #include <string.h>
 #include <stddef.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>   /* F16C intrinsics, used only inside the avx2/avx512 target regions */
+#endif
 #include "fx_vecmath.h"
 
 #ifdef _OPENMP
@@ -54,6 +57,12 @@ static int fx_have_openmp(void) { return 0; }
 
 FX_DECLARE_OPS(float, fx_ops_f)
 FX_DECLARE_OPS(double, fx_ops_d)
+
+typedef struct {
+    void (*h2f)(const uint16_t *, float *, ptrdiff_t);
+    void (*f2h)(const float *, uint16_t *, ptrdiff_t);
+} fx_ops_h;
+#define FX_HALF_TABLE(ISA) { half_to_float_f_##ISA, float_to_half_f_##ISA }
 
 #define FX_OPS_TABLE(T, S, ISA)                                                      \
     { rowmax_##S##_##ISA, sumexp_##S##_##ISA, sumexp_exact_##S##_##ISA, exp_affine_##S##_##ISA,            \
@@ -128,6 +137,7 @@ FX_DECLARE_OPS(double, fx_ops_d)
 
 static fx_ops_f fx_F = FX_OPS_TABLE(float, f, base);
 static fx_ops_d fx_D = FX_OPS_TABLE(double, d, base);
+static fx_ops_h fx_H = FX_HALF_TABLE(base);
 static const char *fx_isa_current = "baseline";
 
 /* Which paths this CPU can run: bit 0 baseline, bit 1 avx2, bit 2 avx512. */
@@ -155,18 +165,21 @@ static int fx_select_isa(int level)
 #if FX_HAVE_X86_PATHS
     if (level == 2) {
         fx_ops_f f = FX_OPS_TABLE(float, f, avx512); fx_ops_d d = FX_OPS_TABLE(double, d, avx512);
-        fx_F = f; fx_D = d; fx_isa_current = "avx512";
+        fx_ops_h h = FX_HALF_TABLE(avx512);
+        fx_F = f; fx_D = d; fx_H = h; fx_isa_current = "avx512";
         return level;
     }
     if (level == 1) {
         fx_ops_f f = FX_OPS_TABLE(float, f, avx2); fx_ops_d d = FX_OPS_TABLE(double, d, avx2);
-        fx_F = f; fx_D = d; fx_isa_current = "avx2";
+        fx_ops_h h = FX_HALF_TABLE(avx2);
+        fx_F = f; fx_D = d; fx_H = h; fx_isa_current = "avx2";
         return level;
     }
 #endif
     {
         fx_ops_f f = FX_OPS_TABLE(float, f, base); fx_ops_d d = FX_OPS_TABLE(double, d, base);
-        fx_F = f; fx_D = d; fx_isa_current = "baseline";
+        fx_ops_h h = FX_HALF_TABLE(base);
+        fx_F = f; fx_D = d; fx_H = h; fx_isa_current = "baseline";
     }
     return 0;
 }

@@ -231,3 +231,32 @@ def test_small_call_fast_path_equals_the_full_path(dtype):
         fx.softmax_cross_entropy(x, np.array([0, 1, 2, 0]), label_smoothing=False)
     with pytest.raises(ValueError, match="int64"):
         fx.softmax_cross_entropy(x, np.array([0, 1, 2, 0]), ignore_index=2 ** 70)
+
+
+def test_half_conversions_are_exact_on_every_path(isa):
+    # every float16 bit pattern to float32 and back, and float32 values
+    # around every float16 rounding boundary (ties, subnormals, overflow to
+    # inf): the kernels' conversion must give NumPy's astype bits (NaN: a NaN)
+    h = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    f = np.empty(h.size, np.float32)
+    fx._kernels.half_to_float(h, f, 4096, 2)
+    want = h.view(np.float16).astype(np.float32)
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(f.view(np.uint32)[~nan], want.view(np.uint32)[~nan])
+    assert np.isnan(f[nan]).all()
+    # midpoints between neighbouring halves, one float ulp either side, and random floats
+    fin = want[np.isfinite(want)]
+    fin = np.sort(fin[fin >= 0])
+    mid = ((fin[:-1].astype(np.float64) + fin[1:]) / 2).astype(np.float32)
+    rng = np.random.default_rng(3)
+    vals = np.concatenate([mid, np.nextafter(mid, 0), np.nextafter(mid, np.inf), fin,
+                           np.float32([65504, 65519.99, 65520, 1e6, np.inf, np.nan, 2.0 ** -25, 2.0 ** -26]),
+                           rng.standard_normal(100_000).astype(np.float32) * 10.0 ** rng.integers(-9, 6, 100_000)])
+    vals = np.concatenate([vals, -vals]).astype(np.float32)
+    out = np.empty(vals.size, np.uint16)
+    fx._kernels.float_to_half(vals, out, 4096, 2)
+    with np.errstate(over="ignore"):
+        want16 = vals.astype(np.float16)
+    nan = np.isnan(vals)
+    np.testing.assert_array_equal(out[~nan], want16.view(np.uint16)[~nan])
+    assert np.isnan(out.view(np.float16)[nan]).all()

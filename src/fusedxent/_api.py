@@ -7,7 +7,8 @@ when the layout forces it.  Reductions come back from the kernels as
 per-block partial sums in double (blocks sized by the shape alone) and are
 added here in order, so results do not depend on the thread count.
 float16 input is processed in float32 chunks of about F16_CHUNK elements,
-so no full-size float32 copy is ever made.
+converted both ways by the kernels' F16C code, so no full-size float32 copy
+is ever made.
 """
 import numpy as np
 
@@ -17,7 +18,7 @@ from .reference import Evaluation
 
 BLOCK_ELEMS = 16384      # elements per reduction block (by shape only -> bitwise reproducible)
 SERIAL_BELOW = 1 << 15   # below this many elements one thread is faster than waking the team
-F16_CHUNK = 1 << 20      # float16 inputs are converted this many elements at a time
+F16_CHUNK = 1 << 18      # float16 inputs are converted this many elements at a time (1 MB of float32)
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _INT64 = np.dtype(np.int64)
 _PLAIN_NUMBERS = (int, float)
@@ -47,8 +48,29 @@ def _chunks(n, per_block, unit, f16):
     return [(r, min(n, r + step)) for r in range(0, n, step)]
 
 
-def _f32(a, r0, r1):
-    return None if a is None else np.ascontiguousarray(a[r0:r1], dtype=np.float32)
+def _f32(a, r0, r1, nt):
+    """Rows/elements [r0, r1) of `a` as C-contiguous float32.  float16 goes
+    through the kernels' conversion (F16C on the AVX paths): NumPy's own
+    takes a slow path for subnormal halves, where small gradients live."""
+    if a is None:
+        return None
+    s = a[r0:r1]
+    if s.dtype != np.float16:
+        return np.ascontiguousarray(s, dtype=np.float32)
+    s = np.ascontiguousarray(s)
+    out = np.empty(s.shape, np.float32)
+    _k.half_to_float(s.reshape(-1).view(np.uint16), out.reshape(-1), BLOCK_ELEMS, nt)
+    return out
+
+
+def _put_f16(dst, r0, r1, src, nt):
+    """dst[r0:r1] = src for a float16 `dst` and a float32 `src`, rounded to
+    nearest even like NumPy's astype, by the kernels' conversion."""
+    d = dst[r0:r1]
+    if d.flags.c_contiguous:
+        _k.float_to_half(src.reshape(-1), d.reshape(-1).view(np.uint16), BLOCK_ELEMS, nt)
+    else:
+        d[...] = src
 
 
 def _logit_rows(x, axis, name):
@@ -63,9 +85,10 @@ def _logit_rows(x, axis, name):
 
 
 def _row_output(out, x, ax):
-    """The caller's array itself when the kernel can write into it (class
-    axis last, C-contiguous, not float16), else None."""
-    if out is not None and ax == x.ndim - 1 and out.flags.c_contiguous and out.dtype != np.float16:
+    """The caller's array itself when the rows can be written into it (class
+    axis last, C-contiguous; float16 rows are converted into it chunk by
+    chunk), else None."""
+    if out is not None and ax == x.ndim - 1 and out.flags.c_contiguous:
         return out.reshape(-1, x.shape[-1])
     return None
 
@@ -78,14 +101,14 @@ def _place(res2, mshape, ax, out):
     return np.ascontiguousarray(res)
 
 
-def _run_rows(N, C, f16, call, row_ins, row_outs):
+def _run_rows(N, C, f16, call, row_ins, row_outs, nt):
     """Run `call(ins, outs, block0)` over row chunks.  row_ins/row_outs are
     2-D or 1-D row-indexed arrays (or None); for float16 the chunk's inputs
     are converted to float32 and its outputs copied back after the call."""
     rpb = _rows_per_block(C)
     for r0, r1 in _chunks(N, rpb, C, f16):
         if f16:
-            ins = [a if a is None or a.dtype != np.float16 else _f32(a, r0, r1) for a in row_ins]
+            ins = [a if a is None or a.dtype != np.float16 else _f32(a, r0, r1, nt) for a in row_ins]
             ins = [a if a is None or a.shape[0] == r1 - r0 else a[r0:r1] for a in ins]
             outs = [None if a is None else
                     np.empty(a[r0:r1].shape, np.float32) if a.dtype == np.float16 else a[r0:r1]
@@ -97,7 +120,7 @@ def _run_rows(N, C, f16, call, row_ins, row_outs):
         if f16:
             for a, o in zip(row_outs, outs):
                 if a is not None and a.dtype == np.float16:
-                    a[r0:r1] = o
+                    _put_f16(a, r0, r1, o, nt)
 
 
 # ------------------------------------------------------------------ normalizers
@@ -112,13 +135,13 @@ def _elementwise(x, out, num_threads, log):
     xf = x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1)
     if not f16:
         xf = V.as_kernel_layout(xf, x.dtype)
-    direct = out is not None and out.flags.c_contiguous and not f16
+    direct = out is not None and out.flags.c_contiguous
     res = out.reshape(-1) if direct else np.empty(n, x.dtype)
     for j0, j1 in _chunks(n, BLOCK_ELEMS, 1, f16):
         if f16:
             tmp = np.empty(j1 - j0, np.float32)
-            _k.sigmoid(_f32(xf, j0, j1), tmp, log, BLOCK_ELEMS, nt)
-            res[j0:j1] = tmp
+            _k.sigmoid(_f32(xf, j0, j1, nt), tmp, log, BLOCK_ELEMS, nt)
+            _put_f16(res, j0, j1, tmp, nt)
         else:
             _k.sigmoid(xf[j0:j1], res[j0:j1], log, BLOCK_ELEMS, nt)
     if direct:
@@ -167,7 +190,7 @@ def _normalize(x, axis, out, num_threads, log):
     res = direct if direct is not None else np.empty((N, C), x.dtype)
     rpb = _rows_per_block(C)
     _run_rows(N, C, x.dtype == np.float16,
-              lambda i, o, b0: _k.softmax(i[0], o[0], log, rpb, nt), [x2], [res])
+              lambda i, o, b0: _k.softmax(i[0], o[0], log, rpb, nt), [x2], [res], nt)
     return out if direct is not None else _place(res, mshape, ax, out)
 
 
@@ -198,7 +221,7 @@ def logsumexp(x, axis=-1, *, num_threads=None):
     res = np.empty(N, x.dtype)
     rpb = _rows_per_block(C)
     _run_rows(N, C, x.dtype == np.float16,
-              lambda i, o, b0: _k.logsumexp(i[0], o[0], rpb, nt), [x2], [res])
+              lambda i, o, b0: _k.logsumexp(i[0], o[0], rpb, nt), [x2], [res], nt)
     return res.reshape(mshape[:-1])
 
 
@@ -342,7 +365,7 @@ def _softmax_xent(logits, target, axis, weight, sample_weight, ignore_index, lab
         _k.softmax_xent(ins[0], ins[1], ins[2], w, ins[3], w_sum, ii, eps, ta, tb, z, gscale,
                         outs[0], outs[1], partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
 
-    _run_rows(N, C, f16, call, [x2, y, soft, sw], [loss_rows, g2])
+    _run_rows(N, C, f16, call, [x2, y, soft, sw], [loss_rows, g2], nt)
     sums = partial[0] if len(partial) == 1 else partial.sum(axis=0)
     if loss_rows is not None:
         loss_rows = loss_rows.reshape(idx_shape)
@@ -437,14 +460,14 @@ def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alp
     loss_el = np.empty(n, x.dtype) if reduction == "none" else None
     gf = None
     if return_grad:
-        direct = grad_out is not None and grad_out.flags.c_contiguous and not f16
+        direct = grad_out is not None and grad_out.flags.c_contiguous
         gf = grad_out.reshape(-1) if direct else np.empty(n, x.dtype)
     partial = np.zeros(_nblocks(n, BLOCK_ELEMS))
     ta, tb = 1.0 - eps, eps / 2.0
     for j0, j1 in _chunks(n, BLOCK_ELEMS, 1, f16):
         sl = slice(j0, j1)
         if f16:
-            xs, ts = _f32(xf, j0, j1), _f32(tf, j0, j1)
+            xs, ts = _f32(xf, j0, j1, nt), _f32(tf, j0, j1, nt)
             ls = None if loss_el is None else np.empty(j1 - j0, np.float32)
             gs = None if gf is None else np.empty(j1 - j0, np.float32)
         else:
@@ -456,9 +479,9 @@ def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alp
                        ls, gs, partial[j0 // BLOCK_ELEMS:_nblocks(j1, BLOCK_ELEMS)], BLOCK_ELEMS, nt)
         if f16:
             if ls is not None:
-                loss_el[sl] = ls
+                _put_f16(loss_el, j0, j1, ls, nt)
             if gs is not None:
-                gf[sl] = gs
+                _put_f16(gf, j0, j1, gs, nt)
     if loss_el is not None:
         loss_el = loss_el.reshape(x.shape)
     if not return_grad:
@@ -506,7 +529,7 @@ def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
                               partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
 
     if C:
-        _run_rows(N, C, f16, call, [p2, q2], [loss_rows])
+        _run_rows(N, C, f16, call, [p2, q2], [loss_rows], nt)
     elif loss_rows is not None:
         loss_rows[:] = 0
     return _finish_loss(partial, N, reduction, k, loss_rows, mshape[:-1])
@@ -538,13 +561,13 @@ def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", re
     nt = _threads(None, n)
     for j0, j1 in _chunks(n, BLOCK_ELEMS, 1, f16):
         sl = slice(j0, j1)
-        ps, ts = (_f32(pf, j0, j1), _f32(tf, j0, j1)) if f16 else (pf[sl], tf[sl])
+        ps, ts = (_f32(pf, j0, j1, nt), _f32(tf, j0, j1, nt)) if f16 else (pf[sl], tf[sl])
         ls = None if loss_el is None else (np.empty(j1 - j0, np.float32) if f16 else loss_el[sl])
         _k.binary_cross_entropy_prob(ps, ts, None if wf is None else wf[sl], e, 1.0 - e, ls,
                                      partial[j0 // BLOCK_ELEMS:_nblocks(j1, BLOCK_ELEMS)],
                                      BLOCK_ELEMS, nt)
         if f16 and ls is not None:
-            loss_el[sl] = ls
+            _put_f16(loss_el, j0, j1, ls, nt)
     return _finish_loss(partial, n, reduction, k, loss_el, pr.shape)
 
 
@@ -573,7 +596,7 @@ def _evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threa
         _k.evaluate(ins[0], ins[1], ins[2], ii, outs[0], outs[1],
                     partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
 
-    _run_rows(N, C, x.dtype == np.float16, call, [x2, y, sw], [lse, amax])
+    _run_rows(N, C, x.dtype == np.float16, call, [x2, y, sw], [lse, amax], nt)
     return tuple(float(v) for v in partial.sum(axis=0)), lse.reshape(idx_shape), amax.reshape(idx_shape)
 
 
