@@ -35,3 +35,28 @@ def test_mypy_catches_a_misuse(tmp_path):
                  "loss, grad = fx.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 1]))\n")
     code, out = _run("mypy", "--strict", "--config-file", "pyproject.toml", str(f))
     assert code == 1 and '"float" object is not iterable' in out, out
+
+
+def test_every_public_function_has_numpydoc_sections():
+    import inspect
+
+    import fusedxent as fx
+    mods = [fx]
+    try:
+        import fusedxent.dask as fxd
+        mods.append(fxd)
+    except ImportError:
+        pass
+    missing = []
+    for mod in mods:
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if not callable(obj):
+                continue
+            doc = inspect.getdoc(obj) or ""
+            has_params = bool(inspect.signature(obj).parameters)
+            need = ["Attributes\n----------"] if name == "Evaluation" else \
+                (["Parameters\n----------"] if has_params else []) + \
+                ([] if inspect.isclass(obj) else ["Returns\n-------"])
+            missing += [f"{mod.__name__}.{name}: {n.splitlines()[0]}" for n in need if n not in doc]
+    assert not missing, missing

@@ -176,7 +176,25 @@ def sigmoid(x, *, out=None, num_threads=None):
 
 
 def log_sigmoid(x, *, out=None, num_threads=None):
-    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), element-wise; see `sigmoid`."""
+    """log(sigmoid(x)), element-wise, as min(x, 0) - log1p(exp(-|x|)).
+
+    Accurate for large |x| (no log of a rounded 1 or 0).
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape; float16/32/64 keep their dtype, integers and bools
+        become float64.
+    out : ndarray, optional
+        Receives the result (x's shape and float dtype); may be `x`.
+    num_threads : int, optional
+        OpenMP threads; default: the OpenMP default.
+
+    Returns
+    -------
+    ndarray
+        x's float dtype and shape (`out` when given).
+    """
     return _elementwise(x, out, num_threads, True)
 
 
@@ -195,25 +213,70 @@ def _normalize(x, axis, out, num_threads, log):
 
 
 def softmax(x, axis=-1, *, out=None, num_threads=None):
-    """softmax along `axis`: exp(x - lse(x)).
+    """softmax along `axis`: exp(x - logsumexp(x)).
 
-    Rows whose maximum is NaN or +-inf give NaN (see README, IEEE table).
-    Returns an array of x's float dtype and shape (`out` when given; it
-    may be `x` itself).
+    Parameters
+    ----------
+    x : array_like
+        At least 1-D; float16/32/64 keep their dtype, integers become float64.
+    axis : int
+        The class axis.
+    out : ndarray, optional
+        Receives the result (x's shape and float dtype); may be `x`.
+    num_threads : int, optional
+        OpenMP threads; default: the OpenMP default.
+
+    Returns
+    -------
+    ndarray
+        x's float dtype and shape (`out` when given).  Rows whose maximum is
+        NaN or +-inf give NaN; -inf entries of a finite row give 0 (README,
+        IEEE table).
     """
     return _normalize(x, axis, out, num_threads, False)
 
 
 def log_softmax(x, axis=-1, *, out=None, num_threads=None):
-    """log softmax along `axis`, computed as (x - max) - log1p(s), never log(softmax)."""
+    """log softmax along `axis`, computed as (x - max) - log1p(s), never as
+    log(softmax(x)).
+
+    Parameters
+    ----------
+    x : array_like
+        At least 1-D; float16/32/64 keep their dtype, integers become float64.
+    axis : int
+        The class axis.
+    out : ndarray, optional
+        Receives the result (x's shape and float dtype); may be `x`.
+    num_threads : int, optional
+        OpenMP threads; default: the OpenMP default.
+
+    Returns
+    -------
+    ndarray
+        x's float dtype and shape (`out` when given); -inf where the logit
+        is -inf in a finite row, NaN for rows with NaN or +inf.
+    """
     return _normalize(x, axis, out, num_threads, True)
 
 
 def logsumexp(x, axis=-1, *, num_threads=None):
-    """log(sum(exp(x))) along `axis`; shape of x without `axis`, x's float dtype.
+    """log(sum(exp(x))) along `axis`, as max + log1p(sum of the others).
 
-    All -inf rows give -inf, rows with +inf give +inf, rows with NaN give NaN
-    (SciPy's convention).
+    Parameters
+    ----------
+    x : array_like
+        At least 1-D; float16/32/64 keep their dtype, integers become float64.
+    axis : int
+        The axis reduced.
+    num_threads : int, optional
+        OpenMP threads; default: the OpenMP default.
+
+    Returns
+    -------
+    ndarray
+        x's shape without `axis`, x's float dtype.  All -inf rows give -inf,
+        rows with +inf give +inf, rows with NaN give NaN (SciPy's convention).
     """
     x, ax, x2, mshape = _logit_rows(x, axis, "x")
     N, C = x2.shape
@@ -405,15 +468,36 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
 
     Parameters
     ----------
-    logits, target : array_like of the same shape
-    weight : array_like broadcastable to the logits, optional
-    pos_weight : scalar or array of shape (logits.shape[-1],), optional
+    logits : array_like, float
+        Any shape.
+    target : array_like
+        The logits' shape; 0/1 labels or probabilities in [0, 1] (any real
+        or bool dtype).
+    weight : array_like, optional
+        Element weights broadcastable to the logits (PyTorch's `weight`).
+    pos_weight : float or array_like of shape (logits.shape[-1],), optional
+        Weight of the positive term, along the last axis.
     label_smoothing : float in [0, 1]
         t -> t (1 - eps) + eps / 2.
-    gamma, alpha : focal loss (torchvision's sigmoid_focal_loss)
+    gamma : float >= 0
+        Focal-loss exponent (torchvision's sigmoid_focal_loss); 0: off.
+    alpha : float in [0, 1], optional
+        Focal-loss class balance: alpha t + (1 - alpha)(1 - t).
     reduction : {"mean", "sum", "none"}
         "mean" divides by the number of elements (0.0 for an empty input).
-    base, return_grad, grad_out, num_threads : as in `softmax_cross_entropy`.
+    base : float, optional
+        Logarithm base of the result (None or e: nats, 2: bits).
+    return_grad : bool
+        Also return d(loss)/d(logits) from the same pass.
+    grad_out : ndarray, optional
+        Receives the gradient (logits' shape and dtype); may be `logits`.
+    num_threads : int, optional
+        OpenMP threads; default: the OpenMP default.
+
+    Returns
+    -------
+    loss : float (mean, sum) or ndarray of the logits' dtype and shape (none)
+    grad : ndarray, only with return_grad
     """
     total, k, loss_el, grad = _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing,
                                            gamma, alpha, reduction, base, return_grad, grad_out,
@@ -498,9 +582,25 @@ def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alp
 def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
     """H(p, q) = -sum_c p_c log q_c along `axis` (the article's form).
 
-    q is clipped to [eps, 1 - eps] (eps="auto": the machine epsilon of the
-    inputs' dtype, as scikit-learn's log_loss) and 0 log 0 = 0.  "mean"
-    averages over rows.
+    Parameters
+    ----------
+    p : array_like
+        Target distribution (at least 1-D); 0 log 0 = 0.
+    q : array_like
+        Predicted probabilities, p's shape; clipped to [eps, 1 - eps].
+    axis : int
+        The class axis.
+    base : float, optional
+        Logarithm base (None or e: nats, 2: bits).
+    eps : float in (0, 0.5) or "auto"
+        "auto": the machine epsilon of the inputs' dtype (scikit-learn's
+        log_loss).
+    reduction : {"mean", "sum", "none"}
+        "mean" averages over rows.
+
+    Returns
+    -------
+    float (mean, sum) or ndarray of p's shape without `axis` (none)
     """
     p = V.float_array(p, "p", allow_0d=False)
     q = V.float_array(q, "q", allow_0d=False)
@@ -538,8 +638,24 @@ def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
 def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", reduction="mean"):
     """-(t log p + (1 - t) log(1 - p)) element-wise from probabilities.
 
-    p is clipped to [eps, 1 - eps] (scikit-learn's log_loss); "mean"
-    averages over elements.
+    Parameters
+    ----------
+    prob : array_like
+        Predicted probabilities, any shape; clipped to [eps, 1 - eps].
+    target : array_like
+        prob's shape; 0/1 labels or probabilities.
+    weight : array_like, optional
+        Element weights broadcastable to prob.
+    base : float, optional
+        Logarithm base (None or e: nats, 2: bits).
+    eps : float in (0, 0.5) or "auto"
+        "auto": the machine epsilon of prob's dtype (scikit-learn's log_loss).
+    reduction : {"mean", "sum", "none"}
+        "mean" averages over elements.
+
+    Returns
+    -------
+    float (mean, sum) or ndarray of prob's shape (none)
     """
     pr = V.float_array(prob, "prob")
     t = V.bce_target(target, pr.shape)
@@ -609,6 +725,21 @@ def _evaluation(sums, lse, amax):
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
     """One pass over the logits of an evaluation job.
 
+    Parameters
+    ----------
+    logits : array_like, float
+        Class scores; the class axis is `axis`.
+    labels : array_like of int
+        Class indices, the logits' shape without `axis`.
+    axis : int
+        The class axis.
+    ignore_index : int
+        Rows with this label count nowhere.
+    sample_weight : array_like, optional
+        Per-row weights of the loss and the accuracy.
+    num_threads : int, optional
+        OpenMP threads; default: the OpenMP default.
+
     Returns
     -------
     Evaluation(loss, accuracy, count, lse, argmax)
@@ -628,9 +759,15 @@ class Evaluator:
     The partial sums (loss, weight, correct, count) are carried in double,
     so the result over any batch boundaries equals one `evaluate` call over
     the concatenated rows to rounding (1e-12 relative).  Evaluators `merge`
-    and pickle.  With keep_rows=False the per-row lse and argmax are not
-    kept (memory stays constant over a stream); `result()` then has None
-    in those fields.
+    and pickle.
+
+    Parameters
+    ----------
+    axis, ignore_index, num_threads :
+        As in `evaluate`, for every batch.
+    keep_rows : bool
+        Keep the per-row lse and argmax for `result()`; False keeps memory
+        constant over a stream and `result()` has None in those fields.
     """
 
     def __init__(self, *, axis=-1, ignore_index=-100, num_threads=None, keep_rows=True):
@@ -643,6 +780,7 @@ class Evaluator:
         self._argmax = []
 
     def update(self, logits, labels, sample_weight=None):
+        """Add a batch (any number of rows): `evaluate`'s arguments.  Returns self."""
         sums, lse, amax = _evaluate_parts(logits, labels, self.axis, self.ignore_index,
                                           sample_weight, self.num_threads)
         for i, v in enumerate(sums):
@@ -653,7 +791,8 @@ class Evaluator:
         return self
 
     def merge(self, other):
-        """Fold another Evaluator's rows into this one (this one's rows first)."""
+        """Fold another Evaluator's rows into this one (this one's rows
+        first); per-row outputs are kept only if both keep them.  Returns self."""
         if not isinstance(other, Evaluator):
             raise TypeError(f"can only merge an Evaluator, got {type(other).__name__}")
         for i, v in enumerate(other.sums):
@@ -667,6 +806,7 @@ class Evaluator:
         return self
 
     def result(self):
+        """The `Evaluation` of every row seen so far."""
         lse = amax = None
         if self.keep_rows:
             lse = np.concatenate([a.reshape(-1) for a in self._lse]) if self._lse else np.empty(0)
@@ -676,12 +816,30 @@ class Evaluator:
 
 
 def evaluate_file(logits_path, labels, *, batch_rows=65536, progress=None, **options):
-    """Evaluate a `.npy` file of logits (rows, classes) that may not fit in
-    memory: opened with mmap_mode='r' and read `batch_rows` rows at a time.
-    `labels` is an array or a `.npy` path (memory-mapped too).  A progress
-    bar shows when tqdm is installed and progress is not False.  Per-row
-    outputs are not kept (constant memory); returns an Evaluation with
-    lse = argmax = None."""
+    """Evaluate a `.npy` file of logits that may not fit in memory.
+
+    The file is opened with mmap_mode='r' and read `batch_rows` rows at a
+    time through an `Evaluator`, so memory stays constant.
+
+    Parameters
+    ----------
+    logits_path : str or path-like
+        A `.npy` file of 2-D (rows, classes) logits.
+    labels : array_like or str or path-like
+        Class indices, one per row, or a `.npy` path (memory-mapped too).
+    batch_rows : int
+        Rows read per batch.
+    progress : bool, optional
+        A tqdm progress bar when tqdm is installed: None shows it for runs
+        of 8 batches or more, False never.
+    **options
+        `Evaluator` options (axis, ignore_index, num_threads).
+
+    Returns
+    -------
+    Evaluation
+        With lse = argmax = None (per-row outputs are not kept).
+    """
     x = np.load(logits_path, mmap_mode="r")
     y = np.load(labels, mmap_mode="r") if isinstance(labels, (str, bytes)) or hasattr(labels, "__fspath__") \
         else np.asarray(labels)

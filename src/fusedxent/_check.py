@@ -71,9 +71,20 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
 
     Covers float32 and float64, several shapes (1x1, odd sizes, 1000
     classes, a 3-D array with axis=1), wide, confident, masked (-inf) and
-    huge logits, gradients included.  Returns a CheckReport (`.ok`,
-    `.failures`, printable); with raise_on_failure=True an AssertionError
-    carries the report when anything disagrees beyond the tolerance.
+    huge logits, gradients included.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generated data.
+    raise_on_failure : bool
+        Raise AssertionError, carrying the report, when anything disagrees
+        beyond the tolerance.
+
+    Returns
+    -------
+    CheckReport
+        `.ok`, `.failures`, and a printable table of every comparison.
     """
     import fusedxent as fx
     from . import reference as R

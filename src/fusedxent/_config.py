@@ -7,9 +7,24 @@ from . import _kernels
 
 
 def set_isa(name: str = "best") -> str:
-    """Use the kernels compiled for `name` ("baseline", "avx2", "avx512" or
-    "best").  The FUSEDXENT_ISA environment variable sets it at import.
-    Raises ValueError for an unknown name or one this CPU cannot run."""
+    """Use the kernels compiled for one instruction set.
+
+    Parameters
+    ----------
+    name : {"best", "baseline", "avx2", "avx512"}
+        "best" picks the widest this CPU runs.  The FUSEDXENT_ISA environment
+        variable sets it at import.
+
+    Returns
+    -------
+    str
+        The path now in use.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or one this CPU cannot run.
+    """
     if name != "best" and name not in _kernels.ISA_LEVELS:
         raise ValueError(f"unknown instruction set {name!r}; choose from "
                          f"{('best',) + _kernels.ISA_LEVELS}")
@@ -30,6 +45,12 @@ def config() -> dict[str, Any]:
 
 
 def show_config() -> None:
-    """Print the version, the kernel path in use, OpenMP and thread count."""
+    """Print the version, the kernel path in use, OpenMP and thread count.
+
+    Returns
+    -------
+    None
+        The same fields are returned as a dict by `fusedxent._config.config()`.
+    """
     for k, v in config().items():
         print(f"{k:>14}: {v}")

@@ -72,9 +72,19 @@ class _NpyFile:
 def open_npy(path, chunks=None):
     """A lazy Dask array over a `.npy` file, read by the workers.
 
-    chunks : as for `dask.array.from_array`; by default rows are chunked
-        "auto" (Dask's `array.chunk-size`) and every other axis is whole,
-        so a block holds complete rows.  Workers must see the same path.
+    Parameters
+    ----------
+    path : str or path-like
+        The file; every worker must see it at the same path.
+    chunks : optional
+        As for `dask.array.from_array`; by default rows are chunked "auto"
+        (Dask's `array.chunk-size`) and every other axis is whole, so a
+        block holds complete rows.
+
+    Returns
+    -------
+    dask.array.Array
+        The file's shape and dtype; the graph carries the path, not the data.
     """
     f = _NpyFile(path)
     if chunks is None:
@@ -192,14 +202,42 @@ def _scalar(total, func, dtype=np.float64, **kwargs):
 # ------------------------------------------------------------------ normalizers
 
 def sigmoid(x, *, num_threads=None):
-    """Lazy `fusedxent.sigmoid`, block by block (any chunking)."""
+    """Lazy `fusedxent.sigmoid`, block by block (any chunking).
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        Any shape and chunking.
+    num_threads : int, optional
+        OpenMP threads per task; default: the OpenMP default (1 in
+        dask.distributed workers).
+
+    Returns
+    -------
+    dask.array.Array
+        x's shape, chunks and float dtype.
+    """
     x = _float_dask(x, "x")
     return x.map_blocks(_api.sigmoid, num_threads=V.num_threads(num_threads), dtype=x.dtype,
                         meta=np.empty((0,) * x.ndim, x.dtype))
 
 
 def log_sigmoid(x, *, num_threads=None):
-    """Lazy `fusedxent.log_sigmoid`, block by block (any chunking)."""
+    """Lazy `fusedxent.log_sigmoid`, block by block (any chunking).
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        Any shape and chunking.
+    num_threads : int, optional
+        OpenMP threads per task; default: the OpenMP default (1 in
+        dask.distributed workers).
+
+    Returns
+    -------
+    dask.array.Array
+        x's shape, chunks and float dtype.
+    """
     x = _float_dask(x, "x")
     return x.map_blocks(_api.log_sigmoid, num_threads=V.num_threads(num_threads), dtype=x.dtype,
                         meta=np.empty((0,) * x.ndim, x.dtype))
@@ -213,17 +251,65 @@ def _rowwise(func, x, axis, num_threads, drop):
 
 
 def softmax(x, axis=-1, *, num_threads=None):
-    """Lazy `fusedxent.softmax` (class axis made one chunk)."""
+    """Lazy `fusedxent.softmax`, block by block.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        At least 1-D; batch axes chunked any way.
+    axis : int
+        The class axis; rechunked to a single chunk.
+    num_threads : int, optional
+        OpenMP threads per task; default: the OpenMP default (1 in
+        dask.distributed workers).
+
+    Returns
+    -------
+    dask.array.Array
+        x's shape and float dtype; the class axis in one chunk.
+    """
     return _rowwise(_api.softmax, x, axis, num_threads, False)
 
 
 def log_softmax(x, axis=-1, *, num_threads=None):
-    """Lazy `fusedxent.log_softmax` (class axis made one chunk)."""
+    """Lazy `fusedxent.log_softmax`, block by block.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        At least 1-D; batch axes chunked any way.
+    axis : int
+        The class axis; rechunked to a single chunk.
+    num_threads : int, optional
+        OpenMP threads per task; default: the OpenMP default (1 in
+        dask.distributed workers).
+
+    Returns
+    -------
+    dask.array.Array
+        x's shape and float dtype; the class axis in one chunk.
+    """
     return _rowwise(_api.log_softmax, x, axis, num_threads, False)
 
 
 def logsumexp(x, axis=-1, *, num_threads=None):
-    """Lazy `fusedxent.logsumexp`: the logits' shape without `axis`."""
+    """Lazy `fusedxent.logsumexp`, block by block.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        At least 1-D; batch axes chunked any way.
+    axis : int
+        The class axis; rechunked to a single chunk.
+    num_threads : int, optional
+        OpenMP threads per task; default: the OpenMP default (1 in
+        dask.distributed workers).
+
+    Returns
+    -------
+    dask.array.Array
+        x's shape without `axis`, x's float dtype.
+    """
     return _rowwise(_api.logsumexp, x, axis, num_threads, True)
 
 
@@ -258,10 +344,28 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
                           base=None, z_loss=0.0, return_grad=False, num_threads=None):
     """Lazy `fusedxent.softmax_cross_entropy` over Dask arrays.
 
-    Same options as the in-memory function (no `grad_out`: Dask arrays are
-    immutable).  Returns a 0-d Dask array for reduction "mean"/"sum", a
-    Dask array of per-row losses for "none"; with return_grad, a pair
-    (loss, grad) whose gradient equals the in-memory one.
+    Parameters
+    ----------
+    logits : dask.array.Array or array_like
+        Class scores; batch axes chunked any way, the class axis is
+        rechunked to one chunk.
+    target : dask.array.Array or array_like
+        Integer class indices (the logits' shape without `axis`) or float
+        probabilities (the logits' shape); rechunked to match.
+    axis, weight, ignore_index, label_smoothing, reduction, base, z_loss, num_threads :
+        As in `fusedxent.softmax_cross_entropy`; `weight` is a NumPy vector.
+    sample_weight : dask.array.Array or array_like, optional
+        Per-row weights, rechunked like the rows.
+    return_grad : bool
+        Also return the gradient, computed blockwise with the global scale.
+        (No `grad_out`: Dask arrays are immutable.)
+
+    Returns
+    -------
+    loss : dask.array.Array
+        0-d for "mean"/"sum" (float64), per-row losses for "none".
+    grad : dask.array.Array, only with return_grad
+        Equal to the in-memory gradient element for element.
     """
     x, ax = _logits(logits, axis)
     C = x.shape[ax]
@@ -331,10 +435,29 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
                                  label_smoothing=0.0, gamma=0.0, alpha=None,
                                  reduction="mean", base=None, return_grad=False,
                                  num_threads=None):
-    """Lazy `fusedxent.sigmoid_binary_cross_entropy` over Dask arrays (any
-    chunking; target, weight and pos_weight follow the logits' chunks).
-    Returns a 0-d Dask array ("mean"/"sum") or element losses ("none");
-    with return_grad, (loss, grad)."""
+    """Lazy `fusedxent.sigmoid_binary_cross_entropy` over Dask arrays.
+
+    Parameters
+    ----------
+    logits : dask.array.Array or array_like
+        Any shape and chunking.
+    target : dask.array.Array or array_like
+        The logits' shape; rechunked to match.
+    weight : dask.array.Array or array_like, optional
+        Broadcastable to the logits; broadcast blockwise, never materialized.
+    pos_weight : float or array_like of shape (logits.shape[-1],), optional
+        Sliced to each block's columns.
+    label_smoothing, gamma, alpha, reduction, base, num_threads :
+        As in `fusedxent.sigmoid_binary_cross_entropy`.
+    return_grad : bool
+        Also return the gradient (the global element count for "mean").
+
+    Returns
+    -------
+    loss : dask.array.Array
+        0-d for "mean"/"sum" (float64), element losses for "none".
+    grad : dask.array.Array, only with return_grad
+    """
     x = _float_dask(logits, "logits")
     nd = x.ndim
     ind = tuple(range(nd))
@@ -391,10 +514,27 @@ def _finish_evaluation(total, *, field):
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
-    """Lazy `fusedxent.evaluate`: an `Evaluation` whose fields are Dask
-    arrays (loss, accuracy, count 0-d; lse and argmax per row), all from
-    one pass over the logits.  ``dask.compute(ev)`` computes them together.
-    Reductions add the evaluator's double partials in Dask's tree."""
+    """Lazy `fusedxent.evaluate`: one pass over the logits for every field.
+
+    Parameters
+    ----------
+    logits : dask.array.Array or array_like
+        Class scores; batch axes chunked any way, the class axis rechunked
+        to one chunk.
+    labels : dask.array.Array or array_like of int
+        The logits' shape without `axis`; rechunked like the rows.
+    axis, ignore_index, num_threads :
+        As in `fusedxent.evaluate`.
+    sample_weight : dask.array.Array or array_like, optional
+        Per-row weights.
+
+    Returns
+    -------
+    Evaluation
+        Of Dask arrays: loss, accuracy (0-d float64), count (0-d int64), lse
+        and argmax (per row).  ``dask.compute(ev)`` computes them together;
+        the reductions add the evaluator's double partials in Dask's tree.
+    """
     x, ax = _logits(logits, axis)
     nd = x.ndim
     b_ind = tuple(i for i in range(nd) if i != ax)
