@@ -21,7 +21,8 @@ relative), whatever the chunking.  Gradients (``return_grad=True``) are
 computed blockwise with the *global* scale -- for ``reduction="mean"`` the
 denominator is reduced first from the labels and weights alone, which does
 not read the logits -- so they equal the in-memory gradient element for
-element.  Each block's loss partials and gradient come from one kernel
+element when that denominator is a count (no weights), and to one ulp with
+weights (their sum is added in another order).  Each block's loss partials and gradient come from one kernel
 call: the logits are read once.
 
 Validation: shapes, dtypes and options are checked when the graph is built
@@ -317,8 +318,9 @@ def logsumexp(x, axis=-1, *, num_threads=None):
 
 def _xent_denominator_block(y, sw, *, nd, weight, ignore_index, n_classes):
     """(1, ..., 1, 1) block: the mean's denominator over this block's rows."""
-    if y is None:
-        d = float(sw.size if sw is None else np.sum(sw))
+    sw = None if sw is None else np.asarray(sw, np.float64).reshape(-1)
+    if y is None:                      # probability targets: the sample weights' sum
+        d = float(np.sum(sw))
     else:
         yv = V.class_labels(y, n_classes, ignore_index)
         d = _api._xent_denominator(yv, ignore_index, weight, sw, yv.size)
@@ -365,7 +367,8 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
     loss : dask.array.Array
         0-d for "mean"/"sum" (float64), per-row losses for "none".
     grad : dask.array.Array, only with return_grad
-        Equal to the in-memory gradient element for element.
+        The in-memory gradient: bitwise without weights, to one ulp with
+        weights (the mean's denominator is summed in another order).
     """
     x, ax = _logits(logits, axis)
     C = x.shape[ax]
