@@ -499,10 +499,9 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
     loss : float (mean, sum) or ndarray of the logits' dtype and shape (none)
     grad : ndarray, only with return_grad
     """
-    total, k, loss_el, grad = _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing,
-                                           gamma, alpha, reduction, base, return_grad, grad_out,
-                                           num_threads)
-    n = np.size(logits) if loss_el is None else loss_el.size
+    total, n, k, loss_el, grad = _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing,
+                                              gamma, alpha, reduction, base, return_grad, grad_out,
+                                              num_threads)
     loss = _finish_loss(total, n, V.reduction(reduction), k, loss_el,
                         None if loss_el is None else loss_el.shape)
     return (loss, grad) if return_grad else loss
@@ -510,9 +509,10 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
 
 def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alpha, reduction,
                  base, return_grad, grad_out, num_threads, count=None):
-    """One validated kernel pass.  Returns (partials, k, loss_el, grad):
-    per-block loss sums in double, the log-base factor, the unscaled
-    element losses (reduction "none") or None, the gradient or None.
+    """One validated kernel pass.  Returns (partials, n, k, loss_el, grad):
+    per-block loss sums in double, the element count, the log-base factor,
+    the unscaled element losses (reduction "none") or None, the gradient or
+    None.
     `count` overrides the mean gradient's element count (fusedxent.dask
     passes the global one)."""
     x = V.float_array(logits, "logits")
@@ -569,12 +569,12 @@ def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alp
     if loss_el is not None:
         loss_el = loss_el.reshape(x.shape)
     if not return_grad:
-        return partial, k, loss_el, None
+        return partial, n, k, loss_el, None
     if grad_out is None:
-        return partial, k, loss_el, gf.reshape(x.shape)
+        return partial, n, k, loss_el, gf.reshape(x.shape)
     if not np.shares_memory(gf, grad_out):
         np.copyto(grad_out, gf.reshape(x.shape))
-    return partial, k, loss_el, grad_out
+    return partial, n, k, loss_el, grad_out
 
 
 # ------------------------------------------------------------------ losses from probabilities

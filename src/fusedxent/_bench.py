@@ -44,9 +44,14 @@ def _probes(flat, nt):
         flat = flat[: flat.size // 2 * 2].view(np.float32)
     nb = _api._nblocks(flat.size, _api.BLOCK_ELEMS)
     partial = np.empty(nb)
-    out = np.empty_like(flat)
+    out = []            # the copy probe's destination, allocated only if it runs
+
+    def copy():
+        if not out:
+            out.append(np.empty_like(flat))
+        _k.probe_copy(flat, out[0], _api.BLOCK_ELEMS, nt)
+
     read = lambda: _k.probe_read(flat, partial, _api.BLOCK_ELEMS, nt)
-    copy = lambda: _k.probe_copy(flat, out, _api.BLOCK_ELEMS, nt)
     return read, copy
 
 

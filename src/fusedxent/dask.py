@@ -327,7 +327,7 @@ def _xent_denominator_block(y, sw, *, nd, weight, ignore_index, n_classes):
     return np.full((1,) * nd + (1,), d)
 
 
-def _xent_block(x, t, sw, denom, *, axis, want_rows, want_grad, opts):
+def _xent_block(x, t, sw, denom, *, axis, want_grad, opts):
     sums, k, rows, grad = _api._softmax_xent(
         x, t, axis, opts["weight"], sw, opts["ignore_index"], opts["label_smoothing"],
         opts["reduction"], opts["base"], opts["z_loss"], want_grad, None, opts["num_threads"],
@@ -410,7 +410,7 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
             meta=np.empty((0,) * (len(b_ind) + 1)))
         denom, d_ind = _scalar(_tree_sum(dparts), operator.itemgetter(0)), ()
     tup = _tuple_blocks(_xent_block, x, [(t, t_ind), (sw, b_ind), (denom, d_ind)],
-                        axis=ax, want_rows=reduction == "none", want_grad=bool(return_grad),
+                        axis=ax, want_grad=bool(return_grad),
                         opts=opts)
     if reduction == "none":
         loss = _take(tup, 1, x.dtype, drop_axis=ax)
@@ -425,7 +425,7 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
 # ------------------------------------------------------------------ sigmoid binary cross-entropy
 
 def _bce_block(x, t, w, pw, *, want_grad, count, opts):
-    partial, k, el, grad = _api._sigmoid_bce(
+    partial, _, k, el, grad = _api._sigmoid_bce(
         x, t, w, opts["pos_weight"] if pw is None else pw, opts["label_smoothing"], opts["gamma"],
         opts["alpha"], opts["reduction"], opts["base"], want_grad, None, opts["num_threads"],
         count=count)
