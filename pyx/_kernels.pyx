@@ -22,7 +22,8 @@
 #   makes the row NaN; all -inf gives lse = -inf; a +inf gives lse = +inf;
 #   every other output of such a row (probabilities, loss, gradient) is NaN.
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free
 from libc.math cimport log1p, exp, isfinite, isnan, INFINITY, NAN
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint16_t
@@ -297,23 +298,23 @@ cdef struct Group:
     Py_ssize_t k[FX_GROUP]
 
 
-cdef inline RowKind stats_at(const floating[:, ::1] x, Py_ssize_t i, Py_ssize_t r1, Group *g,
+cdef inline RowKind stats_at(const floating *x, Py_ssize_t C, Py_ssize_t i, Py_ssize_t n, Group *g,
                              floating *m, double *s, double *l, Py_ssize_t *k) noexcept nogil:
-    """row_stats of row i of a block ending at r1; rows of at most
-    FX_SMALL_C classes are computed FX_GROUP at a time across rows."""
-    cdef Py_ssize_t C = x.shape[1], j
+    """row_stats of row i of a block of n rows starting at x; rows of at
+    most FX_SMALL_C classes are computed FX_GROUP at a time across rows."""
+    cdef Py_ssize_t j
     if C > FX_SMALL_C:
-        return row_stats(&x[i, 0], C, m, s, l, k, &x[i, 0] + C if i + 1 < r1 else NULL)
+        return row_stats(x + i * C, C, m, s, l, k, x + (i + 1) * C if i + 1 < n else NULL)
     if i < g.g0 or i >= g.g1:
         g.g0 = i
-        g.g1 = min(i + <Py_ssize_t>FX_GROUP, r1)
+        g.g1 = min(i + <Py_ssize_t>FX_GROUP, n)
         if floating is float:
-            fx_F.stats_small(&x[i, 0], g.g1 - g.g0, C, g.m, g.s, g.l, g.k)
+            fx_F.stats_small(x + i * C, g.g1 - g.g0, C, g.m, g.s, g.l, g.k)
         else:
-            fx_D.stats_small(&x[i, 0], g.g1 - g.g0, C, g.m, g.s, g.l, g.k)
+            fx_D.stats_small(x + i * C, g.g1 - g.g0, C, g.m, g.s, g.l, g.k)
     j = i - g.g0
     if not isfinite(g.m[j]) or isnan(g.s[j]):    # IEEE rows: the scalar path decides
-        return row_stats(&x[i, 0], C, m, s, l, k, NULL)
+        return row_stats(x + i * C, C, m, s, l, k, NULL)
     m[0] = <floating>g.m[j]
     s[0] = g.s[j]
     l[0] = g.l[j]
@@ -341,78 +342,80 @@ cdef inline int threads_for(Py_ssize_t nblocks, int nt) noexcept nogil:
 
 # ---------------------------------------------------------------- normalizers
 
-cdef void softmax_block(const floating[:, ::1] x, floating[:, ::1] out, Py_ssize_t r0,
-                        Py_ssize_t r1, bint log) noexcept nogil:
+cdef void softmax_block(const floating *x, floating *out, Py_ssize_t C, Py_ssize_t n,
+                        bint log) noexcept nogil:
+    """n rows starting at x (and out)."""
     cdef Group g
-    cdef Py_ssize_t i, k, C = x.shape[1]
+    cdef Py_ssize_t i, k
     cdef floating m
     cdef double s, l
     cdef RowKind kind
     g.g0 = 0
     g.g1 = 0
-    for i in range(r0, r1):
-        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)
+    for i in range(n):
+        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)
         if kind != ROW_FINITE:
-            fill(&out[i, 0], C, <floating>NAN)
+            fill(out + i * C, C, <floating>NAN)
         elif log:
-            v_sub2(&x[i, 0], &out[i, 0], C, m, <floating>l)
+            v_sub2(x + i * C, out + i * C, C, m, <floating>l)
         else:
-            v_exp_affine(&x[i, 0], &out[i, 0], C, m, 1.0 / (1.0 + s), NULL, 0.0)
+            v_exp_affine(x + i * C, out + i * C, C, m, 1.0 / (1.0 + s), NULL, 0.0)
 
 
 def softmax(const floating[:, ::1] x, floating[:, ::1] out, bint log, Py_ssize_t rows_per_block, int nt):
-    cdef Py_ssize_t N = x.shape[0], nb = (N + rows_per_block - 1) // rows_per_block, b
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = (N + rows_per_block - 1) // rows_per_block, b, r0
     nt = threads_for(nb, nt)
     for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        softmax_block(x, out, b * rows_per_block, min((b + 1) * rows_per_block, N), log)
+        r0 = b * rows_per_block
+        softmax_block(&x[r0, 0], &out[r0, 0], C, min(rows_per_block, N - r0), log)
 
 
-cdef void lse_block(const floating[:, ::1] x, floating[::1] out, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+cdef void lse_block(const floating *x, floating *out, Py_ssize_t C, Py_ssize_t n) noexcept nogil:
     cdef Group g
-    cdef Py_ssize_t i, k, C = x.shape[1]
+    cdef Py_ssize_t i, k
     cdef floating m
     cdef double s, l
     cdef RowKind kind
     g.g0 = 0
     g.g1 = 0
-    for i in range(r0, r1):
-        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)
+    for i in range(n):
+        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)
         out[i] = <floating>(m + l) if kind == ROW_FINITE else <floating>special_lse(kind)
 
 
 def logsumexp(const floating[:, ::1] x, floating[::1] out, Py_ssize_t rows_per_block, int nt):
-    cdef Py_ssize_t N = x.shape[0], nb = (N + rows_per_block - 1) // rows_per_block, b
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = (N + rows_per_block - 1) // rows_per_block, b, r0
     nt = threads_for(nb, nt)
     for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        lse_block(x, out, b * rows_per_block, min((b + 1) * rows_per_block, N))
+        r0 = b * rows_per_block
+        lse_block(&x[r0, 0], &out[r0], C, min(rows_per_block, N - r0))
 
 
-cdef void sigmoid_block(const floating[::1] x, floating[::1] out, Py_ssize_t j0, Py_ssize_t j1,
-                        bint log) noexcept nogil:
+cdef void sigmoid_block(const floating *x, floating *out, Py_ssize_t n, bint log) noexcept nogil:
     if floating is float:
         if log:
-            fx_F.log_sigmoid(&x[j0], &out[j0], j1 - j0)
+            fx_F.log_sigmoid(x, out, n)
         else:
-            fx_F.sigmoid(&x[j0], &out[j0], j1 - j0)
+            fx_F.sigmoid(x, out, n)
     else:
         if log:
-            fx_D.log_sigmoid(&x[j0], &out[j0], j1 - j0)
+            fx_D.log_sigmoid(x, out, n)
         else:
-            fx_D.sigmoid(&x[j0], &out[j0], j1 - j0)
+            fx_D.sigmoid(x, out, n)
 
 
 def sigmoid(const floating[::1] x, floating[::1] out, bint log, Py_ssize_t block, int nt):
-    cdef Py_ssize_t n = x.shape[0], nb = (n + block - 1) // block, b
+    cdef Py_ssize_t n = x.shape[0], nb = (n + block - 1) // block, b, j0
     nt = threads_for(nb, nt)
     for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        sigmoid_block(x, out, b * block, min((b + 1) * block, n), log)
+        j0 = b * block
+        sigmoid_block(&x[j0], &out[j0], min(block, n - j0), log)
 
 
 # ---------------------------------------------------------------- softmax cross-entropy
 
 cdef struct CEOpts:
     const double *cw        # class weights (C) or NULL
-    const double *sw        # sample weights (N) or NULL
     double cw_sum           # sum of class weights (C when absent)
     int64_t ignore_index
     double eps              # label smoothing
@@ -421,10 +424,12 @@ cdef struct CEOpts:
     double ta, tb           # soft targets: t' = ta*t + tb
 
 
-cdef void ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpts *o,
-                         floating *loss, floating *grad, double *part, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    """Rows [r0, r1) of the class-index loss; part = (weighted loss sum,
-    sum of s_i w[y_i] over kept rows: the mean's denominator).
+cdef void ce_index_block(const floating *x, Py_ssize_t C, Py_ssize_t n, const int64_t *y,
+                         const double *sw, CEOpts *o, floating *loss, floating *grad,
+                         double *part) noexcept nogil:
+    """n rows of the class-index loss, every pointer at the block's first
+    row (sw, loss, grad may be NULL; grad may be x itself); part = (weighted
+    loss sum, sum of s_i w[y_i] over kept rows: the mean's denominator).
 
     Row loss (PyTorch's, label smoothing eps with class weights w):
         s_i * [ w_y (1-eps) (lse - x_y) + eps/C sum_c w_c (lse - x_c) + z lse^2 ]
@@ -433,7 +438,7 @@ cdef void ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpts 
     with p_y - 1 taken as -s/(1+s) when x_y is the maximum (see row_stats).
     """
     cdef Group g
-    cdef Py_ssize_t i, k, C = x.shape[1]
+    cdef Py_ssize_t i, k
     cdef int64_t yi
     cdef floating m, xy
     cdef double s, l, S, lse, wy, si, row, A, py, pym1, total = 0.0, wsum = 0.0, ec = o.eps / C
@@ -442,8 +447,8 @@ cdef void ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpts 
     cdef floating *gr
     g.g0 = 0
     g.g1 = 0
-    for i in range(r0, r1):
-        xr = &x[i, 0]
+    for i in range(n):
+        xr = x + i * C
         gr = grad + i * C if grad != NULL else NULL
         yi = y[i]
         if yi == o.ignore_index:
@@ -453,9 +458,9 @@ cdef void ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpts 
                 memset(gr, 0, C * sizeof(floating))
             continue
         wy = o.cw[yi] if o.cw != NULL else 1.0
-        si = o.sw[i] if o.sw != NULL else 1.0
+        si = sw[i] if sw != NULL else 1.0
         xy = xr[yi]
-        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)
+        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)
         if kind != ROW_FINITE:
             row = NAN
             if gr != NULL:
@@ -489,17 +494,18 @@ cdef void ce_index_block(const floating[:, ::1] x, const int64_t[::1] y, CEOpts 
     part[1] = wsum
 
 
-cdef void ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CEOpts *o,
-                        floating *loss, floating *grad, double *part, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    """Rows [r0, r1) of the probability-target loss; part = (weighted loss
-    sum, sum of s_i).
+cdef void ce_soft_block(const floating *x, const floating *t, Py_ssize_t C, Py_ssize_t n,
+                        const double *sw, CEOpts *o, floating *loss, floating *grad,
+                        double *part) noexcept nogil:
+    """n rows of the probability-target loss, pointers at the block's first
+    row (grad may be x, not t); part = (weighted loss sum, sum of s_i).
 
     With c_j = w_j t'_j and T = sum_j c_j:
         row loss = s_i [ sum_j c_j (m - x_j) + T l + z lse^2 ]   (= s_i [-sum c_j log p_j + z lse^2])
         gradient = s_i [ (T + 2 z lse) p_j - c_j ]
     """
     cdef Group g
-    cdef Py_ssize_t i, k, C = x.shape[1]
+    cdef Py_ssize_t i, k
     cdef floating m
     cdef double s, l, lse, si, row, T, total = 0.0, wsum = 0.0
     cdef RowKind kind
@@ -507,22 +513,22 @@ cdef void ce_soft_block(const floating[:, ::1] x, const floating[:, ::1] t, CEOp
     cdef floating *gr
     g.g0 = 0
     g.g1 = 0
-    for i in range(r0, r1):
-        xr = &x[i, 0]
+    for i in range(n):
+        xr = x + i * C
         gr = grad + i * C if grad != NULL else NULL
-        si = o.sw[i] if o.sw != NULL else 1.0
-        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)
+        si = sw[i] if sw != NULL else 1.0
+        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)
         if kind != ROW_FINITE:
             row = NAN
             if gr != NULL:
                 fill(gr, C, <floating>NAN)
         else:
             lse = m + l
-            row = v_tdiff(xr, &t[i, 0], o.cw, C, m, o.ta, o.tb, &T) + T * l
+            row = v_tdiff(xr, t + i * C, o.cw, C, m, o.ta, o.tb, &T) + T * l
             if o.z != 0.0:
                 row = row + o.z * lse * lse
             if gr != NULL:
-                v_grad_soft(xr, &t[i, 0], gr, C, m, o.gscale * si * (T + 2.0 * o.z * lse) / (1.0 + s),
+                v_grad_soft(xr, t + i * C, gr, C, m, o.gscale * si * (T + 2.0 * o.z * lse) / (1.0 + s),
                             o.cw, o.gscale * si, o.ta, o.tb)
         row = si * row
         if loss != NULL:
@@ -543,6 +549,25 @@ cdef inline const double *cptr(const double[::1] a) noexcept:
     return &a[0] if a is not None and a.shape[0] > 0 else NULL
 
 
+cdef inline const double *at(const double *p, Py_ssize_t i) noexcept nogil:
+    return p + i if p != NULL else NULL
+
+cdef inline floating *at_(floating *p, Py_ssize_t i) noexcept nogil:
+    return p + i if p != NULL else NULL
+
+
+cdef void ce_opts(CEOpts *o, const double[::1] class_weight, double cw_sum, int64_t ignore_index,
+                  double eps, double ta, double tb, double z, double gscale) noexcept:
+    o.cw = cptr(class_weight)
+    o.cw_sum = cw_sum
+    o.ignore_index = ignore_index
+    o.eps = eps
+    o.z = z
+    o.gscale = gscale
+    o.ta = ta
+    o.tb = tb
+
+
 def softmax_xent(const floating[:, ::1] x, labels, soft, const double[::1] class_weight,
                  const double[::1] sample_weight, double cw_sum, int64_t ignore_index,
                  double eps, double ta, double tb, double z, double gscale,
@@ -554,21 +579,14 @@ def softmax_xent(const floating[:, ::1] x, labels, soft, const double[::1] class
     Exactly one of `labels` (int64, N) and `soft` (same shape as x) is given.
     """
     cdef CEOpts o
-    cdef Py_ssize_t N = x.shape[0], nb = partial.shape[0], b
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = partial.shape[0], b, r0, n
     cdef const int64_t[::1] y
     cdef const floating[:, ::1] t
     cdef floating *lp = ptr1(loss_out)
     cdef floating *gp = ptr2(grad_out)
+    cdef const double *sw = cptr(sample_weight)
     cdef bint by_index = labels is not None
-    o.cw = cptr(class_weight)
-    o.sw = cptr(sample_weight)
-    o.cw_sum = cw_sum
-    o.ignore_index = ignore_index
-    o.eps = eps
-    o.z = z
-    o.gscale = gscale
-    o.ta = ta
-    o.tb = tb
+    ce_opts(&o, class_weight, cw_sum, ignore_index, eps, ta, tb, z, gscale)
     if by_index:
         y = labels
     else:
@@ -576,12 +594,16 @@ def softmax_xent(const floating[:, ::1] x, labels, soft, const double[::1] class
     nt = threads_for(nb, nt)
     if by_index:
         for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-            ce_index_block(x, y, &o, lp, gp, &partial[b, 0], b * rows_per_block,
-                           min((b + 1) * rows_per_block, N))
+            r0 = b * rows_per_block
+            n = min(rows_per_block, N - r0)
+            ce_index_block(&x[r0, 0], C, n, &y[r0], at(sw, r0), &o, at_(lp, r0), at_(gp, r0 * C),
+                           &partial[b, 0])
     else:
         for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-            ce_soft_block(x, t, &o, lp, gp, &partial[b, 0], b * rows_per_block,
-                          min((b + 1) * rows_per_block, N))
+            r0 = b * rows_per_block
+            n = min(rows_per_block, N - r0)
+            ce_soft_block(&x[r0, 0], &t[r0, 0], C, n, at(sw, r0), &o, at_(lp, r0), at_(gp, r0 * C),
+                          &partial[b, 0])
 
 
 def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t ignore_index):
@@ -599,49 +621,149 @@ def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t
     for i in range(N):
         if (y[i] < 0 or y[i] >= C) and y[i] != ignore_index:
             return None
-    o.cw = NULL
-    o.sw = NULL
-    o.cw_sum = <double>C
-    o.ignore_index = ignore_index
-    o.eps = 0.0
-    o.z = 0.0
-    o.gscale = 1.0
-    o.ta = 0.0
-    o.tb = 0.0
-    with nogil:
-        ce_index_block(x, y, &o, NULL, NULL, part, 0, N)
+    ce_opts(&o, None, <double>C, ignore_index, 0.0, 0.0, 0.0, 0.0, 1.0)
+    part[0] = 0.0
+    part[1] = 0.0
+    if N > 0:
+        with nogil:
+            ce_index_block(&x[0, 0], C, N, &y[0], NULL, &o, NULL, NULL, part)
     return part[0], part[1]
+
+
+# ---------------------------------------------------------------- float16
+#
+# float16 arrays arrive as their uint16 bits.  Each thread converts the rows
+# of its block into a float32 scratch block (F16C on the AVX paths), runs
+# the float kernel of that block on it while it is in cache, and converts
+# the block's outputs back: the same blocks, the same float32 arithmetic and
+# so the same bits as float32 input rounded from the same halves, with
+# O(block) extra memory per thread and no full-size float32 copy.  Soft
+# targets and BCE targets may come as float16 (converted the same way) or
+# float32 (read in place).
+
+cdef check_len(a, Py_ssize_t n, what):
+    """The float16 entry points reinterpret arrays as uint16 bits: a wrong
+    view (float32 bits, say) has the wrong length, caught here."""
+    if a is not None and a.size != n:
+        raise ValueError(f"fusedxent float16 kernel: {what} has {a.size} elements, expected {n}")
+
+
+cdef inline float *scratch(Py_ssize_t n) noexcept nogil:
+    return <float *>malloc((n if n > 0 else 1) * sizeof(float))
+
+
+cdef inline const float *half_block(const uint16_t *h, const float *f, float *buf,
+                                    Py_ssize_t n) noexcept nogil:
+    """The block of n values starting at h (float16) or f (float32):
+    converted into buf, or f itself."""
+    if h != NULL:
+        fx_H.h2f(h, buf, n)
+        return buf
+    return f
+
+
+cdef inline const uint16_t *hptr2(const uint16_t[:, ::1] a) noexcept:
+    return &a[0, 0] if a is not None and a.shape[0] > 0 else NULL
+
+cdef inline const float *fptr2(const float[:, ::1] a) noexcept:
+    return &a[0, 0] if a is not None and a.shape[0] > 0 else NULL
+
+cdef inline uint16_t *optr1(uint16_t[::1] a) noexcept:
+    return &a[0] if a is not None and a.shape[0] > 0 else NULL
+
+cdef inline uint16_t *optr2(uint16_t[:, ::1] a) noexcept:
+    return &a[0, 0] if a is not None and a.shape[0] > 0 else NULL
+
+
+def softmax_xent_half(const uint16_t[:, ::1] x, const int64_t[::1] labels,
+                      const uint16_t[:, ::1] soft_h, const float[:, ::1] soft_f,
+                      const double[::1] class_weight, const double[::1] sample_weight,
+                      double cw_sum, int64_t ignore_index, double eps, double ta, double tb,
+                      double z, double gscale, uint16_t[::1] loss_out, uint16_t[:, ::1] grad_out,
+                      double[:, ::1] partial, Py_ssize_t rows_per_block, int nt):
+    """softmax_xent for float16 logits (uint16 bits); probability targets
+    in soft_h (float16) or soft_f (float32), else class indices in labels."""
+    cdef CEOpts o
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = partial.shape[0], b, r0, n
+    cdef Py_ssize_t cap = rows_per_block * C
+    cdef const double *sw = cptr(sample_weight)
+    cdef const uint16_t *th = hptr2(soft_h)
+    cdef const float *tf = fptr2(soft_f)
+    cdef bint by_index = labels is not None
+    cdef uint16_t *lp = optr1(loss_out)
+    cdef uint16_t *gp = optr2(grad_out)
+    cdef float *xb
+    cdef float *tb_
+    cdef float *lb
+    cdef const float *tr
+    cdef int failed[1]
+    failed[0] = 0
+    for a, what, size in ((labels, "labels", N), (soft_h, "soft_h", N * C), (soft_f, "soft_f", N * C),
+                          (loss_out, "loss_out", N), (grad_out, "grad_out", N * C)):
+        check_len(a, size, what)
+    ce_opts(&o, class_weight, cw_sum, ignore_index, eps, ta, tb, z, gscale)
+    nt = threads_for(nb, nt)
+    with nogil, parallel(num_threads=nt):
+        xb = scratch(cap)
+        tb_ = scratch(cap if th != NULL else 0)
+        lb = scratch(rows_per_block)
+        for b in prange(nb, schedule="static"):     # every thread meets the loop, even without memory
+            if xb == NULL or tb_ == NULL or lb == NULL:
+                failed[0] = 1
+            else:
+                r0 = b * rows_per_block
+                n = min(rows_per_block, N - r0)
+                fx_H.h2f(&x[r0, 0], xb, n * C)
+                # the gradient overwrites its own rows of xb (the kernels allow it)
+                if by_index:
+                    ce_index_block(<const float *>xb, C, n, &labels[r0], at(sw, r0), &o,
+                                   lb if lp != NULL else NULL, xb if gp != NULL else NULL,
+                                   &partial[b, 0])
+                else:
+                    tr = half_block(th + r0 * C if th != NULL else NULL,
+                                    tf + r0 * C if tf != NULL else NULL, tb_, n * C)
+                    ce_soft_block(<const float *>xb, tr, C, n, at(sw, r0), &o,
+                                  lb if lp != NULL else NULL, xb if gp != NULL else NULL,
+                                  &partial[b, 0])
+                if lp != NULL:
+                    fx_H.f2h(lb, lp + r0, n)
+                if gp != NULL:
+                    fx_H.f2h(xb, gp + r0 * C, n * C)
+        free(xb)
+        free(tb_)
+        free(lb)
+    if failed[0]:
+        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
 
 
 # ---------------------------------------------------------------- evaluate
 
-cdef void eval_block(const floating[:, ::1] x, const int64_t[::1] y, const double *sw,
-                     int64_t ignore_index, floating[::1] lse_out, int64_t[::1] amax,
-                     double *part, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    """part = (weighted loss sum, weight sum, weighted correct, count)."""
+cdef void eval_block(const floating *x, Py_ssize_t C, Py_ssize_t n, const int64_t *y,
+                     const double *sw, int64_t ignore_index, floating *lse_out, int64_t *amax,
+                     double *part) noexcept nogil:
+    """n rows, pointers at the block's first row; part = (weighted loss
+    sum, weight sum, weighted correct, count)."""
     cdef Group g
-    cdef Py_ssize_t i, C = x.shape[1], k
+    cdef Py_ssize_t i, k
     cdef int64_t yi
     cdef floating m
     cdef double s, l, si, row
     cdef RowKind kind
-    cdef const floating *xr
     part[0] = 0.0
     part[1] = 0.0
     part[2] = 0.0
     part[3] = 0.0
     g.g0 = 0
     g.g1 = 0
-    for i in range(r0, r1):
-        xr = &x[i, 0]
-        kind = stats_at(x, i, r1, &g, &m, &s, &l, &k)     # k: NumPy's argmax (first max, or first NaN)
+    for i in range(n):
+        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)     # k: NumPy's argmax (first max, or first NaN)
         lse_out[i] = <floating>(m + l) if kind == ROW_FINITE else <floating>special_lse(kind)
         amax[i] = k
         yi = y[i]
         if yi == ignore_index:
             continue
         si = sw[i] if sw != NULL else 1.0
-        row = ((m - xr[yi]) + l) if kind == ROW_FINITE else NAN
+        row = ((m - x[i * C + yi]) + l) if kind == ROW_FINITE else NAN
         part[0] += si * row
         part[1] += si
         part[2] += si if k == yi else 0.0
@@ -651,12 +773,124 @@ cdef void eval_block(const floating[:, ::1] x, const int64_t[::1] y, const doubl
 def evaluate(const floating[:, ::1] x, const int64_t[::1] y, const double[::1] sample_weight,
              int64_t ignore_index, floating[::1] lse_out, int64_t[::1] argmax_out,
              double[:, ::1] partial, Py_ssize_t rows_per_block, int nt):
-    cdef Py_ssize_t N = x.shape[0], nb = partial.shape[0], b
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = partial.shape[0], b, r0
     cdef const double *sw = cptr(sample_weight)
     nt = threads_for(nb, nt)
     for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        eval_block(x, y, sw, ignore_index, lse_out, argmax_out, &partial[b, 0],
-                   b * rows_per_block, min((b + 1) * rows_per_block, N))
+        r0 = b * rows_per_block
+        eval_block(&x[r0, 0], C, min(rows_per_block, N - r0), &y[r0], at(sw, r0), ignore_index,
+                   &lse_out[r0], &argmax_out[r0], &partial[b, 0])
+
+
+def evaluate_half(const uint16_t[:, ::1] x, const int64_t[::1] y, const double[::1] sample_weight,
+                  int64_t ignore_index, uint16_t[::1] lse_out, int64_t[::1] argmax_out,
+                  double[:, ::1] partial, Py_ssize_t rows_per_block, int nt):
+    """evaluate for float16 logits (uint16 bits), converted block by block."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = partial.shape[0], b, r0, n
+    cdef const double *sw = cptr(sample_weight)
+    cdef float *xb
+    cdef float *lb
+    cdef int failed[1]
+    failed[0] = 0
+    for a, what in ((y, "y"), (lse_out, "lse_out"), (argmax_out, "argmax_out")):
+        check_len(a, N, what)
+    nt = threads_for(nb, nt)
+    with nogil, parallel(num_threads=nt):
+        xb = scratch(rows_per_block * C)
+        lb = scratch(rows_per_block)
+        for b in prange(nb, schedule="static"):
+            if xb == NULL or lb == NULL:
+                failed[0] = 1
+            else:
+                r0 = b * rows_per_block
+                n = min(rows_per_block, N - r0)
+                fx_H.h2f(&x[r0, 0], xb, n * C)
+                eval_block(<const float *>xb, C, n, &y[r0], at(sw, r0), ignore_index, lb,
+                           &argmax_out[r0], &partial[b, 0])
+                fx_H.f2h(lb, &lse_out[r0], n)
+        free(xb)
+        free(lb)
+    if failed[0]:
+        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
+
+
+def softmax_half(const uint16_t[:, ::1] x, uint16_t[:, ::1] out, bint log, Py_ssize_t rows_per_block,
+                 int nt):
+    """softmax / log_softmax for float16 (uint16 bits), block by block."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = (N + rows_per_block - 1) // rows_per_block
+    cdef Py_ssize_t b, r0, n
+    cdef float *xb
+    cdef float *ob
+    cdef int failed[1]
+    failed[0] = 0
+    check_len(out, N * C, "out")
+    nt = threads_for(nb, nt)
+    with nogil, parallel(num_threads=nt):
+        xb = scratch(rows_per_block * C)
+        ob = scratch(rows_per_block * C)
+        for b in prange(nb, schedule="static"):
+            if xb == NULL or ob == NULL:
+                failed[0] = 1
+            else:
+                r0 = b * rows_per_block
+                n = min(rows_per_block, N - r0)
+                fx_H.h2f(&x[r0, 0], xb, n * C)
+                softmax_block(<const float *>xb, ob, C, n, log)
+                fx_H.f2h(ob, &out[r0, 0], n * C)
+        free(xb)
+        free(ob)
+    if failed[0]:
+        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
+
+
+def logsumexp_half(const uint16_t[:, ::1] x, uint16_t[::1] out, Py_ssize_t rows_per_block, int nt):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = (N + rows_per_block - 1) // rows_per_block
+    cdef Py_ssize_t b, r0, n
+    cdef float *xb
+    cdef float *ob
+    cdef int failed[1]
+    failed[0] = 0
+    check_len(out, N, "out")
+    nt = threads_for(nb, nt)
+    with nogil, parallel(num_threads=nt):
+        xb = scratch(rows_per_block * C)
+        ob = scratch(rows_per_block)
+        for b in prange(nb, schedule="static"):
+            if xb == NULL or ob == NULL:
+                failed[0] = 1
+            else:
+                r0 = b * rows_per_block
+                n = min(rows_per_block, N - r0)
+                fx_H.h2f(&x[r0, 0], xb, n * C)
+                lse_block(<const float *>xb, ob, C, n)
+                fx_H.f2h(ob, &out[r0], n)
+        free(xb)
+        free(ob)
+    if failed[0]:
+        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
+
+
+def sigmoid_half(const uint16_t[::1] x, uint16_t[::1] out, bint log, Py_ssize_t block, int nt):
+    cdef Py_ssize_t n = x.shape[0], nb = (n + block - 1) // block, b, j0, m
+    cdef float *xb
+    cdef int failed[1]
+    failed[0] = 0
+    check_len(out, n, "out")
+    nt = threads_for(nb, nt)
+    with nogil, parallel(num_threads=nt):
+        xb = scratch(block)
+        for b in prange(nb, schedule="static"):
+            if xb == NULL:
+                failed[0] = 1
+            else:
+                j0 = b * block
+                m = min(block, n - j0)
+                fx_H.h2f(&x[j0], xb, m)
+                sigmoid_block(<const float *>xb, xb, m, log)    # element-wise: in place
+                fx_H.f2h(xb, &out[j0], m)
+        free(xb)
+    if failed[0]:
+        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
 
 
 # ---------------------------------------------------------------- binary cross-entropy
@@ -669,45 +903,37 @@ cdef struct BCEOpts:
     double ta, tb, gscale
     double gamma, alpha     # focal loss; alpha < 0: no alpha weighting
     Py_ssize_t L            # length of the last axis
-    Py_ssize_t offset       # flat position of x[0] in the whole array (float16 chunks)
 
 
-cdef double bce_block(const floating[::1] x, const floating[::1] t, BCEOpts *o,
-                      floating *loss, floating *grad, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
-    """Elements [j0, j1), split where rows of the last axis end so that the
+cdef double bce_block(const floating *x, const floating *t, BCEOpts *o,
+                      floating *loss, floating *grad, Py_ssize_t j0, Py_ssize_t n) noexcept nogil:
+    """n elements starting at flat position j0; x, t, loss, grad point at
+    element j0.  Split where rows of the last axis end so that the
     column-indexed weights stay contiguous; returns the weighted sum."""
-    cdef Py_ssize_t pos = j0, r, c, seg
+    cdef Py_ssize_t pos = 0, r, c, seg
     cdef double total = 0.0, ws
     cdef const double *w
-    while pos < j1:
-        r = (o.offset + pos) // o.L
-        c = (o.offset + pos) - r * o.L
-        seg = min(j1 - pos, o.L - c)
+    while pos < n:
+        r = (j0 + pos) // o.L
+        c = (j0 + pos) - r * o.L
+        seg = min(n - pos, o.L - c)
         ws = o.wrow[r] if o.wrow != NULL else 1.0
         w = NULL
         if o.w != NULL:
-            w = o.w + pos if o.w_full else o.w + c
+            w = o.w + j0 + pos if o.w_full else o.w + c
         if floating is float:
-            total += fx_F.bce(&x[pos], &t[pos], seg, w, ws, o.pw + c if o.pw != NULL else NULL,
-                              o.ta, o.tb, loss + pos if loss != NULL else NULL,
-                              grad + pos if grad != NULL else NULL, o.gscale, o.gamma, o.alpha)
+            total += fx_F.bce(x + pos, t + pos, seg, w, ws, o.pw + c if o.pw != NULL else NULL,
+                              o.ta, o.tb, at_(loss, pos), at_(grad, pos), o.gscale, o.gamma, o.alpha)
         else:
-            total += fx_D.bce(&x[pos], &t[pos], seg, w, ws, o.pw + c if o.pw != NULL else NULL,
-                              o.ta, o.tb, loss + pos if loss != NULL else NULL,
-                              grad + pos if grad != NULL else NULL, o.gscale, o.gamma, o.alpha)
+            total += fx_D.bce(x + pos, t + pos, seg, w, ws, o.pw + c if o.pw != NULL else NULL,
+                              o.ta, o.tb, at_(loss, pos), at_(grad, pos), o.gscale, o.gamma, o.alpha)
         pos += seg
     return total
 
 
-def sigmoid_bce(const floating[::1] x, const floating[::1] t, const double[::1] weight, bint w_full,
-                const double[::1] row_weight, const double[::1] pos_weight, Py_ssize_t L,
-                Py_ssize_t offset, double ta, double tb, double gamma, double alpha, double gscale,
-                floating[::1] loss_out, floating[::1] grad_out,
-                double[::1] partial, Py_ssize_t block, int nt):
-    cdef BCEOpts o
-    cdef Py_ssize_t n = x.shape[0], nb = partial.shape[0], b
-    cdef floating *lp = ptr1(loss_out)
-    cdef floating *gp = ptr1(grad_out)
+cdef void bce_opts(BCEOpts *o, const double[::1] weight, bint w_full, const double[::1] row_weight,
+                   const double[::1] pos_weight, Py_ssize_t L, double ta, double tb, double gamma,
+                   double alpha, double gscale) noexcept:
     o.w = cptr(weight)
     o.w_full = w_full
     o.wrow = cptr(row_weight)
@@ -718,23 +944,90 @@ def sigmoid_bce(const floating[::1] x, const floating[::1] t, const double[::1] 
     o.gamma = gamma
     o.alpha = alpha
     o.L = L
-    o.offset = offset
+
+
+def sigmoid_bce(const floating[::1] x, const floating[::1] t, const double[::1] weight, bint w_full,
+                const double[::1] row_weight, const double[::1] pos_weight, Py_ssize_t L,
+                double ta, double tb, double gamma, double alpha, double gscale,
+                floating[::1] loss_out, floating[::1] grad_out,
+                double[::1] partial, Py_ssize_t block, int nt):
+    cdef BCEOpts o
+    cdef Py_ssize_t n = x.shape[0], nb = partial.shape[0], b, j0
+    cdef floating *lp = ptr1(loss_out)
+    cdef floating *gp = ptr1(grad_out)
+    bce_opts(&o, weight, w_full, row_weight, pos_weight, L, ta, tb, gamma, alpha, gscale)
     nt = threads_for(nb, nt)
     for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        partial[b] = bce_block(x, t, &o, lp, gp, b * block, min((b + 1) * block, n))
+        j0 = b * block
+        partial[b] = bce_block(&x[j0], &t[j0], &o, at_(lp, j0), at_(gp, j0), j0, min(block, n - j0))
+
+
+def sigmoid_bce_half(const uint16_t[::1] x, const uint16_t[::1] t_h, const float[::1] t_f,
+                     const double[::1] weight, bint w_full,
+                     const double[::1] row_weight, const double[::1] pos_weight, Py_ssize_t L,
+                     double ta, double tb, double gamma, double alpha, double gscale,
+                     uint16_t[::1] loss_out, uint16_t[::1] grad_out,
+                     double[::1] partial, Py_ssize_t block, int nt):
+    """sigmoid_bce for float16 logits (uint16 bits); targets float16 (t_h)
+    or float32 (t_f)."""
+    cdef BCEOpts o
+    cdef Py_ssize_t n = x.shape[0], nb = partial.shape[0], b, j0, m
+    cdef uint16_t *lp = optr1(loss_out)
+    cdef uint16_t *gp = optr1(grad_out)
+    cdef const uint16_t *th = &t_h[0] if t_h is not None and t_h.shape[0] > 0 else NULL
+    cdef const float *tf = &t_f[0] if t_f is not None and t_f.shape[0] > 0 else NULL
+    cdef float *xb
+    cdef float *tb_
+    cdef float *lb
+    cdef float *gb
+    cdef const float *tr
+    cdef int failed[1]
+    failed[0] = 0
+    for a, what in ((t_h, "t_h"), (t_f, "t_f"), (loss_out, "loss_out"), (grad_out, "grad_out")):
+        check_len(a, n, what)
+    if w_full and weight is not None:
+        check_len(weight, n, "weight")
+    bce_opts(&o, weight, w_full, row_weight, pos_weight, L, ta, tb, gamma, alpha, gscale)
+    nt = threads_for(nb, nt)
+    with nogil, parallel(num_threads=nt):
+        xb = scratch(block)
+        tb_ = scratch(block if th != NULL else 0)
+        lb = scratch(block if lp != NULL else 0)
+        gb = scratch(block if gp != NULL else 0)
+        for b in prange(nb, schedule="static"):
+            if xb == NULL or tb_ == NULL or lb == NULL or gb == NULL:
+                failed[0] = 1
+            else:
+                j0 = b * block
+                m = min(block, n - j0)
+                fx_H.h2f(&x[j0], xb, m)
+                tr = half_block(th + j0 if th != NULL else NULL, tf + j0 if tf != NULL else NULL, tb_, m)
+                partial[b] = bce_block(<const float *>xb, tr, &o, lb if lp != NULL else NULL,
+                                       gb if gp != NULL else NULL, j0, m)
+                if lp != NULL:
+                    fx_H.f2h(lb, lp + j0, m)
+                if gp != NULL:
+                    fx_H.f2h(gb, gp + j0, m)
+        free(xb)
+        free(tb_)
+        free(lb)
+        free(gb)
+    if failed[0]:
+        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
 
 
 # ---------------------------------------------------------------- losses from probabilities
 
-cdef double xent_prob_block(const floating[:, ::1] p, const floating[:, ::1] q, floating lo,
-                            floating hi, floating *loss, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t i, C = p.shape[1]
+cdef double xent_prob_block(const floating *p, const floating *q, Py_ssize_t C, Py_ssize_t n,
+                            floating lo, floating hi, floating *loss) noexcept nogil:
+    """n rows, pointers at the block's first row."""
+    cdef Py_ssize_t i
     cdef double row, total = 0.0
-    for i in range(r0, r1):
+    for i in range(n):
         if floating is float:
-            row = -fx_F.plogq(&p[i, 0], &q[i, 0], C, lo, hi)
+            row = -fx_F.plogq(p + i * C, q + i * C, C, lo, hi)
         else:
-            row = -fx_D.plogq(&p[i, 0], &q[i, 0], C, lo, hi)
+            row = -fx_D.plogq(p + i * C, q + i * C, C, lo, hi)
         if loss != NULL:
             loss[i] = <floating>row
         total += row
@@ -743,34 +1036,114 @@ cdef double xent_prob_block(const floating[:, ::1] p, const floating[:, ::1] q, 
 
 def cross_entropy_prob(const floating[:, ::1] p, const floating[:, ::1] q, double lo, double hi,
                        floating[::1] loss_out, double[::1] partial, Py_ssize_t rows_per_block, int nt):
-    cdef Py_ssize_t N = p.shape[0], nb = partial.shape[0], b
+    cdef Py_ssize_t N = p.shape[0], C = p.shape[1], nb = partial.shape[0], b, r0
     cdef floating *lp = ptr1(loss_out)
     nt = threads_for(nb, nt)
     for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        partial[b] = xent_prob_block(p, q, <floating>lo, <floating>hi, lp, b * rows_per_block,
-                                     min((b + 1) * rows_per_block, N))
+        r0 = b * rows_per_block
+        partial[b] = xent_prob_block(&p[r0, 0], &q[r0, 0], C, min(rows_per_block, N - r0),
+                                     <floating>lo, <floating>hi, at_(lp, r0))
 
 
-cdef double bce_prob_block(const floating[::1] p, const floating[::1] t, const double *w,
-                           floating lo, floating hi, floating *loss, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
-    cdef const double *wp = w + j0 if w != NULL else NULL
-    cdef floating *lp = loss + j0 if loss != NULL else NULL
+def cross_entropy_prob_half(const uint16_t[:, ::1] p, const uint16_t[:, ::1] q, double lo, double hi,
+                            uint16_t[::1] loss_out, double[::1] partial, Py_ssize_t rows_per_block,
+                            int nt):
+    """cross_entropy_prob for float16 p and q (uint16 bits), block by block."""
+    cdef Py_ssize_t N = p.shape[0], C = p.shape[1], nb = partial.shape[0], b, r0, n
+    cdef uint16_t *lp = optr1(loss_out)
+    cdef float *pb
+    cdef float *qb
+    cdef float *lb
+    cdef int failed[1]
+    failed[0] = 0
+    check_len(q, N * C, "q")
+    check_len(loss_out, N, "loss_out")
+    nt = threads_for(nb, nt)
+    with nogil, parallel(num_threads=nt):
+        pb = scratch(rows_per_block * C)
+        qb = scratch(rows_per_block * C)
+        lb = scratch(rows_per_block)
+        for b in prange(nb, schedule="static"):
+            if pb == NULL or qb == NULL or lb == NULL:
+                failed[0] = 1
+            else:
+                r0 = b * rows_per_block
+                n = min(rows_per_block, N - r0)
+                fx_H.h2f(&p[r0, 0], pb, n * C)
+                fx_H.h2f(&q[r0, 0], qb, n * C)
+                partial[b] = xent_prob_block(<const float *>pb, <const float *>qb, C, n, <float>lo,
+                                             <float>hi, lb if lp != NULL else NULL)
+                if lp != NULL:
+                    fx_H.f2h(lb, lp + r0, n)
+        free(pb)
+        free(qb)
+        free(lb)
+    if failed[0]:
+        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
+
+
+cdef double bce_prob_block(const floating *p, const floating *t, const double *w, Py_ssize_t n,
+                           floating lo, floating hi, floating *loss) noexcept nogil:
+    """n elements, pointers at the block's first element."""
     if floating is float:
-        return fx_F.bce_prob(&p[j0], &t[j0], j1 - j0, wp, 1.0, lo, hi, lp)
+        return fx_F.bce_prob(p, t, n, w, 1.0, lo, hi, loss)
     else:
-        return fx_D.bce_prob(&p[j0], &t[j0], j1 - j0, wp, 1.0, lo, hi, lp)
+        return fx_D.bce_prob(p, t, n, w, 1.0, lo, hi, loss)
 
 
 def binary_cross_entropy_prob(const floating[::1] p, const floating[::1] t, const double[::1] weight,
                               double lo, double hi, floating[::1] loss_out, double[::1] partial,
                               Py_ssize_t block, int nt):
-    cdef Py_ssize_t n = p.shape[0], nb = partial.shape[0], b
+    cdef Py_ssize_t n = p.shape[0], nb = partial.shape[0], b, j0
     cdef floating *lp = ptr1(loss_out)
     cdef const double *w = cptr(weight)
     nt = threads_for(nb, nt)
     for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        partial[b] = bce_prob_block(p, t, w, <floating>lo, <floating>hi, lp, b * block,
-                                    min((b + 1) * block, n))
+        j0 = b * block
+        partial[b] = bce_prob_block(&p[j0], &t[j0], at(w, j0), min(block, n - j0),
+                                    <floating>lo, <floating>hi, at_(lp, j0))
+
+
+def binary_cross_entropy_prob_half(const uint16_t[::1] p, const uint16_t[::1] t_h, const float[::1] t_f,
+                                   const double[::1] weight, double lo, double hi, uint16_t[::1] loss_out,
+                                   double[::1] partial, Py_ssize_t block, int nt):
+    """binary_cross_entropy_prob for float16 p (uint16 bits); targets
+    float16 (t_h) or float32 (t_f)."""
+    cdef Py_ssize_t n = p.shape[0], nb = partial.shape[0], b, j0, m
+    cdef uint16_t *lp = optr1(loss_out)
+    cdef const double *w = cptr(weight)
+    cdef const uint16_t *th = &t_h[0] if t_h is not None and t_h.shape[0] > 0 else NULL
+    cdef const float *tf = &t_f[0] if t_f is not None and t_f.shape[0] > 0 else NULL
+    cdef float *pb
+    cdef float *tb_
+    cdef float *lb
+    cdef const float *tr
+    cdef int failed[1]
+    failed[0] = 0
+    for a, what in ((t_h, "t_h"), (t_f, "t_f"), (weight, "weight"), (loss_out, "loss_out")):
+        check_len(a, n, what)
+    nt = threads_for(nb, nt)
+    with nogil, parallel(num_threads=nt):
+        pb = scratch(block)
+        tb_ = scratch(block if th != NULL else 0)
+        lb = scratch(block if lp != NULL else 0)
+        for b in prange(nb, schedule="static"):
+            if pb == NULL or tb_ == NULL or lb == NULL:
+                failed[0] = 1
+            else:
+                j0 = b * block
+                m = min(block, n - j0)
+                fx_H.h2f(&p[j0], pb, m)
+                tr = half_block(th + j0 if th != NULL else NULL, tf + j0 if tf != NULL else NULL, tb_, m)
+                partial[b] = bce_prob_block(<const float *>pb, tr, at(w, j0), m, <float>lo, <float>hi,
+                                            lb if lp != NULL else NULL)
+                if lp != NULL:
+                    fx_H.f2h(lb, lp + j0, m)
+        free(pb)
+        free(tb_)
+        free(lb)
+    if failed[0]:
+        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
 
 
 # ---------------------------------------------------------------- roofline probes

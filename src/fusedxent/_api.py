@@ -6,9 +6,10 @@ leaves `out=` or `grad_out=` partly written.  Logits are viewed as 2-D
 when the layout forces it.  Reductions come back from the kernels as
 per-block partial sums in double (blocks sized by the shape alone) and are
 added here in order, so results do not depend on the thread count.
-float16 input is processed in float32 chunks of about F16_CHUNK elements,
-converted both ways by the kernels' F16C code, so no full-size float32 copy
-is ever made.
+float16 arrays go to the kernels as their uint16 bits: each thread converts
+its block of rows into float32 scratch (F16C on the AVX paths), runs the
+float32 kernel on it and converts the block's outputs back, so no
+full-size float32 copy is ever made.
 """
 import numpy as np
 
@@ -18,8 +19,8 @@ from .reference import Evaluation
 
 BLOCK_ELEMS = 16384      # elements per reduction block (by shape only -> bitwise reproducible)
 SERIAL_BELOW = 1 << 15   # below this many elements one thread is faster than waking the team
-F16_CHUNK = 1 << 18      # float16 inputs are converted this many elements at a time (1 MB of float32)
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_F16 = np.dtype(np.float16)
 _INT64 = np.dtype(np.int64)
 _PLAIN_NUMBERS = (int, float)
 
@@ -39,55 +40,23 @@ def _nblocks(n, per):
     return (n + per - 1) // per
 
 
-def _chunks(n, per_block, unit, f16):
-    """(start, stop) ranges over n rows/elements; for float16, chunks of
-    about F16_CHUNK elements that start on block boundaries."""
-    if not f16 or n == 0:
-        return [(0, n)]
-    step = max(1, F16_CHUNK // (unit * per_block)) * per_block
-    return [(r, min(n, r + step)) for r in range(0, n, step)]
-
-
-def _f32(a, r0, r1, nt):
-    """Rows/elements [r0, r1) of `a` as C-contiguous float32.  float16 goes
-    through the kernels' conversion (F16C on the AVX paths): NumPy's own
-    takes a slow path for subnormal halves, where small gradients live."""
-    if a is None:
-        return None
-    s = a[r0:r1]
-    if s.dtype != np.float16:
-        return np.ascontiguousarray(s, dtype=np.float32)
-    s = np.ascontiguousarray(s)
-    out = np.empty(s.shape, np.float32)
-    _k.half_to_float(s.reshape(-1).view(np.uint16), out.reshape(-1), BLOCK_ELEMS, nt)
-    return out
-
-
-def _put_f16(dst, r0, r1, src, nt):
-    """dst[r0:r1] = src for a float16 `dst` and a float32 `src`, rounded to
-    nearest even like NumPy's astype, by the kernels' conversion."""
-    d = dst[r0:r1]
-    if d.flags.c_contiguous:
-        _k.float_to_half(src.reshape(-1), d.reshape(-1).view(np.uint16), BLOCK_ELEMS, nt)
-    else:
-        d[...] = src
-
-
 def _logit_rows(x, axis, name):
     x = V.float_array(x, name, allow_0d=False)
     ax = V.axis_index(axis, x.ndim)
     if x.shape[ax] == 0:
         raise ValueError(f"{name} has zero classes along axis {axis}")
     x2, mshape = V.rows_view(x, ax)
-    if x.dtype != np.float16:
-        x2 = V.as_kernel_layout(x2, x.dtype)
-    return x, ax, x2, mshape
+    return x, ax, V.as_kernel_layout(x2, x.dtype), mshape
+
+
+def _bits(a):
+    """A float16 array as the uint16 bits the float16 kernels take (None stays)."""
+    return None if a is None else a.view(np.uint16)
 
 
 def _row_output(out, x, ax):
     """The caller's array itself when the rows can be written into it (class
-    axis last, C-contiguous; float16 rows are converted into it chunk by
-    chunk), else None."""
+    axis last, C-contiguous), else None."""
     if out is not None and ax == x.ndim - 1 and out.flags.c_contiguous:
         return out.reshape(-1, x.shape[-1])
     return None
@@ -101,28 +70,6 @@ def _place(res2, mshape, ax, out):
     return np.ascontiguousarray(res)
 
 
-def _run_rows(N, C, f16, call, row_ins, row_outs, nt):
-    """Run `call(ins, outs, block0)` over row chunks.  row_ins/row_outs are
-    2-D or 1-D row-indexed arrays (or None); for float16 the chunk's inputs
-    are converted to float32 and its outputs copied back after the call."""
-    rpb = _rows_per_block(C)
-    for r0, r1 in _chunks(N, rpb, C, f16):
-        if f16:
-            ins = [a if a is None or a.dtype != np.float16 else _f32(a, r0, r1, nt) for a in row_ins]
-            ins = [a if a is None or a.shape[0] == r1 - r0 else a[r0:r1] for a in ins]
-            outs = [None if a is None else
-                    np.empty(a[r0:r1].shape, np.float32) if a.dtype == np.float16 else a[r0:r1]
-                    for a in row_outs]
-        else:
-            ins = [None if a is None else a[r0:r1] for a in row_ins]
-            outs = [None if a is None else a[r0:r1] for a in row_outs]
-        call(ins, outs, r0 // rpb)
-        if f16:
-            for a, o in zip(row_outs, outs):
-                if a is not None and a.dtype == np.float16:
-                    _put_f16(a, r0, r1, o, nt)
-
-
 # ------------------------------------------------------------------ normalizers
 
 def _elementwise(x, out, num_threads, log):
@@ -131,19 +78,14 @@ def _elementwise(x, out, num_threads, log):
         V.out_array(out, x.shape, x.dtype, "out")
     n = x.size
     nt = _threads(num_threads, n)
-    f16 = x.dtype == np.float16
-    xf = x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1)
-    if not f16:
-        xf = V.as_kernel_layout(xf, x.dtype)
+    xf = V.as_kernel_layout(x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1),
+                            x.dtype)
     direct = out is not None and out.flags.c_contiguous
     res = out.reshape(-1) if direct else np.empty(n, x.dtype)
-    for j0, j1 in _chunks(n, BLOCK_ELEMS, 1, f16):
-        if f16:
-            tmp = np.empty(j1 - j0, np.float32)
-            _k.sigmoid(_f32(xf, j0, j1, nt), tmp, log, BLOCK_ELEMS, nt)
-            _put_f16(res, j0, j1, tmp, nt)
-        else:
-            _k.sigmoid(xf[j0:j1], res[j0:j1], log, BLOCK_ELEMS, nt)
+    if x.dtype == np.float16:
+        _k.sigmoid_half(_bits(xf), _bits(res), log, BLOCK_ELEMS, nt)
+    else:
+        _k.sigmoid(xf, res, log, BLOCK_ELEMS, nt)
     if direct:
         return out
     res = res.reshape(x.shape)
@@ -207,8 +149,10 @@ def _normalize(x, axis, out, num_threads, log):
     direct = _row_output(out, x, ax)
     res = direct if direct is not None else np.empty((N, C), x.dtype)
     rpb = _rows_per_block(C)
-    _run_rows(N, C, x.dtype == np.float16,
-              lambda i, o, b0: _k.softmax(i[0], o[0], log, rpb, nt), [x2], [res], nt)
+    if x.dtype == np.float16:
+        _k.softmax_half(_bits(x2), _bits(res), log, rpb, nt)
+    else:
+        _k.softmax(x2, res, log, rpb, nt)
     return out if direct is not None else _place(res, mshape, ax, out)
 
 
@@ -283,8 +227,10 @@ def logsumexp(x, axis=-1, *, num_threads=None):
     nt = _threads(num_threads, N * C)
     res = np.empty(N, x.dtype)
     rpb = _rows_per_block(C)
-    _run_rows(N, C, x.dtype == np.float16,
-              lambda i, o, b0: _k.logsumexp(i[0], o[0], rpb, nt), [x2], [res], nt)
+    if x.dtype == np.float16:
+        _k.logsumexp_half(_bits(x2), _bits(res), rpb, nt)
+    else:
+        _k.logsumexp(x2, res, rpb, nt)
     return res.reshape(mshape[:-1])
 
 
@@ -406,8 +352,8 @@ def _softmax_xent(logits, target, axis, weight, sample_weight, ignore_index, lab
     else:
         y = None
         soft = np.moveaxis(t, ax, -1).reshape(-1, C)
-        if not f16:
-            soft = V.as_kernel_layout(soft, x.dtype)
+        # float16 logits read float16 targets as they are, others in float32
+        soft = V.as_kernel_layout(soft, x.dtype if not f16 or soft.dtype == _F16 else np.float32)
         ta, tb = 1.0 - eps, eps / C
     if reduction == "mean" and return_grad and denom is None:
         # the gradient's scale must be known before the pass
@@ -423,12 +369,14 @@ def _softmax_xent(logits, target, axis, weight, sample_weight, ignore_index, lab
     partial = np.zeros((_nblocks(N, rpb), 2))
     w_sum = float(C if w is None else np.sum(w))
 
-    def call(ins, outs, b0):
-        n = ins[0].shape[0]
-        _k.softmax_xent(ins[0], ins[1], ins[2], w, ins[3], w_sum, ii, eps, ta, tb, z, gscale,
-                        outs[0], outs[1], partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
-
-    _run_rows(N, C, f16, call, [x2, y, soft, sw], [loss_rows, g2], nt)
+    if f16:
+        h = soft is not None and soft.dtype == np.float16
+        _k.softmax_xent_half(_bits(x2), y, _bits(soft) if h else None, None if h else soft, w, sw,
+                             w_sum, ii, eps, ta, tb, z, gscale, _bits(loss_rows), _bits(g2),
+                             partial, rpb, nt)
+    else:
+        _k.softmax_xent(x2, y, soft, w, sw, w_sum, ii, eps, ta, tb, z, gscale, loss_rows, g2,
+                        partial, rpb, nt)
     sums = partial[0] if len(partial) == 1 else partial.sum(axis=0)
     if loss_rows is not None:
         loss_rows = loss_rows.reshape(idx_shape)
@@ -532,11 +480,11 @@ def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alp
     nt = _threads(num_threads, n)
     f16 = x.dtype == np.float16
     cd = V.compute_dtype(x.dtype)
-    xf = np.ascontiguousarray(x).reshape(-1)
+    # float16 logits stay float16 (the kernel converts them block by block);
+    # their targets are read as float16 when they are, else in float32 (cd)
+    xf = V.as_kernel_layout(np.ascontiguousarray(x).reshape(-1), x.dtype if f16 else cd)
     tf = np.ascontiguousarray(t).reshape(-1)
-    if not f16:
-        xf = V.as_kernel_layout(xf, cd)
-        tf = V.as_kernel_layout(tf, cd)
+    tf = V.as_kernel_layout(tf, _F16 if f16 and tf.dtype == _F16 else cd)
     wv, w_full, wrow = _bce_weight_parts(w, x.shape)
     pwv = None if pw is None else np.ascontiguousarray(np.broadcast_to(pw, (L,)), dtype=np.float64)
     count = n if count is None else count
@@ -548,24 +496,15 @@ def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alp
         gf = grad_out.reshape(-1) if direct else np.empty(n, x.dtype)
     partial = np.zeros(_nblocks(n, BLOCK_ELEMS))
     ta, tb = 1.0 - eps, eps / 2.0
-    for j0, j1 in _chunks(n, BLOCK_ELEMS, 1, f16):
-        sl = slice(j0, j1)
-        if f16:
-            xs, ts = _f32(xf, j0, j1, nt), _f32(tf, j0, j1, nt)
-            ls = None if loss_el is None else np.empty(j1 - j0, np.float32)
-            gs = None if gf is None else np.empty(j1 - j0, np.float32)
-        else:
-            xs, ts = xf[sl], tf[sl]
-            ls = None if loss_el is None else loss_el[sl]
-            gs = None if gf is None else gf[sl]
-        _k.sigmoid_bce(xs, ts, wv[sl] if w_full else wv, w_full, wrow, pwv, L, j0, ta, tb, gamma,
-                       -1.0 if alpha is None else alpha, gscale,
-                       ls, gs, partial[j0 // BLOCK_ELEMS:_nblocks(j1, BLOCK_ELEMS)], BLOCK_ELEMS, nt)
-        if f16:
-            if ls is not None:
-                _put_f16(loss_el, j0, j1, ls, nt)
-            if gs is not None:
-                _put_f16(gf, j0, j1, gs, nt)
+    a = -1.0 if alpha is None else alpha
+    if f16:
+        h = tf.dtype == _F16
+        _k.sigmoid_bce_half(_bits(xf), _bits(tf) if h else None, None if h else tf, wv, w_full, wrow,
+                            pwv, L, ta, tb, gamma, a, gscale, _bits(loss_el), _bits(gf), partial,
+                            BLOCK_ELEMS, nt)
+    else:
+        _k.sigmoid_bce(xf, tf, wv, w_full, wrow, pwv, L, ta, tb, gamma, a, gscale, loss_el, gf,
+                       partial, BLOCK_ELEMS, nt)
     if loss_el is not None:
         loss_el = loss_el.reshape(x.shape)
     if not return_grad:
@@ -614,22 +553,17 @@ def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
     p2, mshape = V.rows_view(p, ax)
     q2, _ = V.rows_view(q, ax)
     N, C = q2.shape
-    f16 = dtype == np.float16
-    if not f16:
-        p2 = V.as_kernel_layout(p2, dtype)
-        q2 = V.as_kernel_layout(q2, dtype)
+    p2 = V.as_kernel_layout(p2, dtype)
+    q2 = V.as_kernel_layout(q2, dtype)
     rpb = _rows_per_block(max(C, 1))
     partial = np.zeros(_nblocks(N, rpb))
     loss_rows = np.empty(N, dtype) if reduction == "none" else None
     nt = _threads(None, N * C)
 
-    def call(ins, outs, b0):
-        n = ins[0].shape[0]
-        _k.cross_entropy_prob(ins[0], ins[1], e, 1.0 - e, outs[0],
-                              partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
-
-    if C:
-        _run_rows(N, C, f16, call, [p2, q2], [loss_rows], nt)
+    if C and dtype == _F16:
+        _k.cross_entropy_prob_half(_bits(p2), _bits(q2), e, 1.0 - e, _bits(loss_rows), partial, rpb, nt)
+    elif C:
+        _k.cross_entropy_prob(p2, q2, e, 1.0 - e, loss_rows, partial, rpb, nt)
     elif loss_rows is not None:
         loss_rows[:] = 0
     return _finish_loss(partial, N, reduction, k, loss_rows, mshape[:-1])
@@ -664,26 +598,22 @@ def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", re
     e = V.clip_eps(eps, pr.dtype)
     w = V.bce_weight(weight, pr.shape, "weight")
     n = pr.size
-    f16 = pr.dtype == np.float16
+    f16 = pr.dtype == _F16
     cd = V.compute_dtype(pr.dtype)
-    pf = np.ascontiguousarray(pr).reshape(-1)
+    # as in sigmoid_binary_cross_entropy: float16 stays float16, other targets float32
+    pf = V.as_kernel_layout(np.ascontiguousarray(pr).reshape(-1), _F16 if f16 else cd)
     tf = np.ascontiguousarray(t).reshape(-1)
-    if not f16:
-        pf = V.as_kernel_layout(pf, cd)
-        tf = V.as_kernel_layout(tf, cd)
+    tf = V.as_kernel_layout(tf, _F16 if f16 and tf.dtype == _F16 else cd)
     wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, pr.shape)).reshape(-1)
     loss_el = np.empty(n, pr.dtype) if reduction == "none" else None
     partial = np.zeros(_nblocks(n, BLOCK_ELEMS))
     nt = _threads(None, n)
-    for j0, j1 in _chunks(n, BLOCK_ELEMS, 1, f16):
-        sl = slice(j0, j1)
-        ps, ts = (_f32(pf, j0, j1, nt), _f32(tf, j0, j1, nt)) if f16 else (pf[sl], tf[sl])
-        ls = None if loss_el is None else (np.empty(j1 - j0, np.float32) if f16 else loss_el[sl])
-        _k.binary_cross_entropy_prob(ps, ts, None if wf is None else wf[sl], e, 1.0 - e, ls,
-                                     partial[j0 // BLOCK_ELEMS:_nblocks(j1, BLOCK_ELEMS)],
-                                     BLOCK_ELEMS, nt)
-        if f16 and ls is not None:
-            _put_f16(loss_el, j0, j1, ls, nt)
+    if f16:
+        h = tf.dtype == _F16
+        _k.binary_cross_entropy_prob_half(_bits(pf), _bits(tf) if h else None, None if h else tf, wf,
+                                          e, 1.0 - e, _bits(loss_el), partial, BLOCK_ELEMS, nt)
+    else:
+        _k.binary_cross_entropy_prob(pf, tf, wf, e, 1.0 - e, loss_el, partial, BLOCK_ELEMS, nt)
     return _finish_loss(partial, n, reduction, k, loss_el, pr.shape)
 
 
@@ -707,12 +637,10 @@ def _evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threa
     rpb = _rows_per_block(C)
     partial = np.zeros((_nblocks(N, rpb), 4))
 
-    def call(ins, outs, b0):
-        n = ins[0].shape[0]
-        _k.evaluate(ins[0], ins[1], ins[2], ii, outs[0], outs[1],
-                    partial[b0:b0 + _nblocks(n, rpb)], rpb, nt)
-
-    _run_rows(N, C, x.dtype == np.float16, call, [x2, y, sw], [lse, amax], nt)
+    if x.dtype == np.float16:
+        _k.evaluate_half(_bits(x2), y, sw, ii, _bits(lse), amax, partial, rpb, nt)
+    else:
+        _k.evaluate(x2, y, sw, ii, lse, amax, partial, rpb, nt)
     return tuple(float(v) for v in partial.sum(axis=0)), lse.reshape(idx_shape), amax.reshape(idx_shape)
 
 

@@ -21,7 +21,7 @@ _FAST_DTYPES: tuple[np.dtype[Any], ...]
 _INT64: np.dtype[np.int64]
 _PLAIN_NUMBERS: tuple[type, ...]
 SERIAL_BELOW: int
-F16_CHUNK: int
+_F16: np.dtype[np.float16]
 
 def sigmoid(x: ArrayLike, *, out: Optional[_Arr] = ..., num_threads: _Threads = ...) -> _Arr: ...
 def log_sigmoid(x: ArrayLike, *, out: Optional[_Arr] = ..., num_threads: _Threads = ...) -> _Arr: ...

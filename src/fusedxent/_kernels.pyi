@@ -2,7 +2,8 @@
 # public functions in fusedxent._api validate and lay out every argument
 # before calling these; arrays here are C-contiguous float32/float64
 # (`floating` in the .pyx: both inputs and outputs of one call share it),
-# partial-sum buffers are float64, labels int64.
+# partial-sum buffers are float64, labels int64.  The *_half entry points
+# take float16 arrays as their uint16 bits (ndarray.view(np.uint16)).
 from typing import Any, Optional
 
 import numpy as np
@@ -10,6 +11,7 @@ from numpy.typing import NDArray
 
 _F = NDArray[np.floating[Any]]
 _D = NDArray[np.float64]
+_H = NDArray[np.uint16]
 
 ISA_LEVELS: tuple[str, ...]
 
@@ -30,7 +32,7 @@ def evaluate(x: _F, y: NDArray[np.int64], sample_weight: Optional[_D], ignore_in
              lse_out: _F, argmax_out: NDArray[np.int64], partial: _D, rows_per_block: int,
              nt: int) -> None: ...
 def sigmoid_bce(x: _F, t: _F, weight: Optional[_D], w_full: bool, row_weight: Optional[_D],
-                pos_weight: Optional[_D], L: int, offset: int, ta: float, tb: float, gamma: float,
+                pos_weight: Optional[_D], L: int, ta: float, tb: float, gamma: float,
                 alpha: float, gscale: float, loss_out: Optional[_F], grad_out: Optional[_F],
                 partial: _D, block: int, nt: int) -> None: ...
 def cross_entropy_prob(p: _F, q: _F, lo: float, hi: float, loss_out: Optional[_F], partial: _D,
@@ -43,3 +45,25 @@ def probe_copy(x: _F, out: _F, block: int, nt: int) -> None: ...
 def xent_index_one_block(x: _F, y: NDArray[np.int64], ignore_index: int) -> Optional[tuple[float, float]]: ...
 def half_to_float(h: NDArray[np.uint16], out: NDArray[np.float32], block: int, nt: int) -> None: ...
 def float_to_half(f: NDArray[np.float32], out: NDArray[np.uint16], block: int, nt: int) -> None: ...
+def softmax_half(x: _H, out: _H, log: bool, rows_per_block: int, nt: int) -> None: ...
+def logsumexp_half(x: _H, out: _H, rows_per_block: int, nt: int) -> None: ...
+def sigmoid_half(x: _H, out: _H, log: bool, block: int, nt: int) -> None: ...
+def softmax_xent_half(x: _H, labels: Optional[NDArray[np.int64]], soft_h: Optional[_H],
+                      soft_f: Optional[NDArray[np.float32]], class_weight: Optional[_D],
+                      sample_weight: Optional[_D], cw_sum: float, ignore_index: int, eps: float,
+                      ta: float, tb: float, z: float, gscale: float, loss_out: Optional[_H],
+                      grad_out: Optional[_H], partial: _D, rows_per_block: int, nt: int) -> None: ...
+def evaluate_half(x: _H, y: NDArray[np.int64], sample_weight: Optional[_D], ignore_index: int,
+                  lse_out: _H, argmax_out: NDArray[np.int64], partial: _D, rows_per_block: int,
+                  nt: int) -> None: ...
+def sigmoid_bce_half(x: _H, t_h: Optional[_H], t_f: Optional[NDArray[np.float32]],
+                     weight: Optional[_D], w_full: bool, row_weight: Optional[_D],
+                     pos_weight: Optional[_D], L: int, ta: float, tb: float, gamma: float,
+                     alpha: float, gscale: float, loss_out: Optional[_H], grad_out: Optional[_H],
+                     partial: _D, block: int, nt: int) -> None: ...
+def cross_entropy_prob_half(p: _H, q: _H, lo: float, hi: float, loss_out: Optional[_H], partial: _D,
+                            rows_per_block: int, nt: int) -> None: ...
+def binary_cross_entropy_prob_half(p: _H, t_h: Optional[_H], t_f: Optional[NDArray[np.float32]],
+                                   weight: Optional[_D], lo: float, hi: float,
+                                   loss_out: Optional[_H], partial: _D, block: int,
+                                   nt: int) -> None: ...
