@@ -313,7 +313,8 @@ cdef inline RowKind stats_at(const floating *x, Py_ssize_t C, Py_ssize_t i, Py_s
         else:
             fx_D.stats_small(x + i * C, g.g1 - g.g0, C, g.m, g.s, g.l, g.k)
     j = i - g.g0
-    if not isfinite(g.m[j]) or isnan(g.s[j]):    # IEEE rows: the scalar path decides
+    if not isfinite(g.m[j]) or isnan(g.s[j]) or g.s[j] < C * flush_guard(<floating>0):
+        # IEEE rows, and sums small enough for flushed terms to matter: the scalar path decides
         return row_stats(x + i * C, C, m, s, l, k, NULL)
     m[0] = <floating>g.m[j]
     s[0] = g.s[j]

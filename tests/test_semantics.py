@@ -339,3 +339,21 @@ def test_tiny_loss_made_of_subnormal_terms(C, dtype):
     exact = math.log1p((C - 1) * math.exp(float(x[0, 1])))
     l = fx.softmax_cross_entropy(x, np.array([0, 0]), reduction="none")
     np.testing.assert_allclose(l, exact, rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("C", [2, 10, 32])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_class_rows_with_flushed_terms(C, dtype):
+    # rows of <= 32 classes take the across-rows path, whose fast exp flushes
+    # terms below the normal range; confident rows whose whole sum is that
+    # small must come back exact (float32: e^-100 ~ 3.7e-44 is subnormal)
+    gaps = np.array([20.0, 80.0, 90.0, 100.0, 103.0, 110.0, 700.0, 740.0] * 20)
+    x = np.zeros((gaps.size, C), dtype)
+    x[:, 0] = gaps
+    y = np.zeros(gaps.size, np.int64)
+    exact = np.array([math.log1p((C - 1) * math.exp(-g)) for g in gaps])
+    l = fx.softmax_cross_entropy(x, y, reduction="none").astype(np.float64)
+    # each subnormal term is rounded to a multiple of the smallest subnormal
+    tiny = C * float(np.finfo(dtype).smallest_subnormal)
+    np.testing.assert_allclose(l, exact.astype(dtype), rtol=1e-5 if dtype == np.float32 else 1e-13, atol=tiny)
+    assert (l[exact.astype(dtype) > 0] > 0).all()
