@@ -17,6 +17,9 @@ from . import _api
 from . import reference as R
 
 
+CACHE_BYTES = 8 << 20     # the "in cache" column's working set: fits a server's last-level cache
+
+
 def _median_time(fn, repeat):
     ts = []
     for _ in range(repeat):
@@ -150,13 +153,18 @@ def sweep(classes=(2, 10, 100, 1000, 32000, 262144), elements=1 << 25, dtype="fl
     """Forward CE throughput against class count: fusedxent, the read probe
     (the roofline) and the peers, same data, same run.  The reference is
     timed in the same run on the first eighth of the rows and scaled to the
-    whole batch (its float64 temporaries would otherwise dominate the run)."""
+    whole batch (its float64 temporaries would otherwise dominate the run).
+
+    "in cache" is fusedxent on the first CACHE_BYTES of the rows, which stay
+    in the last-level cache between calls: when it is no faster than the
+    full batch from DRAM, the kernel is bound by its arithmetic, not by
+    memory bandwidth."""
     dt = np.dtype(dtype)
     nt = threads or _k.max_threads()
     rng = np.random.default_rng(0)
     rows = []
     out("reference: timed on 1/8 of the rows, scaled to the batch")
-    out(f"{'classes':>8}{'rows':>10}{'fusedxent GB/s':>16}{'probe GB/s':>12}{'x probe':>9}"
+    out(f"{'classes':>8}{'rows':>10}{'fusedxent GB/s':>16}{'in cache':>10}{'probe GB/s':>12}{'x probe':>9}"
         f"{'reference GB/s':>16}{'torch GB/s':>12}{'sklearn GB/s':>14}")
     for C in classes:
         N = max(1, elements // C)
@@ -165,16 +173,27 @@ def sweep(classes=(2, 10, 100, 1000, 32000, 262144), elements=1 << 25, dtype="fl
         read, _ = _probes(x.reshape(-1), nt)
         tfwd, _ = _torch_cases(x, y, nt) if dt != np.float16 else (None, None)
         sfwd, _ = _sklearn_cases(x, y, nt) if dt != np.float16 else (None, None)
-        fns = [lambda: _api.softmax_cross_entropy(x, y, num_threads=nt), read] + [f for f in (tfwd, sfwd) if f]
+        nc = max(1, CACHE_BYTES // (C * dt.itemsize))
+        xc, yc = x[:nc], y[:nc]
+        reps = max(1, N // nc)
+
+        def cached():
+            for _ in range(reps):
+                _api.softmax_cross_entropy(xc, yc, num_threads=nt)
+
+        fns = [lambda: _api.softmax_cross_entropy(x, y, num_threads=nt), read, cached] + [
+            f for f in (tfwd, sfwd) if f]
         ts = _interleaved(fns, repeat)
+        t_cache = ts.pop(2) / (reps * xc.nbytes) * x.nbytes
         t_ref = _median_time(lambda: R.softmax_cross_entropy(x[: max(1, N // 8)], y[: max(1, N // 8)]), 1) * (
             N / max(1, N // 8))
         gb = x.nbytes / 1e9
-        r = dict(classes=C, rows=N, fusedxent=gb / ts[0], probe=gb / ts[1], reference=gb / t_ref,
+        r = dict(classes=C, rows=N, fusedxent=gb / ts[0], cache=gb / t_cache, probe=gb / ts[1],
+                 reference=gb / t_ref,
                  torch=gb / ts[2] if tfwd else None, sklearn=gb / ts[-1] if sfwd else None)
         rows.append(r)
         fmt = lambda v: f"{v:.1f}" if v else "-"
-        out(f"{C:>8}{N:>10}{r['fusedxent']:>16.1f}{r['probe']:>12.1f}{ts[0] / ts[1]:>8.2f}x"
+        out(f"{C:>8}{N:>10}{r['fusedxent']:>16.1f}{r['cache']:>10.1f}{r['probe']:>12.1f}{ts[0] / ts[1]:>8.2f}x"
             f"{r['reference']:>16.2f}{fmt(r['torch']):>12}{fmt(r['sklearn']):>14}")
     if plot:
         import matplotlib
@@ -182,11 +201,12 @@ def sweep(classes=(2, 10, 100, 1000, 32000, 262144), elements=1 << 25, dtype="fl
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(7, 4.5))
         cs = [r["classes"] for r in rows]
-        for key, style in (("probe", "k--"), ("fusedxent", "o-"), ("torch", "s-"), ("sklearn", "^-"),
-                           ("reference", "x-")):
+        labels = {"probe": "read probe (roofline)", "cache": "fusedxent, logits in cache"}
+        for key, style in (("probe", "k--"), ("fusedxent", "o-"), ("cache", "o:"), ("torch", "s-"),
+                           ("sklearn", "^-"), ("reference", "x-")):
             vals = [r[key] for r in rows]
             if all(v is not None for v in vals):
-                ax.plot(cs, vals, style, label="read probe (roofline)" if key == "probe" else key)
+                ax.plot(cs, vals, style, label=labels.get(key, key))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("classes")
