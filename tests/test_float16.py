@@ -13,7 +13,8 @@ F16, F32 = np.float16, np.float32
 
 # (rows, classes): small-class groups, two ragged blocks, rows longer than
 # a reduction block (one row per block) and than the online chunk (8192)
-SHAPES = [(1000, 3), (700, 10), (300, 33), (40, 1000), (5, 20000), (3, 9000), (1, 1), (0, 7)]
+SHAPES = [(1000, 3), (700, 10), (300, 33), (200, 64), (100, 65), (40, 1000), (5, 20000), (3, 9000),
+          (1, 1), (0, 7)]
 
 
 def same(a, b):

@@ -10,7 +10,9 @@ from helpers import assert_close
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [((1, 1), -1), ((5, 1), -1), ((9, 2), -1), ((13, 7), -1), ((31, 1000), -1),
-          ((3, 5, 17), 1), ((4, 6), 0), ((2, 3, 4, 5), -2)]
+          ((3, 5, 17), 1), ((4, 6), 0), ((2, 3, 4, 5), -2),
+          # the across-rows path (<= 64 classes): ragged 64-row groups, its upper edge
+          ((200, 33), -1), ((130, 64), -1), ((70, 65), -1)]
 THREADS = [1, 2]
 
 
