@@ -167,18 +167,22 @@ FX_INLINE double fx_log_d(double x)
 /* log1p(x) for x in [0, 1] (or NaN). */
 FX_INLINE float fx_log1p01_f(float x)
 {
-    int small = x < 0.41421356f;
-    /* one division for both branches: selects on the operands */
-    float s = (small ? x : x - 1.0f) / (small ? 2.0f + x : x + 3.0f);
-    float r = fx_atanh2_f(s) + (small ? 0.0f : 0.69314718055994531f);
+    /* one division and one series for both branches, selected by c = 0 or
+     * 1 through arithmetic: with selects on the operands GCC splits the
+     * division into both arms and evaluates the series twice (2x the cost
+     * of BCE).  (2 + x) + 1 == x + 3 exactly: both round x to the 2^-22
+     * grid of [2, 4). */
+    float c = x < 0.41421356f ? 0.0f : 1.0f;
+    float s = (x - c) / ((2.0f + x) + c);
+    float r = fx_atanh2_f(s) + c * 0.69314718055994531f;
     return x < 5.96046448e-08f ? x : r;   /* x < 2^-24: log1p(x) rounds to x (s = x/2 would lose subnormal bits) */
 }
 
 FX_INLINE double fx_log1p01_d(double x)
 {
-    int small = x < 0.41421356237309505;
-    double s = (small ? x : x - 1.0) / (small ? 2.0 + x : x + 3.0);
-    double r = fx_atanh2_d(s) + (small ? 0.0 : 0.69314718055994531);
+    double c = x < 0.41421356237309505 ? 0.0 : 1.0;   /* as in fx_log1p01_f */
+    double s = (x - c) / ((2.0 + x) + c);
+    double r = fx_atanh2_d(s) + c * 0.69314718055994531;
     return x < 1.1102230246251565e-16 ? x : r;   /* x < 2^-53 */
 }
 
