@@ -21,6 +21,8 @@
 # - Rows whose maximum is not finite take a scalar path: a NaN anywhere
 #   makes the row NaN; all -inf gives lse = -inf; a +inf gives lse = +inf;
 #   every other output of such a row (probabilities, loss, gradient) is NaN.
+# - Block functions take pointers at their block's first row, so the float16
+#   entry points (*_half) run the same float32 code on converted scratch.
 
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
