@@ -252,3 +252,23 @@ def test_open_npy_reads_in_the_workers(client, files):
     (got,) = dask.compute(fxd.evaluate(Xc, fxd.open_npy(files / "y.npy", chunks=(333,))))
     want = fx.evaluate(x, y)
     assert _rel(got.loss, want.loss) < 1e-12 and got.count == want.count
+
+
+def test_empty_class_axis_and_damaged_files(tmp_path):
+    # no cluster needed: graph-time checks and the synchronous scheduler
+    x = da.zeros((10, 0), chunks=(4, 0))
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_array_equal(fxd.logsumexp(x).compute(), np.full(10, -np.inf))
+        assert fxd.softmax(x).compute().shape == (10, 0)
+        assert fxd.log_softmax(x, axis=1).compute().shape == (10, 0)
+    with pytest.raises(ValueError, match="zero classes"):
+        fxd.softmax_cross_entropy(x, da.zeros(10, dtype=np.int64))
+    good = tmp_path / "x.npy"
+    np.save(good, np.ones((50, 3), np.float32))
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(good.read_bytes()[:-4])
+    with pytest.raises(ValueError, match=r"bad\.npy.*truncated"):
+        fxd.open_npy(bad)
+    (tmp_path / "text.npy").write_text("just text")
+    with pytest.raises(ValueError, match="not a .npy file"):
+        fxd.open_npy(tmp_path / "text.npy")

@@ -357,3 +357,71 @@ def test_small_class_rows_with_flushed_terms(C, dtype):
     tiny = C * float(np.finfo(dtype).smallest_subnormal)
     np.testing.assert_allclose(l, exact.astype(dtype), rtol=1e-5 if dtype == np.float32 else 1e-13, atol=tiny)
     assert (l[exact.astype(dtype) > 0] > 0).all()
+
+
+# ------------------------------------------------------------------ zero-length class axis (SciPy's rule)
+
+@pytest.mark.parametrize("mod", [fx, R], ids=["fusedxent", "reference"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_empty_class_axis_normalizers(mod, dtype):
+    # log of an empty sum is -inf (scipy.special.logsumexp); softmax of no
+    # classes is an empty array of the input's shape
+    assert mod.logsumexp(np.array([], dtype)) == -np.inf
+    for shape, axis in (((0,), -1), ((3, 0), -1), ((3, 0), 1), ((0, 4), 0), ((2, 0, 5), 1), ((0, 0), 0)):
+        x = np.zeros(shape, dtype)
+        lse = mod.logsumexp(x, axis=axis)
+        want_shape = tuple(s for i, s in enumerate(shape) if i != axis % len(shape))
+        assert lse.shape == want_shape and lse.dtype == dtype and (lse == -np.inf).all()
+        for fn in ("softmax", "log_softmax"):
+            r = getattr(mod, fn)(x, axis=axis)
+            assert r.shape == shape and r.dtype == dtype
+            out = np.empty(shape, dtype)
+            assert getattr(mod, fn)(x, axis=axis, out=out) is out
+
+
+def test_empty_class_axis_matches_scipy():
+    scipy_special = pytest.importorskip("scipy.special")
+    for x in (np.array([]), np.zeros((3, 0)), np.zeros((3, 0), np.float32)):
+        np.testing.assert_array_equal(fx.logsumexp(x), scipy_special.logsumexp(x, axis=-1))
+
+
+@pytest.mark.parametrize("mod", [fx, R], ids=["fusedxent", "reference"])
+def test_losses_with_zero_classes_raise(mod):
+    x = np.zeros((3, 0))
+    with pytest.raises(ValueError, match="zero classes"):
+        mod.softmax_cross_entropy(x, np.zeros(3, int))
+    with pytest.raises(ValueError, match="zero classes"):
+        mod.softmax_cross_entropy(x, np.zeros((3, 0)))
+    with pytest.raises(ValueError, match="zero classes"):
+        mod.evaluate(x, np.zeros(3, int))
+
+
+# ------------------------------------------------------------------ eps="auto" follows the probabilities' dtype
+
+@pytest.mark.parametrize("mod", [fx, R], ids=["fusedxent", "reference"])
+def test_auto_eps_follows_q_dtype(mod):
+    q32 = np.array([[1, 0, 0, 0, 0, 0]], np.float32)
+    p = np.eye(6)[[3]]                       # float64 targets
+    want = -math.log(float(np.finfo(np.float32).eps))   # 15.94: clipped at float32's eps
+    assert mod.cross_entropy(p, q32) == pytest.approx(want, rel=1e-6)
+    assert mod.cross_entropy(p.astype(np.float16), q32) == pytest.approx(want, rel=1e-6)
+    # float64 q with float32 p: float64's eps
+    assert mod.cross_entropy(p.astype(np.float32), q32.astype(np.float64)) == pytest.approx(
+        -math.log(float(np.finfo(np.float64).eps)), rel=1e-12)
+    # integer q: float64's eps
+    assert mod.cross_entropy(p, q32.astype(np.int64)) == pytest.approx(
+        -math.log(float(np.finfo(np.float64).eps)), rel=1e-12)
+    # binary: prob's dtype, whatever the target's
+    pb = np.array([0.0, 1.0], np.float32)
+    tb = np.array([1.0, 0.0])
+    assert mod.binary_cross_entropy(pb, tb) == pytest.approx(want, rel=1e-6)
+    assert mod.binary_cross_entropy(pb.astype(np.float64), tb.astype(np.float32)) == pytest.approx(
+        -math.log(float(np.finfo(np.float64).eps)), rel=1e-9)
+
+
+def test_auto_eps_matches_sklearn_log_loss():
+    metrics = pytest.importorskip("sklearn.metrics")
+    q = np.array([[1, 0, 0, 0, 0, 0], [0.2, 0.2, 0.2, 0.2, 0.2, 0.0]], np.float32)
+    y = np.array([3, 5])
+    for p in (np.eye(6)[y], np.eye(6, dtype=np.float32)[y]):
+        assert fx.cross_entropy(p, q) == pytest.approx(metrics.log_loss(y, q, labels=range(6)), rel=1e-6)

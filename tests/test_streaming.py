@@ -64,3 +64,71 @@ def test_threadpoolctl_limits_the_kernels():
     with threadpoolctl.threadpool_limits(1):
         assert _kernels.max_threads() == 1
     assert _kernels.max_threads() >= 1
+
+
+# ------------------------------------------------------------------ class counts must agree
+
+def test_evaluator_rejects_another_class_count():
+    x1, y1, _ = _data(3, N=100, C=10)
+    x2, y2, _ = _data(4, N=5, C=7)
+    e1 = fx.Evaluator().update(x1, y1)
+    with pytest.raises(ValueError, match=r"7 classes.*10|10 classes.*7"):
+        e1.update(x2, y2)
+    assert e1.result().count == fx.evaluate(x1, y1).count        # the bad batch left no trace
+    e2 = fx.Evaluator().update(x2, y2)
+    with pytest.raises(ValueError, match=r"7 classes.*10|10 classes.*7"):
+        e1.merge(e2)
+    assert e1.result().count == fx.evaluate(x1, y1).count
+    # an empty evaluator merges with anything; the class count survives pickling
+    e3 = pickle.loads(pickle.dumps(fx.Evaluator().merge(e2)))
+    with pytest.raises(ValueError, match="classes"):
+        e3.update(x1, y1)
+    assert fx.Evaluator().merge(fx.Evaluator()).result().count == 0
+    # the class axis is the configured one
+    e4 = fx.Evaluator(axis=0).update(x1.T, y1)
+    with pytest.raises(ValueError, match="classes"):
+        e4.update(x1, y1[:10])
+
+
+# ------------------------------------------------------------------ damaged and foreign files
+
+def test_evaluate_file_damaged_inputs(tmp_path):
+    x, y, _ = _data(5, N=300, C=9)
+    good = tmp_path / "x.npy"
+    np.save(good, x)
+    ypath = tmp_path / "y.npy"
+    np.save(ypath, y)
+    raw = good.read_bytes()
+
+    trunc = tmp_path / "truncated.npy"
+    trunc.write_bytes(raw[:-100])
+    with pytest.raises(ValueError, match=r"truncated\.npy.*truncated.*expected %d bytes.*%d" % (len(raw), len(raw) - 100)):
+        fx.evaluate_file(trunc, ypath)
+
+    notnpy = tmp_path / "notnpy.npy"
+    notnpy.write_bytes(b"hello, this is not numpy" * 10)
+    with pytest.raises(ValueError, match=r"notnpy\.npy.*not a \.npy file.*magic"):
+        fx.evaluate_file(notnpy, ypath)
+
+    obj = tmp_path / "object.npy"
+    np.save(obj, np.array([[1, "a"]], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"object\.npy.*object.*not supported"):
+        fx.evaluate_file(obj, ypath)
+
+    npz = tmp_path / "arrays.npz"
+    np.savez(npz, x=x)
+    with pytest.raises(ValueError, match=r"arrays\.npz.*\.npz archive"):
+        fx.evaluate_file(npz, ypath)
+
+    # the labels file is checked the same way, before any work
+    ytrunc = tmp_path / "ytrunc.npy"
+    ytrunc.write_bytes(ypath.read_bytes()[:-8])
+    with pytest.raises(ValueError, match=r"ytrunc\.npy.*truncated"):
+        fx.evaluate_file(good, ytrunc)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        fx.evaluate_file(tmp_path / "missing.npy", ypath)
+    # a float labels file says what it holds
+    yf = tmp_path / "yfloat.npy"
+    np.save(yf, y.astype(float))
+    with pytest.raises(TypeError, match="labels"):
+        fx.evaluate_file(good, yf)

@@ -40,10 +40,10 @@ def _nblocks(n, per):
     return (n + per - 1) // per
 
 
-def _logit_rows(x, axis, name):
+def _logit_rows(x, axis, name, allow_empty=False):
     x = V.float_array(x, name, allow_0d=False)
     ax = V.axis_index(axis, x.ndim)
-    if x.shape[ax] == 0:
+    if x.shape[ax] == 0 and not allow_empty:
         raise ValueError(f"{name} has zero classes along axis {axis}")
     x2, mshape = V.rows_view(x, ax)
     return x, ax, V.as_kernel_layout(x2, x.dtype), mshape
@@ -60,6 +60,30 @@ def _row_output(out, x, ax):
     if out is not None and ax == x.ndim - 1 and out.flags.c_contiguous:
         return out.reshape(-1, x.shape[-1])
     return None
+
+
+def _same_memory(a, b):
+    """a and b are the same elements in the same order (exact in place)."""
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides and a.dtype.itemsize == b.dtype.itemsize)
+
+
+def _writable(dest, inputs, inplace=None):
+    """`dest` when the kernel may write into it while it reads `inputs`,
+    else None (the caller writes a fresh buffer, then copies it over):
+    NumPy's rule that an output overlapping an input gives the result of the
+    non-overlapping call.  Exact in place (`dest` is the same memory as
+    `inplace`, which the kernels allow) keeps writing directly.
+    may_share_memory only compares bounds: an interleaved non-overlap
+    costs a copy, never a wrong answer."""
+    if dest is None:
+        return None
+    for a in inputs:
+        if a is not None and np.may_share_memory(dest, a):
+            if a is inplace and _same_memory(dest, a):
+                continue
+            return None
+    return dest
 
 
 def _place(res2, mshape, ax, out):
@@ -80,7 +104,7 @@ def _elementwise(x, out, num_threads, log):
     nt = _threads(num_threads, n)
     xf = V.as_kernel_layout(x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1),
                             x.dtype)
-    direct = out is not None and out.flags.c_contiguous
+    direct = out is not None and out.flags.c_contiguous and _writable(out.reshape(-1), (xf,), xf) is not None
     res = out.reshape(-1) if direct else np.empty(n, x.dtype)
     if x.dtype == np.float16:
         _k.sigmoid_half(_bits(xf), _bits(res), log, BLOCK_ELEMS, nt)
@@ -141,12 +165,14 @@ def log_sigmoid(x, *, out=None, num_threads=None):
 
 
 def _normalize(x, axis, out, num_threads, log):
-    x, ax, x2, mshape = _logit_rows(x, axis, "x")
+    x, ax, x2, mshape = _logit_rows(x, axis, "x", allow_empty=True)
     if out is not None:
         V.out_array(out, x.shape, x.dtype, "out")
     N, C = x2.shape
+    if C == 0:                        # no classes: an empty result (SciPy's convention)
+        return out if out is not None else np.empty(x.shape, x.dtype)
     nt = _threads(num_threads, N * C)
-    direct = _row_output(out, x, ax)
+    direct = _writable(_row_output(out, x, ax), (x2,), x2)
     res = direct if direct is not None else np.empty((N, C), x.dtype)
     rpb = _rows_per_block(C)
     if x.dtype == np.float16:
@@ -222,8 +248,10 @@ def logsumexp(x, axis=-1, *, num_threads=None):
         x's shape without `axis`, x's float dtype.  All -inf rows give -inf,
         rows with +inf give +inf, rows with NaN give NaN (SciPy's convention).
     """
-    x, ax, x2, mshape = _logit_rows(x, axis, "x")
+    x, ax, x2, mshape = _logit_rows(x, axis, "x", allow_empty=True)
     N, C = x2.shape
+    if C == 0:                        # the log of an empty sum (scipy.special.logsumexp)
+        return np.full(mshape[:-1], -np.inf, x.dtype)
     nt = _threads(num_threads, N * C)
     res = np.empty(N, x.dtype)
     rpb = _rows_per_block(C)
@@ -362,7 +390,9 @@ def _softmax_xent(logits, target, axis, weight, sample_weight, ignore_index, lab
     loss_rows = np.empty(N, x.dtype) if reduction == "none" else None
     g2 = None
     if return_grad:
-        g2 = _row_output(grad_out, x, ax)
+        # the kernels may write the gradient over the logits, nothing else
+        g2 = _writable(_row_output(grad_out, x, ax), (x2, y, soft, w, sw), x2)
+        direct = g2 is not None
         if g2 is None:
             g2 = np.empty((N, C), x.dtype)
     rpb = _rows_per_block(C)
@@ -382,7 +412,7 @@ def _softmax_xent(logits, target, axis, weight, sample_weight, ignore_index, lab
         loss_rows = loss_rows.reshape(idx_shape)
     if not return_grad:
         return sums, k, loss_rows, None
-    if grad_out is not None and g2.base is not None and np.shares_memory(g2, grad_out):
+    if direct:
         return sums, k, loss_rows, grad_out
     return sums, k, loss_rows, _place(g2, mshape, ax, grad_out)
 
@@ -493,7 +523,10 @@ def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alp
     gf = None
     if return_grad:
         direct = grad_out is not None and grad_out.flags.c_contiguous
-        gf = grad_out.reshape(-1) if direct else np.empty(n, x.dtype)
+        gf = _writable(grad_out.reshape(-1), (xf, tf, wv, wrow, pwv), xf) if direct else None
+        direct = gf is not None
+        if gf is None:
+            gf = np.empty(n, x.dtype)
     partial = np.zeros(_nblocks(n, BLOCK_ELEMS))
     ta, tb = 1.0 - eps, eps / 2.0
     a = -1.0 if alpha is None else alpha
@@ -511,7 +544,7 @@ def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alp
         return partial, n, k, loss_el, None
     if grad_out is None:
         return partial, n, k, loss_el, gf.reshape(x.shape)
-    if not np.shares_memory(gf, grad_out):
+    if not direct:
         np.copyto(grad_out, gf.reshape(x.shape))
     return partial, n, k, loss_el, grad_out
 
@@ -549,7 +582,7 @@ def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
     reduction = V.reduction(reduction)
     k = V.log_base(base)
     dtype = np.result_type(p.dtype, q.dtype)
-    e = V.clip_eps(eps, dtype)
+    e = V.clip_eps(eps, q.dtype)      # q's own dtype, as scikit-learn's log_loss
     p2, mshape = V.rows_view(p, ax)
     q2, _ = V.rows_view(q, ax)
     N, C = q2.shape
@@ -619,10 +652,18 @@ def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", re
 
 # ------------------------------------------------------------------ evaluation
 
-def _evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threads):
-    """(loss sum, weight sum, weighted correct, count), per-row lse and argmax."""
+def _check_classes(C, expected, what):
+    if expected is not None and C != expected:
+        raise ValueError(f"{what} has {C} classes, but the evaluator has seen {expected}: "
+                         f"rows with different class counts cannot be evaluated together")
+
+
+def _evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threads, n_classes=None):
+    """(loss sum, weight sum, weighted correct, count), per-row lse and
+    argmax.  n_classes: the class count the logits must have (Evaluator)."""
     x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
     N, C = x2.shape
+    _check_classes(C, n_classes, "this batch")
     idx_shape = mshape[:-1]
     ii = V.ignore_index(ignore_index)
     yl = np.asarray(labels)
@@ -642,6 +683,11 @@ def _evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threa
     else:
         _k.evaluate(x2, y, sw, ii, lse, amax, partial, rpb, nt)
     return tuple(float(v) for v in partial.sum(axis=0)), lse.reshape(idx_shape), amax.reshape(idx_shape)
+
+
+def _class_count(logits, axis):
+    a = logits if isinstance(logits, np.ndarray) else np.asarray(logits)
+    return a.shape[V.axis_index(axis, a.ndim)]
 
 
 def _evaluation(sums, lse, amax):
@@ -703,14 +749,20 @@ class Evaluator:
         self.ignore_index = V.ignore_index(ignore_index)
         self.num_threads = V.num_threads(num_threads)
         self.keep_rows = bool(keep_rows)
+        self.n_classes = None      # fixed by the first batch; later batches and merges must match
         self.sums = [0.0, 0.0, 0.0, 0.0]
         self._lse = []
         self._argmax = []
 
     def update(self, logits, labels, sample_weight=None):
-        """Add a batch (any number of rows): `evaluate`'s arguments.  Returns self."""
+        """Add a batch (any number of rows): `evaluate`'s arguments.  Returns self.
+
+        Raises ValueError, and adds nothing, when the batch's class count
+        differs from the batches before it."""
         sums, lse, amax = _evaluate_parts(logits, labels, self.axis, self.ignore_index,
-                                          sample_weight, self.num_threads)
+                                          sample_weight, self.num_threads, self.n_classes)
+        if self.n_classes is None:
+            self.n_classes = _class_count(logits, self.axis)
         for i, v in enumerate(sums):
             self.sums[i] += v
         if self.keep_rows:
@@ -723,6 +775,9 @@ class Evaluator:
         first); per-row outputs are kept only if both keep them.  Returns self."""
         if not isinstance(other, Evaluator):
             raise TypeError(f"can only merge an Evaluator, got {type(other).__name__}")
+        if other.n_classes is not None:
+            _check_classes(other.n_classes, self.n_classes, "the merged evaluator")
+            self.n_classes = other.n_classes
         for i, v in enumerate(other.sums):
             self.sums[i] += v
         if self.keep_rows and other.keep_rows:
@@ -768,13 +823,21 @@ def evaluate_file(logits_path, labels, *, batch_rows=65536, progress=None, **opt
     Evaluation
         With lse = argmax = None (per-row outputs are not kept).
     """
+    # every check before any work: np.load's own errors on damaged files
+    # name neither the file nor the problem
+    V.npy_file(logits_path, "logits")
     x = np.load(logits_path, mmap_mode="r")
-    y = np.load(labels, mmap_mode="r") if isinstance(labels, (str, bytes)) or hasattr(labels, "__fspath__") \
-        else np.asarray(labels)
+    if isinstance(labels, (str, bytes)) or hasattr(labels, "__fspath__"):
+        V.npy_file(labels, "labels")
+        y = np.load(labels, mmap_mode="r")
+    else:
+        y = np.asarray(labels)
     if x.ndim != 2:
         raise ValueError(f"evaluate_file reads 2-D (rows, classes) logits, got shape {x.shape}")
+    V.float_array(x[:0], "logits")
     if y.shape != (x.shape[0],):
         raise ValueError(f"labels must have shape ({x.shape[0]},), got {y.shape}")
+    V.class_labels(y[:0], 1, 0, name="labels")     # the dtype: integer class indices
     ev = Evaluator(keep_rows=False, **options)
     starts = range(0, x.shape[0], int(batch_rows))
     if progress is not False:

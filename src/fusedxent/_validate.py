@@ -208,7 +208,8 @@ def as_kernel_layout(a, dtype):
 def rows_view(x, axis):
     """(2-D (rows, classes) view or copy with the class axis last, moved shape)."""
     xm = x if axis == x.ndim - 1 else np.moveaxis(x, axis, -1)   # moveaxis costs ~8 us
-    return xm.reshape(-1, xm.shape[-1]), xm.shape
+    rows = -1 if xm.shape[-1] else int(np.prod(xm.shape[:-1]))   # -1 is ambiguous with no classes
+    return xm.reshape(rows, xm.shape[-1]), xm.shape
 
 
 def target_kind(target, shape, idx_shape, ax):
@@ -270,3 +271,41 @@ def pos_weight(pos_weight, shape):
         raise ValueError(f"pos_weight must be a scalar or have shape ({L},) (the logits' last axis), "
                          f"got {pw.shape}")
     return pw.astype(np.float64)
+
+
+def npy_file(path, what):
+    """Check a `.npy` file before it is memory-mapped: it exists, starts
+    with NumPy's magic string, has a readable header, holds no Python
+    objects and is as long as its header says.  Returns (shape, dtype,
+    fortran_order); raises FileNotFoundError or a ValueError naming the file
+    and what is wrong (np.load's own messages -- "mmap length is greater
+    than file size", "pickled data" -- name neither)."""
+    import os
+    from numpy.lib import format as npf
+
+    p = os.fspath(path)
+    with open(p, "rb") as f:          # FileNotFoundError names the path itself
+        head = f.read(npf.MAGIC_LEN)
+        if head[:2] == b"PK":
+            raise ValueError(f"{what} file {p!r} is a .npz archive (several arrays); "
+                             f"pass one of its arrays saved as .npy")
+        if len(head) < npf.MAGIC_LEN or not head.startswith(npf.MAGIC_PREFIX):
+            raise ValueError(f"{what} file {p!r} is not a .npy file: the magic string "
+                             f"{npf.MAGIC_PREFIX!r} is missing")
+        f.seek(0)
+        try:
+            version = npf.read_magic(f)
+            read = npf.read_array_header_1_0 if version == (1, 0) else npf.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+        except (ValueError, SyntaxError) as e:
+            raise ValueError(f"{what} file {p!r} has a damaged .npy header: {e}") from None
+        offset = f.tell()
+    if dtype.hasobject:
+        raise ValueError(f"{what} file {p!r} holds Python objects (dtype {dtype}): not supported "
+                         f"(it cannot be memory-mapped; save numbers)")
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = os.path.getsize(p)
+    if actual < expected:
+        raise ValueError(f"{what} file {p!r} is truncated: its header promises shape {shape} of "
+                         f"{dtype}, expected {expected} bytes, the file has {actual}")
+    return shape, dtype, fortran

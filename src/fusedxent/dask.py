@@ -63,6 +63,7 @@ class _NpyFile:
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        V.npy_file(self.path, "the")       # damaged or foreign files: a clear error at graph time
         a = np.load(self.path, mmap_mode="r")
         self.shape, self.dtype, self.ndim = a.shape, a.dtype, a.ndim
 
@@ -132,10 +133,10 @@ def _optional_dask(a, name):
     return d
 
 
-def _logits(logits, axis):
+def _logits(logits, axis, allow_empty=False):
     x = _float_dask(logits, "logits", allow_0d=False)
     ax = V.axis_index(axis, x.ndim)
-    if x.shape[ax] == 0:
+    if x.shape[ax] == 0 and not allow_empty:
         raise ValueError(f"logits has zero classes along axis {axis}")
     if len(x.chunks[ax]) > 1:
         x = x.rechunk({ax: -1})
@@ -245,7 +246,7 @@ def log_sigmoid(x, *, num_threads=None):
 
 
 def _rowwise(func, x, axis, num_threads, drop):
-    x, ax = _logits(x, axis)
+    x, ax = _logits(x, axis, allow_empty=True)    # no classes: SciPy's empty results, as in memory
     nd = x.ndim - drop
     return x.map_blocks(func, axis=ax, num_threads=V.num_threads(num_threads), dtype=x.dtype,
                         drop_axis=ax if drop else None, meta=np.empty((0,) * nd, x.dtype))

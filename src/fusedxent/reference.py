@@ -64,11 +64,11 @@ def _softmax2(x2):
     return p, m, s, l, finite
 
 
-def _rows(x, axis):
-    x = V.float_array(x, "x", allow_0d=False)
+def _rows(x, axis, name="x", allow_empty=False):
+    x = V.float_array(x, name, allow_0d=False)
     ax = V.axis_index(axis, x.ndim)
-    if x.shape[ax] == 0:
-        raise ValueError(f"the class axis (axis={axis}) has length 0")
+    if x.shape[ax] == 0 and not allow_empty:
+        raise ValueError(f"{name} has zero classes along axis {axis}")
     x2, mshape = V.rows_view(x, ax)
     return x, ax, x2.astype(np.float64), mshape
 
@@ -110,7 +110,8 @@ def log_sigmoid(x, *, out=None, num_threads=None):
 
 
 def softmax(x, axis=-1, *, out=None, num_threads=None):
-    x, ax, x2, mshape = _rows(x, axis)
+    """exp(x - logsumexp(x)) along axis; no classes: an empty array."""
+    x, ax, x2, mshape = _rows(x, axis, allow_empty=True)
     V.num_threads(num_threads)
     if out is not None:
         V.out_array(out, x.shape, x.dtype, "out")
@@ -119,7 +120,8 @@ def softmax(x, axis=-1, *, out=None, num_threads=None):
 
 
 def log_softmax(x, axis=-1, *, out=None, num_threads=None):
-    x, ax, x2, mshape = _rows(x, axis)
+    """(x - max) - log1p(s) along axis; no classes: an empty array."""
+    x, ax, x2, mshape = _rows(x, axis, allow_empty=True)
     V.num_threads(num_threads)
     if out is not None:
         V.out_array(out, x.shape, x.dtype, "out")
@@ -131,7 +133,8 @@ def log_softmax(x, axis=-1, *, out=None, num_threads=None):
 
 
 def logsumexp(x, axis=-1, *, num_threads=None):
-    x, ax, x2, mshape = _rows(x, axis)
+    """m + log1p(s) along axis; no classes: -inf, the log of an empty sum."""
+    x, ax, x2, mshape = _rows(x, axis, allow_empty=True)
     V.num_threads(num_threads)
     return _lse(x2).reshape(mshape[:-1]).astype(x.dtype)
 
@@ -151,7 +154,7 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
                           ignore_index=-100, label_smoothing=0.0, reduction="mean",
                           base=None, z_loss=0.0, return_grad=False, grad_out=None,
                           num_threads=None):
-    x, ax, x2, mshape = _rows(logits, axis)
+    x, ax, x2, mshape = _rows(logits, axis, "logits")
     dtype = x.dtype
     C = mshape[-1]
     idx_shape = mshape[:-1]
@@ -203,7 +206,7 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
     if not return_grad:
         return loss
     g_scale = k * (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else k
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         if kind == "index":
             A = wy * (1 - eps) + eps / C * W + 2 * z * lse
             g = A[:, None] * p - eps / C * wv[None, :]
@@ -295,7 +298,7 @@ def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
     reduction = V.reduction(reduction)
     k = V.log_base(base)
     dtype = np.result_type(p.dtype, q.dtype)
-    e = V.clip_eps(eps, dtype)
+    e = V.clip_eps(eps, q.dtype)     # q's own dtype (scikit-learn's log_loss)
     qc = np.clip(q.astype(np.float64), e, 1 - e)
     pp = p.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -325,7 +328,7 @@ def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", re
 # ------------------------------------------------------------------ evaluation
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
-    x, ax, x2, mshape = _rows(logits, axis)
+    x, ax, x2, mshape = _rows(logits, axis, "logits")
     C = mshape[-1]
     idx_shape = mshape[:-1]
     ignore_index = V.ignore_index(ignore_index)
