@@ -1,114 +1,74 @@
 # Design: the compiled layer of fusedxent.  Every entry point takes arrays
-# the Python layer has already validated and laid out as C-contiguous 2-D
-# (rows, classes) or flat 1-D memoryviews, runs one OpenMP loop over fixed
-# blocks of rows (or elements) with the GIL released, and writes only into
-# buffers it was handed.  No validation, no Python objects, no exceptions in
-# the loops.
+# the Python layer has already validated and laid out C-contiguous in the
+# dtype it needs, and writes only into buffers it was handed.  No
+# validation of values, no exceptions inside the loops.
 #
-# - Vector loops (max, sum of exp, affine exp writes, BCE segments) live in
-#   fx_rowops.inc, compiled per instruction set and picked at import by
-#   fx_dispatch.h; this file holds the per-row scalar algebra.
-# - Reductions: each block of rows sums its rows in double, in order, into
+# - One driver (`drive`) runs every kernel: an OpenMP loop over fixed
+#   blocks of rows (or elements) with the GIL released.  For each block it
+#   hands a block function pointers at the block's first row of every
+#   array.  float16 and bfloat16 arrays are converted into per-thread
+#   float32 scratch on the way in (and back, for outputs), so a block
+#   function only ever sees float32 or float64: adding a function means
+#   writing its block code once, for `floating`.
+# - Block code calls the vector operations through the tables of
+#   fx_dispatch.h (fx_F, fx_D), once per block, never per row: row
+#   statistics for the whole block first (max, first argmax, the sum of
+#   exp(x_j - m) without the maximum's term, l = log1p of it), then the
+#   per-row scalar algebra here, then one call that writes every row
+#   (softmax, gradients).
+# - Reductions: each block sums its rows in double, in order, into
 #   partial[block]; the caller adds the partials in order.  Block size is a
 #   function of the shape only, so results are bitwise identical for any
 #   num_threads.
-# - Row statistics: m = max_j x_j, s = sum over j of exp(x_j - m) without
-#   one term at the maximum, l = log1p(s); lse = m + l and the loss at y is
-#   (m - x_y) + l, a sum of two non-negative terms: no cancellation for
-#   confident rows (see row_stats and fx_rowops.inc, sumexp).  Rows of at
-#   most FX_SMALL_C classes get these statistics 64 rows at a time
-#   (stats_small); rows longer than ONLINE_CHUNK are read once, in chunks.
-# - Rows whose maximum is not finite take a scalar path: a NaN anywhere
-#   makes the row NaN; all -inf gives lse = -inf; a +inf gives lse = +inf;
-#   every other output of such a row (probabilities, loss, gradient) is NaN.
-# - Block functions take pointers at their block's first row, so the float16
-#   entry points (*_half) run the same float32 code on converted scratch.
+# - The loss of a row is (m - x_y) + l, a sum of two non-negative terms: no
+#   cancellation for confident rows; the label's gradient uses -s/(1+s)
+#   when x_y is the maximum, not p_y - 1.
+# - Rows whose maximum is not finite (fx_stats): a NaN anywhere makes the
+#   row NaN; all -inf gives lse = -inf; a +inf gives lse = +inf; every
+#   other output of such a row (probabilities, loss, gradient) is NaN.
+# - Options reach the block code as typed structs (CE, BCE), built once
+#   from keyword-only option objects (CEOptions, BCEOptions).
 
+cimport numpy as cnp
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
-from libc.math cimport log1p, exp, isfinite, isnan, INFINITY, NAN
+from libc.math cimport isnan, INFINITY, NAN
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint16_t
+
+from fx_types cimport (fx_stats, fx_bce_seg, FX_GROUP, FX_SMALL_C, fx_isa_current, fx_isa_names, fx_isa_supported,
+                       fx_select_isa, fx_max_threads, fx_have_openmp, fx_simde)
+from fx_ops cimport fx_F, fx_D, fx_H
+
+cnp.import_array()
 
 ctypedef fused floating:
     float
     double
 
-cdef extern from "fx_dispatch.h" nogil:
-    ctypedef struct fx_ops_f:
-        float (*rowmax)(const float *, Py_ssize_t) noexcept nogil
-        double (*sumexp)(const float *, Py_ssize_t, float, const float *) noexcept nogil
-        double (*sumexp_exact)(const float *, Py_ssize_t, float, const float *) noexcept nogil
-        void (*exp_affine)(const float *, float *, Py_ssize_t, float, double, const double *, double) noexcept nogil
-        void (*sub2)(const float *, float *, Py_ssize_t, float, float) noexcept nogil
-        double (*wdiff)(const float *, const double *, Py_ssize_t, float) noexcept nogil
-        double (*tdiff)(const float *, const float *, const double *, Py_ssize_t, float, double, double, double *) noexcept nogil
-        void (*grad_soft)(const float *, const float *, float *, Py_ssize_t, float, double, const double *, double, double, double) noexcept nogil
-        void (*sigmoid)(const float *, float *, Py_ssize_t) noexcept nogil
-        void (*log_sigmoid)(const float *, float *, Py_ssize_t) noexcept nogil
-        double (*bce)(const float *, const float *, Py_ssize_t, const double *, double, const double *, double, double, float *, float *, double, double, double) noexcept nogil
-        Py_ssize_t (*first_eq)(const float *, Py_ssize_t, float) noexcept nogil
-        double (*rowsum)(const float *, Py_ssize_t) noexcept nogil
-        double (*plogq)(const float *, const float *, Py_ssize_t, float, float) noexcept nogil
-        double (*bce_prob)(const float *, const float *, Py_ssize_t, const double *, double, float, float, float *) noexcept nogil
-        void (*stats_small)(const float *, Py_ssize_t, Py_ssize_t, double *, double *, double *, Py_ssize_t *) noexcept nogil
-        void (*vecmath)(int, const float *, float *, Py_ssize_t) noexcept nogil
-    ctypedef struct fx_ops_d:
-        double (*rowmax)(const double *, Py_ssize_t) noexcept nogil
-        double (*sumexp)(const double *, Py_ssize_t, double, const double *) noexcept nogil
-        double (*sumexp_exact)(const double *, Py_ssize_t, double, const double *) noexcept nogil
-        void (*exp_affine)(const double *, double *, Py_ssize_t, double, double, const double *, double) noexcept nogil
-        void (*sub2)(const double *, double *, Py_ssize_t, double, double) noexcept nogil
-        double (*wdiff)(const double *, const double *, Py_ssize_t, double) noexcept nogil
-        double (*tdiff)(const double *, const double *, const double *, Py_ssize_t, double, double, double, double *) noexcept nogil
-        void (*grad_soft)(const double *, const double *, double *, Py_ssize_t, double, double, const double *, double, double, double) noexcept nogil
-        void (*sigmoid)(const double *, double *, Py_ssize_t) noexcept nogil
-        void (*log_sigmoid)(const double *, double *, Py_ssize_t) noexcept nogil
-        double (*bce)(const double *, const double *, Py_ssize_t, const double *, double, const double *, double, double, double *, double *, double, double, double) noexcept nogil
-        Py_ssize_t (*first_eq)(const double *, Py_ssize_t, double) noexcept nogil
-        double (*rowsum)(const double *, Py_ssize_t) noexcept nogil
-        double (*plogq)(const double *, const double *, Py_ssize_t, double, double) noexcept nogil
-        double (*bce_prob)(const double *, const double *, Py_ssize_t, const double *, double, double, double, double *) noexcept nogil
-        void (*stats_small)(const double *, Py_ssize_t, Py_ssize_t, double *, double *, double *, Py_ssize_t *) noexcept nogil
-        void (*vecmath)(int, const double *, double *, Py_ssize_t) noexcept nogil
-    fx_ops_f fx_F
-    fx_ops_d fx_D
-    ctypedef struct fx_ops_h:
-        void (*h2f)(const uint16_t *, float *, Py_ssize_t) noexcept nogil
-        void (*f2h)(const float *, uint16_t *, Py_ssize_t) noexcept nogil
-    fx_ops_h fx_H
-    enum:
-        FX_GROUP
-        FX_SMALL_C
-    const char *fx_isa_current
-    int fx_isa_supported()
-    int fx_select_isa(int level)
-    int fx_max_threads()
-    int fx_have_openmp()
-
 
 # ---------------------------------------------------------------- configuration
 
-ISA_LEVELS = ("baseline", "avx2", "avx512")
+def isa_names():
+    """The instruction-set paths compiled into the module, by level."""
+    return tuple(fx_isa_names[i].decode() for i in range(3))
 
 
 def isa_supported():
     """Names of the instruction-set paths this CPU can run."""
     cdef int bits = fx_isa_supported()
-    return tuple(name for i, name in enumerate(ISA_LEVELS) if bits & (1 << i))
+    return tuple(name for i, name in enumerate(isa_names()) if bits & (1 << i))
 
 
 def isa_current():
     return fx_isa_current.decode()
 
 
-def select_isa(name):
-    """Switch every kernel to the path `name` ("best" picks the widest);
-    returns the name in force.  Raises ValueError if the CPU lacks it."""
-    level = -1 if name == "best" else ISA_LEVELS.index(name)
-    if fx_select_isa(level) == -2:
-        raise ValueError(f"this CPU cannot run the {name!r} kernels; it supports {isa_supported()}")
-    return isa_current()
+def select_isa(int level):
+    """Switch every kernel to the path of this level (0, 1, 2; -1: the
+    widest this CPU runs).  Returns the name in force, or None when the
+    CPU cannot run it (nothing changes)."""
+    return None if fx_select_isa(level) == -2 else isa_current()
 
 
 def max_threads():
@@ -119,218 +79,274 @@ def have_openmp():
     return bool(fx_have_openmp())
 
 
-# ---------------------------------------------------------------- typed views of the vector loops
-
-cdef inline floating v_rowmax(const floating *x, Py_ssize_t n) noexcept nogil:
-    if floating is float:
-        return fx_F.rowmax(x, n)
-    else:
-        return fx_D.rowmax(x, n)
-
-cdef inline double v_sumexp(const floating *x, Py_ssize_t n, floating m, const floating *pf) noexcept nogil:
-    if floating is float:
-        return fx_F.sumexp(x, n, m, pf)
-    else:
-        return fx_D.sumexp(x, n, m, pf)
-
-cdef inline void v_exp_affine(const floating *x, floating *out, Py_ssize_t n, floating m,
-                              double a, const double *w, double b) noexcept nogil:
-    if floating is float:
-        fx_F.exp_affine(x, out, n, m, a, w, b)
-    else:
-        fx_D.exp_affine(x, out, n, m, a, w, b)
-
-cdef inline void v_sub2(const floating *x, floating *out, Py_ssize_t n, floating m, floating c) noexcept nogil:
-    if floating is float:
-        fx_F.sub2(x, out, n, m, c)
-    else:
-        fx_D.sub2(x, out, n, m, c)
-
-cdef inline double v_wdiff(const floating *x, const double *w, Py_ssize_t n, floating m) noexcept nogil:
-    if floating is float:
-        return fx_F.wdiff(x, w, n, m)
-    else:
-        return fx_D.wdiff(x, w, n, m)
-
-cdef inline double v_tdiff(const floating *x, const floating *t, const double *w, Py_ssize_t n,
-                           floating m, double ta, double tb, double *csum) noexcept nogil:
-    if floating is float:
-        return fx_F.tdiff(x, t, w, n, m, ta, tb, csum)
-    else:
-        return fx_D.tdiff(x, t, w, n, m, ta, tb, csum)
-
-cdef inline void v_grad_soft(const floating *x, const floating *t, floating *g, Py_ssize_t n, floating m,
-                             double a, const double *w, double b, double ta, double tb) noexcept nogil:
-    if floating is float:
-        fx_F.grad_soft(x, t, g, n, m, a, w, b, ta, tb)
-    else:
-        fx_D.grad_soft(x, t, g, n, m, a, w, b, ta, tb)
-
-cdef inline Py_ssize_t v_first_eq(const floating *x, Py_ssize_t n, floating m) noexcept nogil:
-    if floating is float:
-        return fx_F.first_eq(x, n, m)
-    else:
-        return fx_D.first_eq(x, n, m)
+def simde_build():
+    """True in the SIMDe test build, where the avx512 path is emulated."""
+    return bool(fx_simde())
 
 
-# ---------------------------------------------------------------- row statistics
+# ---------------------------------------------------------------- arrays
 
-cdef enum RowKind:
-    ROW_FINITE = 0
-    ROW_NAN = 1
-    ROW_NEGINF = 2
-    ROW_POSINF = 3
+cdef enum Fmt:
+    F32 = 0
+    F64 = 1
+    F16 = 2       # converted through float32 scratch
+    BF16 = 3      # converted through float32 scratch
+    RAW = 4       # anything else (labels, weights): used in place
+
+
+cdef int fmt_of(object a) except -1:
+    cdef str c = a.dtype.char
+    if c == "f":
+        return F32
+    if c == "d":
+        return F64
+    if c == "e":
+        return F16
+    if c == "E":
+        return BF16
+    return RAW
+
+
+cdef char *addr(object a, Py_ssize_t n, str what, bint write=False) except? NULL:
+    """The data of a C-contiguous array of n elements, NULL for None or an
+    empty array.  A wrong array here is a bug in the Python layer: it
+    raises rather than read or write past the end."""
+    cdef cnp.ndarray arr
+    if a is None:
+        return NULL
+    arr = <cnp.ndarray?>a
+    if cnp.PyArray_SIZE(arr) != n or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or (write and not cnp.PyArray_ISWRITEABLE(arr)):
+        raise ValueError(f"fusedxent kernel: {what} must be a C-contiguous{' writable' if write else ''} "
+                         f"array of {n} elements, got shape {a.shape}")
+    return <char *>cnp.PyArray_DATA(arr) if n > 0 else NULL
+
+
+# ---------------------------------------------------------------- the driver
+
+cdef struct Stream:
+    char *base            # the array's first row (NULL: absent)
+    Py_ssize_t width      # elements per row
+    Py_ssize_t isz        # bytes per element as stored
+    int fmt               # F16 / BF16: converted through float32 scratch; else used in place
+    bint out              # written by the block (converted back after it)
+
+
+cdef struct Work:
+    # per-thread scratch of one tile of rows
+    Py_ssize_t rows       # rows per tile: a block is processed tile by tile
+    fx_stats st           # row statistics (fx_dispatch.h)
+    double *a             # per-row coefficients of the row writes
+    double *b
+    double *d1            # per-row sums of the option paths (smoothing, soft targets)
+    double *d2
+
+
+ctypedef void (*BlockFn)(const void *ctx, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w,
+                         double *part) noexcept nogil
+
+cdef enum:
+    MAX_STREAMS = 8
+
+
+cdef inline int threads_for(Py_ssize_t nblocks, int nt) noexcept nogil:
+    return 1 if nblocks < 2 else (nt if nt < nblocks else <int>nblocks)
 
 
 cdef enum:
-    ONLINE_CHUNK = 8192    # elements; rows longer than this are read once, chunk by chunk
+    TILE_BYTES = 16384    # rows of a block are processed in tiles this big, which stay in L1
+                          # between the statistics and the row writes
 
 
-cdef inline double flush_guard(floating like) noexcept nogil:
-    """Below n times this, a sum of n fast exps may have lost 1e-7 (float)
-    or 1e-16 (double) of its value to terms flushed below the normal range."""
-    if floating is float:
-        return 1.2e-31
+cdef Py_ssize_t tile_rows(Py_ssize_t C, Py_ssize_t itemsize) noexcept nogil:
+    """Rows per tile: about TILE_BYTES of logits, whole groups of FX_GROUP
+    rows on the small-class path."""
+    cdef Py_ssize_t r = TILE_BYTES // (C * itemsize) if C > 0 else 1
+    if C <= FX_SMALL_C:
+        return max(<Py_ssize_t>FX_GROUP, r // FX_GROUP * FX_GROUP)
+    return max(1, r)
+
+
+cdef Work *work_new(Py_ssize_t rows, bint extras) noexcept nogil:
+    """Scratch for the row statistics and coefficients of a tile of `rows`
+    rows (one allocation); extras: also rank, s2, sx."""
+    cdef Py_ssize_t r = rows if rows > 0 else 1
+    cdef Py_ssize_t nd = 9 if extras else 7
+    cdef Work *w = <Work *>malloc(sizeof(Work) + r * (nd * sizeof(double) + 2 * sizeof(int64_t)))
+    cdef double *d
+    if w == NULL:
+        return NULL
+    memset(&w.st, 0, sizeof(fx_stats))
+    w.rows = r
+    d = <double *>(w + 1)
+    w.st.m = d
+    w.st.s = d + r
+    w.st.l = d + 2 * r
+    w.a = d + 3 * r
+    w.b = d + 4 * r
+    w.d1 = d + 5 * r
+    w.d2 = d + 6 * r
+    w.st.k = <int64_t *>(d + nd * r)
+    if extras:
+        w.st.s2 = d + 7 * r
+        w.st.sx = d + 8 * r
+        w.st.rank = w.st.k + r
+    return w
+
+
+cdef inline void to_float(int fmt, const char *src, float *dst, Py_ssize_t n) noexcept nogil:
+    if fmt == F16:
+        fx_H.h2f(<const uint16_t *>src, dst, n)
     else:
-        return 2.3e-292
+        fx_H.b2f(<const uint16_t *>src, dst, n)
 
 
-cdef inline double chunk_rest(const floating *x, Py_ssize_t n, floating m, Py_ssize_t k,
-                              const floating *pf) noexcept nogil:
-    """sum of exp(x_j - m) over j != k (m = x[k] is the maximum).
-
-    The fast sum drops terms below the normal range; when the sum is small
-    enough for n of them to matter at 1e-7 (1e-16) relative, the row is
-    summed again with subnormals kept."""
-    cdef double s = (v_sumexp(x, k, m, pf)
-                     + v_sumexp(x + k + 1, n - k - 1, m, pf + k + 1 if pf != NULL else NULL))
-    if s < n * flush_guard(m):
-        if floating is float:
-            s = fx_F.sumexp_exact(x, k, m, NULL) + fx_F.sumexp_exact(x + k + 1, n - k - 1, m, NULL)
-        else:
-            s = fx_D.sumexp_exact(x, k, m, NULL) + fx_D.sumexp_exact(x + k + 1, n - k - 1, m, NULL)
-    return s
-
-
-cdef inline RowKind row_stats(const floating *x, Py_ssize_t n, floating *m_out,
-                              double *s_out, double *l_out, Py_ssize_t *k_out,
-                              const floating *pf=NULL) noexcept nogil:
-    """m = row max, k = its first index, s = sum of exp(x_j - m) over j != k,
-    l = log1p(s).  pf: the next row, prefetched during the sum (or NULL).
-
-    A row that fits in cache takes two passes (max, then sums) over memory
-    it reads from DRAM once.  A longer row is read once in chunks that stay
-    in cache, with a running (m, k, s): when a chunk holds a larger maximum,
-    s <- (s + 1) exp(m_old - m_new) + its own sum (the old maximum joins the
-    rest), so the excluded term is still exactly the first maximum."""
-    cdef floating m, mc
-    cdef Py_ssize_t j, k, kc, c0, cn
-    cdef double s
-    if n <= ONLINE_CHUNK:
-        m = v_rowmax(x, n)
+cdef inline void from_float(int fmt, const float *src, char *dst, Py_ssize_t n) noexcept nogil:
+    if fmt == F16:
+        fx_H.f2h(src, <uint16_t *>dst, n)
     else:
-        m = -INFINITY
-        k = 0
-        s = 0.0
-        c0 = 0
-        while c0 < n:
-            cn = min(<Py_ssize_t>ONLINE_CHUNK, n - c0)
-            mc = v_rowmax(x + c0, cn)
-            if not isfinite(mc):
-                if isnan(mc) or mc > 0:      # NaN or +inf: the row is special
-                    m = mc
-                    break
-                for j in range(cn):          # all -inf, unless a NaN hides from the max
-                    if isnan(x[c0 + j]):
-                        m = NAN
-                        break
-                if isnan(m):
-                    break
-            elif mc > m:
-                kc = v_first_eq(x + c0, cn, mc)
-                s = (s + 1.0) * exp(<double>m - mc) if m > -INFINITY else 0.0
-                s += chunk_rest(x + c0, cn, mc, kc, NULL)
-                m = mc
-                k = c0 + kc
+        fx_H.f2b(src, <uint16_t *>dst, n)
+
+
+cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_ssize_t per,
+               double *part, Py_ssize_t nparts, int nt, Py_ssize_t work_rows, bint extras) noexcept nogil:
+    """Run fn over the blocks of `per` rows of N rows, in parallel.  Block
+    b gets pointers at its first row of every stream (16-bit streams:
+    float32 scratch, converted in before and out after it), the thread's
+    Work for tiles of work_rows rows (none when 0; extras: with the
+    optional statistics), and part + b * nparts.  Returns -1 when scratch
+    memory ran out (nothing else then happened in that thread's blocks)."""
+    cdef Py_ssize_t nb = (N + per - 1) // per if per > 0 else 0, b, r0, n, off
+    cdef int i, j, ok
+    cdef void **p
+    cdef Work *w
+    cdef int failed[1]
+    failed[0] = 0
+    p = NULL
+    w = NULL
+    ok = 0
+    i = 0
+    nt = threads_for(nb, nt)
+    with parallel(num_threads=nt):
+        # per thread: the block's pointers, one float32 scratch per 16-bit
+        # stream (same slots), the statistics scratch
+        p = <void **>malloc(2 * MAX_STREAMS * sizeof(void *))
+        w = work_new(work_rows, extras) if work_rows > 0 else NULL
+        ok = p != NULL and (w != NULL or work_rows == 0)
+        if p != NULL:
+            for i in range(ns):
+                p[MAX_STREAMS + i] = NULL
+        if ok:
+            for i in range(ns):
+                if s[i].base != NULL and (s[i].fmt == F16 or s[i].fmt == BF16):
+                    p[MAX_STREAMS + i] = malloc(per * s[i].width * sizeof(float))
+                    if p[MAX_STREAMS + i] == NULL:
+                        ok = 0
+        for b in prange(nb, schedule="static"):     # every thread meets the loop, even without memory
+            if not ok:
+                failed[0] = 1
             else:
-                s += v_sumexp(x + c0, cn, m, NULL)
-            c0 += cn
-        if isfinite(m) and not isnan(s):
-            if s < n * flush_guard(m):
-                s = chunk_rest(x, n, m, k, NULL)     # tiny: redo with subnormal terms kept
-            m_out[0] = m
-            k_out[0] = k
-            s_out[0] = s
-            l_out[0] = log1p(s)
-            return ROW_FINITE
-        if isnan(s):
-            m = NAN
-        if not isnan(m) and m < 0:
-            m = v_rowmax(x, n)               # all -inf so far: recheck the whole row
-    if isfinite(m):
-        k = v_first_eq(x, n, m)
-        s = chunk_rest(x, n, m, k, pf)
-        if not isnan(s):                     # a NaN the max skipped reaches the sum
-            m_out[0] = m
-            k_out[0] = k
-            s_out[0] = s
-            l_out[0] = log1p(s)
-            return ROW_FINITE
-        m = NAN
-    m_out[0] = m
-    k_out[0] = 0
-    s_out[0] = NAN
-    l_out[0] = NAN
-    for j in range(n):     # NumPy's argmax of a row with NaN: the first NaN
-        if isnan(x[j]):
-            k_out[0] = j
-            return ROW_NAN
-    if isnan(m):
-        return ROW_NAN
-    k_out[0] = v_first_eq(x, n, m)
-    return ROW_NEGINF if m < 0 else ROW_POSINF
+                r0 = b * per
+                n = per if per < N - r0 else N - r0
+                for j in range(ns):
+                    off = r0 * s[j].width
+                    if s[j].base == NULL:
+                        p[j] = NULL
+                    elif s[j].fmt == F16 or s[j].fmt == BF16:
+                        p[j] = p[MAX_STREAMS + j]
+                        if not s[j].out:
+                            to_float(s[j].fmt, s[j].base + off * s[j].isz, <float *>p[j], n * s[j].width)
+                    else:
+                        p[j] = s[j].base + off * s[j].isz
+                fn(ctx, p, r0, n, w, part + b * nparts if part != NULL else NULL)
+                for j in range(ns):
+                    if s[j].base != NULL and s[j].out and (s[j].fmt == F16 or s[j].fmt == BF16):
+                        from_float(s[j].fmt, <const float *>p[j], s[j].base + r0 * s[j].width * s[j].isz,
+                                   n * s[j].width)
+        if p != NULL:
+            for i in range(ns):
+                free(p[MAX_STREAMS + i])
+        free(p)
+        free(w)
+    return -1 if failed[0] else 0
 
 
-cdef struct Group:
-    # row statistics of the small-class path, FX_GROUP rows at a time
-    Py_ssize_t g0, g1
-    double m[FX_GROUP]
-    double s[FX_GROUP]
-    double l[FX_GROUP]
-    Py_ssize_t k[FX_GROUP]
+cdef class _Job:
+    """The streams of one kernel call and its compute type; `run` drives a
+    block function over them."""
+    cdef Stream s[MAX_STREAMS]
+    cdef int ns
+    cdef int compute            # F32 or F64: the type block functions see
+    cdef list keep              # the arrays, alive for the call
+
+    def __cinit__(self):
+        self.ns = 0
+        self.compute = -1
+        self.keep = []
+
+    cdef int add(self, object a, Py_ssize_t rows, Py_ssize_t width, str what, bint out=False,
+                 bint floats=True) except -1:
+        """An array of rows x width elements (None: absent).  floats: its
+        elements are of the compute type (or 16-bit, converted to float32)."""
+        cdef Stream *st = &self.s[self.ns]
+        cdef int f = RAW
+        st.base = NULL
+        st.width = width
+        st.out = out
+        st.fmt = RAW
+        st.isz = 1
+        if a is not None:
+            f = fmt_of(a)
+            if floats:
+                if f == RAW:
+                    raise TypeError(f"fusedxent kernel: {what} has dtype {a.dtype}")
+                if self.compute == -1:
+                    self.compute = F64 if f == F64 else F32
+                elif (self.compute == F64) != (f == F64):
+                    raise TypeError(f"fusedxent kernel: {what} has dtype {a.dtype}, the call computes in "
+                                    f"{'float64' if self.compute == F64 else 'float32'}")
+            st.fmt = f if floats else RAW
+            st.isz = a.dtype.itemsize
+            st.base = addr(a, rows * width, what, out)
+            self.keep.append(a)
+        self.ns += 1
+        return 0
+
+    cdef int run(self, BlockFn f32, BlockFn f64, const void *ctx, Py_ssize_t N, Py_ssize_t per,
+                 double *part, Py_ssize_t nparts, int nt, Py_ssize_t C, bint extras=False) except -1:
+        """C: the class count of row kernels (tiles and their Work), 0 for
+        element-wise ones."""
+        cdef BlockFn fn = f64 if self.compute == F64 else f32
+        cdef Py_ssize_t tr = tile_rows(C, 8 if self.compute == F64 else 4) if C > 0 else 0
+        cdef int r
+        with nogil:
+            r = drive(fn, ctx, self.s, self.ns, N, per, part, nparts, nt, min(tr, per) if tr else 0, extras)
+        if r != 0:
+            raise MemoryError("fusedxent: no memory for the kernels' per-thread scratch")
+        return 0
 
 
-cdef inline RowKind stats_at(const floating *x, Py_ssize_t C, Py_ssize_t i, Py_ssize_t n, Group *g,
-                             floating *m, double *s, double *l, Py_ssize_t *k) noexcept nogil:
-    """row_stats of row i of a block of n rows starting at x; rows of at
-    most FX_SMALL_C classes are computed FX_GROUP at a time across rows."""
-    cdef Py_ssize_t j
-    if C > FX_SMALL_C:
-        return row_stats(x + i * C, C, m, s, l, k, x + (i + 1) * C if i + 1 < n else NULL)
-    if i < g.g0 or i >= g.g1:
-        g.g0 = i
-        g.g1 = min(i + <Py_ssize_t>FX_GROUP, n)
-        if floating is float:
-            fx_F.stats_small(x + i * C, g.g1 - g.g0, C, g.m, g.s, g.l, g.k)
-        else:
-            fx_D.stats_small(x + i * C, g.g1 - g.g0, C, g.m, g.s, g.l, g.k)
-    j = i - g.g0
-    if not isfinite(g.m[j]) or isnan(g.s[j]) or g.s[j] < C * flush_guard(<floating>0):
-        # IEEE rows, and sums small enough for flushed terms to matter: the scalar path decides
-        return row_stats(x + i * C, C, m, s, l, k, NULL)
-    m[0] = <floating>g.m[j]
-    s[0] = g.s[j]
-    l[0] = g.l[j]
-    k[0] = g.k[j]
-    return ROW_FINITE
+cdef double *partials(object partial, Py_ssize_t nblocks, Py_ssize_t nparts) except? NULL:
+    return <double *>addr(partial, nblocks * nparts, "partial", True)
 
 
-cdef inline double special_lse(RowKind kind) noexcept nogil:
-    if kind == ROW_NEGINF:
-        return -INFINITY
-    if kind == ROW_POSINF:
-        return INFINITY
-    return NAN
+cdef inline Py_ssize_t nblocks(Py_ssize_t N, Py_ssize_t per) noexcept nogil:
+    return (N + per - 1) // per
+
+
+# ---------------------------------------------------------------- typed views of the tables
+
+cdef inline void stats_op(const floating *x, Py_ssize_t n, Py_ssize_t C, fx_stats *st) noexcept nogil:
+    if floating is float:
+        fx_F.row_stats(x, n, C, st)
+    else:
+        fx_D.row_stats(x, n, C, st)
+
+cdef inline void exp_affine_op(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C, const double *m,
+                               const double *a, const double *w, const double *b) noexcept nogil:
+    if floating is float:
+        fx_F.exp_affine_rows(x, out, n, C, m, a, w, b)
+    else:
+        fx_D.exp_affine_rows(x, out, n, C, m, a, w, b)
 
 
 cdef inline void fill(floating *out, Py_ssize_t n, floating v) noexcept nogil:
@@ -339,874 +355,695 @@ cdef inline void fill(floating *out, Py_ssize_t n, floating v) noexcept nogil:
         out[j] = v
 
 
-cdef inline int threads_for(Py_ssize_t nblocks, int nt) noexcept nogil:
-    return 1 if nblocks < 2 else (nt if nt < nblocks else <int>nblocks)
-
-
 # ---------------------------------------------------------------- normalizers
 
-cdef void softmax_block(const floating *x, floating *out, Py_ssize_t C, Py_ssize_t n,
-                        bint log) noexcept nogil:
-    """n rows starting at x (and out)."""
-    cdef Group g
-    cdef Py_ssize_t i, k
-    cdef floating m
-    cdef double s, l
-    cdef RowKind kind
-    g.g0 = 0
-    g.g1 = 0
-    for i in range(n):
-        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)
-        if kind != ROW_FINITE:
-            fill(out + i * C, C, <floating>NAN)
-        elif log:
-            v_sub2(x + i * C, out + i * C, C, m, <floating>l)
+cdef void softmax_tile(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C, bint log,
+                       Work *w) noexcept nogil:
+    cdef Py_ssize_t i
+    stats_op(x, n, C, &w.st)
+    if log:
+        # (x - m) - l; l is NaN for the rows that are NaN altogether
+        if floating is float:
+            fx_F.sub_rows(x, out, n, C, w.st.m, w.st.l)
         else:
-            v_exp_affine(x + i * C, out + i * C, C, m, 1.0 / (1.0 + s), NULL, 0.0)
-
-
-def softmax(const floating[:, ::1] x, floating[:, ::1] out, bint log, Py_ssize_t rows_per_block, int nt):
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = (N + rows_per_block - 1) // rows_per_block, b, r0
-    nt = threads_for(nb, nt)
-    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        r0 = b * rows_per_block
-        softmax_block(&x[r0, 0], &out[r0, 0], C, min(rows_per_block, N - r0), log)
-
-
-cdef void lse_block(const floating *x, floating *out, Py_ssize_t C, Py_ssize_t n) noexcept nogil:
-    cdef Group g
-    cdef Py_ssize_t i, k
-    cdef floating m
-    cdef double s, l
-    cdef RowKind kind
-    g.g0 = 0
-    g.g1 = 0
-    for i in range(n):
-        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)
-        out[i] = <floating>(m + l) if kind == ROW_FINITE else <floating>special_lse(kind)
-
-
-def logsumexp(const floating[:, ::1] x, floating[::1] out, Py_ssize_t rows_per_block, int nt):
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = (N + rows_per_block - 1) // rows_per_block, b, r0
-    nt = threads_for(nb, nt)
-    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        r0 = b * rows_per_block
-        lse_block(&x[r0, 0], &out[r0], C, min(rows_per_block, N - r0))
-
-
-cdef void sigmoid_block(const floating *x, floating *out, Py_ssize_t n, bint log) noexcept nogil:
-    if floating is float:
-        if log:
-            fx_F.log_sigmoid(x, out, n)
-        else:
-            fx_F.sigmoid(x, out, n)
+            fx_D.sub_rows(x, out, n, C, w.st.m, w.st.l)
     else:
-        if log:
-            fx_D.log_sigmoid(x, out, n)
-        else:
-            fx_D.sigmoid(x, out, n)
+        for i in range(n):
+            w.a[i] = 1.0 / (1.0 + w.st.s[i])          # NaN for special rows: NaN probabilities
+        exp_affine_op(x, out, n, C, w.st.m, w.a, NULL, NULL)
 
 
-def sigmoid(const floating[::1] x, floating[::1] out, bint log, Py_ssize_t block, int nt):
-    cdef Py_ssize_t n = x.shape[0], nb = (n + block - 1) // block, b, j0
-    nt = threads_for(nb, nt)
-    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        j0 = b * block
-        sigmoid_block(&x[j0], &out[j0], min(block, n - j0), log)
+cdef struct RowsCtx:
+    Py_ssize_t C
+    bint log
+
+cdef void softmax_rows(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C, bint log,
+                       Work *w) noexcept nogil:
+    cdef Py_ssize_t t0
+    t0 = 0
+    while t0 < n:          # tile by tile
+        softmax_tile(x + t0 * C, out + t0 * C, min(w.rows, n - t0), C, log, w)
+        t0 += w.rows
+
+cdef void softmax_f(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    softmax_rows(<const float *>p[0], <float *>p[1], n, (<const RowsCtx *>c).C, (<const RowsCtx *>c).log, w)
+
+cdef void softmax_d(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    softmax_rows(<const double *>p[0], <double *>p[1], n, (<const RowsCtx *>c).C, (<const RowsCtx *>c).log, w)
+
+
+def softmax(x, out, bint log, Py_ssize_t rows_per_block, int nt):
+    """softmax / log_softmax of the rows of x (N, C) into out (N, C)."""
+    cdef _Job job = _Job()
+    cdef RowsCtx ctx
+    cdef Py_ssize_t N = x.shape[0]
+    ctx.C = x.shape[1]
+    ctx.log = log
+    job.add(x, N, ctx.C, "x")
+    job.add(out, N, ctx.C, "out", True)
+    job.run(softmax_f, softmax_d, &ctx, N, rows_per_block, NULL, 0, nt, ctx.C)
+
+
+cdef void lse_rows(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C, Work *w) noexcept nogil:
+    cdef Py_ssize_t i, t0, tn
+    t0 = 0
+    while t0 < n:          # tile by tile
+        tn = min(w.rows, n - t0)
+        stats_op(x + t0 * C, tn, C, &w.st)
+        for i in range(tn):
+            # special rows: the maximum itself (-inf, +inf) or NaN
+            out[t0 + i] = <floating>(w.st.m[i] if isnan(w.st.l[i]) else w.st.m[i] + w.st.l[i])
+        t0 += w.rows
+
+cdef void lse_f(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    lse_rows(<const float *>p[0], <float *>p[1], n, (<const RowsCtx *>c).C, w)
+
+cdef void lse_d(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    lse_rows(<const double *>p[0], <double *>p[1], n, (<const RowsCtx *>c).C, w)
+
+
+def logsumexp(x, out, Py_ssize_t rows_per_block, int nt):
+    """logsumexp of the rows of x (N, C) into out (N,)."""
+    cdef _Job job = _Job()
+    cdef RowsCtx ctx
+    cdef Py_ssize_t N = x.shape[0]
+    ctx.C = x.shape[1]
+    job.add(x, N, ctx.C, "x")
+    job.add(out, N, 1, "out", True)
+    job.run(lse_f, lse_d, &ctx, N, rows_per_block, NULL, 0, nt, ctx.C)
+
+
+cdef void sigmoid_f(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    if (<const RowsCtx *>c).log:
+        fx_F.log_sigmoid(<const float *>p[0], <float *>p[1], n)
+    else:
+        fx_F.sigmoid(<const float *>p[0], <float *>p[1], n)
+
+cdef void sigmoid_d(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    if (<const RowsCtx *>c).log:
+        fx_D.log_sigmoid(<const double *>p[0], <double *>p[1], n)
+    else:
+        fx_D.sigmoid(<const double *>p[0], <double *>p[1], n)
+
+
+def sigmoid(x, out, bint log, Py_ssize_t block, int nt):
+    """sigmoid / log_sigmoid of the n elements of x into out (both flat)."""
+    cdef _Job job = _Job()
+    cdef RowsCtx ctx
+    cdef Py_ssize_t n = x.shape[0]
+    ctx.log = log
+    job.add(x, n, 1, "x")
+    job.add(out, n, 1, "out", True)
+    job.run(sigmoid_f, sigmoid_d, &ctx, n, block, NULL, 0, nt, 0)
 
 
 # ---------------------------------------------------------------- softmax cross-entropy
 
-cdef struct CEOpts:
+cdef struct CE:
+    Py_ssize_t C
     const double *cw        # class weights (C) or NULL
     double cw_sum           # sum of class weights (C when absent)
     int64_t ignore_index
     double eps              # label smoothing
     double z                # z-loss coefficient
-    double gscale           # d(returned loss)/d(sum of row losses), times 1/ln(base)
-    double ta, tb           # soft targets: t' = ta*t + tb
+    double gscale           # d(returned loss)/d(sum of row losses), times k
+    double k                # scale of the written per-row losses: 1 / ln(base)
+    double ta, tb           # probability targets: t' = ta t + tb
 
 
-cdef void ce_index_block(const floating *x, Py_ssize_t C, Py_ssize_t n, const int64_t *y,
-                         const double *sw, CEOpts *o, floating *loss, floating *grad,
-                         double *part) noexcept nogil:
-    """n rows of the class-index loss, every pointer at the block's first
-    row (sw, loss, grad may be NULL; grad may be x itself); part = (weighted
-    loss sum, sum of s_i w[y_i] over kept rows: the mean's denominator).
+cdef class CEOptions:
+    """The validated options of a softmax cross-entropy call, as the struct
+    the block code reads (keyword-only: nothing can be swapped)."""
+    cdef CE c
+    cdef readonly object class_weight
+
+    def __init__(self, *, Py_ssize_t n_classes, class_weight=None, double class_weight_sum,
+                 int64_t ignore_index=-100, double label_smoothing=0.0, double z_loss=0.0,
+                 double grad_scale=0.0, double loss_scale=1.0, double target_a=1.0, double target_b=0.0):
+        self.class_weight = class_weight
+        self.c.C = n_classes
+        self.c.cw = <const double *>addr(class_weight, n_classes, "class_weight") \
+            if class_weight is not None else NULL
+        if class_weight is not None and class_weight.dtype.char != "d":
+            raise TypeError("fusedxent kernel: class_weight must be float64")
+        self.c.cw_sum = class_weight_sum
+        self.c.ignore_index = ignore_index
+        self.c.eps = label_smoothing
+        self.c.z = z_loss
+        self.c.gscale = grad_scale
+        self.c.k = loss_scale
+        self.c.ta = target_a
+        self.c.tb = target_b
+
+
+cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const double *sw,
+                        floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    """n rows of the class-index loss; adds to part = (weighted loss sum,
+    sum of s_i w[y_i] over kept rows: the mean's denominator), row by row.
 
     Row loss (PyTorch's, label smoothing eps with class weights w):
         s_i * [ w_y (1-eps) (lse - x_y) + eps/C sum_c w_c (lse - x_c) + z lse^2 ]
     and its gradient, p = softmax(x):
         s_i * [ (w_y (1-eps) + eps/C W + 2 z lse) p_j - w_y (1-eps) [j=y] - eps/C w_j ]
-    with p_y - 1 taken as -s/(1+s) when x_y is the maximum (see row_stats).
+    written for every j as a p_j - b w_j, then at j = y less s_i w_y (1-eps):
+    p_y - 1 there is in [-1, -1/2] unless x_y is the maximum, and then the
+    label's entry is formed from -s/(1+s) instead (no cancellation).
     """
-    cdef Group g
-    cdef Py_ssize_t i, k
+    cdef Py_ssize_t C = o.C, i
     cdef int64_t yi
-    cdef floating m, xy
-    cdef double s, l, S, lse, wy, si, row, A, py, pym1, total = 0.0, wsum = 0.0, ec = o.eps / C
-    cdef RowKind kind
-    cdef const floating *xr
-    cdef floating *gr
-    g.g0 = 0
-    g.g1 = 0
+    cdef double ec = o.eps / C, m, l, S, lse, wy, si, row, base, total = part[0], wsum = part[1]
+    cdef double *d1 = w.d1
+    stats_op(x, n, C, &w.st)
+    if o.eps != 0.0:
+        if floating is float:
+            fx_F.wdiff_rows(x, n, C, w.st.m, o.cw, d1)
+        else:
+            fx_D.wdiff_rows(x, n, C, w.st.m, o.cw, d1)
     for i in range(n):
-        xr = x + i * C
-        gr = grad + i * C if grad != NULL else NULL
         yi = y[i]
+        w.a[i] = 0.0
+        w.b[i] = 0.0
         if yi == o.ignore_index:
             if loss != NULL:
                 loss[i] = 0
-            if gr != NULL:
-                memset(gr, 0, C * sizeof(floating))
             continue
         wy = o.cw[yi] if o.cw != NULL else 1.0
         si = sw[i] if sw != NULL else 1.0
-        xy = xr[yi]
-        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)
-        if kind != ROW_FINITE:
+        m = w.st.m[i]
+        l = w.st.l[i]
+        if isnan(l):                   # a row whose maximum is not finite
             row = NAN
-            if gr != NULL:
-                fill(gr, C, <floating>NAN)
         else:
             lse = m + l
-            row = wy * (1.0 - o.eps) * ((m - xy) + l)
+            row = wy * (1.0 - o.eps) * ((m - x[i * C + yi]) + l)
             if o.eps != 0.0:
-                row = row + ec * (v_wdiff(xr, o.cw, C, m) + o.cw_sum * l)
+                row = row + ec * (d1[i] + o.cw_sum * l)
             if o.z != 0.0:
                 row = row + o.z * lse * lse
-            if gr != NULL:
-                S = 1.0 + s
-                A = wy * (1.0 - o.eps) + ec * o.cw_sum + 2.0 * o.z * lse
-                v_exp_affine(xr, gr, C, m, o.gscale * si * A / S, o.cw, o.gscale * si * ec)
-                if xy == m:
-                    py = 1.0 / S
-                    pym1 = -s / S
-                else:
-                    py = exp(<double>xy - m) / S
-                    pym1 = py - 1.0
-                gr[yi] = <floating>(o.gscale * si * (wy * (1.0 - o.eps) * pym1
-                                                     + (ec * o.cw_sum + 2.0 * o.z * lse) * py
-                                                     - ec * (o.cw[yi] if o.cw != NULL else 1.0)))
+            if grad != NULL:
+                base = o.gscale * si
+                S = 1.0 + w.st.s[i]
+                w.a[i] = base * (wy * (1.0 - o.eps) + ec * o.cw_sum + 2.0 * o.z * lse) / S
+                w.b[i] = base * ec
+                # the label's entry when x_y is the maximum (NaN: correct the
+                # written entry instead); decided here, before the gradient
+                # may overwrite the logits
+                w.d2[i] = NAN
+                if x[i * C + yi] == m:
+                    w.d2[i] = base * (wy * (1.0 - o.eps) * (-w.st.s[i] / S) + (ec * o.cw_sum + 2.0 * o.z * lse) / S
+                                      - ec * (o.cw[yi] if o.cw != NULL else 1.0))
         row = si * row
         if loss != NULL:
-            loss[i] = <floating>row
+            loss[i] = <floating>(o.k * row)
         total += row
         wsum += si * wy
     part[0] = total
     part[1] = wsum
+    if grad == NULL:
+        return
+    exp_affine_op(x, grad, n, C, w.st.m, w.a, o.cw, w.b)
+    for i in range(n):
+        yi = y[i]
+        if yi == o.ignore_index:
+            memset(grad + i * C, 0, C * sizeof(floating))
+            continue
+        if isnan(w.st.l[i]):
+            fill(grad + i * C, C, <floating>NAN)
+        elif not isnan(w.d2[i]):
+            grad[i * C + yi] = <floating>w.d2[i]
+        else:
+            wy = o.cw[yi] if o.cw != NULL else 1.0
+            base = o.gscale * (sw[i] if sw != NULL else 1.0)
+            grad[i * C + yi] = grad[i * C + yi] - <floating>(base * wy * (1.0 - o.eps))
 
 
-cdef void ce_soft_block(const floating *x, const floating *t, Py_ssize_t C, Py_ssize_t n,
-                        const double *sw, CEOpts *o, floating *loss, floating *grad,
-                        double *part) noexcept nogil:
-    """n rows of the probability-target loss, pointers at the block's first
-    row (grad may be x, not t); part = (weighted loss sum, sum of s_i).
-
-    With c_j = w_j t'_j and T = sum_j c_j:
+cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const double *sw,
+                       floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    """n rows of the probability-target loss (grad may be x, not t); adds
+    to part = (weighted loss sum, sum of s_i), row by row.  With c_j = w_j t'_j and T = sum_j c_j:
         row loss = s_i [ sum_j c_j (m - x_j) + T l + z lse^2 ]   (= s_i [-sum c_j log p_j + z lse^2])
         gradient = s_i [ (T + 2 z lse) p_j - c_j ]
     """
-    cdef Group g
-    cdef Py_ssize_t i, k
-    cdef floating m
-    cdef double s, l, lse, si, row, T, total = 0.0, wsum = 0.0
-    cdef RowKind kind
-    cdef const floating *xr
-    cdef floating *gr
-    g.g0 = 0
-    g.g1 = 0
+    cdef Py_ssize_t C = o.C, i
+    cdef double m, l, lse, si, row, total = part[0], wsum = part[1]
+    stats_op(x, n, C, &w.st)
+    if floating is float:
+        fx_F.tdiff_rows(x, t, n, C, w.st.m, o.cw, o.ta, o.tb, w.d1, w.d2)
+    else:
+        fx_D.tdiff_rows(x, t, n, C, w.st.m, o.cw, o.ta, o.tb, w.d1, w.d2)
     for i in range(n):
-        xr = x + i * C
-        gr = grad + i * C if grad != NULL else NULL
         si = sw[i] if sw != NULL else 1.0
-        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)
-        if kind != ROW_FINITE:
+        m = w.st.m[i]
+        l = w.st.l[i]
+        w.a[i] = NAN
+        w.b[i] = NAN
+        if isnan(l):
             row = NAN
-            if gr != NULL:
-                fill(gr, C, <floating>NAN)
         else:
             lse = m + l
-            row = v_tdiff(xr, t + i * C, o.cw, C, m, o.ta, o.tb, &T) + T * l
+            row = w.d1[i] + w.d2[i] * l
             if o.z != 0.0:
                 row = row + o.z * lse * lse
-            if gr != NULL:
-                v_grad_soft(xr, t + i * C, gr, C, m, o.gscale * si * (T + 2.0 * o.z * lse) / (1.0 + s),
-                            o.cw, o.gscale * si, o.ta, o.tb)
+            w.a[i] = o.gscale * si * (w.d2[i] + 2.0 * o.z * lse) / (1.0 + w.st.s[i])
+            w.b[i] = o.gscale * si
         row = si * row
         if loss != NULL:
-            loss[i] = <floating>row
+            loss[i] = <floating>(o.k * row)
         total += row
         wsum += si
     part[0] = total
     part[1] = wsum
+    if grad != NULL:
+        # NaN coefficients make a special row's gradient NaN
+        if floating is float:
+            fx_F.grad_soft_rows(x, t, grad, n, C, w.st.m, w.a, o.cw, w.b, o.ta, o.tb)
+        else:
+            fx_D.grad_soft_rows(x, t, grad, n, C, w.st.m, w.a, o.cw, w.b, o.ta, o.tb)
+        for i in range(n):
+            if isnan(w.st.l[i]):
+                fill(grad + i * C, C, <floating>NAN)
 
 
-cdef inline floating *ptr2(floating[:, ::1] a) noexcept:
-    return &a[0, 0] if a is not None and a.shape[0] > 0 else NULL
-
-cdef inline floating *ptr1(floating[::1] a) noexcept:
-    return &a[0] if a is not None and a.shape[0] > 0 else NULL
-
-cdef inline const double *cptr(const double[::1] a) noexcept:
-    return &a[0] if a is not None and a.shape[0] > 0 else NULL
-
-
-cdef inline const double *at(const double *p, Py_ssize_t i) noexcept nogil:
+cdef inline floating *at(floating *p, Py_ssize_t i) noexcept nogil:
     return p + i if p != NULL else NULL
 
-cdef inline floating *at_(floating *p, Py_ssize_t i) noexcept nogil:
+cdef inline const double *atd(const double *p, Py_ssize_t i) noexcept nogil:
     return p + i if p != NULL else NULL
 
 
-cdef void ce_opts(CEOpts *o, const double[::1] class_weight, double cw_sum, int64_t ignore_index,
-                  double eps, double ta, double tb, double z, double gscale) noexcept:
-    o.cw = cptr(class_weight)
-    o.cw_sum = cw_sum
-    o.ignore_index = ignore_index
-    o.eps = eps
-    o.z = z
-    o.gscale = gscale
-    o.ta = ta
-    o.tb = tb
+cdef void ce_index_rows(const CE *o, const floating *x, const int64_t *y, const double *sw,
+                        floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    cdef Py_ssize_t t0, C = o.C
+    part[0] = 0.0
+    part[1] = 0.0
+    t0 = 0
+    while t0 < n:          # tile by tile
+        ce_index_tile(o, x + t0 * C, y + t0, atd(sw, t0), at(loss, t0), at(grad, t0 * C), min(w.rows, n - t0),
+                      w, part)
+        t0 += w.rows
 
 
-def softmax_xent(const floating[:, ::1] x, labels, soft, const double[::1] class_weight,
-                 const double[::1] sample_weight, double cw_sum, int64_t ignore_index,
-                 double eps, double ta, double tb, double z, double gscale,
-                 floating[::1] loss_out, floating[:, ::1] grad_out,
-                 double[:, ::1] partial, Py_ssize_t rows_per_block, int nt):
-    """Softmax cross-entropy over rows; partial[b] receives block b's
-    (loss sum, denominator sum).
+cdef void ce_soft_rows(const CE *o, const floating *x, const floating *t, const double *sw,
+                       floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    cdef Py_ssize_t t0, C = o.C
+    part[0] = 0.0
+    part[1] = 0.0
+    t0 = 0
+    while t0 < n:          # tile by tile
+        ce_soft_tile(o, x + t0 * C, t + t0 * C, atd(sw, t0), at(loss, t0), at(grad, t0 * C), min(w.rows, n - t0),
+                     w, part)
+        t0 += w.rows
 
-    Exactly one of `labels` (int64, N) and `soft` (same shape as x) is given.
-    """
-    cdef CEOpts o
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = partial.shape[0], b, r0, n
-    cdef const int64_t[::1] y
-    cdef const floating[:, ::1] t
-    cdef floating *lp = ptr1(loss_out)
-    cdef floating *gp = ptr2(grad_out)
-    cdef const double *sw = cptr(sample_weight)
+
+# streams: 0 logits, 1 labels | probabilities, 2 sample weights, 3 loss rows, 4 gradient
+cdef void ce_index_f(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    ce_index_rows(<const CE *>c, <const float *>p[0], <const int64_t *>p[1], <const double *>p[2],
+                  <float *>p[3], <float *>p[4], n, w, part)
+
+cdef void ce_index_d(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    ce_index_rows(<const CE *>c, <const double *>p[0], <const int64_t *>p[1], <const double *>p[2],
+                  <double *>p[3], <double *>p[4], n, w, part)
+
+cdef void ce_soft_f(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    ce_soft_rows(<const CE *>c, <const float *>p[0], <const float *>p[1], <const double *>p[2],
+                 <float *>p[3], <float *>p[4], n, w, part)
+
+cdef void ce_soft_d(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    ce_soft_rows(<const CE *>c, <const double *>p[0], <const double *>p[1], <const double *>p[2],
+                 <double *>p[3], <double *>p[4], n, w, part)
+
+
+def softmax_xent(x, *, CEOptions options, labels=None, probabilities=None, sample_weight=None,
+                 loss_out=None, grad_out=None, partial, Py_ssize_t rows_per_block, int nt):
+    """Softmax cross-entropy over the rows of x (N, C); partial[b] (nblocks
+    x 2) receives block b's (loss sum, denominator sum).  Exactly one of
+    `labels` (int64, N) and `probabilities` (N, C) is given."""
+    cdef _Job job = _Job()
+    cdef Py_ssize_t N = x.shape[0], C = options.c.C
     cdef bint by_index = labels is not None
-    ce_opts(&o, class_weight, cw_sum, ignore_index, eps, ta, tb, z, gscale)
+    if x.shape[1] != C:
+        raise ValueError(f"fusedxent kernel: x has {x.shape[1]} classes, options {C}")
+    job.add(x, N, C, "x")
     if by_index:
-        y = labels
+        if labels.dtype.char not in "lq" or labels.dtype.itemsize != 8:
+            raise TypeError("fusedxent kernel: labels must be int64")
+        job.add(labels, N, 1, "labels", False, False)
     else:
-        t = soft
-    nt = threads_for(nb, nt)
-    if by_index:
-        for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-            r0 = b * rows_per_block
-            n = min(rows_per_block, N - r0)
-            ce_index_block(&x[r0, 0], C, n, &y[r0], at(sw, r0), &o, at_(lp, r0), at_(gp, r0 * C),
-                           &partial[b, 0])
-    else:
-        for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-            r0 = b * rows_per_block
-            n = min(rows_per_block, N - r0)
-            ce_soft_block(&x[r0, 0], &t[r0, 0], C, n, at(sw, r0), &o, at_(lp, r0), at_(gp, r0 * C),
-                          &partial[b, 0])
+        job.add(probabilities, N, C, "probabilities")
+    job.add(sample_weight, N, 1, "sample_weight", False, False)
+    job.add(loss_out, N, 1, "loss_out", True)
+    job.add(grad_out, N, C, "grad_out", True)
+    job.run(ce_index_f if by_index else ce_soft_f, ce_index_d if by_index else ce_soft_d, &options.c,
+            N, rows_per_block, partials(partial, nblocks(N, rows_per_block), 2), 2, nt, C)
 
 
 def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t ignore_index):
     """The small-call fast path of softmax_xent: class-index forward loss
     with no options over rows that form a single reduction block, returning
     that block's (loss sum, denominator) -- the same numbers softmax_xent
-    would put in partial[0] -- without allocating anything.  Returns None
-    when y is not one label per row in [0, C) or ignore_index; the caller's
-    full path then raises with the message."""
-    cdef CEOpts o
+    would put in partial[0] -- on this thread.  Returns None when y is not
+    one label per row in [0, C) or ignore_index; the caller's full path
+    then raises with the message."""
+    cdef CE o
     cdef double part[2]
     cdef Py_ssize_t i, N = x.shape[0], C = x.shape[1]
+    cdef Work *w
     if y.shape[0] != N or C == 0:
         return None
     for i in range(N):
         if (y[i] < 0 or y[i] >= C) and y[i] != ignore_index:
             return None
-    ce_opts(&o, None, <double>C, ignore_index, 0.0, 0.0, 0.0, 0.0, 1.0)
+    memset(&o, 0, sizeof(CE))
+    o.C = C
+    o.cw_sum = C
+    o.ignore_index = ignore_index
+    o.k = 1.0
     part[0] = 0.0
     part[1] = 0.0
     if N > 0:
+        w = work_new(min(N, tile_rows(C, sizeof(floating))), False)
+        if w == NULL:
+            raise MemoryError("fusedxent: no memory for the kernels' scratch")
         with nogil:
-            ce_index_block(&x[0, 0], C, N, &y[0], NULL, &o, NULL, NULL, part)
+            ce_index_rows(&o, &x[0, 0], &y[0], NULL, <floating *>NULL, <floating *>NULL, N, w, part)
+        free(w)
     return part[0], part[1]
-
-
-# ---------------------------------------------------------------- float16
-#
-# float16 arrays arrive as their uint16 bits.  Each thread converts the rows
-# of its block into a float32 scratch block (F16C on the AVX paths), runs
-# the float kernel of that block on it while it is in cache, and converts
-# the block's outputs back: the same blocks, the same float32 arithmetic and
-# so the same bits as float32 input rounded from the same halves, with
-# O(block) extra memory per thread and no full-size float32 copy.  Soft
-# targets and BCE targets may come as float16 (converted the same way) or
-# float32 (read in place).
-
-cdef check_len(a, Py_ssize_t n, what):
-    """The float16 entry points reinterpret arrays as uint16 bits: a wrong
-    view (float32 bits, say) has the wrong length, caught here."""
-    if a is not None and a.size != n:
-        raise ValueError(f"fusedxent float16 kernel: {what} has {a.size} elements, expected {n}")
-
-
-cdef inline float *scratch(Py_ssize_t n) noexcept nogil:
-    return <float *>malloc((n if n > 0 else 1) * sizeof(float))
-
-
-cdef inline const float *half_block(const uint16_t *h, const float *f, float *buf,
-                                    Py_ssize_t n) noexcept nogil:
-    """The block of n values starting at h (float16) or f (float32):
-    converted into buf, or f itself."""
-    if h != NULL:
-        fx_H.h2f(h, buf, n)
-        return buf
-    return f
-
-
-cdef inline const uint16_t *hptr2(const uint16_t[:, ::1] a) noexcept:
-    return &a[0, 0] if a is not None and a.shape[0] > 0 else NULL
-
-cdef inline const float *fptr2(const float[:, ::1] a) noexcept:
-    return &a[0, 0] if a is not None and a.shape[0] > 0 else NULL
-
-cdef inline uint16_t *optr1(uint16_t[::1] a) noexcept:
-    return &a[0] if a is not None and a.shape[0] > 0 else NULL
-
-cdef inline uint16_t *optr2(uint16_t[:, ::1] a) noexcept:
-    return &a[0, 0] if a is not None and a.shape[0] > 0 else NULL
-
-
-def softmax_xent_half(const uint16_t[:, ::1] x, const int64_t[::1] labels,
-                      const uint16_t[:, ::1] soft_h, const float[:, ::1] soft_f,
-                      const double[::1] class_weight, const double[::1] sample_weight,
-                      double cw_sum, int64_t ignore_index, double eps, double ta, double tb,
-                      double z, double gscale, uint16_t[::1] loss_out, uint16_t[:, ::1] grad_out,
-                      double[:, ::1] partial, Py_ssize_t rows_per_block, int nt):
-    """softmax_xent for float16 logits (uint16 bits); probability targets
-    in soft_h (float16) or soft_f (float32), else class indices in labels."""
-    cdef CEOpts o
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = partial.shape[0], b, r0, n
-    cdef Py_ssize_t cap = rows_per_block * C
-    cdef const double *sw = cptr(sample_weight)
-    cdef const uint16_t *th = hptr2(soft_h)
-    cdef const float *tf = fptr2(soft_f)
-    cdef bint by_index = labels is not None
-    cdef uint16_t *lp = optr1(loss_out)
-    cdef uint16_t *gp = optr2(grad_out)
-    cdef float *xb
-    cdef float *tb_
-    cdef float *lb
-    cdef const float *tr
-    cdef int failed[1]
-    failed[0] = 0
-    for a, what, size in ((labels, "labels", N), (soft_h, "soft_h", N * C), (soft_f, "soft_f", N * C),
-                          (loss_out, "loss_out", N), (grad_out, "grad_out", N * C)):
-        check_len(a, size, what)
-    ce_opts(&o, class_weight, cw_sum, ignore_index, eps, ta, tb, z, gscale)
-    nt = threads_for(nb, nt)
-    with nogil, parallel(num_threads=nt):
-        xb = scratch(cap)
-        tb_ = scratch(cap if th != NULL else 0)
-        lb = scratch(rows_per_block)
-        for b in prange(nb, schedule="static"):     # every thread meets the loop, even without memory
-            if xb == NULL or tb_ == NULL or lb == NULL:
-                failed[0] = 1
-            else:
-                r0 = b * rows_per_block
-                n = min(rows_per_block, N - r0)
-                fx_H.h2f(&x[r0, 0], xb, n * C)
-                # the gradient overwrites its own rows of xb (the kernels allow it)
-                if by_index:
-                    ce_index_block(<const float *>xb, C, n, &labels[r0], at(sw, r0), &o,
-                                   lb if lp != NULL else NULL, xb if gp != NULL else NULL,
-                                   &partial[b, 0])
-                else:
-                    tr = half_block(th + r0 * C if th != NULL else NULL,
-                                    tf + r0 * C if tf != NULL else NULL, tb_, n * C)
-                    ce_soft_block(<const float *>xb, tr, C, n, at(sw, r0), &o,
-                                  lb if lp != NULL else NULL, xb if gp != NULL else NULL,
-                                  &partial[b, 0])
-                if lp != NULL:
-                    fx_H.f2h(lb, lp + r0, n)
-                if gp != NULL:
-                    fx_H.f2h(xb, gp + r0 * C, n * C)
-        free(xb)
-        free(tb_)
-        free(lb)
-    if failed[0]:
-        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
 
 
 # ---------------------------------------------------------------- evaluate
 
-cdef void eval_block(const floating *x, Py_ssize_t C, Py_ssize_t n, const int64_t *y,
-                     const double *sw, int64_t ignore_index, floating *lse_out, int64_t *amax,
-                     double *part) noexcept nogil:
-    """n rows, pointers at the block's first row; part = (weighted loss
-    sum, weight sum, weighted correct, count)."""
-    cdef Group g
-    cdef Py_ssize_t i, k
-    cdef int64_t yi
-    cdef floating m
-    cdef double s, l, si, row
-    cdef RowKind kind
+cdef struct Eval:
+    Py_ssize_t C
+    int64_t ignore_index
+
+
+cdef void eval_rows(const Eval *o, const floating *x, const int64_t *y, const double *sw,
+                    floating *lse_out, int64_t *amax, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    cdef Py_ssize_t t0, C = o.C
     part[0] = 0.0
     part[1] = 0.0
     part[2] = 0.0
     part[3] = 0.0
-    g.g0 = 0
-    g.g1 = 0
+    t0 = 0
+    while t0 < n:          # tile by tile
+        eval_tile(o, x + t0 * C, y + t0, atd(sw, t0), lse_out + t0, amax + t0, min(w.rows, n - t0), w, part)
+        t0 += w.rows
+
+
+cdef void eval_tile(const Eval *o, const floating *x, const int64_t *y, const double *sw,
+                    floating *lse_out, int64_t *amax, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    """n rows; adds to part = (weighted loss sum, weight sum, weighted
+    correct, count)."""
+    cdef Py_ssize_t C = o.C, i
+    cdef int64_t yi
+    cdef double m, l, si, row
+    stats_op(x, n, C, &w.st)       # k: NumPy's argmax (first max, or first NaN)
     for i in range(n):
-        kind = stats_at(x, C, i, n, &g, &m, &s, &l, &k)     # k: NumPy's argmax (first max, or first NaN)
-        lse_out[i] = <floating>(m + l) if kind == ROW_FINITE else <floating>special_lse(kind)
-        amax[i] = k
+        m = w.st.m[i]
+        l = w.st.l[i]
+        lse_out[i] = <floating>(m if isnan(l) else m + l)
+        amax[i] = w.st.k[i]
         yi = y[i]
-        if yi == ignore_index:
+        if yi == o.ignore_index:
             continue
         si = sw[i] if sw != NULL else 1.0
-        row = ((m - x[i * C + yi]) + l) if kind == ROW_FINITE else NAN
+        row = NAN if isnan(l) else (m - x[i * C + yi]) + l
         part[0] += si * row
         part[1] += si
-        part[2] += si if k == yi else 0.0
+        part[2] += si if w.st.k[i] == yi else 0.0
         part[3] += 1.0
 
+# streams: 0 logits, 1 labels, 2 sample weights, 3 lse, 4 argmax
+cdef void eval_f(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    eval_rows(<const Eval *>c, <const float *>p[0], <const int64_t *>p[1], <const double *>p[2],
+              <float *>p[3], <int64_t *>p[4], n, w, part)
 
-def evaluate(const floating[:, ::1] x, const int64_t[::1] y, const double[::1] sample_weight,
-             int64_t ignore_index, floating[::1] lse_out, int64_t[::1] argmax_out,
-             double[:, ::1] partial, Py_ssize_t rows_per_block, int nt):
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = partial.shape[0], b, r0
-    cdef const double *sw = cptr(sample_weight)
-    nt = threads_for(nb, nt)
-    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        r0 = b * rows_per_block
-        eval_block(&x[r0, 0], C, min(rows_per_block, N - r0), &y[r0], at(sw, r0), ignore_index,
-                   &lse_out[r0], &argmax_out[r0], &partial[b, 0])
+cdef void eval_d(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    eval_rows(<const Eval *>c, <const double *>p[0], <const int64_t *>p[1], <const double *>p[2],
+              <double *>p[3], <int64_t *>p[4], n, w, part)
 
 
-def evaluate_half(const uint16_t[:, ::1] x, const int64_t[::1] y, const double[::1] sample_weight,
-                  int64_t ignore_index, uint16_t[::1] lse_out, int64_t[::1] argmax_out,
-                  double[:, ::1] partial, Py_ssize_t rows_per_block, int nt):
-    """evaluate for float16 logits (uint16 bits), converted block by block."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = partial.shape[0], b, r0, n
-    cdef const double *sw = cptr(sample_weight)
-    cdef float *xb
-    cdef float *lb
-    cdef int failed[1]
-    failed[0] = 0
-    for a, what in ((y, "y"), (lse_out, "lse_out"), (argmax_out, "argmax_out")):
-        check_len(a, N, what)
-    nt = threads_for(nb, nt)
-    with nogil, parallel(num_threads=nt):
-        xb = scratch(rows_per_block * C)
-        lb = scratch(rows_per_block)
-        for b in prange(nb, schedule="static"):
-            if xb == NULL or lb == NULL:
-                failed[0] = 1
-            else:
-                r0 = b * rows_per_block
-                n = min(rows_per_block, N - r0)
-                fx_H.h2f(&x[r0, 0], xb, n * C)
-                eval_block(<const float *>xb, C, n, &y[r0], at(sw, r0), ignore_index, lb,
-                           &argmax_out[r0], &partial[b, 0])
-                fx_H.f2h(lb, &lse_out[r0], n)
-        free(xb)
-        free(lb)
-    if failed[0]:
-        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
-
-
-def softmax_half(const uint16_t[:, ::1] x, uint16_t[:, ::1] out, bint log, Py_ssize_t rows_per_block,
-                 int nt):
-    """softmax / log_softmax for float16 (uint16 bits), block by block."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = (N + rows_per_block - 1) // rows_per_block
-    cdef Py_ssize_t b, r0, n
-    cdef float *xb
-    cdef float *ob
-    cdef int failed[1]
-    failed[0] = 0
-    check_len(out, N * C, "out")
-    nt = threads_for(nb, nt)
-    with nogil, parallel(num_threads=nt):
-        xb = scratch(rows_per_block * C)
-        ob = scratch(rows_per_block * C)
-        for b in prange(nb, schedule="static"):
-            if xb == NULL or ob == NULL:
-                failed[0] = 1
-            else:
-                r0 = b * rows_per_block
-                n = min(rows_per_block, N - r0)
-                fx_H.h2f(&x[r0, 0], xb, n * C)
-                softmax_block(<const float *>xb, ob, C, n, log)
-                fx_H.f2h(ob, &out[r0, 0], n * C)
-        free(xb)
-        free(ob)
-    if failed[0]:
-        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
-
-
-def logsumexp_half(const uint16_t[:, ::1] x, uint16_t[::1] out, Py_ssize_t rows_per_block, int nt):
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], nb = (N + rows_per_block - 1) // rows_per_block
-    cdef Py_ssize_t b, r0, n
-    cdef float *xb
-    cdef float *ob
-    cdef int failed[1]
-    failed[0] = 0
-    check_len(out, N, "out")
-    nt = threads_for(nb, nt)
-    with nogil, parallel(num_threads=nt):
-        xb = scratch(rows_per_block * C)
-        ob = scratch(rows_per_block)
-        for b in prange(nb, schedule="static"):
-            if xb == NULL or ob == NULL:
-                failed[0] = 1
-            else:
-                r0 = b * rows_per_block
-                n = min(rows_per_block, N - r0)
-                fx_H.h2f(&x[r0, 0], xb, n * C)
-                lse_block(<const float *>xb, ob, C, n)
-                fx_H.f2h(ob, &out[r0], n)
-        free(xb)
-        free(ob)
-    if failed[0]:
-        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
-
-
-def sigmoid_half(const uint16_t[::1] x, uint16_t[::1] out, bint log, Py_ssize_t block, int nt):
-    cdef Py_ssize_t n = x.shape[0], nb = (n + block - 1) // block, b, j0, m
-    cdef float *xb
-    cdef int failed[1]
-    failed[0] = 0
-    check_len(out, n, "out")
-    nt = threads_for(nb, nt)
-    with nogil, parallel(num_threads=nt):
-        xb = scratch(block)
-        for b in prange(nb, schedule="static"):
-            if xb == NULL:
-                failed[0] = 1
-            else:
-                j0 = b * block
-                m = min(block, n - j0)
-                fx_H.h2f(&x[j0], xb, m)
-                sigmoid_block(<const float *>xb, xb, m, log)    # element-wise: in place
-                fx_H.f2h(xb, &out[j0], m)
-        free(xb)
-    if failed[0]:
-        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
+def evaluate(x, labels, sample_weight, int64_t ignore_index, lse_out, argmax_out, partial,
+             Py_ssize_t rows_per_block, int nt):
+    cdef _Job job = _Job()
+    cdef Eval o
+    cdef Py_ssize_t N = x.shape[0]
+    o.C = x.shape[1]
+    o.ignore_index = ignore_index
+    job.add(x, N, o.C, "x")
+    job.add(labels, N, 1, "labels", False, False)
+    job.add(sample_weight, N, 1, "sample_weight", False, False)
+    job.add(lse_out, N, 1, "lse_out", True)
+    job.add(argmax_out, N, 1, "argmax_out", True, False)
+    job.run(eval_f, eval_d, &o, N, rows_per_block, partials(partial, nblocks(N, rows_per_block), 4), 4, nt, o.C)
 
 
 # ---------------------------------------------------------------- binary cross-entropy
 
-cdef struct BCEOpts:
+cdef struct BCE:
     const double *w         # element weights: per column (L) or per element (n), or NULL
     bint w_full             # w indexed by flat position (else by column)
     const double *wrow      # per-row weights (n / L) or NULL
     const double *pw        # pos_weight per column (L) or NULL
-    double ta, tb, gscale
-    double gamma, alpha     # focal loss; alpha < 0: no alpha weighting
     Py_ssize_t L            # length of the last axis
+    fx_bce_seg seg          # the scalar options every segment shares
 
 
-cdef double bce_block(const floating *x, const floating *t, BCEOpts *o,
-                      floating *loss, floating *grad, Py_ssize_t j0, Py_ssize_t n) noexcept nogil:
-    """n elements starting at flat position j0; x, t, loss, grad point at
-    element j0.  Split where rows of the last axis end so that the
+cdef class BCEOptions:
+    """The validated options of a sigmoid_binary_cross_entropy call
+    (keyword-only)."""
+    cdef BCE c
+    cdef readonly tuple arrays
+
+    def __init__(self, *, Py_ssize_t row_length, Py_ssize_t size, weight=None, bint weight_full=False,
+                 row_weight=None, pos_weight=None, double target_a=1.0, double target_b=0.0,
+                 double gamma=0.0, double alpha=-1.0, double grad_scale=0.0, double loss_scale=1.0):
+        cdef Py_ssize_t L = row_length
+        self.arrays = (weight, row_weight, pos_weight)
+        for a, name in ((weight, "weight"), (row_weight, "row_weight"), (pos_weight, "pos_weight")):
+            if a is not None and a.dtype.char != "d":
+                raise TypeError(f"fusedxent kernel: {name} must be float64")
+        self.c.L = L
+        self.c.w_full = weight_full
+        self.c.w = <const double *>addr(weight, size if weight_full else L, "weight") if weight is not None else NULL
+        self.c.wrow = <const double *>addr(row_weight, size // L if L else 0, "row_weight") \
+            if row_weight is not None else NULL
+        self.c.pw = <const double *>addr(pos_weight, L, "pos_weight") if pos_weight is not None else NULL
+        self.c.seg.ta = target_a
+        self.c.seg.tb = target_b
+        self.c.seg.gamma = gamma
+        self.c.seg.alpha = alpha
+        self.c.seg.gscale = grad_scale
+        self.c.seg.k = loss_scale
+
+
+cdef double bce_elems(const BCE *o, const floating *x, const floating *t, floating *loss, floating *grad,
+                      Py_ssize_t j0, Py_ssize_t n) noexcept nogil:
+    """n elements starting at flat position j0 (x, t, loss, grad point at
+    element j0).  Split where rows of the last axis end so that the
     column-indexed weights stay contiguous; returns the weighted sum."""
     cdef Py_ssize_t pos = 0, r, c, seg
-    cdef double total = 0.0, ws
-    cdef const double *w
+    cdef double total = 0.0
+    cdef fx_bce_seg s = o.seg
     while pos < n:
         r = (j0 + pos) // o.L
         c = (j0 + pos) - r * o.L
         seg = min(n - pos, o.L - c)
-        ws = o.wrow[r] if o.wrow != NULL else 1.0
-        w = NULL
+        s.ws = o.wrow[r] if o.wrow != NULL else 1.0
+        s.w = NULL
         if o.w != NULL:
-            w = o.w + j0 + pos if o.w_full else o.w + c
+            s.w = o.w + j0 + pos if o.w_full else o.w + c
+        s.pw = o.pw + c if o.pw != NULL else NULL
         if floating is float:
-            total += fx_F.bce(x + pos, t + pos, seg, w, ws, o.pw + c if o.pw != NULL else NULL,
-                              o.ta, o.tb, at_(loss, pos), at_(grad, pos), o.gscale, o.gamma, o.alpha)
+            total += fx_F.bce(x + pos, t + pos, seg, &s, loss + pos if loss != NULL else NULL,
+                              grad + pos if grad != NULL else NULL)
         else:
-            total += fx_D.bce(x + pos, t + pos, seg, w, ws, o.pw + c if o.pw != NULL else NULL,
-                              o.ta, o.tb, at_(loss, pos), at_(grad, pos), o.gscale, o.gamma, o.alpha)
+            total += fx_D.bce(x + pos, t + pos, seg, &s, loss + pos if loss != NULL else NULL,
+                              grad + pos if grad != NULL else NULL)
         pos += seg
     return total
 
+# streams: 0 logits, 1 targets, 2 element losses, 3 gradient
+cdef void bce_f(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    part[0] = bce_elems(<const BCE *>c, <const float *>p[0], <const float *>p[1], <float *>p[2], <float *>p[3], r0, n)
 
-cdef void bce_opts(BCEOpts *o, const double[::1] weight, bint w_full, const double[::1] row_weight,
-                   const double[::1] pos_weight, Py_ssize_t L, double ta, double tb, double gamma,
-                   double alpha, double gscale) noexcept:
-    o.w = cptr(weight)
-    o.w_full = w_full
-    o.wrow = cptr(row_weight)
-    o.pw = cptr(pos_weight)
-    o.ta = ta
-    o.tb = tb
-    o.gscale = gscale
-    o.gamma = gamma
-    o.alpha = alpha
-    o.L = L
+cdef void bce_d(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    part[0] = bce_elems(<const BCE *>c, <const double *>p[0], <const double *>p[1], <double *>p[2], <double *>p[3], r0, n)
 
 
-def sigmoid_bce(const floating[::1] x, const floating[::1] t, const double[::1] weight, bint w_full,
-                const double[::1] row_weight, const double[::1] pos_weight, Py_ssize_t L,
-                double ta, double tb, double gamma, double alpha, double gscale,
-                floating[::1] loss_out, floating[::1] grad_out,
-                double[::1] partial, Py_ssize_t block, int nt):
-    cdef BCEOpts o
-    cdef Py_ssize_t n = x.shape[0], nb = partial.shape[0], b, j0
-    cdef floating *lp = ptr1(loss_out)
-    cdef floating *gp = ptr1(grad_out)
-    bce_opts(&o, weight, w_full, row_weight, pos_weight, L, ta, tb, gamma, alpha, gscale)
-    nt = threads_for(nb, nt)
-    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        j0 = b * block
-        partial[b] = bce_block(&x[j0], &t[j0], &o, at_(lp, j0), at_(gp, j0), j0, min(block, n - j0))
-
-
-def sigmoid_bce_half(const uint16_t[::1] x, const uint16_t[::1] t_h, const float[::1] t_f,
-                     const double[::1] weight, bint w_full,
-                     const double[::1] row_weight, const double[::1] pos_weight, Py_ssize_t L,
-                     double ta, double tb, double gamma, double alpha, double gscale,
-                     uint16_t[::1] loss_out, uint16_t[::1] grad_out,
-                     double[::1] partial, Py_ssize_t block, int nt):
-    """sigmoid_bce for float16 logits (uint16 bits); targets float16 (t_h)
-    or float32 (t_f)."""
-    cdef BCEOpts o
-    cdef Py_ssize_t n = x.shape[0], nb = partial.shape[0], b, j0, m
-    cdef uint16_t *lp = optr1(loss_out)
-    cdef uint16_t *gp = optr1(grad_out)
-    cdef const uint16_t *th = &t_h[0] if t_h is not None and t_h.shape[0] > 0 else NULL
-    cdef const float *tf = &t_f[0] if t_f is not None and t_f.shape[0] > 0 else NULL
-    cdef float *xb
-    cdef float *tb_
-    cdef float *lb
-    cdef float *gb
-    cdef const float *tr
-    cdef int failed[1]
-    failed[0] = 0
-    for a, what in ((t_h, "t_h"), (t_f, "t_f"), (loss_out, "loss_out"), (grad_out, "grad_out")):
-        check_len(a, n, what)
-    if w_full and weight is not None:
-        check_len(weight, n, "weight")
-    bce_opts(&o, weight, w_full, row_weight, pos_weight, L, ta, tb, gamma, alpha, gscale)
-    nt = threads_for(nb, nt)
-    with nogil, parallel(num_threads=nt):
-        xb = scratch(block)
-        tb_ = scratch(block if th != NULL else 0)
-        lb = scratch(block if lp != NULL else 0)
-        gb = scratch(block if gp != NULL else 0)
-        for b in prange(nb, schedule="static"):
-            if xb == NULL or tb_ == NULL or lb == NULL or gb == NULL:
-                failed[0] = 1
-            else:
-                j0 = b * block
-                m = min(block, n - j0)
-                fx_H.h2f(&x[j0], xb, m)
-                tr = half_block(th + j0 if th != NULL else NULL, tf + j0 if tf != NULL else NULL, tb_, m)
-                partial[b] = bce_block(<const float *>xb, tr, &o, lb if lp != NULL else NULL,
-                                       gb if gp != NULL else NULL, j0, m)
-                if lp != NULL:
-                    fx_H.f2h(lb, lp + j0, m)
-                if gp != NULL:
-                    fx_H.f2h(gb, gp + j0, m)
-        free(xb)
-        free(tb_)
-        free(lb)
-        free(gb)
-    if failed[0]:
-        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
+def sigmoid_bce(x, t, *, BCEOptions options, loss_out=None, grad_out=None, partial, Py_ssize_t block, int nt):
+    """Binary cross-entropy with logits over n flat elements; partial[b]
+    receives block b's weighted loss sum."""
+    cdef _Job job = _Job()
+    cdef Py_ssize_t n = x.shape[0]
+    job.add(x, n, 1, "x")
+    job.add(t, n, 1, "t")
+    job.add(loss_out, n, 1, "loss_out", True)
+    job.add(grad_out, n, 1, "grad_out", True)
+    job.run(bce_f, bce_d, &options.c, n, block, partials(partial, nblocks(n, block), 1), 1, nt, 0)
 
 
 # ---------------------------------------------------------------- losses from probabilities
 
-cdef double xent_prob_block(const floating *p, const floating *q, Py_ssize_t C, Py_ssize_t n,
-                            floating lo, floating hi, floating *loss) noexcept nogil:
-    """n rows, pointers at the block's first row."""
-    cdef Py_ssize_t i
-    cdef double row, total = 0.0
-    for i in range(n):
+cdef struct Prob:
+    Py_ssize_t C
+    double lo, hi, k
+    const double *w
+
+
+cdef void xent_prob_rows(const Prob *o, const floating *p, const floating *q, floating *loss,
+                         Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    cdef Py_ssize_t i, t0, tn, C = o.C
+    cdef double total = 0.0
+    t0 = 0
+    while t0 < n:          # tile by tile
+        tn = min(w.rows, n - t0)
         if floating is float:
-            row = -fx_F.plogq(p + i * C, q + i * C, C, lo, hi)
+            fx_F.plogq_rows(p + t0 * C, q + t0 * C, tn, C, <float>o.lo, <float>o.hi, w.d1)
         else:
-            row = -fx_D.plogq(p + i * C, q + i * C, C, lo, hi)
-        if loss != NULL:
-            loss[i] = <floating>row
-        total += row
-    return total
+            fx_D.plogq_rows(p + t0 * C, q + t0 * C, tn, C, o.lo, o.hi, w.d1)
+        for i in range(tn):
+            if loss != NULL:
+                loss[t0 + i] = <floating>(-o.k * w.d1[i])
+            total -= w.d1[i]
+        t0 += w.rows
+    part[0] = total
+
+cdef void xent_prob_f(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    xent_prob_rows(<const Prob *>c, <const float *>p[0], <const float *>p[1], <float *>p[2], n, w, part)
+
+cdef void xent_prob_d(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    xent_prob_rows(<const Prob *>c, <const double *>p[0], <const double *>p[1], <double *>p[2], n, w, part)
 
 
-def cross_entropy_prob(const floating[:, ::1] p, const floating[:, ::1] q, double lo, double hi,
-                       floating[::1] loss_out, double[::1] partial, Py_ssize_t rows_per_block, int nt):
-    cdef Py_ssize_t N = p.shape[0], C = p.shape[1], nb = partial.shape[0], b, r0
-    cdef floating *lp = ptr1(loss_out)
+def cross_entropy_prob(p, q, *, double lo, double hi, double loss_scale, loss_out=None, partial,
+                       Py_ssize_t rows_per_block, int nt):
+    """-sum_j p log clip(q, lo, hi) over the rows of p, q (N, C)."""
+    cdef _Job job = _Job()
+    cdef Prob o
+    cdef Py_ssize_t N = p.shape[0]
+    o.C = p.shape[1]
+    o.lo = lo
+    o.hi = hi
+    o.k = loss_scale
+    o.w = NULL
+    job.add(p, N, o.C, "p")
+    job.add(q, N, o.C, "q")
+    job.add(loss_out, N, 1, "loss_out", True)
+    job.run(xent_prob_f, xent_prob_d, &o, N, rows_per_block, partials(partial, nblocks(N, rows_per_block), 1),
+            1, nt, o.C)
+
+
+cdef void bce_prob_f(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    cdef const Prob *o = <const Prob *>c
+    part[0] = fx_F.bce_prob(<const float *>p[0], <const float *>p[1], n, o.w + r0 if o.w != NULL else NULL,
+                            <float>o.lo, <float>o.hi, o.k, <float *>p[2])
+
+cdef void bce_prob_d(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    cdef const Prob *o = <const Prob *>c
+    part[0] = fx_D.bce_prob(<const double *>p[0], <const double *>p[1], n, o.w + r0 if o.w != NULL else NULL,
+                            o.lo, o.hi, o.k, <double *>p[2])
+
+
+def binary_cross_entropy_prob(p, t, *, weight=None, double lo, double hi, double loss_scale, loss_out=None,
+                              partial, Py_ssize_t block, int nt):
+    """-(t log pc + (1 - t) log1p(-pc)), pc = clip(p, lo, hi), over n flat
+    elements; weight: n float64 or None."""
+    cdef _Job job = _Job()
+    cdef Prob o
+    cdef Py_ssize_t n = p.shape[0]
+    o.lo = lo
+    o.hi = hi
+    o.k = loss_scale
+    o.w = <const double *>addr(weight, n, "weight") if weight is not None else NULL
+    if weight is not None and weight.dtype.char != "d":
+        raise TypeError("fusedxent kernel: weight must be float64")
+    job.add(p, n, 1, "p")
+    job.add(t, n, 1, "t")
+    job.add(loss_out, n, 1, "loss_out", True)
+    job.keep.append(weight)
+    job.run(bce_prob_f, bce_prob_d, &o, n, block, partials(partial, nblocks(n, block), 1), 1, nt, 0)
+
+
+# ---------------------------------------------------------------- roofline probes (the benchmarks' reference)
+
+def probe_read(x, partial, Py_ssize_t block, int nt):
+    """Streaming-read roofline: a parallel sum over the same bytes, through
+    the selected path's vector loop (same flags, same threads)."""
+    cdef Py_ssize_t n = x.shape[0], nb = nblocks(n, block), b
+    cdef bint dbl = fmt_of(x) == F64
+    cdef const char *p = addr(x, n, "x")
+    cdef double *part = partials(partial, nb, 1)
     nt = threads_for(nb, nt)
     for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        r0 = b * rows_per_block
-        partial[b] = xent_prob_block(&p[r0, 0], &q[r0, 0], C, min(rows_per_block, N - r0),
-                                     <floating>lo, <floating>hi, at_(lp, r0))
+        if dbl:
+            part[b] = fx_D.rowsum(<const double *>p + b * block, min(block, n - b * block))
+        else:
+            part[b] = fx_F.rowsum(<const float *>p + b * block, min(block, n - b * block))
 
 
-def cross_entropy_prob_half(const uint16_t[:, ::1] p, const uint16_t[:, ::1] q, double lo, double hi,
-                            uint16_t[::1] loss_out, double[::1] partial, Py_ssize_t rows_per_block,
-                            int nt):
-    """cross_entropy_prob for float16 p and q (uint16 bits), block by block."""
-    cdef Py_ssize_t N = p.shape[0], C = p.shape[1], nb = partial.shape[0], b, r0, n
-    cdef uint16_t *lp = optr1(loss_out)
-    cdef float *pb
-    cdef float *qb
-    cdef float *lb
-    cdef int failed[1]
-    failed[0] = 0
-    check_len(q, N * C, "q")
-    check_len(loss_out, N, "loss_out")
-    nt = threads_for(nb, nt)
-    with nogil, parallel(num_threads=nt):
-        pb = scratch(rows_per_block * C)
-        qb = scratch(rows_per_block * C)
-        lb = scratch(rows_per_block)
-        for b in prange(nb, schedule="static"):
-            if pb == NULL or qb == NULL or lb == NULL:
-                failed[0] = 1
-            else:
-                r0 = b * rows_per_block
-                n = min(rows_per_block, N - r0)
-                fx_H.h2f(&p[r0, 0], pb, n * C)
-                fx_H.h2f(&q[r0, 0], qb, n * C)
-                partial[b] = xent_prob_block(<const float *>pb, <const float *>qb, C, n, <float>lo,
-                                             <float>hi, lb if lp != NULL else NULL)
-                if lp != NULL:
-                    fx_H.f2h(lb, lp + r0, n)
-        free(pb)
-        free(qb)
-        free(lb)
-    if failed[0]:
-        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
-
-
-cdef double bce_prob_block(const floating *p, const floating *t, const double *w, Py_ssize_t n,
-                           floating lo, floating hi, floating *loss) noexcept nogil:
-    """n elements, pointers at the block's first element."""
-    if floating is float:
-        return fx_F.bce_prob(p, t, n, w, 1.0, lo, hi, loss)
-    else:
-        return fx_D.bce_prob(p, t, n, w, 1.0, lo, hi, loss)
-
-
-def binary_cross_entropy_prob(const floating[::1] p, const floating[::1] t, const double[::1] weight,
-                              double lo, double hi, floating[::1] loss_out, double[::1] partial,
-                              Py_ssize_t block, int nt):
-    cdef Py_ssize_t n = p.shape[0], nb = partial.shape[0], b, j0
-    cdef floating *lp = ptr1(loss_out)
-    cdef const double *w = cptr(weight)
+def probe_copy(x, out, Py_ssize_t block, int nt):
+    """Streaming-copy roofline for kernels that read once and write once."""
+    cdef Py_ssize_t n = x.shape[0], nb = nblocks(n, block), b, isz = x.dtype.itemsize
+    cdef const char *p = addr(x, n, "x")
+    cdef char *o = addr(out, n, "out", True)
     nt = threads_for(nb, nt)
     for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        j0 = b * block
-        partial[b] = bce_prob_block(&p[j0], &t[j0], at(w, j0), min(block, n - j0),
-                                    <floating>lo, <floating>hi, at_(lp, j0))
+        memcpy(o + b * block * isz, p + b * block * isz, min(block, n - b * block) * isz)
 
 
-def binary_cross_entropy_prob_half(const uint16_t[::1] p, const uint16_t[::1] t_h, const float[::1] t_f,
-                                   const double[::1] weight, double lo, double hi, uint16_t[::1] loss_out,
-                                   double[::1] partial, Py_ssize_t block, int nt):
-    """binary_cross_entropy_prob for float16 p (uint16 bits); targets
-    float16 (t_h) or float32 (t_f)."""
-    cdef Py_ssize_t n = p.shape[0], nb = partial.shape[0], b, j0, m
-    cdef uint16_t *lp = optr1(loss_out)
-    cdef const double *w = cptr(weight)
-    cdef const uint16_t *th = &t_h[0] if t_h is not None and t_h.shape[0] > 0 else NULL
-    cdef const float *tf = &t_f[0] if t_f is not None and t_f.shape[0] > 0 else NULL
-    cdef float *pb
-    cdef float *tb_
-    cdef float *lb
-    cdef const float *tr
-    cdef int failed[1]
-    failed[0] = 0
-    for a, what in ((t_h, "t_h"), (t_f, "t_f"), (weight, "weight"), (loss_out, "loss_out")):
-        check_len(a, n, what)
-    nt = threads_for(nb, nt)
-    with nogil, parallel(num_threads=nt):
-        pb = scratch(block)
-        tb_ = scratch(block if th != NULL else 0)
-        lb = scratch(block if lp != NULL else 0)
-        for b in prange(nb, schedule="static"):
-            if pb == NULL or tb_ == NULL or lb == NULL:
-                failed[0] = 1
-            else:
-                j0 = b * block
-                m = min(block, n - j0)
-                fx_H.h2f(&p[j0], pb, m)
-                tr = half_block(th + j0 if th != NULL else NULL, tf + j0 if tf != NULL else NULL, tb_, m)
-                partial[b] = bce_prob_block(<const float *>pb, tr, at(w, j0), m, <float>lo, <float>hi,
-                                            lb if lp != NULL else NULL)
-                if lp != NULL:
-                    fx_H.f2h(lb, lp + j0, m)
-        free(pb)
-        free(tb_)
-        free(lb)
-    if failed[0]:
-        raise MemoryError("fusedxent: no memory for the float16 conversion blocks")
+# ---------------------------------------------------------------- test hooks (not a public API)
 
-
-# ---------------------------------------------------------------- roofline probes
-
-cdef double sum_block(const floating[::1] x, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
-    if floating is float:
-        return fx_F.rowsum(&x[j0], j1 - j0)
-    else:
-        return fx_D.rowsum(&x[j0], j1 - j0)
-
-
-def vecmath(int fn, const floating[::1] x, floating[::1] out):
+def vecmath(int fn, x, out):
     """out = f(x) through the selected instruction-set path of fx_vecmath.h
     (fn: 0 exp of x <= 0, 1 its flushing variant, 2 log, 3 log1p on [0, 1],
-    4 log1p); for measuring the vector math's error, not a public API."""
+    4 log1p); for measuring the vector math's error."""
+    cdef Py_ssize_t n = x.shape[0]
     if not 0 <= fn <= 4:
         raise ValueError(f"vecmath: no function {fn}")
-    if out.shape[0] != x.shape[0]:
-        raise ValueError("vecmath: out must have x's length")
+    cdef const char *p = addr(x, n, "x")
+    cdef char *o = addr(out, n, "out", True)
+    cdef int f = fmt_of(x)
+    if f != fmt_of(out) or f not in (F32, F64):
+        raise TypeError("vecmath: x and out must both be float32 or float64")
     with nogil:
-        if floating is float:
-            fx_F.vecmath(fn, &x[0] if x.shape[0] else NULL, &out[0] if out.shape[0] else NULL, x.shape[0])
+        if f == F64:
+            fx_D.vecmath(fn, <const double *>p, <double *>o, n)
         else:
-            fx_D.vecmath(fn, &x[0] if x.shape[0] else NULL, &out[0] if out.shape[0] else NULL, x.shape[0])
+            fx_F.vecmath(fn, <const float *>p, <float *>o, n)
 
 
-def half_to_float(const uint16_t[::1] h, float[::1] out, Py_ssize_t block, int nt):
+cdef void cvt_block(int what, const char *src, char *dst, Py_ssize_t n) noexcept nogil:
+    if what == 0:
+        fx_H.h2f(<const uint16_t *>src, <float *>dst, n)
+    elif what == 1:
+        fx_H.f2h(<const float *>src, <uint16_t *>dst, n)
+    elif what == 2:
+        fx_H.b2f(<const uint16_t *>src, <float *>dst, n)
+    else:
+        fx_H.f2b(<const float *>src, <uint16_t *>dst, n)
+
+
+def convert(str what, src, out, Py_ssize_t block, int nt):
+    """The driver's 16-bit conversions on their own: what = "h2f", "f2h",
+    "b2f", "f2b" (uint16 bits <-> float32)."""
+    cdef int w = ("h2f", "f2h", "b2f", "f2b").index(what)
+    cdef Py_ssize_t n = src.shape[0], nb = nblocks(n, block), b
+    cdef Py_ssize_t si = 2 if w in (0, 2) else 4, so = 6 - si
+    cdef const char *p = addr(src, n, "src")
+    cdef char *o = addr(out, n, "out", True)
+    if src.dtype.itemsize != si or out.dtype.itemsize != so:
+        raise TypeError(f"convert {what}: wrong element sizes")
+    nt = threads_for(nb, nt)
+    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
+        cvt_block(w, p + b * block * si, o + b * block * so, min(block, n - b * block))
+
+
+def half_to_float(h, out, Py_ssize_t block, int nt):
     """float16 (as its uint16 bits) -> float32, exact; F16C on the AVX paths."""
-    cdef Py_ssize_t n = h.shape[0], nb = (n + block - 1) // block, b, j0
-    if out.shape[0] != n:
-        raise ValueError("half_to_float: out must have h's length")
-    nt = threads_for(nb, nt)
-    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        j0 = b * block
-        fx_H.h2f(&h[j0], &out[j0], min(block, n - j0))
+    convert("h2f", h, out, block, nt)
 
 
-def float_to_half(const float[::1] f, uint16_t[::1] out, Py_ssize_t block, int nt):
+def float_to_half(f, out, Py_ssize_t block, int nt):
     """float32 -> float16 bits, rounded to nearest even (NumPy's astype)."""
-    cdef Py_ssize_t n = f.shape[0], nb = (n + block - 1) // block, b, j0
-    if out.shape[0] != n:
-        raise ValueError("float_to_half: out must have f's length")
-    nt = threads_for(nb, nt)
-    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        j0 = b * block
-        fx_H.f2h(&f[j0], &out[j0], min(block, n - j0))
-
-
-def probe_read(const floating[::1] x, double[::1] partial, Py_ssize_t block, int nt):
-    """Streaming-read roofline: a parallel sum over the same bytes."""
-    cdef Py_ssize_t n = x.shape[0], nb = partial.shape[0], b
-    nt = threads_for(nb, nt)
-    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        partial[b] = sum_block(x, b * block, min((b + 1) * block, n))
-
-
-def probe_copy(const floating[::1] x, floating[::1] out, Py_ssize_t block, int nt):
-    """Streaming-copy roofline for kernels that read once and write once."""
-    cdef Py_ssize_t n = x.shape[0], nb = (n + block - 1) // block, b, j0
-    nt = threads_for(nb, nt)
-    for b in prange(nb, nogil=True, num_threads=nt, schedule="static"):
-        j0 = b * block
-        memcpy(&out[j0], &x[j0], (min(j0 + block, n) - j0) * sizeof(floating))
+    convert("f2h", f, out, block, nt)

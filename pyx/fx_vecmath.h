@@ -207,6 +207,39 @@ FX_INLINE double fx_log1p_d(double x)
     return (x > -1.1102230246251565e-16) & (x < 1.1102230246251565e-16) ? x : r;   /* |x| < 2^-53 */
 }
 
+/* log1p(s) for s >= 0 (or NaN, +inf), in double: the row statistic
+ * l = log1p(s) of every row.  u = 1 + s rounds, but c = s - (u - 1) is that
+ * rounding error exactly (u - 1 is exact for u >= 1, and s, u - 1 are
+ * within a factor 2 of each other when it matters, Sterbenz), so
+ * log1p(s) = log(u) + c/u to first order: one log, one division -- half
+ * the work of fx_log1p_d, which evaluates two branches.  `short_series`
+ * (rows of float32 logits) stops the atanh series at s^9 (truncation
+ * < 3e-9 relative: a hundredth of a float32 ULP). */
+FX_INLINE double fx_log1p_pos_d(double s, const int short_series)
+{
+    double u = 1.0 + s;
+    double c = s - (u - 1.0);
+    uint64_t b = fx_d2u(u);
+    uint64_t tmp = b - 0x3fe6a09e667f3bcdull;     /* f in [sqrt(1/2), sqrt(2)) */
+    double k = (double)((int64_t)tmp >> 52);
+    double f = fx_u2d(b - (tmp & 0xfff0000000000000ull));
+    double t = (f - 1.0) / (f + 1.0);
+    double z = t * t, p;
+    if (short_series) {
+        p = 1.0 / 9.0;
+        p = p * z + 1.0 / 7.0;
+        p = p * z + 1.0 / 5.0;
+        p = p * z + 1.0 / 3.0;
+        p = p * z + 1.0;
+        p = 2.0 * t * p;
+    } else {
+        p = fx_atanh2_d(t);
+    }
+    double r = k * FX_LN2D_HI + (p + (k * FX_LN2D_LO + c / u));
+    r = u == __builtin_inf() ? u : r;
+    return s != s ? s : r;
+}
+
 /* exp(x) for x <= 0 or NaN where results below the normal range may be
  * flushed to 0: one scale factor instead of two and a degree-6 polynomial
  * (interpolation at Chebyshev nodes, relative error 2.6e-9 on |r| <= ln2/2)

@@ -272,3 +272,22 @@ def test_empty_class_axis_and_damaged_files(tmp_path):
     (tmp_path / "text.npy").write_text("just text")
     with pytest.raises(ValueError, match="not a .npy file"):
         fxd.open_npy(tmp_path / "text.npy")
+
+
+def test_bfloat16_blocks_equal_the_in_memory_call():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal((900, 37)) * 3).astype(ml_dtypes.bfloat16)
+    y = rng.integers(0, 37, 900)
+    X, Y = da.from_array(x, chunks=(250, 37)), da.from_array(y, chunks=250)
+    with dask.config.set(scheduler="synchronous"):
+        l, g = dask.compute(*fxd.softmax_cross_entropy(X, Y, return_grad=True, reduction="sum"))
+        wl, wg = fx.softmax_cross_entropy(x, y, return_grad=True, reduction="sum")
+        assert _rel(l, wl) < 1e-12
+        assert g.dtype == x.dtype
+        np.testing.assert_array_equal(g.view(np.uint16), wg.view(np.uint16))
+        (ev,) = dask.compute(fxd.evaluate(X, Y))
+        want = fx.evaluate(x, y)
+        assert _rel(ev.loss, want.loss) < 1e-12
+        np.testing.assert_array_equal(ev.lse.view(np.uint16), want.lse.view(np.uint16))
+        np.testing.assert_array_equal(fxd.softmax(X).compute().view(np.uint16), fx.softmax(x).view(np.uint16))

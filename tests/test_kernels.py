@@ -262,3 +262,30 @@ def test_half_conversions_are_exact_on_every_path(isa):
     nan = np.isnan(vals)
     np.testing.assert_array_equal(out[~nan], want16.view(np.uint16)[~nan])
     assert np.isnan(out.view(np.float16)[nan]).all()
+
+
+def test_bfloat16_conversions_are_exact_on_every_path(isa):
+    # every bfloat16 bit pattern to float32 and back, and float32 values
+    # around every rounding boundary: ml_dtypes' astype bits (NaN: a NaN)
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    bf16 = ml_dtypes.bfloat16
+    h = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    f = np.empty(h.size, np.float32)
+    fx._kernels.convert("b2f", h, f, 4096, 2)
+    want = h.view(bf16).astype(np.float32)
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(f.view(np.uint32)[~nan], want.view(np.uint32)[~nan])
+    assert np.isnan(f[nan]).all()
+    fin = np.sort(want[np.isfinite(want) & (want >= 0)])
+    mid = ((fin[:-1].astype(np.float64) + fin[1:]) / 2).astype(np.float32)   # ties: round to even
+    rng = np.random.default_rng(4)
+    vals = np.concatenate([mid, np.nextafter(mid, 0), np.nextafter(mid, np.inf), fin,
+                           np.float32([3.3895314e38, 3.4028235e38, np.inf, np.nan, 1e-45, 1e-40]),
+                           rng.standard_normal(100_000).astype(np.float32) * 10.0 ** rng.integers(-40, 38, 100_000)])
+    vals = np.concatenate([vals, -vals]).astype(np.float32)
+    out = np.empty(vals.size, np.uint16)
+    fx._kernels.convert("f2b", vals, out, 4096, 2)
+    want16 = vals.astype(bf16).view(np.uint16)
+    nan = np.isnan(vals)
+    np.testing.assert_array_equal(out[~nan], want16[~nan])
+    assert np.isnan(out.view(bf16)[nan].astype(np.float32)).all()

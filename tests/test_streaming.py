@@ -132,3 +132,17 @@ def test_evaluate_file_damaged_inputs(tmp_path):
     np.save(yf, y.astype(float))
     with pytest.raises(TypeError, match="labels"):
         fx.evaluate_file(good, yf)
+
+
+def test_evaluator_takes_bfloat16_batches():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x, y, sw = _data(6, N=1000, C=21)
+    xb = x.astype(ml_dtypes.bfloat16)
+    want = fx.evaluate(xb, y, sample_weight=sw)
+    ev = fx.Evaluator()
+    for r0 in range(0, 1000, 300):
+        ev.update(xb[r0:r0 + 300], y[r0:r0 + 300], sample_weight=sw[r0:r0 + 300])
+    got = ev.result()
+    assert got.loss == pytest.approx(want.loss, rel=1e-12) and got.count == want.count
+    assert got.lse.dtype == xb.dtype
+    np.testing.assert_array_equal(got.lse.view(np.uint16), want.lse.view(np.uint16))

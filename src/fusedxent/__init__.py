@@ -20,7 +20,7 @@ from ._api import (
     softmax,
     softmax_cross_entropy,
 )
-from .reference import Evaluation
+from ._results import Evaluation
 from ._check import check
 from ._config import show_config, set_isa
 

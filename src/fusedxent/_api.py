@@ -6,21 +6,25 @@ leaves `out=` or `grad_out=` partly written.  Logits are viewed as 2-D
 when the layout forces it.  Reductions come back from the kernels as
 per-block partial sums in double (blocks sized by the shape alone) and are
 added here in order, so results do not depend on the thread count.
-float16 arrays go to the kernels as their uint16 bits: each thread converts
-its block of rows into float32 scratch (F16C on the AVX paths), runs the
-float32 kernel on it and converts the block's outputs back, so no
+float16 and bfloat16 arrays go to the kernels as they are: the kernels'
+driver converts each block of rows into float32 scratch and back, so no
 full-size float32 copy is ever made.
+
+The block-level passes (`softmax_xent_parts`, `bce_parts`,
+`evaluate_parts`, `finish_loss`, `xent_denominator`) are what the public
+functions are made of; fusedxent.dask calls the same ones per block.
 """
+from typing import Any, NamedTuple, Optional
+
 import numpy as np
 
 from . import _kernels as _k
 from . import _validate as V
-from .reference import Evaluation
+from ._results import Evaluation
 
 BLOCK_ELEMS = 16384      # elements per reduction block (by shape only -> bitwise reproducible)
 SERIAL_BELOW = 1 << 15   # below this many elements one thread is faster than waking the team
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_F16 = np.dtype(np.float16)
 _INT64 = np.dtype(np.int64)
 _PLAIN_NUMBERS = (int, float)
 
@@ -47,11 +51,6 @@ def _logit_rows(x, axis, name, allow_empty=False):
         raise ValueError(f"{name} has zero classes along axis {axis}")
     x2, mshape = V.rows_view(x, ax)
     return x, ax, V.as_kernel_layout(x2, x.dtype), mshape
-
-
-def _bits(a):
-    """A float16 array as the uint16 bits the float16 kernels take (None stays)."""
-    return None if a is None else a.view(np.uint16)
 
 
 def _row_output(out, x, ax):
@@ -106,10 +105,7 @@ def _elementwise(x, out, num_threads, log):
                             x.dtype)
     direct = out is not None and out.flags.c_contiguous and _writable(out.reshape(-1), (xf,), xf) is not None
     res = out.reshape(-1) if direct else np.empty(n, x.dtype)
-    if x.dtype == np.float16:
-        _k.sigmoid_half(_bits(xf), _bits(res), log, BLOCK_ELEMS, nt)
-    else:
-        _k.sigmoid(xf, res, log, BLOCK_ELEMS, nt)
+    _k.sigmoid(xf, res, log, BLOCK_ELEMS, nt)
     if direct:
         return out
     res = res.reshape(x.shape)
@@ -175,10 +171,7 @@ def _normalize(x, axis, out, num_threads, log):
     direct = _writable(_row_output(out, x, ax), (x2,), x2)
     res = direct if direct is not None else np.empty((N, C), x.dtype)
     rpb = _rows_per_block(C)
-    if x.dtype == np.float16:
-        _k.softmax_half(_bits(x2), _bits(res), log, rpb, nt)
-    else:
-        _k.softmax(x2, res, log, rpb, nt)
+    _k.softmax(x2, res, log, rpb, nt)
     return out if direct is not None else _place(res, mshape, ax, out)
 
 
@@ -255,24 +248,27 @@ def logsumexp(x, axis=-1, *, num_threads=None):
     nt = _threads(num_threads, N * C)
     res = np.empty(N, x.dtype)
     rpb = _rows_per_block(C)
-    if x.dtype == np.float16:
-        _k.logsumexp_half(_bits(x2), _bits(res), rpb, nt)
-    else:
-        _k.logsumexp(x2, res, rpb, nt)
+    _k.logsumexp(x2, res, rpb, nt)
     return res.reshape(mshape[:-1])
 
 
 # ------------------------------------------------------------------ softmax cross-entropy
 
-def _finish_loss(partial, denom, reduction, k, loss_rows, shape):
-    if reduction == "none":
-        if k != 1.0:
-            loss_rows *= loss_rows.dtype.type(k)
-        return loss_rows.reshape(shape)
-    total = float(partial[0]) if len(partial) == 1 else float(np.sum(partial))
+def finish_loss(loss_sum, denominator, reduction, k):
+    """A reduced loss from a pass's sums: "sum" -> loss_sum * k, "mean" ->
+    loss_sum / denominator * k, 0.0 when the denominator is 0 (all rows
+    ignored, empty batch; PyTorch gives NaN)."""
     if reduction == "sum":
-        return total * k
-    return total / denom * k if denom != 0 else 0.0
+        return loss_sum * k
+    return loss_sum / denominator * k if denominator != 0 else 0.0
+
+
+class XentParts(NamedTuple):
+    """One pass of softmax cross-entropy over a batch (or a Dask block)."""
+    loss_sum: float          #: sum of the weighted row losses, in nats
+    weight_sum: float        #: the mean's denominator over these rows
+    rows: Any                #: per-row losses in units of `base` ("none"), else None
+    grad: Any                #: the gradient (want_grad), else None
 
 
 def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight=None,
@@ -330,34 +326,38 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
         r = _k.xent_index_one_block(logits, target, ignore_index)
         if r is not None:
             return r[0] if reduction == "sum" else (r[0] / r[1] if r[1] != 0 else 0.0)
-    sums, k, loss_rows, grad = _softmax_xent(
-        logits, target, axis, weight, sample_weight, ignore_index, label_smoothing, reduction,
-        base, z_loss, return_grad, grad_out, num_threads)
+    reduction = V.reduction(reduction)
+    parts = softmax_xent_parts(logits, target, axis=axis, weight=weight, sample_weight=sample_weight,
+                               ignore_index=ignore_index, label_smoothing=label_smoothing,
+                               reduction=reduction, base=base, z_loss=z_loss, want_grad=return_grad,
+                               grad_out=grad_out, num_threads=num_threads)
     # the loss divides by the kernel's sum of the weights, so it is the same
     # number with and without return_grad
-    loss = _finish_loss(sums[:1], float(sums[1]), V.reduction(reduction), k, loss_rows,
-                        None if loss_rows is None else loss_rows.shape)
-    return (loss, grad) if return_grad else loss
+    loss = parts.rows if reduction == "none" else finish_loss(parts.loss_sum, parts.weight_sum, reduction,
+                                                              V.log_base(base))
+    return (loss, parts.grad) if return_grad else loss
 
 
-def _xent_denominator(y, ii, w, sw, N):
+def xent_denominator(labels, *, ignore_index, weight=None, sample_weight=None, rows=None):
     """The mean's denominator from labels and weights alone (N-sized, not
-    N x C): sum(sample_weight * weight[y]) over rows kept; N or
-    sum(sample_weight) for probability targets (y None)."""
-    if y is None:
-        return float(N if sw is None else np.sum(sw))
-    keep = y != ii
-    wy = 1.0 if w is None else w[np.where(keep, y, 0)]
+    N x C): sum(sample_weight * weight[y]) over rows kept, for validated
+    flat int64 labels; with labels None (probability targets), `rows` or
+    sum(sample_weight)."""
+    sw = sample_weight
+    if labels is None:
+        return float(rows if sw is None else np.sum(sw))
+    keep = labels != ignore_index
+    wy = 1.0 if weight is None else weight[np.where(keep, labels, 0)]
     return float(np.sum(np.where(keep, wy * (1.0 if sw is None else sw), 0.0)))
 
 
-def _softmax_xent(logits, target, axis, weight, sample_weight, ignore_index, label_smoothing,
-                  reduction, base, z_loss, return_grad, grad_out, num_threads, denom=None):
-    """One validated kernel pass.  Returns (sums, k, loss_rows, grad):
-    sums = (loss sum, weight sum) in double, k the log-base factor,
-    loss_rows the unscaled per-row losses (reduction "none") shaped like the
-    target indices, grad the gradient or None.  `denom` overrides the mean
-    gradient's denominator (fusedxent.dask passes the global one)."""
+def softmax_xent_parts(logits, target, *, axis=-1, weight=None, sample_weight=None, ignore_index=-100,
+                       label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0, want_grad=False,
+                       grad_out=None, grad_denominator=None, num_threads=None):
+    """One validated kernel pass of softmax cross-entropy: the options of
+    `softmax_cross_entropy`, and `grad_denominator` to fix the mean
+    gradient's denominator (fusedxent.dask passes the global one; default:
+    this batch's).  Returns XentParts."""
     x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
     N, C = x2.shape
     idx_shape = mshape[:-1]
@@ -372,24 +372,24 @@ def _softmax_xent(logits, target, axis, weight, sample_weight, ignore_index, lab
     if grad_out is not None:
         V.out_array(grad_out, x.shape, x.dtype, "grad_out")
     nt = _threads(num_threads, N * C)
-    f16 = x.dtype == np.float16
     if kind == "index":
         y = V.class_labels(t, C, ii)
         soft = None
-        ta = tb = 0.0
+        ta, tb = 0.0, 0.0
     else:
         y = None
         soft = np.moveaxis(t, ax, -1).reshape(-1, C)
-        # float16 logits read float16 targets as they are, others in float32
-        soft = V.as_kernel_layout(soft, x.dtype if not f16 or soft.dtype == _F16 else np.float32)
+        soft = V.as_kernel_layout(soft, V.partner_dtype(soft.dtype, x.dtype))
         ta, tb = 1.0 - eps, eps / C
-    if reduction == "mean" and return_grad and denom is None:
+    denom = grad_denominator
+    if reduction == "mean" and want_grad and denom is None:
         # the gradient's scale must be known before the pass
-        denom = _xent_denominator(y, ii, w, sw, N)
+        denom = xent_denominator(y, ignore_index=ii, weight=w, sample_weight=sw, rows=N)
     gscale = k * ((1.0 / denom) if denom else 0.0) if reduction == "mean" else k
     loss_rows = np.empty(N, x.dtype) if reduction == "none" else None
     g2 = None
-    if return_grad:
+    direct = False
+    if want_grad:
         # the kernels may write the gradient over the logits, nothing else
         g2 = _writable(_row_output(grad_out, x, ax), (x2, y, soft, w, sw), x2)
         direct = g2 is not None
@@ -397,24 +397,18 @@ def _softmax_xent(logits, target, axis, weight, sample_weight, ignore_index, lab
             g2 = np.empty((N, C), x.dtype)
     rpb = _rows_per_block(C)
     partial = np.zeros((_nblocks(N, rpb), 2))
-    w_sum = float(C if w is None else np.sum(w))
-
-    if f16:
-        h = soft is not None and soft.dtype == np.float16
-        _k.softmax_xent_half(_bits(x2), y, _bits(soft) if h else None, None if h else soft, w, sw,
-                             w_sum, ii, eps, ta, tb, z, gscale, _bits(loss_rows), _bits(g2),
-                             partial, rpb, nt)
-    else:
-        _k.softmax_xent(x2, y, soft, w, sw, w_sum, ii, eps, ta, tb, z, gscale, loss_rows, g2,
-                        partial, rpb, nt)
+    opts = _k.CEOptions(n_classes=C, class_weight=w, class_weight_sum=float(C if w is None else np.sum(w)),
+                        ignore_index=ii, label_smoothing=eps, z_loss=z, grad_scale=gscale, loss_scale=k,
+                        target_a=ta, target_b=tb)
+    _k.softmax_xent(x2, options=opts, labels=y, probabilities=soft, sample_weight=sw, loss_out=loss_rows,
+                    grad_out=g2, partial=partial, rows_per_block=rpb, nt=nt)
     sums = partial[0] if len(partial) == 1 else partial.sum(axis=0)
     if loss_rows is not None:
         loss_rows = loss_rows.reshape(idx_shape)
-    if not return_grad:
-        return sums, k, loss_rows, None
-    if direct:
-        return sums, k, loss_rows, grad_out
-    return sums, k, loss_rows, _place(g2, mshape, ax, grad_out)
+    grad = None
+    if want_grad:
+        grad = grad_out if direct else _place(g2, mshape, ax, grad_out)
+    return XentParts(float(sums[0]), float(sums[1]), loss_rows, grad)
 
 
 # ------------------------------------------------------------------ sigmoid binary cross-entropy
@@ -477,22 +471,29 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
     loss : float (mean, sum) or ndarray of the logits' dtype and shape (none)
     grad : ndarray, only with return_grad
     """
-    total, n, k, loss_el, grad = _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing,
-                                              gamma, alpha, reduction, base, return_grad, grad_out,
-                                              num_threads)
-    loss = _finish_loss(total, n, V.reduction(reduction), k, loss_el,
-                        None if loss_el is None else loss_el.shape)
-    return (loss, grad) if return_grad else loss
+    reduction = V.reduction(reduction)
+    parts = bce_parts(logits, target, weight=weight, pos_weight=pos_weight, label_smoothing=label_smoothing,
+                      gamma=gamma, alpha=alpha, reduction=reduction, base=base, want_grad=return_grad,
+                      grad_out=grad_out, num_threads=num_threads)
+    loss = parts.elements if reduction == "none" else finish_loss(parts.loss_sum, parts.count, reduction,
+                                                                  V.log_base(base))
+    return (loss, parts.grad) if return_grad else loss
 
 
-def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alpha, reduction,
-                 base, return_grad, grad_out, num_threads, count=None):
-    """One validated kernel pass.  Returns (partials, n, k, loss_el, grad):
-    per-block loss sums in double, the element count, the log-base factor,
-    the unscaled element losses (reduction "none") or None, the gradient or
-    None.
-    `count` overrides the mean gradient's element count (fusedxent.dask
-    passes the global one)."""
+class BCEParts(NamedTuple):
+    """One pass of binary cross-entropy with logits over a batch (or a Dask block)."""
+    loss_sum: float          #: sum of the weighted element losses, in nats
+    count: int               #: elements (the mean's denominator)
+    elements: Any            #: element losses in units of `base` ("none"), else None
+    grad: Any                #: the gradient (want_grad), else None
+
+
+def bce_parts(logits, target, *, weight=None, pos_weight=None, label_smoothing=0.0, gamma=0.0, alpha=None,
+              reduction="mean", base=None, want_grad=False, grad_out=None, grad_count=None, num_threads=None):
+    """One validated kernel pass of sigmoid binary cross-entropy: the
+    options of `sigmoid_binary_cross_entropy`, and `grad_count` to fix the
+    mean gradient's element count (fusedxent.dask passes the global one).
+    Returns BCEParts."""
     x = V.float_array(logits, "logits")
     t = V.bce_target(target, x.shape)
     reduction = V.reduction(reduction)
@@ -508,45 +509,40 @@ def _sigmoid_bce(logits, target, weight, pos_weight, label_smoothing, gamma, alp
     n = x.size
     L = x.shape[-1] if x.ndim else 1
     nt = _threads(num_threads, n)
-    f16 = x.dtype == np.float16
-    cd = V.compute_dtype(x.dtype)
-    # float16 logits stay float16 (the kernel converts them block by block);
-    # their targets are read as float16 when they are, else in float32 (cd)
-    xf = V.as_kernel_layout(np.ascontiguousarray(x).reshape(-1), x.dtype if f16 else cd)
+    # 16-bit logits stay 16-bit (the driver converts them block by block),
+    # and so do 16-bit targets; other targets of 16-bit logits are float32
+    xf = V.as_kernel_layout(np.ascontiguousarray(x).reshape(-1), x.dtype)
     tf = np.ascontiguousarray(t).reshape(-1)
-    tf = V.as_kernel_layout(tf, _F16 if f16 and tf.dtype == _F16 else cd)
+    tf = V.as_kernel_layout(tf, V.partner_dtype(tf.dtype, x.dtype))
     wv, w_full, wrow = _bce_weight_parts(w, x.shape)
     pwv = None if pw is None else np.ascontiguousarray(np.broadcast_to(pw, (L,)), dtype=np.float64)
-    count = n if count is None else count
+    count = n if grad_count is None else grad_count
     gscale = k * ((1.0 / count) if count else 0.0) if reduction == "mean" else k
     loss_el = np.empty(n, x.dtype) if reduction == "none" else None
     gf = None
-    if return_grad:
+    direct = False
+    if want_grad:
         direct = grad_out is not None and grad_out.flags.c_contiguous
         gf = _writable(grad_out.reshape(-1), (xf, tf, wv, wrow, pwv), xf) if direct else None
         direct = gf is not None
         if gf is None:
             gf = np.empty(n, x.dtype)
     partial = np.zeros(_nblocks(n, BLOCK_ELEMS))
-    ta, tb = 1.0 - eps, eps / 2.0
-    a = -1.0 if alpha is None else alpha
-    if f16:
-        h = tf.dtype == _F16
-        _k.sigmoid_bce_half(_bits(xf), _bits(tf) if h else None, None if h else tf, wv, w_full, wrow,
-                            pwv, L, ta, tb, gamma, a, gscale, _bits(loss_el), _bits(gf), partial,
-                            BLOCK_ELEMS, nt)
-    else:
-        _k.sigmoid_bce(xf, tf, wv, w_full, wrow, pwv, L, ta, tb, gamma, a, gscale, loss_el, gf,
-                       partial, BLOCK_ELEMS, nt)
+    opts = _k.BCEOptions(row_length=L, size=n, weight=wv, weight_full=w_full, row_weight=wrow, pos_weight=pwv,
+                         target_a=1.0 - eps, target_b=eps / 2.0, gamma=gamma,
+                         alpha=-1.0 if alpha is None else alpha, grad_scale=gscale, loss_scale=k)
+    _k.sigmoid_bce(xf, tf, options=opts, loss_out=loss_el, grad_out=gf, partial=partial, block=BLOCK_ELEMS,
+                   nt=nt)
     if loss_el is not None:
         loss_el = loss_el.reshape(x.shape)
-    if not return_grad:
-        return partial, n, k, loss_el, None
-    if grad_out is None:
-        return partial, n, k, loss_el, gf.reshape(x.shape)
-    if not direct:
-        np.copyto(grad_out, gf.reshape(x.shape))
-    return partial, n, k, loss_el, grad_out
+    grad = None
+    if want_grad:
+        grad = gf.reshape(x.shape)
+        if grad_out is not None:
+            if not direct:
+                np.copyto(grad_out, grad)
+            grad = grad_out
+    return BCEParts(float(partial.sum()), n, loss_el, grad)
 
 
 # ------------------------------------------------------------------ losses from probabilities
@@ -581,25 +577,26 @@ def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
     ax = V.axis_index(axis, q.ndim)
     reduction = V.reduction(reduction)
     k = V.log_base(base)
-    dtype = np.result_type(p.dtype, q.dtype)
+    dtype = V.common_float(p.dtype, q.dtype)
     e = V.clip_eps(eps, q.dtype)      # q's own dtype, as scikit-learn's log_loss
     p2, mshape = V.rows_view(p, ax)
     q2, _ = V.rows_view(q, ax)
     N, C = q2.shape
-    p2 = V.as_kernel_layout(p2, dtype)
-    q2 = V.as_kernel_layout(q2, dtype)
+    # 16-bit operands stay 16-bit (the driver converts them) unless the call is float64
+    p2 = V.as_kernel_layout(p2, V.partner_dtype(p2.dtype, dtype))
+    q2 = V.as_kernel_layout(q2, V.partner_dtype(q2.dtype, dtype))
     rpb = _rows_per_block(max(C, 1))
     partial = np.zeros(_nblocks(N, rpb))
     loss_rows = np.empty(N, dtype) if reduction == "none" else None
     nt = _threads(None, N * C)
-
-    if C and dtype == _F16:
-        _k.cross_entropy_prob_half(_bits(p2), _bits(q2), e, 1.0 - e, _bits(loss_rows), partial, rpb, nt)
-    elif C:
-        _k.cross_entropy_prob(p2, q2, e, 1.0 - e, loss_rows, partial, rpb, nt)
+    if C:
+        _k.cross_entropy_prob(p2, q2, lo=e, hi=1.0 - e, loss_scale=k, loss_out=loss_rows, partial=partial,
+                              rows_per_block=rpb, nt=nt)
     elif loss_rows is not None:
         loss_rows[:] = 0
-    return _finish_loss(partial, N, reduction, k, loss_rows, mshape[:-1])
+    if reduction == "none":
+        return loss_rows.reshape(mshape[:-1])
+    return finish_loss(float(partial.sum()), N, reduction, k)
 
 
 def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", reduction="mean"):
@@ -631,23 +628,19 @@ def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", re
     e = V.clip_eps(eps, pr.dtype)
     w = V.bce_weight(weight, pr.shape, "weight")
     n = pr.size
-    f16 = pr.dtype == _F16
-    cd = V.compute_dtype(pr.dtype)
-    # as in sigmoid_binary_cross_entropy: float16 stays float16, other targets float32
-    pf = V.as_kernel_layout(np.ascontiguousarray(pr).reshape(-1), _F16 if f16 else cd)
+    # as in sigmoid_binary_cross_entropy: 16-bit stays 16-bit, other targets of 16-bit probabilities float32
+    pf = V.as_kernel_layout(np.ascontiguousarray(pr).reshape(-1), pr.dtype)
     tf = np.ascontiguousarray(t).reshape(-1)
-    tf = V.as_kernel_layout(tf, _F16 if f16 and tf.dtype == _F16 else cd)
-    wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, pr.shape)).reshape(-1)
+    tf = V.as_kernel_layout(tf, V.partner_dtype(tf.dtype, pr.dtype))
+    wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, pr.shape), dtype=np.float64).reshape(-1)
     loss_el = np.empty(n, pr.dtype) if reduction == "none" else None
     partial = np.zeros(_nblocks(n, BLOCK_ELEMS))
     nt = _threads(None, n)
-    if f16:
-        h = tf.dtype == _F16
-        _k.binary_cross_entropy_prob_half(_bits(pf), _bits(tf) if h else None, None if h else tf, wf,
-                                          e, 1.0 - e, _bits(loss_el), partial, BLOCK_ELEMS, nt)
-    else:
-        _k.binary_cross_entropy_prob(pf, tf, wf, e, 1.0 - e, loss_el, partial, BLOCK_ELEMS, nt)
-    return _finish_loss(partial, n, reduction, k, loss_el, pr.shape)
+    _k.binary_cross_entropy_prob(pf, tf, weight=wf, lo=e, hi=1.0 - e, loss_scale=k, loss_out=loss_el,
+                                 partial=partial, block=BLOCK_ELEMS, nt=nt)
+    if reduction == "none":
+        return loss_el.reshape(pr.shape)
+    return finish_loss(float(partial.sum()), n, reduction, k)
 
 
 # ------------------------------------------------------------------ evaluation
@@ -658,9 +651,21 @@ def _check_classes(C, expected, what):
                          f"rows with different class counts cannot be evaluated together")
 
 
-def _evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threads, n_classes=None):
-    """(loss sum, weight sum, weighted correct, count), per-row lse and
-    argmax.  n_classes: the class count the logits must have (Evaluator)."""
+class EvalParts(NamedTuple):
+    """One pass of `evaluate` over a batch (or a Dask block)."""
+    loss_sum: float          #: weighted loss sum over kept rows (nats)
+    weight_sum: float        #: weight sum over kept rows
+    correct_sum: float       #: weighted top-1 hits
+    count: int               #: kept rows
+    lse: Any                 #: per-row logsumexp (the logits' dtype), index shape
+    argmax: Any              #: per-row argmax (int64), index shape
+    n_classes: int
+
+
+def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None,
+                   n_classes=None):
+    """One validated kernel pass of `evaluate`.  `n_classes`: the class
+    count the logits must have (an Evaluator's).  Returns EvalParts."""
     x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
     N, C = x2.shape
     _check_classes(C, n_classes, "this batch")
@@ -677,23 +682,16 @@ def _evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threa
     amax = np.empty(N, np.int64)
     rpb = _rows_per_block(C)
     partial = np.zeros((_nblocks(N, rpb), 4))
-
-    if x.dtype == np.float16:
-        _k.evaluate_half(_bits(x2), y, sw, ii, _bits(lse), amax, partial, rpb, nt)
-    else:
-        _k.evaluate(x2, y, sw, ii, lse, amax, partial, rpb, nt)
-    return tuple(float(v) for v in partial.sum(axis=0)), lse.reshape(idx_shape), amax.reshape(idx_shape)
+    _k.evaluate(x2, y, sw, ii, lse, amax, partial, rpb, nt)
+    sums = partial.sum(axis=0)
+    return EvalParts(float(sums[0]), float(sums[1]), float(sums[2]), int(sums[3]), lse.reshape(idx_shape),
+                     amax.reshape(idx_shape), C)
 
 
-def _class_count(logits, axis):
-    a = logits if isinstance(logits, np.ndarray) else np.asarray(logits)
-    return a.shape[V.axis_index(axis, a.ndim)]
-
-
-def _evaluation(sums, lse, amax):
-    lsum, wsum, csum, count = sums
-    return Evaluation(lsum / wsum if wsum != 0 else 0.0, csum / wsum if wsum != 0 else 0.0,
-                      int(count), lse, amax)
+def evaluation_from_sums(loss_sum, weight_sum, correct_sum, count, lse=None, argmax=None):
+    """The Evaluation of a pass's sums (0.0 when no row counts)."""
+    return Evaluation(loss_sum / weight_sum if weight_sum != 0 else 0.0,
+                      correct_sum / weight_sum if weight_sum != 0 else 0.0, int(count), lse, argmax)
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
@@ -724,7 +722,9 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         (int64, first index on ties, NumPy's rule).  loss and accuracy are
         0.0 when no row counts.
     """
-    return _evaluation(*_evaluate_parts(logits, labels, axis, ignore_index, sample_weight, num_threads))
+    e = evaluate_parts(logits, labels, axis=axis, ignore_index=ignore_index, sample_weight=sample_weight,
+                       num_threads=num_threads)
+    return evaluation_from_sums(e.loss_sum, e.weight_sum, e.correct_sum, e.count, e.lse, e.argmax)
 
 
 class Evaluator:
@@ -759,15 +759,14 @@ class Evaluator:
 
         Raises ValueError, and adds nothing, when the batch's class count
         differs from the batches before it."""
-        sums, lse, amax = _evaluate_parts(logits, labels, self.axis, self.ignore_index,
-                                          sample_weight, self.num_threads, self.n_classes)
-        if self.n_classes is None:
-            self.n_classes = _class_count(logits, self.axis)
-        for i, v in enumerate(sums):
+        e = evaluate_parts(logits, labels, axis=self.axis, ignore_index=self.ignore_index,
+                           sample_weight=sample_weight, num_threads=self.num_threads, n_classes=self.n_classes)
+        self.n_classes = e.n_classes
+        for i, v in enumerate((e.loss_sum, e.weight_sum, e.correct_sum, e.count)):
             self.sums[i] += v
         if self.keep_rows:
-            self._lse.append(lse)
-            self._argmax.append(amax)
+            self._lse.append(e.lse)
+            self._argmax.append(e.argmax)
         return self
 
     def merge(self, other):
@@ -795,7 +794,7 @@ class Evaluator:
             lse = np.concatenate([a.reshape(-1) for a in self._lse]) if self._lse else np.empty(0)
             amax = (np.concatenate([a.reshape(-1) for a in self._argmax]) if self._argmax
                     else np.empty(0, np.int64))
-        return _evaluation(tuple(self.sums), lse, amax)
+        return evaluation_from_sums(*self.sums, lse, amax)
 
 
 def evaluate_file(logits_path, labels, *, batch_rows=65536, progress=None, **options):

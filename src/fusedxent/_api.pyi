@@ -3,12 +3,12 @@
 # `reduction` and `return_grad`: a float for "mean"/"sum", an array for
 # "none", and a (loss, grad) pair with return_grad=True.
 import os
-from typing import Any, Literal, Optional, Union, overload
+from typing import Any, Literal, NamedTuple, Optional, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .reference import Evaluation
+from ._results import Evaluation
 
 _Arr = NDArray[np.floating[Any]]
 _Reduced = Literal["mean", "sum"]
@@ -21,7 +21,6 @@ _FAST_DTYPES: tuple[np.dtype[Any], ...]
 _INT64: np.dtype[np.int64]
 _PLAIN_NUMBERS: tuple[type, ...]
 SERIAL_BELOW: int
-_F16: np.dtype[np.float16]
 
 def sigmoid(x: ArrayLike, *, out: Optional[_Arr] = ..., num_threads: _Threads = ...) -> _Arr: ...
 def log_sigmoid(x: ArrayLike, *, out: Optional[_Arr] = ..., num_threads: _Threads = ...) -> _Arr: ...
@@ -114,6 +113,7 @@ class Evaluator:
     ignore_index: int
     num_threads: _Threads
     keep_rows: bool
+    n_classes: Optional[int]
     sums: list[float]
     def __init__(self, *, axis: int = ..., ignore_index: int = ..., num_threads: _Threads = ...,
                  keep_rows: bool = ...) -> None: ...
@@ -126,3 +126,46 @@ def evaluate_file(logits_path: Union[str, os.PathLike[str]],
                   labels: Union[ArrayLike, str, os.PathLike[str]], *, batch_rows: int = ...,
                   progress: Optional[bool] = ..., axis: int = ..., ignore_index: int = ...,
                   num_threads: _Threads = ...) -> _Eval: ...
+
+# the block-level passes the public functions (and fusedxent.dask) are made of
+def finish_loss(loss_sum: float, denominator: float, reduction: str, k: float) -> float: ...
+
+class XentParts(NamedTuple):
+    loss_sum: float
+    weight_sum: float
+    rows: Any
+    grad: Any
+
+class BCEParts(NamedTuple):
+    loss_sum: float
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count, as at run time
+    elements: Any
+    grad: Any
+
+class EvalParts(NamedTuple):
+    loss_sum: float
+    weight_sum: float
+    correct_sum: float
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count, as at run time
+    lse: Any
+    argmax: Any
+    n_classes: int
+
+def xent_denominator(labels: Optional[NDArray[np.int64]], *, ignore_index: int,
+                     weight: Optional[NDArray[np.float64]] = ..., sample_weight: Optional[NDArray[np.float64]] = ...,
+                     rows: Optional[int] = ...) -> float: ...
+def softmax_xent_parts(logits: ArrayLike, target: ArrayLike, *, axis: int = ..., weight: Optional[ArrayLike] = ...,
+                       sample_weight: Optional[ArrayLike] = ..., ignore_index: int = ...,
+                       label_smoothing: float = ..., reduction: str = ..., base: _Base = ...,
+                       z_loss: float = ..., want_grad: bool = ..., grad_out: Optional[_Arr] = ...,
+                       grad_denominator: Optional[float] = ..., num_threads: _Threads = ...) -> XentParts: ...
+def bce_parts(logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+              pos_weight: Optional[ArrayLike] = ..., label_smoothing: float = ..., gamma: float = ...,
+              alpha: Optional[float] = ..., reduction: str = ..., base: _Base = ..., want_grad: bool = ...,
+              grad_out: Optional[_Arr] = ..., grad_count: Optional[int] = ...,
+              num_threads: _Threads = ...) -> BCEParts: ...
+def evaluate_parts(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ignore_index: int = ...,
+                   sample_weight: Optional[ArrayLike] = ..., num_threads: _Threads = ...,
+                   n_classes: Optional[int] = ...) -> EvalParts: ...
+def evaluation_from_sums(loss_sum: float, weight_sum: float, correct_sum: float, count: float,
+                         lse: Optional[_Arr] = ..., argmax: Optional[NDArray[np.int64]] = ...) -> _Eval: ...

@@ -25,10 +25,13 @@ def set_isa(name: str = "best") -> str:
     ValueError
         For an unknown name or one this CPU cannot run.
     """
-    if name != "best" and name not in _kernels.ISA_LEVELS:
-        raise ValueError(f"unknown instruction set {name!r}; choose from "
-                         f"{('best',) + _kernels.ISA_LEVELS}")
-    return _kernels.select_isa(name)
+    names = _kernels.isa_names()          # by level, from the C dispatch
+    if name != "best" and name not in names:
+        raise ValueError(f"unknown instruction set {name!r}; choose from {('best',) + names}")
+    got = _kernels.select_isa(-1 if name == "best" else names.index(name))
+    if got is None:
+        raise ValueError(f"this CPU cannot run the {name!r} kernels; it supports {_kernels.isa_supported()}")
+    return str(got)
 
 
 def config() -> dict[str, Any]:
@@ -39,6 +42,7 @@ def config() -> dict[str, Any]:
         "numpy": np.__version__,
         "isa": _kernels.isa_current(),
         "isa_supported": list(_kernels.isa_supported()),
+        "simde": _kernels.simde_build(),
         "openmp": _kernels.have_openmp(),
         "max_threads": _kernels.max_threads(),
     }

@@ -14,9 +14,21 @@ import numpy as np
 REDUCTIONS = ("none", "mean", "sum")
 
 
+def is_bfloat16(dtype):
+    """ml_dtypes' bfloat16 (what JAX and TPU pipelines hand to NumPy),
+    recognized without importing ml_dtypes."""
+    return dtype.kind == "V" and dtype.itemsize == 2 and dtype.name == "bfloat16"
+
+
+def is_half(dtype):
+    """The 16-bit float types the kernels convert to float32 block by block."""
+    return dtype == np.float16 or is_bfloat16(dtype)
+
+
 def float_array(x, name, allow_0d=True):
-    """`x` as an ndarray of a float dtype (float16/32/64); integer and bool
-    input becomes float64, other floats (longdouble) float64."""
+    """`x` as an ndarray of a float dtype (float16, bfloat16, float32,
+    float64); integer and bool input becomes float64, other floats
+    (longdouble) float64."""
     if x is None:
         raise TypeError(f"{name} must be an array of numbers, not None")
     try:
@@ -33,7 +45,7 @@ def float_array(x, name, allow_0d=True):
             a = a.astype(np.float64)
         elif not a.dtype.isnative:
             a = a.astype(a.dtype.newbyteorder("="))
-    else:
+    elif not is_bfloat16(a.dtype):
         raise TypeError(f"{name} must be an array of real numbers, got dtype {a.dtype}")
     if not allow_0d and a.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension (the class axis), got a 0-d array")
@@ -41,8 +53,18 @@ def float_array(x, name, allow_0d=True):
 
 
 def compute_dtype(dtype):
-    """Kernels run in float32 or float64; float16 computes in float32."""
-    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+    """Kernels run in float32 or float64; the 16-bit types compute in float32."""
+    return np.dtype(np.float32) if is_half(dtype) else np.dtype(dtype)
+
+
+def partner_dtype(target_dtype, logits_dtype):
+    """The dtype the kernels read targets (soft CE, BCE) in: the logits'
+    dtype -- except beside 16-bit logits, where 16-bit targets stay as they
+    are (converted exactly with the logits) and any other target is read as
+    float32, never rounded to 16 bits."""
+    if is_half(logits_dtype):
+        return target_dtype if is_half(target_dtype) else np.dtype(np.float32)
+    return np.dtype(logits_dtype)
 
 
 def axis_index(axis, ndim, name="axis"):
@@ -93,11 +115,27 @@ def nonneg(v, name):
     return v
 
 
+def common_float(a, b):
+    """The float dtype of a call on two float operands: theirs when equal,
+    float64 when either is, else float32 (mixed 16-bit types compute and
+    return float32)."""
+    if a == b:
+        return np.dtype(a)
+    if a == np.float64 or b == np.float64:
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def machine_eps(dtype):
+    """np.finfo(dtype).eps, bfloat16 included (8 significant bits: 2**-7)."""
+    return 2.0 ** -7 if is_bfloat16(np.dtype(dtype)) else float(np.finfo(dtype).eps)
+
+
 def clip_eps(eps, dtype):
     if isinstance(eps, str):
         if eps != "auto":
             raise ValueError(f"eps must be 'auto' or a number in (0, 0.5), got {eps!r}")
-        return float(np.finfo(dtype).eps)
+        return machine_eps(dtype)
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
         raise TypeError(f"eps must be 'auto' or a real number, got {type(eps).__name__}")
     e = float(eps)
@@ -219,7 +257,7 @@ def target_kind(target, shape, idx_shape, ax):
             raise ValueError(f"integer target (class indices) must have shape {tuple(idx_shape)}, "
                              f"the logits' shape {tuple(shape)} without axis {ax}; got {t.shape}")
         return "index", t
-    if t.dtype.kind == "f":
+    if t.dtype.kind == "f" or is_bfloat16(t.dtype):
         if t.shape == tuple(shape):
             return "prob", t
         if t.shape == tuple(idx_shape):
@@ -233,7 +271,7 @@ def target_kind(target, shape, idx_shape, ax):
 
 def bce_target(target, shape):
     t = np.asarray(target)
-    if t.dtype.kind not in "biuf":
+    if t.dtype.kind not in "biuf" and not is_bfloat16(t.dtype):
         raise TypeError(f"target must be real numbers (0/1 labels or probabilities), got dtype {t.dtype}")
     if t.shape != tuple(shape):
         raise ValueError(f"target must have the logits' shape {tuple(shape)}, got {t.shape}")

@@ -46,7 +46,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 
 from . import _api
 from . import _validate as V
-from .reference import Evaluation
+from ._results import Evaluation
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "open_npy"]
@@ -320,26 +320,19 @@ def logsumexp(x, axis=-1, *, num_threads=None):
 def _xent_denominator_block(y, sw, *, nd, weight, ignore_index, n_classes):
     """(1, ..., 1, 1) block: the mean's denominator over this block's rows."""
     sw = None if sw is None else np.asarray(sw, np.float64).reshape(-1)
-    if y is None:                      # probability targets: the sample weights' sum
-        d = float(np.sum(sw))
-    else:
-        yv = V.class_labels(y, n_classes, ignore_index)
-        d = _api._xent_denominator(yv, ignore_index, weight, sw, yv.size)
+    yv = None if y is None else V.class_labels(y, n_classes, ignore_index)
+    d = _api.xent_denominator(yv, ignore_index=ignore_index, weight=weight, sample_weight=sw)
     return np.full((1,) * nd + (1,), d)
 
 
 def _xent_block(x, t, sw, denom, *, axis, want_grad, opts):
-    sums, k, rows, grad = _api._softmax_xent(
-        x, t, axis, opts["weight"], sw, opts["ignore_index"], opts["label_smoothing"],
-        opts["reduction"], opts["base"], opts["z_loss"], want_grad, None, opts["num_threads"],
-        denom=None if denom is None else float(denom))
-    if rows is not None and k != 1.0:
-        rows *= rows.dtype.type(k)
-    return grad, rows, np.asarray(sums, np.float64).reshape((1,) * x.ndim + (2,))
+    p = _api.softmax_xent_parts(x, t, axis=axis, sample_weight=sw, want_grad=want_grad,
+                                grad_denominator=None if denom is None else float(denom), **opts)
+    return p.grad, p.rows, np.array([p.loss_sum, p.weight_sum]).reshape((1,) * x.ndim + (2,))
 
 
 def _finish_mean_or_sum(total, *, reduction, k):
-    return np.float64(_api._finish_loss(total[:1], float(total[1]), reduction, k, None, None))
+    return np.float64(_api.finish_loss(float(total[0]), float(total[1]), reduction, k))
 
 
 def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight=None,
@@ -426,13 +419,11 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
 # ------------------------------------------------------------------ sigmoid binary cross-entropy
 
 def _bce_block(x, t, w, pw, *, want_grad, count, opts):
-    partial, _, k, el, grad = _api._sigmoid_bce(
-        x, t, w, opts["pos_weight"] if pw is None else pw, opts["label_smoothing"], opts["gamma"],
-        opts["alpha"], opts["reduction"], opts["base"], want_grad, None, opts["num_threads"],
-        count=count)
-    if el is not None and k != 1.0:
-        el *= el.dtype.type(k)
-    return grad, el, np.full((1,) * x.ndim + (1,), float(np.sum(partial)))
+    o = dict(opts)
+    if pw is not None:
+        o["pos_weight"] = pw
+    p = _api.bce_parts(x, t, weight=w, want_grad=want_grad, grad_count=count, **o)
+    return p.grad, p.elements, np.full((1,) * x.ndim + (1,), p.loss_sum)
 
 
 def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None,
@@ -502,18 +493,20 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
 
 
 def _finish_bce(total, *, reduction, k, count):
-    return np.float64(_api._finish_loss(total, count, reduction, k, None, None))
+    return np.float64(_api.finish_loss(float(total[0]), count, reduction, k))
 
 
 # ------------------------------------------------------------------ evaluation
 
 def _evaluate_block(x, y, sw, *, axis, ignore_index, num_threads):
-    sums, lse, amax = _api._evaluate_parts(x, y, axis, ignore_index, sw, num_threads)
-    return lse, amax, np.asarray(sums, np.float64).reshape((1,) * x.ndim + (4,))
+    e = _api.evaluate_parts(x, y, axis=axis, ignore_index=ignore_index, sample_weight=sw,
+                            num_threads=num_threads)
+    sums = np.array([e.loss_sum, e.weight_sum, e.correct_sum, e.count], np.float64)
+    return e.lse, e.argmax, sums.reshape((1,) * x.ndim + (4,))
 
 
 def _finish_evaluation(total, *, field):
-    ev = _api._evaluation(tuple(float(v) for v in total), None, None)
+    ev = _api.evaluation_from_sums(*(float(v) for v in total))
     return np.asarray(ev[field], np.int64 if field == 2 else np.float64)
 
 

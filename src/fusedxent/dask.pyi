@@ -5,7 +5,7 @@ from typing import Any, Literal, Optional, Union, overload
 from dask.array import Array
 from numpy.typing import ArrayLike
 
-from .reference import Evaluation
+from ._results import Evaluation
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "open_npy"]

@@ -9,30 +9,11 @@ sign-branched sigmoid), and then cast to the dtype the API returns.
 It never imports the kernels.
 """
 import math
-from collections import namedtuple
 
 import numpy as np
 
 from . import _validate as V
-
-Evaluation = namedtuple("Evaluation", ["loss", "accuracy", "count", "lse", "argmax"])
-Evaluation.__doc__ = """Result of `evaluate`.
-
-Attributes
-----------
-loss : float
-    Mean cross-entropy (nats) over the rows counted, weighted.
-accuracy : float
-    Top-1 accuracy over the same rows and weights.
-count : int
-    Rows counted (label != ignore_index).
-lse : ndarray or None
-    Per-row logsumexp, the logits' dtype.
-argmax : ndarray of int64 or None
-    Per-row argmax (first index on ties, NumPy's rule).
-
-In `fusedxent.dask` every field is a lazy Dask array.
-"""
+from ._results import Evaluation   # noqa: F401  (re-exported: the result type of evaluate)
 
 
 # ------------------------------------------------------------------ helpers
@@ -297,7 +278,7 @@ def cross_entropy(p, q, *, axis=-1, base=None, eps="auto", reduction="mean"):
     ax = V.axis_index(axis, q.ndim)
     reduction = V.reduction(reduction)
     k = V.log_base(base)
-    dtype = np.result_type(p.dtype, q.dtype)
+    dtype = V.common_float(p.dtype, q.dtype)
     e = V.clip_eps(eps, q.dtype)     # q's own dtype (scikit-learn's log_loss)
     qc = np.clip(q.astype(np.float64), e, 1 - e)
     pp = p.astype(np.float64)
