@@ -21,6 +21,21 @@ from Cython.Build import cythonize
 
 DEBUG = os.environ.get("FUSEDXENT_DEBUG", "") not in ("", "0")
 SANITIZE = os.environ.get("FUSEDXENT_SANITIZE", "")
+SIMDE = os.environ.get("FUSEDXENT_SIMDE", "")
+
+
+def _simde_include():
+    """FUSEDXENT_SIMDE: a directory holding simde/x86/avx512.h, or 1 to look
+    for SIMDe in PyPI's cmeel-simde (site-packages/cmeel.prefix/include)
+    and in /usr/include (Debian's libsimde-dev)."""
+    cands = [SIMDE] if SIMDE not in ("1", "yes") else []
+    cands += [os.path.join(p, "cmeel.prefix", "include") for p in sys.path if p]
+    cands += ["/usr/include", "/usr/local/include"]
+    for c in cands:
+        if os.path.exists(os.path.join(c, "simde", "x86", "avx512.h")):
+            return c
+    raise SystemExit("FUSEDXENT_SIMDE is set but SIMDe was not found: pip install cmeel-simde "
+                     "(and build with --no-build-isolation) or point FUSEDXENT_SIMDE at its include directory")
 
 DIRECTIVES = {
     "language_level": 3,
@@ -103,23 +118,31 @@ else:
     # selects and drop errno stores; NaN/inf results and the FP environment
     # are untouched (unlike -ffast-math).  -fopenmp-simd honours
     # `#pragma omp simd` even when OpenMP itself is missing.
-    cflags = ["-O0", "-g"] if DEBUG else ["-O3"]
+    # the SIMDe test build at -O1: SIMDe's headers are heavy and speed does not matter there
+    cflags = ["-O0", "-g"] if DEBUG else ["-O1"] if SIMDE else ["-O3"]
     cflags += ["-fno-trapping-math", "-fno-math-errno", "-fopenmp-simd", "-Wno-unused-function"]
     if SANITIZE:
         cflags += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer"]
         omp_l = omp_l + [f"-fsanitize={SANITIZE}"]
 
 gen = write_ops_pxd()
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+incs = ["pyx", numpy.get_include()]
+if SIMDE:
+    # test build: the AVX-512 path's intrinsics through SIMDe (slow, for
+    # running that path's logic on a CPU without AVX-512)
+    macros.append(("FX_SIMDE", "1"))
+    incs.append(_simde_include())
 extensions = [
     Extension(
         "fusedxent._kernels",
         sources=["pyx/_kernels.pyx"],
-        include_dirs=["pyx", numpy.get_include()],
-        depends=["pyx/fx_dispatch.h", "pyx/fx_vecmath.h", "pyx/fx_isa.inc", "pyx/fx_rowops.inc",
+        include_dirs=incs,
+        depends=["pyx/fx_dispatch.h", "pyx/fx_vecmath.h", "pyx/fx_isa.inc", "pyx/fx_rowops.inc", "pyx/fx_simd.inc",
                  "pyx/fx_convert.inc", "pyx/fx_ops.def"],
         extra_compile_args=cflags + omp_c,
         extra_link_args=omp_l,
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        define_macros=macros,
     )
 ]
 

@@ -509,72 +509,98 @@ cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const 
     p_y - 1 there is in [-1, -1/2] unless x_y is the maximum, and then the
     label's entry is formed from -s/(1+s) instead (no cancellation).
     """
+    # Locals for every array and option, so the compiler keeps them in
+    # registers (stores to the loss rows might alias them otherwise).  A
+    # row whose maximum is not finite has l = NaN, which makes its loss
+    # NaN through the same formulas; its gradient is filled with NaN below.
     cdef Py_ssize_t C = o.C, i
-    cdef int64_t yi
-    cdef double ec = o.eps / C, m, l, S, lse, wy, si, row, base, total = part[0], wsum = part[1]
+    cdef int64_t yi, ii = o.ignore_index
+    cdef double eps = o.eps, z = o.z, gs = o.gscale, k = o.k, W = o.cw_sum, ec = o.eps / C
+    cdef double m, l, S, lse, wy, si, row, base, total = part[0], wsum = part[1]
+    cdef const double *cw = o.cw
+    cdef const double *ms = w.st.m
+    cdef const double *ls = w.st.l
+    cdef const double *ss = w.st.s
     cdef double *d1 = w.d1
+    cdef double *d2 = w.d2
+    cdef double *a = w.a
+    cdef double *b = w.b
     stats_op(x, n, C, &w.st)
-    if o.eps != 0.0:
+    if grad == NULL and eps == 0.0 and z == 0.0:
+        # the forward loss with its plain options: s_i w_y ((m - x_y) + l)
+        for i in range(n):
+            yi = y[i]
+            if yi == ii:
+                if loss != NULL:
+                    loss[i] = 0
+                continue
+            wy = cw[yi] if cw != NULL else 1.0
+            si = sw[i] if sw != NULL else 1.0
+            row = si * (wy * ((ms[i] - x[i * C + yi]) + ls[i]))
+            if loss != NULL:
+                loss[i] = <floating>(k * row)
+            total += row
+            wsum += si * wy
+        part[0] = total
+        part[1] = wsum
+        return
+    if eps != 0.0:
         if floating is float:
-            fx_F.wdiff_rows(x, n, C, w.st.m, o.cw, d1)
+            fx_F.wdiff_rows(x, n, C, ms, cw, d1)
         else:
-            fx_D.wdiff_rows(x, n, C, w.st.m, o.cw, d1)
+            fx_D.wdiff_rows(x, n, C, ms, cw, d1)
     for i in range(n):
         yi = y[i]
-        w.a[i] = 0.0
-        w.b[i] = 0.0
-        if yi == o.ignore_index:
+        a[i] = 0.0
+        b[i] = 0.0
+        if yi == ii:
             if loss != NULL:
                 loss[i] = 0
             continue
-        wy = o.cw[yi] if o.cw != NULL else 1.0
+        wy = cw[yi] if cw != NULL else 1.0
         si = sw[i] if sw != NULL else 1.0
-        m = w.st.m[i]
-        l = w.st.l[i]
-        if isnan(l):                   # a row whose maximum is not finite
-            row = NAN
-        else:
-            lse = m + l
-            row = wy * (1.0 - o.eps) * ((m - x[i * C + yi]) + l)
-            if o.eps != 0.0:
-                row = row + ec * (d1[i] + o.cw_sum * l)
-            if o.z != 0.0:
-                row = row + o.z * lse * lse
-            if grad != NULL:
-                base = o.gscale * si
-                S = 1.0 + w.st.s[i]
-                w.a[i] = base * (wy * (1.0 - o.eps) + ec * o.cw_sum + 2.0 * o.z * lse) / S
-                w.b[i] = base * ec
-                # the label's entry when x_y is the maximum (NaN: correct the
-                # written entry instead); decided here, before the gradient
-                # may overwrite the logits
-                w.d2[i] = NAN
-                if x[i * C + yi] == m:
-                    w.d2[i] = base * (wy * (1.0 - o.eps) * (-w.st.s[i] / S) + (ec * o.cw_sum + 2.0 * o.z * lse) / S
-                                      - ec * (o.cw[yi] if o.cw != NULL else 1.0))
+        m = ms[i]
+        l = ls[i]
+        lse = m + l
+        row = wy * (1.0 - eps) * ((m - x[i * C + yi]) + l)
+        if eps != 0.0:
+            row = row + ec * (d1[i] + W * l)
+        if z != 0.0:
+            row = row + z * lse * lse
+        if grad != NULL:
+            base = gs * si
+            S = 1.0 + ss[i]
+            a[i] = base * (wy * (1.0 - eps) + ec * W + 2.0 * z * lse) / S
+            b[i] = base * ec
+            # the label's entry when x_y is the maximum (NaN: correct the
+            # written entry instead); decided here, before the gradient
+            # may overwrite the logits
+            d2[i] = NAN
+            if x[i * C + yi] == m:
+                d2[i] = base * (wy * (1.0 - eps) * (-ss[i] / S) + (ec * W + 2.0 * z * lse) / S
+                                - ec * (cw[yi] if cw != NULL else 1.0))
         row = si * row
         if loss != NULL:
-            loss[i] = <floating>(o.k * row)
+            loss[i] = <floating>(k * row)
         total += row
         wsum += si * wy
     part[0] = total
     part[1] = wsum
     if grad == NULL:
         return
-    exp_affine_op(x, grad, n, C, w.st.m, w.a, o.cw, w.b)
+    exp_affine_op(x, grad, n, C, ms, a, cw, b)
     for i in range(n):
         yi = y[i]
-        if yi == o.ignore_index:
+        if yi == ii:
             memset(grad + i * C, 0, C * sizeof(floating))
-            continue
-        if isnan(w.st.l[i]):
+        elif isnan(ls[i]):
             fill(grad + i * C, C, <floating>NAN)
-        elif not isnan(w.d2[i]):
-            grad[i * C + yi] = <floating>w.d2[i]
+        elif not isnan(d2[i]):
+            grad[i * C + yi] = <floating>d2[i]
         else:
-            wy = o.cw[yi] if o.cw != NULL else 1.0
-            base = o.gscale * (sw[i] if sw != NULL else 1.0)
-            grad[i * C + yi] = grad[i * C + yi] - <floating>(base * wy * (1.0 - o.eps))
+            wy = cw[yi] if cw != NULL else 1.0
+            base = gs * (sw[i] if sw != NULL else 1.0)
+            grad[i * C + yi] = grad[i * C + yi] - <floating>(base * wy * (1.0 - eps))
 
 
 cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const double *sw,
@@ -997,9 +1023,11 @@ def probe_copy(x, out, Py_ssize_t block, int nt):
 def vecmath(int fn, x, out):
     """out = f(x) through the selected instruction-set path of fx_vecmath.h
     (fn: 0 exp of x <= 0, 1 its flushing variant, 2 log, 3 log1p on [0, 1],
-    4 log1p); for measuring the vector math's error."""
+    4 log1p; 5 the summed exp, 6 the written exp, 7 the exp with subnormal
+    results, 8 log1p on [0, 1] as this path's kernels compute them); for
+    measuring the vector math's error."""
     cdef Py_ssize_t n = x.shape[0]
-    if not 0 <= fn <= 4:
+    if not 0 <= fn <= 8:
         raise ValueError(f"vecmath: no function {fn}")
     cdef const char *p = addr(x, n, "x")
     cdef char *o = addr(out, n, "out", True)
@@ -1047,3 +1075,91 @@ def half_to_float(h, out, Py_ssize_t block, int nt):
 def float_to_half(f, out, Py_ssize_t block, int nt):
     """float32 -> float16 bits, rounded to nearest even (NumPy's astype)."""
     convert("f2h", f, out, block, nt)
+
+
+def op_row_stats(x, y=None, int64_t ignore_index=-100, bint extras=False):
+    """The row_stats operation of the selected path on the rows of x (N, C),
+    as a dict of arrays m, s, l, k (and rank, s2, sx with extras; rank
+    needs y)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    cdef int f = fmt_of(x)
+    cdef const char *p = addr(x, N * C, "x")
+    cdef fx_stats st
+    if f not in (F32, F64):
+        raise TypeError("op_row_stats: float32 or float64 rows")
+    import numpy as np
+    out = {k: np.zeros(N) for k in ("m", "s", "l")}
+    out["k"] = np.zeros(N, np.int64)
+    memset(&st, 0, sizeof(fx_stats))
+    st.m = <double *>addr(out["m"], N, "m", True)
+    st.s = <double *>addr(out["s"], N, "s", True)
+    st.l = <double *>addr(out["l"], N, "l", True)
+    st.k = <int64_t *>addr(out["k"], N, "k", True)
+    if extras:
+        out["s2"] = np.zeros(N)
+        out["sx"] = np.zeros(N)
+        st.s2 = <double *>addr(out["s2"], N, "s2", True)
+        st.sx = <double *>addr(out["sx"], N, "sx", True)
+        if y is not None:
+            y = np.ascontiguousarray(y, np.int64)
+            out["rank"] = np.full(N, -1, np.int64)
+            st.y = <const int64_t *>addr(y, N, "y")
+            st.ignore = ignore_index
+            st.rank = <int64_t *>addr(out["rank"], N, "rank", True)
+    if N > 0:
+        with nogil:
+            if f == F64:
+                fx_D.row_stats(<const double *>p, N, C, &st)
+            else:
+                fx_F.row_stats(<const float *>p, N, C, &st)
+    return out
+
+
+def op_row_write(str what, x, m, a=None, w=None, b=None):
+    """The row writes of the selected path: "exp_affine" (out = a exp(x - m)
+    - b w) or "sub" (out = (x - m) - a), per-row m, a, b (float64)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    cdef int f = fmt_of(x)
+    import numpy as np
+    out = np.empty_like(x)
+    cdef const char *p = addr(x, N * C, "x")
+    cdef char *o = addr(out, N * C, "out", True)
+    cdef const double *mp = <const double *>addr(m, N, "m")
+    cdef const double *ap = <const double *>addr(a, N, "a")
+    cdef const double *wp = <const double *>addr(w, C, "w")
+    cdef const double *bp = <const double *>addr(b, N, "b")
+    if f not in (F32, F64) or what not in ("exp_affine", "sub"):
+        raise ValueError("op_row_write: exp_affine or sub of float32/float64 rows")
+    cdef bint sub = what == "sub"
+    if N == 0:
+        return out
+    with nogil:
+        if sub:
+            if f == F64:
+                fx_D.sub_rows(<const double *>p, <double *>o, N, C, mp, ap)
+            else:
+                fx_F.sub_rows(<const float *>p, <float *>o, N, C, mp, ap)
+        elif f == F64:
+            fx_D.exp_affine_rows(<const double *>p, <double *>o, N, C, mp, ap, wp, bp)
+        else:
+            fx_F.exp_affine_rows(<const float *>p, <float *>o, N, C, mp, ap, wp, bp)
+    return out
+
+
+def op_reduce(str what, x, double m=0.0):
+    """rowmax(x), sumexp(x, m) (all terms) or rowsum(x) of the selected path."""
+    cdef Py_ssize_t n = x.shape[0]
+    cdef int f = fmt_of(x)
+    cdef const char *p = addr(x, n, "x")
+    cdef double r = 0.0
+    if f not in (F32, F64) or what not in ("rowmax", "sumexp", "rowsum"):
+        raise ValueError("op_reduce: rowmax, sumexp or rowsum of float32/float64")
+    cdef int op = ("rowmax", "sumexp", "rowsum").index(what)      # no Python objects without the GIL
+    with nogil:
+        if op == 0:
+            r = fx_D.rowmax(<const double *>p, n) if f == F64 else fx_F.rowmax(<const float *>p, n)
+        elif op == 1:
+            r = fx_D.sumexp(<const double *>p, n, m) if f == F64 else fx_F.sumexp(<const float *>p, n, <float>m)
+        else:
+            r = fx_D.rowsum(<const double *>p, n) if f == F64 else fx_F.rowsum(<const float *>p, n)
+    return r

@@ -24,6 +24,10 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
+#ifdef FX_SIMDE
+#include <simde/x86/avx512.h>      /* the emulated AVX-512 path of a test build */
+#include "fx_simde_shim.h"
+#endif
 #include "fx_vecmath.h"
 
 #ifdef _OPENMP

@@ -153,7 +153,9 @@ FX_INLINE double fx_log_d(double x)
     double xs = sub ? x * 4503599627370496.0 : x; /* * 2^52 */
     uint64_t u = fx_d2u(xs);
     uint64_t tmp = u - 0x3fe6a09e667f3bcdull;
-    int64_t k = ((int64_t)tmp >> 52) - (sub ? 52 : 0);
+    /* the exponent through 32-bit integers: AVX2 converts int32 to double,
+     * not int64, and loops calling this would not vectorize */
+    int32_t k = ((int32_t)(uint32_t)(tmp >> 32) >> 20) - (sub ? 52 : 0);
     double f = fx_u2d(u - (tmp & 0xfff0000000000000ull));
     double s = (f - 1.0) / (f + 1.0);
     double kd = (double)k;
@@ -221,7 +223,9 @@ FX_INLINE double fx_log1p_pos_d(double s, const int short_series)
     double c = s - (u - 1.0);
     uint64_t b = fx_d2u(u);
     uint64_t tmp = b - 0x3fe6a09e667f3bcdull;     /* f in [sqrt(1/2), sqrt(2)) */
-    double k = (double)((int64_t)tmp >> 52);
+    /* the exponent through 32-bit integers: AVX2 converts int32 to double,
+     * not int64, and the loop would not vectorize */
+    double k = (double)((int32_t)(uint32_t)(tmp >> 32) >> 20);
     double f = fx_u2d(b - (tmp & 0xfff0000000000000ull));
     double t = (f - 1.0) / (f + 1.0);
     double z = t * t, p;

@@ -18,6 +18,10 @@ def main(argv=None):
     b.add_argument("--sweep", action="store_true",
                    help="also sweep the class count (2 .. 262144) for the forward loss")
     b.add_argument("--plot", metavar="FILE.png", help="with --sweep: draw throughput against class count")
+    b.add_argument("--targets", action="store_true",
+                   help="also measure the performance targets (each case beside its probe or peer) on every path")
+    b.add_argument("--compare", metavar="OLD.json",
+                   help="print each row's change in its probe ratio against an earlier --json file")
     c = sub.add_parser("check", help="run fusedxent.check(): every kernel against the reference")
     c.add_argument("--seed", type=int, default=0)
     sub.add_parser("info", help="version, kernel path, OpenMP and threads")
@@ -31,13 +35,24 @@ def main(argv=None):
     if args.cmd == "bench":
         from . import _bench
         fx.show_config()
-        _bench.run(rows=args.rows, classes=args.classes, dtype=args.dtype, threads=args.threads,
-                   repeat=args.repeat, ref_repeat=args.ref_repeat, json_path=args.json,
-                   quick=args.quick)
+        rows = _bench.run(rows=args.rows, classes=args.classes, dtype=args.dtype, threads=args.threads,
+                          repeat=args.repeat, ref_repeat=args.ref_repeat, json_path=None, quick=args.quick)
+        print()
+        _bench.small_call(repeat=args.repeat, calls=2000 if args.quick else 20000)
         if args.sweep or args.plot:
             print()
             _bench.sweep(dtype=args.dtype, threads=args.threads, repeat=args.repeat, plot=args.plot,
                          elements=(1 << 22) if args.quick else (1 << 25))
+        if args.targets:
+            print()
+            rows = rows + _bench.targets(threads=args.threads, repeat=args.repeat, quick=args.quick)
+        if args.json:
+            import json
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1)
+        if args.compare:
+            print()
+            _bench.compare(args.compare, rows)
         return 0
     if args.cmd == "check":
         rep = fx.check(seed=args.seed)

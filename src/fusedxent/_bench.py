@@ -305,3 +305,130 @@ def run(rows=None, classes=None, dtype="float32", threads=None, repeat=5, ref_re
         with open(json_path, "w") as f:
             json.dump(results, f, indent=1)
     return results
+
+
+# ------------------------------------------------------------------ the performance targets
+
+# (name, shape, dtype, what, target ratio, against): "probe" = read probe,
+# "copy" = copy probe, "ce" = the CE forward of the same shape, "torch" =
+# PyTorch's time divided by ours (a speedup: at least the target)
+TARGETS = [
+    ("CE forward", (65536, 1000), "float32", "ce", 1.3, "probe"),
+    ("CE forward", (4096, 32000), "float32", "ce", 1.3, "probe"),
+    ("CE forward", (512, 262144), "float32", "ce", 1.3, "probe"),
+    ("CE forward", (111848, 300), "float32", "ce", 1.6, "probe"),
+    ("CE forward", (335544, 100), "float32", "ce", 2.0, "probe"),
+    ("CE forward", (1048576, 32), "float32", "ce", 3.0, "probe"),
+    ("CE forward", (3355443, 10), "float32", "ce", 3.0, "probe"),
+    ("CE forward", (16777216, 2), "float32", "ce", 4.0, "probe"),
+    ("CE forward+grad", (65536, 1000), "float32", "ce+grad", 1.3, "copy"),
+    ("softmax", (65536, 1000), "float32", "softmax", 1.3, "copy"),
+    ("log_softmax", (65536, 1000), "float32", "log_softmax", 1.3, "copy"),
+    ("BCE forward", (65536, 1024), "float32", "bce", 1.5, "probe"),
+    ("CE forward float64", (32768, 1000), "float64", "ce", 1.5, "probe"),
+    ("evaluate", (65536, 1000), "float32", "evaluate", 1.1, "ce"),
+    ("CE forward vs torch", (65536, 1000), "float32", "ce", 8.0, "torch"),
+    ("CE forward+grad vs torch fwd+bwd", (65536, 1000), "float32", "ce+grad", 15.0, "torch"),
+]
+
+
+def _case(what, x, y, t, g, nt):
+    if what == "ce":
+        return lambda: _api.softmax_cross_entropy(x, y, num_threads=nt)
+    if what == "ce+grad":
+        return lambda: _api.softmax_cross_entropy(x, y, return_grad=True, grad_out=g, num_threads=nt)
+    if what in ("softmax", "log_softmax"):
+        f = getattr(_api, what)
+        return lambda: f(x, out=g, num_threads=nt)
+    if what == "bce":
+        return lambda: _api.sigmoid_binary_cross_entropy(x, t, num_threads=nt)
+    if what == "evaluate":
+        return lambda: _api.evaluate(x, y, num_threads=nt)
+    raise ValueError(what)
+
+
+def targets(threads=None, repeat=7, isas=None, quick=False, out=print):
+    """The issue's performance targets, each measured in one interleaved run
+    beside what it is a ratio to, on every path this CPU runs (or `isas`).
+    Returns result dicts (path, case, shape, ratio, target, met)."""
+    from ._config import set_isa
+    nt = threads or _k.max_threads()
+    isas = isas or list(_k.isa_supported())
+    before = _k.isa_current()
+    rng = np.random.default_rng(0)
+    res = []
+    out(f"targets: {nt} threads, medians of {repeat} interleaved runs; ratio = time / reference time "
+        f"(torch rows: torch time / fusedxent time)")
+    out(f"{'path':9}{'case':34}{'shape':>14}{'ms':>9}{'ref ms':>9}{'ratio':>8}{'target':>8}  met")
+    try:
+        for name, shape, dtype, what, target, against in TARGETS:
+            N, C = shape
+            if quick:
+                N = max(1, N // 16)
+            dt = np.dtype(dtype)
+            x = rng.standard_normal((N, C)).astype(dt)
+            y = rng.integers(0, C, N)
+            t = (rng.random((N, C)) < 0.5).astype(dt) if what == "bce" else None
+            g = np.empty_like(x) if what in ("ce+grad", "softmax", "log_softmax") else None
+            read, copy = _probes(x.reshape(-1) if t is None else np.concatenate([x.reshape(-1), t.reshape(-1)]), nt)
+            for isa in isas:
+                set_isa(isa)
+                f = _case(what, x, y, t, g, nt)
+                if against == "torch":
+                    tf, tb = _torch_cases(x, y, nt)
+                    ref = tf if what == "ce" else tb
+                    if ref is None:
+                        continue
+                elif against == "ce":
+                    ref = _case("ce", x, y, t, g, nt)
+                else:
+                    ref = read if against == "probe" else copy
+                t_fx, t_ref = _interleaved([f, ref], repeat)
+                ratio = t_ref / t_fx if against == "torch" else t_fx / t_ref
+                met = ratio >= target if against == "torch" else ratio <= target
+                r = dict(path=isa, case=name, shape=list(shape if not quick else (N, C)), dtype=dt.name,
+                         threads=nt, t=t_fx, t_ref=t_ref, against=against, ratio=ratio, target=target, met=met)
+                res.append(r)
+                op = ">=" if against == "torch" else "<="
+                out(f"{isa:9}{name:34}{'x'.join(map(str, r['shape'])):>14}{t_fx * 1e3:9.2f}{t_ref * 1e3:9.2f}"
+                    f"{ratio:7.2f}x{op:>4}{target:g}x  {'yes' if met else 'NO'}  ({against})")
+    finally:
+        set_isa(before)
+    return res
+
+
+def small_call(repeat=5, calls=20000, out=print):
+    """Median time of one 64x10 float32 softmax_cross_entropy call."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 10)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+
+    def loop():
+        for _ in range(calls):
+            _api.softmax_cross_entropy(x, y)
+    t = _interleaved([loop], repeat)[0] / calls
+    out(f"64x10 call: {t * 1e6:.2f} us (target <= 5 us: {'yes' if t <= 5e-6 else 'NO'})")
+    return t
+
+
+def compare(old_path, new_rows, out=print):
+    """Each row's change in its probe ratio against an earlier --json file
+    (rows matched by kernel, shape, dtype and path): a regression shows as a
+    ratio that grew, whatever the two machines' absolute speeds."""
+    with open(old_path) as f:
+        old = json.load(f)
+    key = lambda r: (r.get("kernel") or r.get("case"), tuple(r["shape"]), r["dtype"], r.get("isa") or r.get("path"))
+    ratio = lambda r: r.get("probe_ratio", r.get("ratio"))
+    before = {key(r): r for r in (old if isinstance(old, list) else old.get("rows", []))}
+    out(f"change of the ratio to the probe against {old_path} (+ = slower relative to the memory roofline)")
+    out(f"{'kernel':34}{'shape':>14}{'dtype':>9}{'path':>9}{'old':>8}{'new':>8}{'change':>9}")
+    rows = []
+    for r in new_rows:
+        o = before.get(key(r))
+        if o is None or ratio(o) is None:
+            continue
+        ch = ratio(r) / ratio(o) - 1
+        rows.append((key(r), ratio(o), ratio(r), ch))
+        k = key(r)
+        out(f"{k[0]:34}{'x'.join(map(str, k[1])):>14}{k[2]:>9}{k[3]:>9}{ratio(o):7.2f}x{ratio(r):7.2f}x{ch:+8.1%}")
+    return rows

@@ -1,0 +1,144 @@
+"""The vector primitives of every instruction-set path this CPU runs (and
+the emulated AVX-512 path of a SIMDe build) against the portable code of
+the baseline path: row max and first argmax exactly, the exp-sum, row
+statistics, row writes and element-wise functions within the documented
+tolerance -- on every length around the vector widths (masked tails), and
+on the IEEE cases that take special branches."""
+import numpy as np
+import pytest
+
+import fusedxent as fx
+from fusedxent import _kernels as K
+
+from helpers import assert_close
+
+LENGTHS = sorted(set(list(range(1, 70)) + [127, 128, 129, 255, 256, 257, 1000, 1023, 1025, 4096 + 3]))
+DTYPES = [np.float32, np.float64]
+
+
+def _on(isa, f, *args, **kw):
+    before = K.isa_current()
+    fx.set_isa(isa)
+    try:
+        return f(*args, **kw)
+    finally:
+        fx.set_isa(before)
+
+
+def _rows(rng, n, C, dtype):
+    x = (rng.standard_normal((n, C)) * 5).astype(dtype)
+    return x
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rowmax_and_sumexp_every_length(isa, dtype):
+    rng = np.random.default_rng(1)
+    for n in LENGTHS:
+        x = (rng.standard_normal(n) * 4).astype(dtype)
+        m = float(x.max())
+        assert K.op_reduce("rowmax", x) == m                      # exact on every path
+        got = K.op_reduce("sumexp", x, m)
+        want = _on("baseline", K.op_reduce, "sumexp", x, m)
+        assert got == pytest.approx(want, rel=5e-6 if dtype == np.float32 else 1e-14)
+        assert K.op_reduce("rowsum", x) == pytest.approx(float(x.astype(np.float64).sum()), rel=1e-5, abs=1e-4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C", [1, 2, 3, 7, 8, 9, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1000, 4095, 8193, 20000])
+def test_row_stats_against_portable(isa, dtype, C):
+    rng = np.random.default_rng(C)
+    n = max(3, min(200, 40000 // C))
+    x = _rows(rng, n, C, dtype)
+    x[0] = np.round(x[0])                          # ties: the first maximum is k
+    if n > 4:
+        x[1, C // 2] = np.nan                      # NaN row
+        x[2, :] = -np.inf                          # all -inf
+        x[3, C - 1] = np.inf                       # +inf
+        x[4, :] = -np.inf
+        x[4, 0] = 1.0                              # one finite, the rest masked
+    if n > 6:
+        x[5, :] = 0.0
+        x[5, C // 3] = 120.0 if dtype == np.float32 else 800.0   # a tiny sum (redone exactly)
+    y = rng.integers(0, C, n)
+    got = K.op_row_stats(x, y, extras=True)
+    want = _on("baseline", K.op_row_stats, x, y, extras=True)
+    np.testing.assert_array_equal(got["k"], want["k"])
+    np.testing.assert_array_equal(got["k"], np.argmax(x, axis=1))
+    np.testing.assert_array_equal(got["rank"], want["rank"])
+    fin = np.isfinite(want["m"])
+    np.testing.assert_array_equal(got["m"][fin], want["m"][fin])
+    np.testing.assert_array_equal(np.isnan(got["m"]), np.isnan(want["m"]))
+    for key in ("s", "l", "s2", "sx"):
+        assert_close(got[key], want[key], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C", [1, 2, 3, 7, 8, 9, 16, 17, 33, 64, 65, 100, 1000])
+def test_row_writes_against_portable(isa, dtype, C):
+    rng = np.random.default_rng(C + 7)
+    n = 37
+    x = _rows(rng, n, C, dtype)
+    if C > 1:
+        x[1, 0] = -np.inf                          # probability 0 exactly
+    x[2, :] = -200.0 if dtype == np.float32 else -800.0   # terms below the normal range
+    x[2, 0] = 0.0
+    st = K.op_row_stats(x)
+    a = 1.0 / (1.0 + st["s"])
+    b = rng.random(n)
+    w = rng.random(C) + 0.5
+    for args in ((a,), (a, None, b), (a, w, b)):
+        got = K.op_row_write("exp_affine", x, st["m"], *args)
+        want = _on("baseline", K.op_row_write, "exp_affine", x, st["m"], *args)
+        assert_close(got, want, dtype)
+    got = K.op_row_write("exp_affine", x, st["m"], a)
+    assert (C == 1 or got[1, 0] == 0.0) and (got[2, 1:] == 0.0).all()
+    got = K.op_row_write("sub", x, st["m"], st["l"])
+    want = _on("baseline", K.op_row_write, "sub", x, st["m"], st["l"])
+    assert_close(got, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fn", ["sigmoid", "log_sigmoid"])
+def test_elementwise_every_length(isa, dtype, fn):
+    rng = np.random.default_rng(3)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 88.0, -88.0, 104.0, -104.0, 745.0, -745.0, 1e-30, -1e-30])
+    for n in LENGTHS:
+        x = (rng.standard_normal(n) * 20).astype(dtype)
+        x[: min(n, special.size)] = special[: min(n, special.size)].astype(dtype)
+        got = getattr(fx, fn)(x)
+        want = _on("baseline", getattr(fx, fn), x)
+        assert_close(got, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opts", [{}, {"weight": "full"}, {"pos_weight": True}, {"weight": "col", "pos_weight": True},
+                                  {"label_smoothing": 0.1}, {"gamma": 2.0, "alpha": 0.25}])
+def test_bce_segments_every_length(isa, dtype, opts):
+    rng = np.random.default_rng(4)
+    for L in (1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 130, 1001):
+        x = (rng.standard_normal((3, L)) * 10).astype(dtype)
+        x.flat[:6] = np.array([np.inf, -np.inf, 0.0, 90.0, -90.0, 700.0])[: min(6, x.size)]
+        t = rng.random((3, L)).astype(dtype)
+        t.flat[:3] = [1.0, 0.0, 1.0][: min(3, t.size)]
+        kw = dict(opts)
+        w = kw.pop("weight", None)
+        if w == "full":
+            kw["weight"] = rng.random((3, L))
+        elif w == "col":
+            kw["weight"] = rng.random(L)
+        if kw.pop("pos_weight", False):
+            kw["pos_weight"] = rng.random(L) + 0.5
+        for red in ("none", "sum"):
+            got = fx.sigmoid_binary_cross_entropy(x, t, reduction=red, return_grad=True, **kw)
+            want = _on("baseline", fx.sigmoid_binary_cross_entropy, x, t, reduction=red, return_grad=True, **kw)
+            assert_close(got[0], want[0], dtype)
+            assert_close(got[1], want[1], dtype)
+
+
+def test_paths_reported():
+    names = K.isa_names()
+    assert names == ("baseline", "avx2", "avx512")
+    sup = K.isa_supported()
+    assert sup[0] == "baseline" and set(sup) <= set(names)
+    if K.simde_build():
+        assert "avx512" in sup      # emulated
