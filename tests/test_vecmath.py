@@ -50,6 +50,6 @@ def test_errors_measure_what_they_claim():
     e, _ = _ulp.ulp_errors(0, x)
     assert e[0] < 1
     with pytest.raises(ValueError):
-        _kernels.vecmath(7, x, x.copy())
+        _kernels.vecmath(99, x, x.copy())
     with pytest.raises(ValueError):
         _kernels.vecmath(0, x, np.empty(2, np.float32))
