@@ -1,6 +1,9 @@
 """Multinomial logistic regression on scikit-learn's digits, trained with
 plain NumPy gradient descent on fusedxent's fused loss + gradient, against
 scikit-learn's LogisticRegression on the same split."""
+import sys
+from typing import Optional
+
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
@@ -10,7 +13,10 @@ from sklearn.preprocessing import StandardScaler
 import fusedxent as fx
 
 
-def main(steps: int = 600, lr: float = 0.5, l2: float = 1e-3, seed: int = 0) -> tuple[float, float]:
+def main(steps: int = 600, lr: float = 0.5, l2: float = 1e-3, seed: int = 0,
+         save: Optional[str] = None) -> tuple[float, float]:
+    """Train and score; with `save`, write the test logits and labels to
+    save + "_logits.npy" / "_labels.npy" (input for `python -m fusedxent evaluate`)."""
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
     sc = StandardScaler().fit(Xtr)
@@ -26,6 +32,9 @@ def main(steps: int = 600, lr: float = 0.5, l2: float = 1e-3, seed: int = 0) -> 
         W -= lr * (Xtr.T @ g + l2 * W)
         b -= lr * g.sum(axis=0)
     ours = fx.evaluate(Xte @ W + b, yte)
+    if save:
+        np.save(save + "_logits.npy", (Xte @ W + b).astype(np.float32))
+        np.save(save + "_labels.npy", yte)
     ref = LogisticRegression(max_iter=2000).fit(Xtr, ytr)
     sk_acc = float(ref.score(Xte, yte))
     print(f"fusedxent + NumPy GD: test accuracy {ours.accuracy:.4f}, test loss {ours.loss:.4f} (train loss {loss:.4f})")
@@ -34,4 +43,5 @@ def main(steps: int = 600, lr: float = 0.5, l2: float = 1e-3, seed: int = 0) -> 
 
 
 if __name__ == "__main__":
-    main()
+    # python examples/digits_softmax_regression.py [PREFIX]: also save the test predictions
+    main(save=sys.argv[1] if len(sys.argv) > 1 else None)

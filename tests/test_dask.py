@@ -291,3 +291,24 @@ def test_bfloat16_blocks_equal_the_in_memory_call():
         assert _rel(ev.loss, want.loss) < 1e-12
         np.testing.assert_array_equal(ev.lse.view(np.uint16), want.lse.view(np.uint16))
         np.testing.assert_array_equal(fxd.softmax(X).compute().view(np.uint16), fx.softmax(x).view(np.uint16))
+
+
+def test_evaluate_with_every_metric_on_the_cluster(client, files):
+    x, X = _mm(files, "x.npy", (700, C))
+    y, Y = _mm(files, "y.npy", 700)
+    opts = dict(topk=(1, 3), calibration_bins=8, per_class="confusion", base=2)
+    (got,) = dask.compute(fxd.evaluate(X, Y, **opts))
+    want = fx.evaluate(x, y, **opts)
+    for f in ("loss", "accuracy", "brier", "entropy"):
+        assert _rel(getattr(got, f), getattr(want, f)) < 1e-12
+    assert got.count == want.count
+    assert all(_rel(got.topk_accuracy[q], want.topk_accuracy[q]) < 1e-12 for q in (1, 3))
+    np.testing.assert_allclose(got.calibration.weight, want.calibration.weight, rtol=1e-12)
+    assert _rel(got.calibration.ece, want.calibration.ece) < 1e-12
+    np.testing.assert_allclose(got.per_class.confusion, want.per_class.confusion, rtol=1e-12)
+    assert _rel(got.per_class.macro_f1, want.per_class.macro_f1) < 1e-12
+    t = (x > 0.5).astype(np.float32)
+    (b,) = dask.compute(fxd.evaluate_binary(X, da.from_array(t, chunks=(700, C)), calibration_bins=6))
+    wb = fx.evaluate_binary(x, t, calibration_bins=6)
+    assert _rel(b.loss, wb.loss) < 1e-12 and _rel(b.brier, wb.brier) < 1e-12 and b.count == wb.count
+    assert _rel(b.calibration.ece, wb.calibration.ece) < 1e-12

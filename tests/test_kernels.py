@@ -198,6 +198,19 @@ def test_evaluate(isa, rng, dtype, shape, axis):
         assert got.accuracy == pytest.approx(want.accuracy, rel=1e-12)
         assert np.array_equal(got.argmax, np.argmax(x, axis=axis))
         assert_close(got.lse, want.lse, dtype)
+    # the extras of the same pass (top-k counts, Brier and entropy sums,
+    # confidences) on this path
+    got = fx.evaluate(x, y, axis=axis, sample_weight=sw, topk=(1, 2, 5), calibration_bins=7, per_class=True)
+    want = R.evaluate(x, y, axis=axis, sample_weight=sw, topk=(1, 2, 5), calibration_bins=7, per_class=True)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert got.topk_accuracy == pytest.approx(want.topk_accuracy, rel=1e-12)
+    assert got.brier == pytest.approx(want.brier, rel=rtol, abs=1e-12)
+    assert got.entropy == pytest.approx(want.entropy, rel=rtol, abs=1e-12)
+    np.testing.assert_allclose(got.per_class.correct, want.per_class.correct, rtol=1e-12)
+    np.testing.assert_allclose(got.per_class.predicted, want.per_class.predicted, rtol=1e-12)
+    # a confidence within rounding of a bin edge may fall either side: the totals
+    assert got.calibration.weight.sum() == pytest.approx(want.calibration.weight.sum(), rel=1e-12)
+    assert got.calibration.confidence_sum.sum() == pytest.approx(want.calibration.confidence_sum.sum(), rel=rtol)
 
 
 def test_check_passes():

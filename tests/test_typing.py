@@ -37,6 +37,10 @@ def test_mypy_catches_a_misuse(tmp_path):
     assert code == 1 and '"float" object is not iterable' in out, out
 
 
+# the result types document their fields as Attributes, the rest take Parameters
+RESULT_TYPES = {"Evaluation", "BinaryEvaluation", "Calibration", "PerClass"}
+
+
 def test_every_public_function_has_numpydoc_sections():
     import inspect
 
@@ -55,7 +59,7 @@ def test_every_public_function_has_numpydoc_sections():
                 continue
             doc = inspect.getdoc(obj) or ""
             has_params = bool(inspect.signature(obj).parameters)
-            need = ["Attributes\n----------"] if name == "Evaluation" else \
+            need = ["Attributes\n----------"] if name in RESULT_TYPES else \
                 (["Parameters\n----------"] if has_params else []) + \
                 ([] if inspect.isclass(obj) else ["Returns\n-------"])
             missing += [f"{mod.__name__}.{name}: {n.splitlines()[0]}" for n in need if n not in doc]

@@ -7,10 +7,12 @@ import os as _os
 
 from . import _kernels
 from ._api import (
+    BinaryEvaluator,
     Evaluator,
     binary_cross_entropy,
     cross_entropy,
     evaluate,
+    evaluate_binary,
     evaluate_file,
     log_sigmoid,
     log_softmax,
@@ -20,7 +22,7 @@ from ._api import (
     softmax,
     softmax_cross_entropy,
 )
-from ._results import Evaluation
+from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass
 from ._check import check
 from ._config import show_config, set_isa
 
@@ -30,6 +32,7 @@ __all__ = [
     "sigmoid", "log_sigmoid", "softmax", "log_softmax", "logsumexp",
     "softmax_cross_entropy", "sigmoid_binary_cross_entropy",
     "cross_entropy", "binary_cross_entropy", "evaluate", "Evaluation", "Evaluator", "evaluate_file",
+    "evaluate_binary", "BinaryEvaluation", "BinaryEvaluator", "Calibration", "PerClass",
     "check", "show_config", "set_isa", "__version__",
 ]
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m fusedxent {bench,check,info,ulp}`."""
+"""Command line: `python -m fusedxent {bench,check,info,ulp,evaluate}`."""
 import argparse
 import sys
 
@@ -29,7 +29,11 @@ def main(argv=None):
     u.add_argument("--exhaustive", action="store_true", help="every float32 input (a few minutes per function)")
     u.add_argument("--samples", type=int, default=1_000_000, help="sampled inputs per function")
     u.add_argument("--isa", action="append", help="only this path (repeatable; default: all this CPU runs)")
+    from . import _cli_eval
+    _cli_eval.add_parser(sub)
     args = ap.parse_args(argv)
+    if args.cmd == "evaluate":
+        return _cli_eval.run(args)
 
     import fusedxent as fx
     if args.cmd == "bench":

@@ -3,18 +3,22 @@
 # `reduction` and `return_grad`: a float for "mean"/"sum", an array for
 # "none", and a (loss, grad) pair with return_grad=True.
 import os
-from typing import Any, Literal, NamedTuple, Optional, Union, overload
+from typing import Any, Callable, Literal, NamedTuple, Optional, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._results import Evaluation
+from ._results import BinaryEvaluation, Evaluation
 
 _Arr = NDArray[np.floating[Any]]
 _Reduced = Literal["mean", "sum"]
 _Base = Optional[float]
 _Threads = Optional[int]
-_Eval = Evaluation[float, int, Optional[_Arr], Optional[NDArray[np.int64]]]
+_Hist = NDArray[np.float64]
+_Eval = Evaluation[float, int, Optional[_Arr], Optional[NDArray[np.int64]], _Hist]
+_BinEval = BinaryEvaluation[float, int, _Hist]
+_TopK = Union[int, tuple[int, ...], list[int]]
+_PerClass = Union[bool, Literal["confusion"]]
 
 BLOCK_ELEMS: int
 _FAST_DTYPES: tuple[np.dtype[Any], ...]
@@ -106,16 +110,24 @@ def binary_cross_entropy(prob: ArrayLike, target: ArrayLike, *, weight: Optional
                          reduction: Literal["none"]) -> _Arr: ...
 
 def evaluate(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ignore_index: int = ...,
-             sample_weight: Optional[ArrayLike] = ..., num_threads: _Threads = ...) -> _Eval: ...
+             sample_weight: Optional[ArrayLike] = ..., base: _Base = ..., topk: _TopK = ...,
+             calibration_bins: Optional[int] = ..., per_class: _PerClass = ...,
+             num_threads: _Threads = ...) -> _Eval: ...
 
 class Evaluator:
     axis: int
     ignore_index: int
+    base: _Base
+    k: float
+    topk: tuple[int, ...]
+    calibration_bins: Optional[int]
+    per_class: _PerClass
     num_threads: _Threads
     keep_rows: bool
     n_classes: Optional[int]
-    sums: list[float]
-    def __init__(self, *, axis: int = ..., ignore_index: int = ..., num_threads: _Threads = ...,
+    sums: NDArray[np.float64]
+    def __init__(self, *, axis: int = ..., ignore_index: int = ..., base: _Base = ..., topk: _TopK = ...,
+                 calibration_bins: Optional[int] = ..., per_class: _PerClass = ..., num_threads: _Threads = ...,
                  keep_rows: bool = ...) -> None: ...
     def update(self, logits: ArrayLike, labels: ArrayLike,
                sample_weight: Optional[ArrayLike] = ...) -> Evaluator: ...
@@ -124,8 +136,25 @@ class Evaluator:
 
 def evaluate_file(logits_path: Union[str, os.PathLike[str]],
                   labels: Union[ArrayLike, str, os.PathLike[str]], *, batch_rows: int = ...,
-                  progress: Optional[bool] = ..., axis: int = ..., ignore_index: int = ...,
-                  num_threads: _Threads = ...) -> _Eval: ...
+                  progress: Union[None, bool, Callable[[int], Callable[[], object]]] = ...,
+                  binary: bool = ..., **options: Any) -> Any: ...
+
+def evaluate_binary(logits: ArrayLike, targets: ArrayLike, *, sample_weight: Optional[ArrayLike] = ...,
+                    base: _Base = ..., calibration_bins: Optional[int] = ...,
+                    num_threads: _Threads = ...) -> _BinEval: ...
+
+class BinaryEvaluator:
+    base: _Base
+    k: float
+    calibration_bins: Optional[int]
+    num_threads: _Threads
+    sums: NDArray[np.float64]
+    def __init__(self, *, base: _Base = ..., calibration_bins: Optional[int] = ...,
+                 num_threads: _Threads = ...) -> None: ...
+    def update(self, logits: ArrayLike, targets: ArrayLike,
+               sample_weight: Optional[ArrayLike] = ...) -> BinaryEvaluator: ...
+    def merge(self, other: BinaryEvaluator) -> BinaryEvaluator: ...
+    def result(self) -> _BinEval: ...
 
 # the block-level passes the public functions (and fusedxent.dask) are made of
 def finish_loss(loss_sum: float, denominator: float, reduction: str, k: float) -> float: ...
@@ -143,13 +172,26 @@ class BCEParts(NamedTuple):
     grad: Any
 
 class EvalParts(NamedTuple):
-    loss_sum: float
-    weight_sum: float
-    correct_sum: float
-    count: int  # type: ignore[assignment]  # the field shadows tuple.count, as at run time
+    sums: NDArray[np.float64]
+    topk: tuple[int, ...]
+    calibration: Optional[NDArray[np.float64]]
+    per_class: Optional[NDArray[np.float64]]
+    confusion: Optional[NDArray[np.float64]]
     lse: Any
     argmax: Any
     n_classes: int
+    @property
+    def loss_sum(self) -> float: ...
+    @property
+    def weight_sum(self) -> float: ...
+    @property
+    def correct_sum(self) -> float: ...
+    @property
+    def count(self) -> int: ...  # type: ignore[override]  # shadows tuple.count, as at run time
+
+class BinaryParts(NamedTuple):
+    sums: NDArray[np.float64]
+    calibration: Optional[NDArray[np.float64]]
 
 def xent_denominator(labels: Optional[NDArray[np.int64]], *, ignore_index: int,
                      weight: Optional[NDArray[np.float64]] = ..., sample_weight: Optional[NDArray[np.float64]] = ...,
@@ -165,7 +207,15 @@ def bce_parts(logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLik
               grad_out: Optional[_Arr] = ..., grad_count: Optional[int] = ...,
               num_threads: _Threads = ...) -> BCEParts: ...
 def evaluate_parts(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ignore_index: int = ...,
-                   sample_weight: Optional[ArrayLike] = ..., num_threads: _Threads = ...,
-                   n_classes: Optional[int] = ...) -> EvalParts: ...
-def evaluation_from_sums(loss_sum: float, weight_sum: float, correct_sum: float, count: float,
-                         lse: Optional[_Arr] = ..., argmax: Optional[NDArray[np.int64]] = ...) -> _Eval: ...
+                   sample_weight: Optional[ArrayLike] = ..., topk: _TopK = ...,
+                   calibration_bins: Optional[int] = ..., per_class: _PerClass = ...,
+                   num_threads: _Threads = ..., n_classes: Optional[int] = ...) -> EvalParts: ...
+def evaluation_from_parts(sums: NDArray[np.float64], topk: tuple[int, ...],
+                          calibration: Optional[NDArray[np.float64]] = ...,
+                          per_class: Optional[NDArray[np.float64]] = ...,
+                          confusion: Optional[NDArray[np.float64]] = ..., *, k: float = ..., base: _Base = ...,
+                          lse: Optional[_Arr] = ..., argmax: Optional[NDArray[np.int64]] = ...) -> _Eval: ...
+def evaluate_binary_parts(logits: ArrayLike, targets: ArrayLike, *, sample_weight: Optional[ArrayLike] = ...,
+                          calibration_bins: Optional[int] = ..., num_threads: _Threads = ...) -> BinaryParts: ...
+def binary_evaluation_from_parts(sums: NDArray[np.float64], calibration: Optional[NDArray[np.float64]] = ..., *,
+                                 k: float = ..., base: _Base = ...) -> _BinEval: ...

@@ -310,7 +310,7 @@ def run(rows=None, classes=None, dtype="float32", threads=None, repeat=5, ref_re
 # ------------------------------------------------------------------ the performance targets
 
 # (name, shape, dtype, what, target ratio, against): "probe" = read probe,
-# "copy" = copy probe, "ce" = the CE forward of the same shape, "torch" =
+# "copy" = copy probe, "ce" / "bce" = the CE / BCE forward of the same shape, "torch" =
 # PyTorch's time divided by ours (a speedup: at least the target)
 TARGETS = [
     ("CE forward", (65536, 1000), "float32", "ce", 1.3, "probe"),
@@ -327,6 +327,9 @@ TARGETS = [
     ("BCE forward", (65536, 1024), "float32", "bce", 1.5, "probe"),
     ("CE forward float64", (32768, 1000), "float64", "ce", 1.5, "probe"),
     ("evaluate", (65536, 1000), "float32", "evaluate", 1.1, "ce"),
+    ("evaluate topk=(1,5) bins=15", (65536, 1000), "float32", "evaluate+", 1.25, "ce"),
+    ("evaluate + per_class", (65536, 1000), "float32", "evaluate+pc", 1.35, "ce"),
+    ("evaluate_binary bins=15", (65536, 1024), "float32", "evaluate_binary", 1.2, "bce"),
     ("CE forward vs torch", (65536, 1000), "float32", "ce", 8.0, "torch"),
     ("CE forward+grad vs torch fwd+bwd", (65536, 1000), "float32", "ce+grad", 15.0, "torch"),
 ]
@@ -344,6 +347,12 @@ def _case(what, x, y, t, g, nt):
         return lambda: _api.sigmoid_binary_cross_entropy(x, t, num_threads=nt)
     if what == "evaluate":
         return lambda: _api.evaluate(x, y, num_threads=nt)
+    if what == "evaluate+":
+        return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, num_threads=nt)
+    if what == "evaluate+pc":
+        return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, per_class=True, num_threads=nt)
+    if what == "evaluate_binary":
+        return lambda: _api.evaluate_binary(x, t, calibration_bins=15, num_threads=nt)
     raise ValueError(what)
 
 
@@ -368,7 +377,7 @@ def targets(threads=None, repeat=7, isas=None, quick=False, out=print):
             dt = np.dtype(dtype)
             x = rng.standard_normal((N, C)).astype(dt)
             y = rng.integers(0, C, N)
-            t = (rng.random((N, C)) < 0.5).astype(dt) if what == "bce" else None
+            t = (rng.random((N, C)) < 0.5).astype(dt) if what in ("bce", "evaluate_binary") else None
             g = np.empty_like(x) if what in ("ce+grad", "softmax", "log_softmax") else None
             read, copy = _probes(x.reshape(-1) if t is None else np.concatenate([x.reshape(-1), t.reshape(-1)]), nt)
             for isa in isas:
@@ -379,8 +388,8 @@ def targets(threads=None, repeat=7, isas=None, quick=False, out=print):
                     ref = tf if what == "ce" else tb
                     if ref is None:
                         continue
-                elif against == "ce":
-                    ref = _case("ce", x, y, t, g, nt)
+                elif against in ("ce", "bce"):
+                    ref = _case(against, x, y, t, g, nt)
                 else:
                     ref = read if against == "probe" else copy
                 t_fx, t_ref = _interleaved([f, ref], repeat)

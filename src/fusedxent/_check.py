@@ -141,13 +141,30 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
             pr = R.sigmoid(x64).astype(dt)
             cmp("binary_cross_entropy", case, dt, fx.binary_cross_entropy(pr, tb.astype(dt), reduction="none"),
                 R.binary_cross_entropy(pr, tb.astype(dt), reduction="none"))
-            ev, er = fx.evaluate(x, y, axis=axis), R.evaluate(x, y, axis=axis)
+            ev = fx.evaluate(x, y, axis=axis, topk=(1, 2, 5), calibration_bins=10, per_class=True,
+                             sample_weight=sw)
+            er = R.evaluate(x, y, axis=axis, topk=(1, 2, 5), calibration_bins=10, per_class=True,
+                            sample_weight=sw)
             cmp("evaluate.loss", case, dt, ev.loss, er.loss)
             cmp("evaluate.lse", case, dt, ev.lse, er.lse)
+            cmp("evaluate.brier", case, dt, ev.brier, er.brier)
+            cmp("evaluate.entropy", case, dt, ev.entropy, er.entropy)
+            assert ev.calibration is not None and er.calibration is not None
+            assert ev.per_class is not None and er.per_class is not None
+            cmp("evaluate.calibration", case, dt, ev.calibration.confidence_sum, er.calibration.confidence_sum)
             rep.rows.append(("evaluate.argmax/accuracy", case, np.dtype(dt).name, 0.0, 0.0,
                              bool(np.array_equal(np.asarray(ev.argmax), np.asarray(er.argmax))
-                                  and ev.accuracy == er.accuracy
+                                  and abs(ev.accuracy - er.accuracy) <= 1e-12
                                   and ev.count == er.count)))
+            rep.rows.append(("evaluate.topk", case, np.dtype(dt).name, 0.0, 0.0,
+                             all(abs(ev.topk_accuracy[q] - er.topk_accuracy[q]) <= 1e-12 for q in (1, 2, 5))))
+            rep.rows.append(("evaluate.per_class", case, np.dtype(dt).name, 0.0, 0.0,
+                             bool(np.allclose(ev.per_class.support, er.per_class.support, rtol=1e-12)
+                                  and np.allclose(ev.per_class.correct, er.per_class.correct, rtol=1e-12)
+                                  and np.allclose(ev.calibration.weight, er.calibration.weight, rtol=1e-12))))
+            bopts = dict(calibration_bins=5, sample_weight=0.5 + tb)
+            bv, br = fx.evaluate_binary(x, tb.astype(dt), **bopts), R.evaluate_binary(x, tb.astype(dt), **bopts)
+            cmp("evaluate_binary", case, dt, [bv.loss, bv.accuracy, bv.brier], [br.loss, br.accuracy, br.brier])
     if raise_on_failure and not rep.ok:
         raise AssertionError("fusedxent.check() found disagreements:\n" + str(rep))
     return rep

@@ -1,25 +1,179 @@
 """Result types of the public API.
 
 They live apart from the kernels so that `fusedxent.reference` (which never
-imports the kernels) returns the same types as `fusedxent`.
+imports the kernels) returns the same types as `fusedxent`.  The derived
+metrics are properties computed from the stored sums, so a result merged
+from streamed batches derives them exactly as a one-shot one.
 """
+import math
 from collections import namedtuple
 
-Evaluation = namedtuple("Evaluation", ["loss", "accuracy", "count", "lse", "argmax"])
-Evaluation.__doc__ = """Result of `evaluate`.
+import numpy as np
 
-Attributes
-----------
-loss : float
-    Mean cross-entropy (nats) over the rows counted, weighted.
-accuracy : float
-    Top-1 accuracy over the same rows and weights.
-count : int
-    Rows counted (label != ignore_index).
-lse : ndarray or None
-    Per-row logsumexp, the logits' dtype.
-argmax : ndarray of int64 or None
-    Per-row argmax (first index on ties, NumPy's rule).
 
-In `fusedxent.dask` every field is a lazy Dask array.
-"""
+class Calibration(namedtuple("Calibration", ["edges", "weight", "confidence_sum", "correct_sum", "total_weight"])):
+    """Reliability bins of `evaluate` / `evaluate_binary`.
+
+    Attributes
+    ----------
+    edges : ndarray (B + 1,)
+        Equal-width bin edges on [0, 1]; bin b holds b/B <= c < (b+1)/B and
+        the last bin also c = 1.
+    weight : ndarray (B,)
+        Sum of the sample weights of the rows (elements) in each bin.
+    confidence_sum : ndarray (B,)
+        Weighted sum of the confidences c = max_j p_j (binary: p = sigmoid(x)).
+    correct_sum : ndarray (B,)
+        Weighted sum of the hits (top-1 correct; binary: the targets).
+    total_weight : float
+        Weight of every counted row, binned or not (rows without a finite
+        confidence -- NaN or infinite logits -- count here only).
+    """
+    __slots__ = ()
+
+    @property
+    def ece(self):
+        """Expected calibration error: sum_b |correct_b - confidence_b| / total weight."""
+        if self.total_weight == 0:
+            return 0.0
+        return float(np.sum(np.abs(self.correct_sum - self.confidence_sum)) / self.total_weight)
+
+    @property
+    def mce(self):
+        """Maximum calibration error over the non-empty bins."""
+        nz = self.weight > 0
+        if not nz.any():
+            return 0.0
+        return float(np.max(np.abs(self.correct_sum[nz] - self.confidence_sum[nz]) / self.weight[nz]))
+
+    @property
+    def confidence(self):
+        """Mean confidence per bin (NaN for empty bins)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.confidence_sum / self.weight
+
+    @property
+    def accuracy(self):
+        """Mean hit rate (binary: mean target) per bin (NaN for empty bins)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.correct_sum / self.weight
+
+
+def _div0(a, b):
+    """a / b with 0 where b == 0 (scikit-learn's zero_division=0)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    out = np.zeros(np.broadcast(a, b).shape)
+    np.divide(a, b, out=out, where=b != 0)
+    return out
+
+
+class PerClass(namedtuple("PerClass", ["support", "predicted", "correct", "confusion"])):
+    """Per-class counts of `evaluate(per_class=True)`, weighted by the sample
+    weights; derived metrics follow scikit-learn with zero_division=0.
+
+    Attributes
+    ----------
+    support : ndarray (C,)
+        Weight of the rows whose label is the class.
+    predicted : ndarray (C,)
+        Weight of the rows whose argmax is the class (rows holding a NaN
+        have no predicted class).
+    correct : ndarray (C,)
+        Weight of the rows labelled and predicted as the class.
+    confusion : ndarray (C, C) or None
+        With per_class="confusion": true classes as rows, predictions as
+        columns.
+    """
+    __slots__ = ()
+
+    @property
+    def recall(self):
+        return _div0(self.correct, self.support)
+
+    @property
+    def precision(self):
+        return _div0(self.correct, self.predicted)
+
+    @property
+    def f1(self):
+        return _div0(2 * self.correct, self.support + self.predicted)
+
+    @property
+    def macro_f1(self):
+        """Mean F1 over the classes that occur as labels or predictions
+        (scikit-learn's f1_score(average="macro"))."""
+        present = (self.support > 0) | (self.predicted > 0)
+        return float(np.mean(self.f1[present])) if present.any() else 0.0
+
+    @property
+    def balanced_accuracy(self):
+        """Mean recall over the classes that occur as labels
+        (scikit-learn's balanced_accuracy_score)."""
+        present = self.support > 0
+        return float(np.mean(self.recall[present])) if present.any() else 0.0
+
+
+_EVAL_FIELDS = ["loss", "accuracy", "count", "lse", "argmax", "topk_accuracy", "brier", "entropy",
+                "calibration", "per_class", "base"]
+
+
+class Evaluation(namedtuple("Evaluation", _EVAL_FIELDS, defaults=({}, 0.0, 0.0, None, None, math.e))):
+    """Result of `evaluate`.
+
+    Attributes
+    ----------
+    loss : float
+        Mean cross-entropy over the rows counted, weighted, in units of `base`.
+    accuracy : float
+        Top-1 accuracy over the same rows and weights.
+    count : int
+        Rows counted (label != ignore_index).
+    lse : ndarray or None
+        Per-row logsumexp, the logits' dtype.
+    argmax : ndarray of int64 or None
+        Per-row argmax (first index on ties, NumPy's rule).
+    topk_accuracy : dict
+        {k: weighted fraction of rows whose label is among the k largest
+        logits (ties to the lower index)} for each k asked for.
+    brier : float
+        Mean of sum_j (p_j - [j == y])^2 (scikit-learn's multiclass
+        brier_score_loss).
+    entropy : float
+        Mean predictive entropy -sum_j p_j log p_j, in units of `base`.
+    calibration : Calibration or None
+        Reliability bins (calibration_bins=B), with .ece and .mce.
+    per_class : PerClass or None
+        Per-class counts (per_class=True or "confusion").
+    base : float
+        The logarithm base of loss and entropy (e for nats).
+
+    In `fusedxent.dask` every field is a lazy Dask array.
+    """
+    __slots__ = ()
+
+    @property
+    def perplexity(self):
+        """base ** loss: exp of the mean cross-entropy in nats."""
+        return float(self.base ** self.loss)
+
+
+class BinaryEvaluation(namedtuple("BinaryEvaluation", ["loss", "accuracy", "count", "brier", "calibration",
+                                                       "base"], defaults=(None, math.e))):
+    """Result of `evaluate_binary`, per element.
+
+    Attributes
+    ----------
+    loss : float
+        Weighted mean binary cross-entropy with logits, in units of `base`.
+    accuracy : float
+        Weighted fraction of elements where (logit > 0) == (target >= 0.5).
+    count : int
+        Elements counted.
+    brier : float
+        Weighted mean of (sigmoid(x) - t)^2.
+    calibration : Calibration or None
+        Bins of p = sigmoid(x) with the observed (weighted) mean target.
+    base : float
+        The logarithm base of loss.
+    """
+    __slots__ = ()

@@ -1,17 +1,78 @@
-# Result types (defined in _results.py).  Evaluation is generic so that
-# fusedxent.dask can type its fields as lazy Dask arrays.
-from typing import Generic, NamedTuple, TypeVar
+# Result types (defined in _results.py).  They are generic so that
+# fusedxent.dask can type their fields as lazy Dask arrays.
+from typing import Any, Generic, NamedTuple, Optional
 
-_F = TypeVar("_F")
-_I = TypeVar("_I")
-_R = TypeVar("_R")
-_A = TypeVar("_A")
+from typing_extensions import TypeVar
 
-class Evaluation(NamedTuple, Generic[_F, _I, _R, _A]):
-    """(loss, accuracy, count, lse, argmax): floats, an int and per-row
-    arrays from fusedxent.evaluate; lazy Dask arrays from fusedxent.dask."""
+import numpy as np
+from numpy.typing import NDArray
+
+_F = TypeVar("_F")   # the scalar metrics
+_I = TypeVar("_I")   # count
+_R = TypeVar("_R")   # per-row lse
+_A = TypeVar("_A")   # per-row argmax
+# the histogram arrays (bins, per-class counts); defaulted so that the
+# four-parameter Evaluation[...] of earlier releases still type-checks
+_T = TypeVar("_T", default=NDArray[np.float64])
+
+class Calibration(NamedTuple, Generic[_T]):
+    """Reliability bins: edges (B + 1), weight, confidence_sum, correct_sum
+    (B each) and the total counted weight; .ece, .mce, .confidence, .accuracy."""
+    edges: NDArray[np.float64]
+    weight: _T
+    confidence_sum: _T
+    correct_sum: _T
+    total_weight: Any
+    @property
+    def ece(self) -> float: ...
+    @property
+    def mce(self) -> float: ...
+    @property
+    def confidence(self) -> _T: ...
+    @property
+    def accuracy(self) -> _T: ...
+
+class PerClass(NamedTuple, Generic[_T]):
+    """Per-class support, predicted, correct (C each) and the optional C x C
+    confusion matrix; recall, precision, f1, macro_f1, balanced_accuracy."""
+    support: _T
+    predicted: _T
+    correct: _T
+    confusion: Optional[_T]
+    @property
+    def recall(self) -> NDArray[np.float64]: ...
+    @property
+    def precision(self) -> NDArray[np.float64]: ...
+    @property
+    def f1(self) -> NDArray[np.float64]: ...
+    @property
+    def macro_f1(self) -> float: ...
+    @property
+    def balanced_accuracy(self) -> float: ...
+
+class Evaluation(NamedTuple, Generic[_F, _I, _R, _A, _T]):
+    """loss, accuracy, count, lse, argmax, topk_accuracy, brier, entropy,
+    calibration, per_class, base: floats, an int, per-row arrays and
+    histograms from fusedxent.evaluate; lazy Dask arrays from fusedxent.dask."""
     loss: _F
     accuracy: _F
     count: _I  # type: ignore[assignment]  # the field shadows tuple.count, as at run time
     lse: _R
     argmax: _A
+    topk_accuracy: dict[int, _F] = ...
+    brier: _F = ...
+    entropy: _F = ...
+    calibration: Optional[Calibration[_T]] = ...
+    per_class: Optional[PerClass[_T]] = ...
+    base: float = ...
+    @property
+    def perplexity(self) -> float: ...
+
+class BinaryEvaluation(NamedTuple, Generic[_F, _I, _T]):
+    """loss, accuracy, count, brier, calibration, base of evaluate_binary."""
+    loss: _F
+    accuracy: _F
+    count: _I  # type: ignore[assignment]  # the field shadows tuple.count, as at run time
+    brier: _F
+    calibration: Optional[Calibration[_T]] = ...
+    base: float = ...

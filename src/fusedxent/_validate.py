@@ -145,15 +145,7 @@ def clip_eps(eps, dtype):
 
 
 def num_threads(n):
-    if n is None:
-        return None
-    try:
-        v = operator.index(n)
-    except TypeError:
-        raise TypeError(f"num_threads must be a positive integer or None, got {type(n).__name__}") from None
-    if v < 1:
-        raise ValueError(f"num_threads must be >= 1, got {v}")
-    return v
+    return None if n is None else positive_int(n, "num_threads", "a positive integer or None")
 
 
 def weight_vector(w, n, name, what):
@@ -347,3 +339,37 @@ def npy_file(path, what):
         raise ValueError(f"{what} file {p!r} is truncated: its header promises shape {shape} of "
                          f"{dtype}, expected {expected} bytes, the file has {actual}")
     return shape, dtype, fortran
+
+
+MAX_TOPK = 16
+
+
+def positive_int(v, name, what="a positive integer"):
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise TypeError(f"{name} must be {what}, got {type(v).__name__}") from None
+    if i < 1:
+        raise ValueError(f"{name} must be >= 1, got {i}")
+    return i
+
+
+def eval_options(topk, calibration_bins, per_class, C=None):
+    """(sorted unique top-k values, bins or None, per_class as False, True
+    or "confusion") of evaluate, checked."""
+    if isinstance(topk, (str, bytes)) or not hasattr(topk, "__iter__"):
+        topk = (topk,)
+    ks = tuple(sorted({positive_int(q, "topk values") for q in topk}))
+    if not ks:
+        raise ValueError("topk must hold at least one k")
+    if sum(1 for q in ks if q > 1) > MAX_TOPK:
+        raise ValueError(f"topk holds at most {MAX_TOPK} values above 1, got {len(ks)}")
+    B = None if calibration_bins is None else positive_int(calibration_bins, "calibration_bins")
+    if isinstance(per_class, str):
+        if per_class != "confusion":
+            raise ValueError(f'per_class must be False, True or "confusion", got {per_class!r}')
+    else:
+        per_class = bool(per_class)
+    if per_class == "confusion" and C is not None and C > 1024:
+        raise ValueError(f'per_class="confusion" needs at most 1024 classes (a C x C matrix), got {C}')
+    return ks, B, per_class

@@ -46,10 +46,10 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 
 from . import _api
 from . import _validate as V
-from ._results import Evaluation
+from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
-           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "open_npy"]
+           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary", "open_npy"]
 
 
 # ------------------------------------------------------------------ reading .npy files in the workers
@@ -426,6 +426,22 @@ def _bce_block(x, t, w, pw, *, want_grad, count, opts):
     return p.grad, p.elements, np.full((1,) * x.ndim + (1,), p.loss_sum)
 
 
+def _bce_operands(x, target, tname, weight, wname):
+    """The targets (checked, chunked like the logits x) and the element
+    weights (checked, float64, broadcast blockwise to x; or None) of a
+    binary call."""
+    t = _optional_dask(target, tname)
+    if t is None:
+        raise TypeError(f"{tname} must be real numbers (0/1 labels or probabilities), not None")
+    V.bce_target(_stand_in(t), x.shape)
+    t = t.rechunk(x.chunks)
+    w = _optional_dask(weight, wname)
+    if w is not None:
+        V.check_bce_weight(w, x.shape, wname)
+        w = _broadcast_like(w.astype(np.float64), x)
+    return t, w
+
+
 def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None,
                                  label_smoothing=0.0, gamma=0.0, alpha=None,
                                  reduction="mean", base=None, return_grad=False,
@@ -463,15 +479,7 @@ def sigmoid_binary_cross_entropy(logits, target, *, weight=None, pos_weight=None
                 alpha=None if alpha is None else V.unit_interval(alpha, "alpha"),
                 reduction=reduction, base=base, num_threads=V.num_threads(num_threads),
                 pos_weight=None)
-    t = _optional_dask(target, "target")
-    if t is None:
-        raise TypeError("target must be real numbers (0/1 labels or probabilities), not None")
-    V.bce_target(_stand_in(t), x.shape)
-    t = t.rechunk(x.chunks)
-    w = _optional_dask(weight, "weight")
-    if w is not None:
-        V.check_bce_weight(w, x.shape, "weight")
-        w = _broadcast_like(w.astype(np.float64), x)
+    t, w = _bce_operands(x, target, "target", weight, "weight")
     pw, pw_ind = None, None
     if pos_weight is not None:
         pwd = _optional_dask(pos_weight, "pos_weight")
@@ -498,19 +506,37 @@ def _finish_bce(total, *, reduction, k, count):
 
 # ------------------------------------------------------------------ evaluation
 
-def _evaluate_block(x, y, sw, *, axis, ignore_index, num_threads):
-    e = _api.evaluate_parts(x, y, axis=axis, ignore_index=ignore_index, sample_weight=sw,
-                            num_threads=num_threads)
-    sums = np.array([e.loss_sum, e.weight_sum, e.correct_sum, e.count], np.float64)
-    return e.lse, e.argmax, sums.reshape((1,) * x.ndim + (4,))
+def _evaluate_block(x, y, sw, *, axis, opts):
+    e = _api.evaluate_parts(x, y, axis=axis, sample_weight=sw, **opts)
+    flat = [e.sums] + [a.reshape(-1) for a in (e.calibration, e.per_class, e.confusion) if a is not None]
+    parts = np.concatenate(flat)
+    return e.lse, e.argmax, parts.reshape((1,) * x.ndim + (parts.size,))
 
 
-def _finish_evaluation(total, *, field):
-    ev = _api.evaluation_from_sums(*(float(v) for v in total))
-    return np.asarray(ev[field], np.int64 if field == 2 else np.float64)
+def _eval_layout(nk, B, C, pc):
+    """Slices of the flat partial vector: sums, calibration, per-class, confusion."""
+    sl, at = {}, 0
+    for name, size in (("sums", 6 + nk), ("calibration", 3 * B if B else 0), ("per_class", 3 * C if pc else 0),
+                       ("confusion", C * C if pc == "confusion" else 0)):
+        sl[name] = slice(at, at + size)
+        at += size
+    return sl, at
 
 
-def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
+def _finish_evaluation(total, *, field, layout, topk, B, C, pc, k, base):
+    sl = layout
+    cal = total[sl["calibration"]].reshape(3, B) if B else None
+    per = total[sl["per_class"]].reshape(3, C) if pc else None
+    conf = total[sl["confusion"]].reshape(C, C) if pc == "confusion" else None
+    ev = _api.evaluation_from_parts(total[sl["sums"]], topk, cal, per, conf, k=k, base=base)
+    v = ev[field] if isinstance(field, int) else getattr(ev, field[0])
+    if isinstance(field, tuple):          # an item of a structured field
+        v = v[field[1]] if isinstance(v, dict) else getattr(v, field[1])
+    return np.asarray(v, np.int64 if field == 2 else np.float64)
+
+
+def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
+             calibration_bins=None, per_class=False, num_threads=None):
     """Lazy `fusedxent.evaluate`: one pass over the logits for every field.
 
     Parameters
@@ -520,7 +546,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         to one chunk.
     labels : dask.array.Array or array_like of int
         The logits' shape without `axis`; rechunked like the rows.
-    axis, ignore_index, num_threads :
+    axis, ignore_index, base, topk, calibration_bins, per_class, num_threads :
         As in `fusedxent.evaluate`.
     sample_weight : dask.array.Array or array_like, optional
         Per-row weights.
@@ -528,15 +554,20 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     Returns
     -------
     Evaluation
-        Of Dask arrays: loss, accuracy (0-d float64), count (0-d int64), lse
-        and argmax (per row).  ``dask.compute(ev)`` computes them together;
-        the reductions add the evaluator's double partials in Dask's tree.
+        Of Dask arrays: loss, accuracy, brier, entropy (0-d float64), count
+        (0-d int64), lse and argmax (per row), topk_accuracy ({k: 0-d}),
+        calibration and per_class (of Dask arrays, or None).
+        ``dask.compute(ev)`` computes them together; every block's double
+        partials (sums, bins, per-class counts) are added in Dask's tree.
     """
     x, ax = _logits(logits, axis)
     nd = x.ndim
+    C = x.shape[ax]
     b_ind = tuple(i for i in range(nd) if i != ax)
     idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
     ii = V.ignore_index(ignore_index)
+    k = V.log_base(base)
+    ks, B, pc = V.eval_options(topk, calibration_bins, per_class, C)
     y = _optional_dask(labels, "labels")
     if y is None:
         raise TypeError("labels must hold integer class indices, not None")
@@ -549,11 +580,73 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     if sw is not None:
         V.check_sample_weight(sw, idx_shape)
         sw = sw.rechunk(_batch_chunks(x, ax))
-    tup = _tuple_blocks(_evaluate_block, x, [(y, b_ind), (sw, b_ind)], axis=ax, ignore_index=ii,
-                        num_threads=V.num_threads(num_threads))
-    total = _tree_sum(_take(tup, 2, np.float64, parts=4))
-    return Evaluation(_scalar(total, _finish_evaluation, field=0),
-                      _scalar(total, _finish_evaluation, field=1),
-                      _scalar(total, _finish_evaluation, dtype=np.int64, field=2),
-                      _take(tup, 0, x.dtype, drop_axis=ax),
-                      _take(tup, 1, np.int64, drop_axis=ax))
+    nk = sum(1 for q in ks if q > 1)
+    layout, size = _eval_layout(nk, B, C, pc)
+    opts = dict(ignore_index=ii, topk=ks, calibration_bins=B, per_class=pc, num_threads=V.num_threads(num_threads))
+    tup = _tuple_blocks(_evaluate_block, x, [(y, b_ind), (sw, b_ind)], axis=ax, opts=opts)
+    total = _tree_sum(_take(tup, 2, np.float64, parts=size))
+    topk_out = tuple(ks)
+    fin = lambda field, dtype=np.float64: _scalar(total, _finish_evaluation, dtype=dtype, field=field,
+                                                  layout=layout, topk=topk_out, B=B, C=C, pc=pc, k=k, base=base)
+    arr = lambda name, shape: total[layout[name]].reshape(shape)
+    cal = None
+    if B:
+        cal = Calibration(np.linspace(0.0, 1.0, B + 1), arr("calibration", (3, B))[0],
+                          arr("calibration", (3, B))[1], arr("calibration", (3, B))[2], total[1])
+    per = None
+    if pc:
+        p3 = arr("per_class", (3, C))
+        per = PerClass(p3[0], p3[1], p3[2], arr("confusion", (C, C)) if pc == "confusion" else None)
+    return Evaluation(fin(0), fin(1), fin(2, np.int64), _take(tup, 0, x.dtype, drop_axis=ax),
+                      _take(tup, 1, np.int64, drop_axis=ax), {q: fin(("topk_accuracy", q)) for q in ks},
+                      fin(6), fin(7), cal, per, float(np.e if base is None else base))
+
+
+def _binary_block(x, t, w, *, opts):
+    e = _api.evaluate_binary_parts(x, t, sample_weight=w, **opts)
+    parts = np.concatenate([e.sums] + ([e.calibration.reshape(-1)] if e.calibration is not None else []))
+    return parts.reshape((1,) * x.ndim + (parts.size,))
+
+
+def _finish_binary(total, *, field, B, k, base):
+    cal = total[5:].reshape(3, B) if B else None
+    return np.asarray(_api.binary_evaluation_from_parts(total[:5], cal, k=k, base=base)[field],
+                      np.int64 if field == 2 else np.float64)
+
+
+def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None, num_threads=None):
+    """Lazy `fusedxent.evaluate_binary` over Dask arrays (any chunking).
+
+    Parameters
+    ----------
+    logits, targets : dask.array.Array or array_like
+        The same shape; targets rechunked like the logits.
+    sample_weight : dask.array.Array or array_like, optional
+        Broadcastable to the logits; broadcast blockwise.
+    base, calibration_bins, num_threads :
+        As in `fusedxent.evaluate_binary`.
+
+    Returns
+    -------
+    BinaryEvaluation
+        Of 0-d Dask arrays (calibration of Dask arrays, or None).
+    """
+    x = _float_dask(logits, "logits")
+    nd = x.ndim
+    ind = tuple(range(nd))
+    k = V.log_base(base)
+    _, B, _ = V.eval_options((1,), calibration_bins, False)
+    t, w = _bce_operands(x, targets, "targets", sample_weight, "sample_weight")
+    size = 5 + (3 * B if B else 0)
+    opts = dict(calibration_bins=B, num_threads=V.num_threads(num_threads))
+    parts = da.blockwise(_binary_block, ind + (nd,), x, ind, t, ind, w, ind if w is not None else None,
+                         opts=opts, new_axes={nd: size}, adjust_chunks={i: 1 for i in ind}, dtype=np.float64,
+                         meta=np.empty((0,) * (nd + 1)))
+    total = _tree_sum(parts)
+    fin = lambda field, dtype=np.float64: _scalar(total, _finish_binary, dtype=dtype, field=field, B=B, k=k,
+                                                  base=base)
+    cal = None
+    if B:
+        c3 = total[5:].reshape(3, B)
+        cal = Calibration(np.linspace(0.0, 1.0, B + 1), c3[0], c3[1], c3[2], total[1])
+    return BinaryEvaluation(fin(0), fin(1), fin(2, np.int64), fin(3), cal, float(np.e if base is None else base))

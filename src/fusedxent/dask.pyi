@@ -5,10 +5,10 @@ from typing import Any, Literal, Optional, Union, overload
 from dask.array import Array
 from numpy.typing import ArrayLike
 
-from ._results import Evaluation
+from ._results import BinaryEvaluation, Evaluation
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
-           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "open_npy"]
+           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary", "open_npy"]
 
 _In = Union[Array, ArrayLike]
 _Reduced = Literal["mean", "sum"]
@@ -50,5 +50,10 @@ def sigmoid_binary_cross_entropy(logits: _In, target: _In, *, weight: Optional[_
                                  num_threads: Optional[int] = ...) -> tuple[Array, Array]: ...
 
 def evaluate(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = ...,
-             sample_weight: Optional[_In] = ...,
-             num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array]: ...
+             sample_weight: Optional[_In] = ..., base: Optional[float] = ...,
+             topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
+             per_class: Union[bool, Literal["confusion"]] = ...,
+             num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
+def evaluate_binary(logits: _In, targets: _In, *, sample_weight: Optional[_In] = ...,
+                    base: Optional[float] = ..., calibration_bins: Optional[int] = ...,
+                    num_threads: Optional[int] = ...) -> BinaryEvaluation[Array, Array, Array]: ...

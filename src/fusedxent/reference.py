@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import _validate as V
-from ._results import Evaluation   # noqa: F401  (re-exported: the result type of evaluate)
+from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass   # noqa: F401 (result types)
 
 
 # ------------------------------------------------------------------ helpers
@@ -308,25 +308,89 @@ def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", re
 
 # ------------------------------------------------------------------ evaluation
 
-def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
+def _calibration(conf, hit, w, B, total):
+    """Equal-width bins on [0, 1] of finite confidences, the last bin closed."""
+    ok = np.isfinite(conf)
+    b = np.minimum(np.floor(conf[ok] * B).astype(np.int64), B - 1)
+    return Calibration(np.linspace(0.0, 1.0, B + 1), np.bincount(b, w[ok], B),
+                       np.bincount(b, (w * conf)[ok], B), np.bincount(b, (w * hit)[ok], B), total)
+
+
+def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
+             calibration_bins=None, per_class=False, num_threads=None):
+    """Every metric of `evaluate` from the softmax in float64, row by row."""
     x, ax, x2, mshape = _rows(logits, axis, "logits")
     C = mshape[-1]
     idx_shape = mshape[:-1]
     ignore_index = V.ignore_index(ignore_index)
+    k = V.log_base(base)
+    ks, B, pc = V.eval_options(topk, calibration_bins, per_class, C)
     V.num_threads(num_threads)
     y = V.class_labels(labels, C, ignore_index, name="labels")
     if y.size != x2.shape[0]:
         raise ValueError(f"labels must have shape {tuple(idx_shape)}, got {np.shape(labels)}")
-    sw = np.ones(x2.shape[0]) if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
+    N = x2.shape[0]
+    sw = np.ones(N) if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
     m, s, l, finite = _row_parts(x2)
     lse = np.where(finite, m + l, m)
     amax = np.argmax(x2, axis=1)
     keep = y != ignore_index
+    nanrow = np.isnan(x2).any(axis=1)
     yy = np.where(keep, y, 0)
+    rows_i = np.arange(N)
+    xy = x2[rows_i, yy]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        p = np.exp(x2 - np.where(finite, m, 0.0)[:, None]) / (1.0 + s)[:, None]
+        p[~finite] = np.nan
+        loss_r = np.where(finite, (m - xy) + l, np.nan)
+        # Brier: the label's term as (1 - p_y)^2 with 1 - p_y = s / (1 + s) when
+        # x_y is the maximum (p_y rounds to 1 for a confident row); entropy
+        # as l + sum_j p_j (m - x_j), two sums of terms >= 0
+        isy = np.arange(C) == yy[:, None]
+        q = np.where(xy == m, s / (1.0 + s), 1.0 - p[rows_i, yy])
+        brier_r = np.sum(np.where(isy, 0.0, p * p), axis=1) + q * q
+        ent_r = l + np.sum(np.where(p > 0, p * (np.where(finite, m, 0.0)[:, None] - x2), 0.0), axis=1)
+        ent_r[~finite] = np.nan
+        brier_r[~finite] = np.nan
+        # rank: logits above the label's, and ties before it (NaN rows: never in any top k)
+        rank = np.sum(x2 > xy[:, None], axis=1) + np.sum((x2 == xy[:, None]) & (np.arange(C) < yy[:, None]), axis=1)
+    rank = np.where(nanrow, C, rank)
+    hit = keep & ~nanrow & (amax == y)
+    w = np.where(keep, sw, 0.0)
+    wsum = float(np.sum(w))
+    mean = (lambda v: float(np.sum((w * v)[keep])) / wsum) if wsum != 0 else (lambda v: 0.0)
+    topk_acc = {q: mean((rank < q) & ~nanrow) for q in ks}
+    cal = _calibration(np.where(keep, 1.0 / (1.0 + s), np.nan), hit, w, B, wsum) if B else None
+    per = None
+    if pc:
+        valid = keep & ~nanrow
+        conf_m = None
+        if pc == "confusion":
+            conf_m = np.bincount(y[valid] * C + amax[valid], w[valid], C * C).reshape(C, C)
+        per = PerClass(np.bincount(y[keep], w[keep], C), np.bincount(amax[valid], w[valid], C),
+                       np.bincount(y[hit], w[hit], C), conf_m)
+    return Evaluation(mean(loss_r) * k, mean(hit), int(keep.sum()), lse.reshape(idx_shape).astype(x.dtype),
+                      amax.reshape(idx_shape).astype(np.int64), topk_acc, mean(brier_r), mean(ent_r) * k,
+                      cal, per, math.e if base is None else float(base))
+
+
+def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None, num_threads=None):
+    """evaluate_binary in float64: BCE, accuracy, Brier, calibration per element."""
+    x = V.float_array(logits, "logits")
+    t = V.bce_target(targets, x.shape).astype(np.float64)
+    k = V.log_base(base)
+    _, B, _ = V.eval_options((1,), calibration_bins, False)
+    V.num_threads(num_threads)
+    w = V.bce_weight(sample_weight, x.shape, "sample_weight")
+    w = np.ones(x.shape) if w is None else np.broadcast_to(w, x.shape).astype(np.float64)
+    v = x.astype(np.float64)
     with np.errstate(invalid="ignore"):
-        rows = np.where(finite, (m - x2[np.arange(len(y)), yy]) + l, np.nan)
-    wsum = float(np.sum(sw[keep]))
-    loss = float(np.sum((sw * rows)[keep])) / wsum if wsum != 0 else 0.0
-    acc = float(np.sum(sw[keep & (amax == y)])) / wsum if wsum != 0 else 0.0
-    return Evaluation(loss, acc, int(keep.sum()), lse.reshape(idx_shape).astype(x.dtype),
-                      amax.reshape(idx_shape).astype(np.int64))
+        loss = np.where(t == 0, 0.0, t * np.logaddexp(0.0, -v)) + np.where(t == 1, 0.0, (1 - t) * np.logaddexp(0.0, v))
+        loss = np.where(w == 0, 0.0, w * loss)
+    p = sigmoid(v)
+    hit = (((v > 0) == (t >= 0.5)) & ~np.isnan(v)).astype(np.float64)   # a NaN logit is never right
+    wsum = float(np.sum(w))
+    mean = (lambda a: float(np.sum(a)) / wsum) if wsum != 0 else (lambda a: 0.0)
+    cal = _calibration(p.reshape(-1), t.reshape(-1), w.reshape(-1), B, wsum) if B else None
+    return BinaryEvaluation(mean(loss) * k, mean(w * hit), int(x.size), mean(w * (p - t) ** 2), cal,
+                            math.e if base is None else float(base))

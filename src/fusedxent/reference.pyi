@@ -5,6 +5,7 @@ from ._api import (
     binary_cross_entropy as binary_cross_entropy,
     cross_entropy as cross_entropy,
     evaluate as evaluate,
+    evaluate_binary as evaluate_binary,
     log_sigmoid as log_sigmoid,
     log_softmax as log_softmax,
     logsumexp as logsumexp,
@@ -13,4 +14,7 @@ from ._api import (
     softmax as softmax,
     softmax_cross_entropy as softmax_cross_entropy,
 )
+from ._results import BinaryEvaluation as BinaryEvaluation
+from ._results import Calibration as Calibration
 from ._results import Evaluation as Evaluation
+from ._results import PerClass as PerClass

@@ -1,0 +1,161 @@
+"""`python -m fusedxent evaluate LOGITS.npy LABELS.npy ...`: score saved
+predictions in one streamed pass -- a table of the metrics, JSON, and a
+reliability diagram.
+
+Bad input (a missing file, not an .npy, an .npz, wrong shapes, labels out
+of range) prints one line naming the problem and exits 2; nothing is
+written then, since outputs are written only after the whole pass.
+"""
+import json
+import math
+import sys
+
+import numpy as np
+
+
+def add_parser(sub):
+    e = sub.add_parser("evaluate", help="score saved logits against labels in one streamed pass")
+    e.add_argument("logits", help=".npy of logits (rows, classes); binary: any shape")
+    e.add_argument("labels", help=".npy of class indices (rows,); binary: targets of the logits' shape")
+    e.add_argument("--axis", type=int, default=-1, help="the class axis (not the streamed first axis)")
+    e.add_argument("--ignore-index", type=int, default=-100, help="label of rows to leave out")
+    e.add_argument("--topk", type=int, nargs="+", default=[1, 5], help="k of the top-k accuracies")
+    e.add_argument("--bins", type=int, default=None, help="reliability bins (default 15 with --plot)")
+    e.add_argument("--per-class", action="store_true", help="per-class recall, precision, F1")
+    e.add_argument("--binary", action="store_true", help="sigmoid outputs: evaluate_binary per element")
+    e.add_argument("--base", type=float, default=None, help="logarithm base of loss and entropy (default e)")
+    e.add_argument("--batch-rows", type=int, default=65536, help="rows read per batch")
+    e.add_argument("--json", metavar="OUT.json", help="write the metrics as JSON")
+    e.add_argument("--plot", metavar="OUT.png", help="draw the reliability diagram (needs matplotlib)")
+    e.add_argument("--quiet", action="store_true", help="no progress line")
+    return e
+
+
+def _progress_line(total):
+    """A plain progress line on stderr, for when tqdm is not installed."""
+    done = [0]
+
+    def tick():
+        done[0] += 1
+        sys.stderr.write(f"\r{done[0]}/{total} batches")
+        if done[0] == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return tick
+
+
+def _report(ev, binary):
+    """(label, value) rows of the table, and the JSON document."""
+    doc = {"count": int(ev.count), "loss": float(ev.loss), "base": float(ev.base), "accuracy": float(ev.accuracy),
+           "brier": float(ev.brier)}
+    rows = [("rows" if not binary else "elements", ev.count), ("loss", ev.loss)]
+    if not binary:
+        rows.append(("perplexity", ev.perplexity))
+        doc["perplexity"] = float(ev.perplexity)
+        for q, v in ev.topk_accuracy.items():
+            rows.append((f"top-{q} accuracy", v))
+        doc["topk_accuracy"] = {str(q): float(v) for q, v in ev.topk_accuracy.items()}
+        rows.append(("entropy", ev.entropy))
+        doc["entropy"] = float(ev.entropy)
+    else:
+        rows.append(("accuracy", ev.accuracy))
+    rows.append(("brier", ev.brier))
+    cal = ev.calibration
+    if cal is not None:
+        rows += [("ece", cal.ece), ("mce", cal.mce)]
+        doc["calibration"] = {"edges": cal.edges.tolist(), "weight": cal.weight.tolist(),
+                              "confidence_sum": cal.confidence_sum.tolist(), "correct_sum": cal.correct_sum.tolist(),
+                              "total_weight": float(cal.total_weight), "ece": cal.ece, "mce": cal.mce}
+    per = getattr(ev, "per_class", None)
+    if per is not None:
+        rows += [("macro F1", per.macro_f1), ("balanced accuracy", per.balanced_accuracy)]
+        doc["per_class"] = {"support": per.support.tolist(), "predicted": per.predicted.tolist(),
+                            "correct": per.correct.tolist(), "recall": per.recall.tolist(),
+                            "precision": per.precision.tolist(), "f1": per.f1.tolist(),
+                            "macro_f1": per.macro_f1, "balanced_accuracy": per.balanced_accuracy}
+    return rows, doc
+
+
+def _json_safe(o):
+    """NaN and infinities (a NaN row's loss, an empty bin's mean) as null:
+    strict JSON has no literal for them."""
+    if isinstance(o, dict):
+        return {k: _json_safe(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_json_safe(v) for v in o]
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def _plot(cal, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 6.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 1]})
+    edges = cal.edges
+    mid = (edges[:-1] + edges[1:]) / 2
+    width = edges[1] - edges[0]
+    nz = cal.weight > 0
+    top.bar(mid[nz], cal.accuracy[nz], width=width * 0.9, color="tab:blue", alpha=0.75, label="accuracy per bin")
+    top.plot(cal.confidence[nz], cal.accuracy[nz], "o", color="tab:orange", ms=4, label="(mean confidence, accuracy)")
+    top.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    top.set_ylabel("accuracy")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_title(f"{title}\nECE {cal.ece:.4f}, MCE {cal.mce:.4f}")
+    top.legend(loc="upper left", fontsize=8)
+    bottom.bar(mid, cal.weight / max(cal.weight.sum(), 1e-300), width=width * 0.9, color="tab:gray")
+    bottom.set_xlabel("confidence")
+    bottom.set_ylabel("share of rows")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(args):
+    """The `evaluate` command; returns the exit code."""
+    import fusedxent as fx
+    from . import _api
+
+    def fail(msg):
+        print(f"fusedxent evaluate: error: {msg}", file=sys.stderr)
+        return 2
+
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return fail("--plot needs matplotlib (pip install matplotlib)")
+    bins = args.bins if args.bins is not None else (15 if args.plot else None)
+    try:
+        if args.binary:
+            opts = dict(base=args.base, calibration_bins=bins)
+        else:
+            opts = dict(axis=args.axis, ignore_index=args.ignore_index, base=args.base, topk=tuple(args.topk),
+                        calibration_bins=bins, per_class=args.per_class)
+        progress = False if args.quiet else None
+        try:
+            import tqdm  # noqa: F401
+        except ImportError:
+            progress = False if args.quiet else _progress_line
+        ev = _api.evaluate_file(args.logits, args.labels, batch_rows=args.batch_rows, progress=progress,
+                                binary=args.binary, **opts)
+    except (OSError, ValueError, TypeError) as e:
+        return fail(str(e) if not isinstance(e, FileNotFoundError) else f"no such file: {e.filename}")
+    rows, doc = _report(ev, args.binary)
+    print(f"fusedxent evaluate: {args.logits} against {args.labels}"
+          f"{' (binary, per element)' if args.binary else ''}; "
+          f"loss in {'nats' if ev.base == math.e else f'base {ev.base:g}'}")
+    for name, v in rows:
+        print(f"  {name:<20}{v:>14}" if isinstance(v, (int, np.integer)) else f"  {name:<20}{v:>14.6g}")
+    if args.json:
+        doc.update(logits=str(args.logits), labels=str(args.labels), version=fx.__version__)
+        with open(args.json, "w") as f:
+            json.dump(_json_safe(doc), f, indent=1, allow_nan=False)
+        print(f"metrics written to {args.json}")
+    if args.plot:
+        _plot(ev.calibration, args.plot, f"reliability: {args.logits}")
+        print(f"reliability diagram written to {args.plot}")
+    return 0
