@@ -312,3 +312,27 @@ def test_evaluate_with_every_metric_on_the_cluster(client, files):
     wb = fx.evaluate_binary(x, t, calibration_bins=6)
     assert _rel(b.loss, wb.loss) < 1e-12 and _rel(b.brier, wb.brier) < 1e-12 and b.count == wb.count
     assert _rel(b.calibration.ece, wb.calibration.ece) < 1e-12
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_linear_cross_entropy_on_the_cluster(client, reduction):
+    # hidden and target chunked by rows (3-D hidden, uneven chunks), the
+    # weight in memory: loss, d_hidden blockwise, d_W / d_bias summed in the tree
+    rng = np.random.default_rng(21)
+    h = rng.standard_normal((5, 23, 12)).astype(np.float64)
+    W = rng.standard_normal((31, 12)) / 3
+    b = rng.standard_normal(31)
+    y = rng.integers(0, 31, (5, 23))
+    y[1, ::3] = -100
+    sw = rng.random((5, 23)) + 0.1
+    opts = dict(linear_bias=b, sample_weight=sw, label_smoothing=0.1, z_loss=1e-3, reduction=reduction,
+                chunk_size=6)
+    H = da.from_array(h, chunks=(2, 10, 12))
+    (got,) = dask.compute(fxd.linear_cross_entropy(H, W, da.from_array(y, chunks=(3, 7)), return_grad=True, **opts))
+    want = fx.linear_cross_entropy(h, W, y, return_grad=True, **opts)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    for a, c in zip(got[1], want[1]):
+        assert a.shape == c.shape and a.dtype == c.dtype
+        np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="features"):
+        fxd.linear_cross_entropy(H, W[:, :-1], y)

@@ -24,7 +24,7 @@ def test_mypy_strict_on_public_api_and_examples():
 def test_stubs_match_the_modules():
     pytest.importorskip("dask.array")
     code, out = _run("mypy.stubtest", "fusedxent._api", "fusedxent.reference", "fusedxent.dask",
-                     "fusedxent._kernels", "--allowlist", "stubtest-allowlist.txt")
+                     "fusedxent._kernels", "fusedxent._linear", "--allowlist", "stubtest-allowlist.txt")
     assert code == 0, out
 
 
@@ -38,7 +38,7 @@ def test_mypy_catches_a_misuse(tmp_path):
 
 
 # the result types document their fields as Attributes, the rest take Parameters
-RESULT_TYPES = {"Evaluation", "BinaryEvaluation", "Calibration", "PerClass"}
+RESULT_TYPES = {"Evaluation", "BinaryEvaluation", "Calibration", "PerClass", "LinearGrads"}
 
 
 def test_every_public_function_has_numpydoc_sections():

@@ -50,6 +50,8 @@ def main(argv=None):
         if args.targets:
             print()
             rows = rows + _bench.targets(threads=args.threads, repeat=args.repeat, quick=args.quick)
+            print()
+            rows = rows + _bench.linear(threads=args.threads, repeat=2, quick=args.quick)
         if args.json:
             import json
             with open(args.json, "w") as f:

@@ -441,3 +441,61 @@ def compare(old_path, new_rows, out=print):
         k = key(r)
         out(f"{k[0]:34}{'x'.join(map(str, k[1])):>14}{k[2]:>9}{k[3]:>9}{ratio(o):7.2f}x{ratio(r):7.2f}x{ch:+8.1%}")
     return rows
+
+
+def linear(N=4096, H=768, V=50257, threads=None, repeat=3, quick=False, out=print):
+    """linear_cross_entropy against the matrix products it cannot avoid, each
+    timed alone in the same interleaved run: the logits product
+    hidden @ W.T (the forward's floor) and the three products of
+    forward+gradient (logits, G @ W, G.T @ hidden); PyTorch's eager
+    F.cross_entropy(F.linear(...)) forward+backward when installed.
+    Returns result dicts."""
+    from ._linear import linear_cross_entropy
+    if quick:
+        N, H, V = N // 8, H // 4, V // 8
+    nt = threads or _k.max_threads()
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((N, H)).astype(np.float32)
+    W = (rng.standard_normal((V, H)) / np.sqrt(H)).astype(np.float32)
+    y = rng.integers(0, V, N)
+    logits = np.empty((N, V), np.float32)
+    dh = np.empty((N, H), np.float32)
+    dW = np.empty((V, H), np.float32)
+
+    def product():
+        np.matmul(h, W.T, out=logits)
+
+    def three():
+        np.matmul(h, W.T, out=logits)
+        np.matmul(logits, W, out=dh)
+        np.matmul(logits.T, h, out=dW)
+
+    fns = {"hidden @ W.T": product, "forward": lambda: linear_cross_entropy(h, W, y, num_threads=nt),
+           "3 products": three,
+           "forward+grad": lambda: linear_cross_entropy(h, W, y, return_grad=True, num_threads=nt)}
+    try:
+        import torch
+        import torch.nn.functional as F
+        torch.set_num_threads(nt)
+        th, tW, ty = torch.from_numpy(h).requires_grad_(), torch.from_numpy(W).requires_grad_(), torch.from_numpy(y)
+
+        def eager():
+            th.grad = tW.grad = None
+            F.cross_entropy(F.linear(th, tW), ty).backward()
+        fns["torch eager fwd+bwd"] = eager
+    except ImportError:
+        pass
+    ts = dict(zip(fns, _interleaved(list(fns.values()), repeat)))
+    out(f"linear_cross_entropy, N={N} H={H} V={V} float32, {nt} threads, medians of {repeat} interleaved runs")
+    rows = []
+    for name, t in ts.items():
+        note = ""
+        if name == "forward":
+            note = f"{t / ts['hidden @ W.T']:.2f}x the product (target <= 1.1x)"
+        elif name == "forward+grad":
+            note = f"{t / ts['3 products']:.2f}x the three products (target <= 1.2x)"
+        elif name.startswith("torch"):
+            note = f"{t / ts['forward+grad']:.2f}x fusedxent forward+grad"
+        out(f"  {name:22}{t * 1e3:10.1f} ms  {note}")
+        rows.append(dict(kernel="linear_cross_entropy " + name, shape=[N, H, V], dtype="float32", t=t))
+    return rows

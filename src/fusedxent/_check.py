@@ -165,6 +165,21 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
             bopts = dict(calibration_bins=5, sample_weight=0.5 + tb)
             bv, br = fx.evaluate_binary(x, tb.astype(dt), **bopts), R.evaluate_binary(x, tb.astype(dt), **bopts)
             cmp("evaluate_binary", case, dt, [bv.loss, bv.accuracy, bv.brier], [br.loss, br.accuracy, br.brier])
+    # the linear layer's loss and gradients, in blocks that do not divide
+    # the rows, against the reference's materialized logits
+    for dt in (np.float32, np.float64):
+        h = rng.standard_normal((45, 12)).astype(dt)
+        W = (rng.standard_normal((19, 12)) / 3).astype(dt)
+        b = rng.standard_normal(19).astype(dt)
+        y = rng.integers(0, 19, 45)
+        y[::5] = -100
+        lopts: dict[str, Any] = dict(linear_bias=b, label_smoothing=0.1, z_loss=1e-3, return_grad=True)
+        lf, gf = fx.linear_cross_entropy(h, W, y, chunk_size=8, **lopts)
+        lr, gr = R.linear_cross_entropy(h, W, y, **lopts)
+        cmp("linear_cross_entropy", "45x12 @ 19x12", dt, [lf], [lr])
+        cmp("linear_cross_entropy.grads", "45x12 @ 19x12", dt,
+            np.concatenate([a.reshape(-1) for a in gf if a is not None]),
+            np.concatenate([a.reshape(-1) for a in gr if a is not None]))
     if raise_on_failure and not rep.ok:
         raise AssertionError("fusedxent.check() found disagreements:\n" + str(rep))
     return rep

@@ -7,6 +7,7 @@ from streamed batches derives them exactly as a one-shot one.
 """
 import math
 from collections import namedtuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -177,3 +178,20 @@ class BinaryEvaluation(namedtuple("BinaryEvaluation", ["loss", "accuracy", "coun
         The logarithm base of loss.
     """
     __slots__ = ()
+
+
+class LinearGrads(NamedTuple):
+    """Gradients of `linear_cross_entropy`.
+
+    Attributes
+    ----------
+    hidden : ndarray
+        d(loss)/d(hidden), hidden's shape and dtype.
+    linear_weight : ndarray
+        d(loss)/d(linear_weight), (V, H), linear_weight's dtype.
+    linear_bias : ndarray or None
+        d(loss)/d(linear_bias), (V,), or None when no bias was given.
+    """
+    hidden: Any
+    linear_weight: Any
+    linear_bias: Any

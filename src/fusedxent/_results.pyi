@@ -76,3 +76,9 @@ class BinaryEvaluation(NamedTuple, Generic[_F, _I, _T]):
     brier: _F
     calibration: Optional[Calibration[_T]] = ...
     base: float = ...
+
+class LinearGrads(NamedTuple):
+    """Gradients of linear_cross_entropy: hidden, linear_weight, linear_bias (or None)."""
+    hidden: NDArray[Any]
+    linear_weight: NDArray[Any]
+    linear_bias: Optional[NDArray[Any]]

@@ -373,3 +373,38 @@ def eval_options(topk, calibration_bins, per_class, C=None):
     if per_class == "confusion" and C is not None and C > 1024:
         raise ValueError(f'per_class="confusion" needs at most 1024 classes (a C x C matrix), got {C}')
     return ks, B, per_class
+
+
+def linear_operands(hidden, linear_weight, target, linear_bias):
+    """Validated (h2 (N, H), W (V, H), y (N,) int64, b or None, the compute
+    dtype, hidden's shape and dtype) -- every check before any work."""
+    h = float_array(hidden, "hidden")
+    W = float_array(linear_weight, "linear_weight")
+    if h.ndim < 1:
+        raise ValueError("hidden must have at least one dimension (the feature axis H), got a 0-d array")
+    if W.ndim != 2:
+        raise ValueError(f"linear_weight must be 2-D (V, H) as torch.nn.Linear stores it, got shape {W.shape}")
+    Vn, H = W.shape
+    if h.shape[-1] != H:
+        raise ValueError(f"hidden has {h.shape[-1]} features on its last axis, linear_weight {W.shape} has {H}")
+    if Vn == 0:
+        raise ValueError("linear_weight has zero classes (V = 0)")
+    b = None
+    if linear_bias is not None:
+        b = float_array(linear_bias, "linear_bias")
+        if b.shape != (Vn,):
+            raise ValueError(f"linear_bias must have shape ({Vn},) (one per class of linear_weight), got {b.shape}")
+    if compute_dtype(h.dtype) != compute_dtype(W.dtype) or (
+            b is not None and compute_dtype(b.dtype) != compute_dtype(W.dtype)):
+        raise TypeError(f"hidden ({h.dtype}), linear_weight ({W.dtype}) and linear_bias "
+                        f"({None if b is None else b.dtype}) must compute in one precision (float32, with "
+                        f"float16/bfloat16 beside it, or float64)")
+    dt = compute_dtype(W.dtype)
+    idx_shape = h.shape[:-1]
+    y = np.asarray(target)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"target must hold integer class indices (linear_cross_entropy takes no "
+                        f"probability targets), got dtype {y.dtype}")
+    if y.shape != idx_shape:
+        raise ValueError(f"target must have shape {idx_shape} (hidden's shape without its last axis), got {y.shape}")
+    return h.reshape(-1, H), W, y, b, dt, h.shape, h.dtype

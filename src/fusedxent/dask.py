@@ -46,10 +46,12 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 
 from . import _api
 from . import _validate as V
-from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass
+from . import _linear
+from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
-           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary", "open_npy"]
+           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
+           "linear_cross_entropy", "open_npy"]
 
 
 # ------------------------------------------------------------------ reading .npy files in the workers
@@ -650,3 +652,98 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
         c3 = total[5:].reshape(3, B)
         cal = Calibration(np.linspace(0.0, 1.0, B + 1), c3[0], c3[1], c3[2], total[1])
     return BinaryEvaluation(fin(0), fin(1), fin(2, np.int64), fin(3), cal, float(np.e if base is None else base))
+
+
+# ------------------------------------------------------------------ linear cross-entropy
+
+def _linear_block(h, y, sw, denom, W, *, b, want_grad, opts):
+    hs = h.shape
+    p = _linear.linear_xent_parts(h.reshape(-1, hs[-1]), W, y, b, hshape=hs, sample_weight=sw,
+                                  want_grad=want_grad, grad_denominator=None if denom is None else float(denom),
+                                  **opts)
+    one = (1,) * h.ndim
+    dh = None if p.d_hidden is None else p.d_hidden.reshape(hs).astype(h.dtype, copy=False)
+    rows = None if p.rows is None else p.rows.reshape(hs[:-1]).astype(h.dtype, copy=False)
+    wparts = None
+    if want_grad:
+        flat = [p.d_weight.reshape(-1)] + ([p.d_bias] if p.d_bias is not None else [])
+        wparts = np.concatenate([np.asarray(a, np.float64) for a in flat]).reshape(one + (-1,))
+    return dh, rows, np.array([p.loss_sum, p.weight_sum]).reshape(one + (2,)), wparts
+
+
+def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
+                         ignore_index=-100, label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0,
+                         return_grad=False, chunk_size=None, num_threads=None):
+    """Lazy `fusedxent.linear_cross_entropy`: hidden and target chunked by rows.
+
+    Parameters
+    ----------
+    hidden : dask.array.Array or array_like (..., H)
+        Batch axes chunked any way; the feature axis is rechunked to one chunk.
+    linear_weight : array_like (V, H)
+        In memory, the same for every block (put into the graph once).
+    target : dask.array.Array or array_like of int
+        hidden's shape without its last axis; rechunked like the rows.
+    linear_bias, weight, sample_weight, ignore_index, label_smoothing, reduction, base, z_loss,
+    return_grad, chunk_size, num_threads :
+        As in `fusedxent.linear_cross_entropy` (chunk_size: rows per block
+        inside each task).
+
+    Returns
+    -------
+    loss : 0-d Dask array, or per-row losses with reduction="none"
+    grads : LinearGrads of Dask arrays, only with return_grad
+        d_hidden blockwise; d_linear_weight and d_linear_bias summed over
+        the blocks (in double) in Dask's tree.
+    """
+    h = _float_dask(hidden, "hidden")
+    if h.ndim < 1:
+        raise ValueError("hidden must have at least one dimension (the feature axis H), got a 0-d array")
+    nd = h.ndim
+    if len(h.chunks[-1]) > 1:
+        h = h.rechunk({nd - 1: -1})
+    y = _optional_dask(target, "target")
+    if y is None:
+        raise TypeError("target must hold integer class indices, not None")
+    W = np.asarray(linear_weight)
+    _, W, _, b, _, hshape, hdtype = V.linear_operands(_stand_in(h), W, _stand_in(y), linear_bias)
+    Vn, H = W.shape
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    ii = V.ignore_index(ignore_index)
+    w = None if weight is None else V.weight_vector(weight, Vn, "weight", "one weight per class")
+    opts = dict(weight=w, ignore_index=ii, label_smoothing=V.unit_interval(label_smoothing, "label_smoothing"),
+                reduction=reduction, base=base, z_loss=V.nonneg(z_loss, "z_loss"),
+                chunk_size=None if chunk_size is None else V.positive_int(chunk_size, "chunk_size"),
+                num_threads=V.num_threads(num_threads))
+    b_ind = tuple(range(nd - 1))
+    bchunks = h.chunks[:-1]
+    y = y.rechunk(bchunks)
+    sw = _optional_dask(sample_weight, "sample_weight")
+    if sw is not None:
+        V.check_sample_weight(sw, hshape[:-1])
+        sw = sw.rechunk(bchunks)
+    denom, d_ind = None, None
+    if return_grad and reduction == "mean":
+        dparts = da.blockwise(_xent_denominator_block, b_ind + (nd - 1,), y, b_ind, sw,
+                              b_ind if sw is not None else None, nd=len(b_ind), weight=w, ignore_index=ii,
+                              n_classes=Vn, new_axes={nd - 1: 1}, adjust_chunks={i: 1 for i in b_ind},
+                              dtype=np.float64, meta=np.empty((0,) * nd))
+        denom, d_ind = _scalar(_tree_sum(dparts), operator.itemgetter(0)), ()
+    # the weight as one graph key (one chunk, axes of its own), sent once
+    # to each worker rather than pickled into every task
+    Wd = da.from_array(W, chunks=W.shape)
+    tup = _tuple_blocks(_linear_block, h, [(y, b_ind), (sw, b_ind), (denom, d_ind), (Wd, (nd, nd + 1))], b=b,
+                        want_grad=bool(return_grad), opts=opts)
+    if reduction == "none":
+        loss = _take(tup, 1, hdtype, drop_axis=nd - 1)
+    else:
+        total = _tree_sum(_take(tup, 2, np.float64, parts=2))
+        loss = _scalar(total, _finish_mean_or_sum, reduction=reduction, k=k)
+    if not return_grad:
+        return loss
+    size = Vn * H + (Vn if b is not None else 0)
+    wsum = _tree_sum(_take(tup, 3, np.float64, parts=size))
+    dW = wsum[:Vn * H].reshape(Vn, H).astype(W.dtype)
+    db = None if b is None else wsum[Vn * H:].astype(b.dtype)
+    return loss, LinearGrads(_take(tup, 0, hdtype), dW, db)

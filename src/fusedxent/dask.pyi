@@ -5,10 +5,11 @@ from typing import Any, Literal, Optional, Union, overload
 from dask.array import Array
 from numpy.typing import ArrayLike
 
-from ._results import BinaryEvaluation, Evaluation
+from ._results import BinaryEvaluation, Evaluation, LinearGrads
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
-           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary", "open_npy"]
+           "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
+           "linear_cross_entropy", "open_npy"]
 
 _In = Union[Array, ArrayLike]
 _Reduced = Literal["mean", "sum"]
@@ -57,3 +58,10 @@ def evaluate(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = .
 def evaluate_binary(logits: _In, targets: _In, *, sample_weight: Optional[_In] = ...,
                     base: Optional[float] = ..., calibration_bins: Optional[int] = ...,
                     num_threads: Optional[int] = ...) -> BinaryEvaluation[Array, Array, Array]: ...
+
+def linear_cross_entropy(hidden: _In, linear_weight: ArrayLike, target: _In, *,
+                         linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
+                         sample_weight: Optional[_In] = ..., ignore_index: int = ..., label_smoothing: float = ...,
+                         reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
+                         z_loss: float = ..., return_grad: bool = ..., chunk_size: Optional[int] = ...,
+                         num_threads: Optional[int] = ...) -> Any: ...

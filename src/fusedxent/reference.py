@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import _validate as V
-from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass   # noqa: F401 (result types)
+from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass   # noqa: F401 (result types)
 
 
 # ------------------------------------------------------------------ helpers
@@ -394,3 +394,28 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
     cal = _calibration(p.reshape(-1), t.reshape(-1), w.reshape(-1), B, wsum) if B else None
     return BinaryEvaluation(mean(loss) * k, mean(w * hit), int(x.size), mean(w * (p - t) ** 2), cal,
                             math.e if base is None else float(base))
+
+
+def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None,
+                                   sample_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
+                                   base=None, z_loss=0.0, return_grad=False, chunk_size=None, num_threads=None):
+    """The oracle: the logits materialized in float64, then the reference
+    softmax_cross_entropy and the chain rule through the linear layer."""
+    h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
+    if chunk_size is not None:
+        V.positive_int(chunk_size, "chunk_size")
+    V.num_threads(num_threads)
+    h64, W64 = h2.astype(np.float64), W.astype(np.float64)
+    logits = h64 @ W64.T + (0.0 if b is None else b.astype(np.float64))
+    out = softmax_cross_entropy(logits, y.reshape(-1), weight=weight,
+                                  sample_weight=None if sample_weight is None else np.reshape(sample_weight, -1),
+                                  ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction,
+                                  base=base, z_loss=z_loss, return_grad=return_grad)
+    loss, g = (out if return_grad else (out, None))
+    if reduction == "none":
+        loss = np.asarray(loss).reshape(hshape[:-1]).astype(hdtype)
+    if not return_grad:
+        return loss
+    g = np.asarray(g, np.float64)
+    return loss, LinearGrads((g @ W64).reshape(hshape).astype(hdtype), (g.T @ h64).astype(W.dtype),
+                             None if b is None else g.sum(axis=0).astype(b.dtype))

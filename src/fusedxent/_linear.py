@@ -1,0 +1,158 @@
+"""linear_cross_entropy: softmax cross-entropy of `hidden @ W.T + b`
+without the N x V logits.
+
+Row blocks of `chunk_size` rows: the block's logits come from one matrix
+product into a reused (chunk_size, V) buffer, the existing row kernel
+computes the block's loss partials and -- with return_grad -- writes the
+softmax gradient over that same buffer, which then feeds the two gradient
+products (d_hidden of the block, and d_W accumulated over blocks).  Each
+product is a NumPy `matmul` (the BLAS NumPy links: OpenBLAS in the wheels)
+into a preallocated `out=`, so memory stays at the buffer, the gradients
+and one V x H scratch for d_W's block product.
+
+The products and the kernels run one after the other, never at the same
+time: the BLAS pool and the OpenMP team take turns on the cores.
+"""
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import _validate as V
+from ._api import finish_loss, softmax_xent_parts, xent_denominator
+from ._results import LinearGrads
+
+# the logits buffer's budget when chunk_size is None (bytes)
+CHUNK_BUDGET = 32 << 20
+
+
+def default_chunk_size(V_, itemsize, budget=CHUNK_BUDGET):
+    """Rows per block so that the (rows, V) logits buffer fits `budget`."""
+    return max(1, budget // max(1, V_ * itemsize))
+
+
+def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
+                         ignore_index=-100, label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0,
+                         return_grad=False, chunk_size=None, num_threads=None):
+    """Softmax cross-entropy of a linear layer's outputs without forming them.
+
+    Equal to ``softmax_cross_entropy(hidden @ linear_weight.T + linear_bias,
+    target, ...)`` with the logits computed ``chunk_size`` rows at a time
+    into one reused buffer.
+
+    Parameters
+    ----------
+    hidden : array_like, float (..., H)
+        The layer's inputs; 1-D (H,) is one row (with a 0-d target).
+    linear_weight : array_like, float (V, H)
+        The layer's weight in torch.nn.Linear's layout.
+    target : array_like of int (...)
+        Class indices in [0, V), hidden's shape without its last axis.
+    linear_bias : array_like (V,), optional
+        The layer's bias.
+    weight, sample_weight, ignore_index, label_smoothing, reduction, base, z_loss :
+        As in `softmax_cross_entropy` (class-index targets).
+    return_grad : bool
+        Also return the gradients of hidden, linear_weight and linear_bias.
+    chunk_size : int, optional
+        Rows per block (the logits buffer is chunk_size x V); None: as many
+        as fit 32 MB.
+    num_threads : int, optional
+        OpenMP threads of the row kernels; default: the OpenMP default.
+
+    Returns
+    -------
+    loss : float, or ndarray of per-row losses with reduction="none"
+    grads : LinearGrads, only with return_grad
+        (hidden, linear_weight, linear_bias) gradients; linear_bias None
+        when no bias was given.
+    """
+    h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
+    reduction = V.reduction(reduction)
+    k = V.log_base(base)
+    parts = linear_xent_parts(h2, W, y, b, hshape=hshape, weight=weight, sample_weight=sample_weight,
+                              ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction,
+                              base=base, z_loss=z_loss, want_grad=return_grad, chunk_size=chunk_size,
+                              num_threads=num_threads)
+    if reduction == "none":
+        loss = parts.rows.reshape(hshape[:-1]).astype(hdtype, copy=False)
+    else:
+        loss = finish_loss(parts.loss_sum, parts.weight_sum, reduction, k)
+    if not return_grad:
+        return loss
+    grads = LinearGrads(parts.d_hidden.reshape(hshape).astype(hdtype, copy=False),
+                        parts.d_weight.astype(W.dtype, copy=False),
+                        None if parts.d_bias is None else parts.d_bias.astype(b.dtype, copy=False))
+    return loss, grads
+
+
+class LinearParts(NamedTuple):
+    """One pass of linear_cross_entropy over a batch of rows (or a Dask block)."""
+    loss_sum: float          #: sum of the weighted row losses, in nats
+    weight_sum: float        #: the mean's denominator over these rows
+    rows: Any                #: per-row losses in units of `base` ("none"), compute dtype, else None
+    d_hidden: Any            #: (N, H) compute dtype, or None
+    d_weight: Any            #: (V, H) compute dtype, or None
+    d_bias: Any              #: (V,) compute dtype, or None (no bias or no gradient)
+
+
+def linear_xent_parts(h2, W, y, b=None, *, hshape=None, weight=None, sample_weight=None, ignore_index=-100,
+                      label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0, want_grad=False,
+                      grad_denominator=None, chunk_size=None, num_threads=None):
+    """The row-block loop of linear_cross_entropy over validated operands
+    (h2 (N, H), W (V, H), integer y (N,) or of shape hshape[:-1], bias b):
+    loss partials and, with want_grad, the three gradients scaled by
+    `grad_denominator` (the global mean's; default: this batch's)."""
+    N, H = h2.shape
+    Vn = W.shape[0]
+    dt = V.compute_dtype(W.dtype)
+    hshape = h2.shape if hshape is None else hshape
+    reduction = V.reduction(reduction)
+    ii = V.ignore_index(ignore_index)
+    w = None if weight is None else V.weight_vector(weight, Vn, "weight", "one weight per class")
+    sw = None if sample_weight is None else V.sample_weight(sample_weight, hshape[:-1])
+    yf = V.class_labels(y, Vn, ii)
+    nt = V.num_threads(num_threads)
+    z = V.nonneg(z_loss, "z_loss")
+    eps = V.unit_interval(label_smoothing, "label_smoothing")
+    cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
+    cs = min(cs, max(N, 1))
+    # float16 / bfloat16 compute in float32: the weight converted once, the
+    # hidden rows per block
+    Wc = np.ascontiguousarray(W, dtype=dt)
+    bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
+    WT = Wc.T
+    denom = xent_denominator(yf, ignore_index=ii, weight=w, sample_weight=sw, rows=N)
+    gden = denom if grad_denominator is None else float(grad_denominator)
+    buf = np.empty((cs, Vn), dt)
+    rows = np.empty(N, dt) if reduction == "none" else None
+    dh = dW = db = tmp = None
+    if want_grad:
+        dh = np.empty((N, H), dt)
+        dW = np.zeros((Vn, H), dt)
+        tmp = np.empty((Vn, H), dt)
+        db = np.zeros(Vn, dt) if b is not None else None
+    loss_sum = 0.0
+    opts = dict(weight=w, ignore_index=ii, label_smoothing=eps, reduction=reduction, base=base, z_loss=z,
+                num_threads=nt)
+    for r0 in range(0, N, cs):
+        r1 = min(N, r0 + cs)
+        n = r1 - r0
+        hb = np.ascontiguousarray(h2[r0:r1], dtype=dt)
+        logits = buf[:n]
+        np.matmul(hb, WT, out=logits)
+        if bc is not None:
+            logits += bc
+        parts = softmax_xent_parts(logits, yf[r0:r1], sample_weight=None if sw is None else sw[r0:r1],
+                                   want_grad=want_grad, grad_out=logits if want_grad else None,
+                                   grad_denominator=gden, **opts)
+        loss_sum += parts.loss_sum
+        if rows is not None:
+            rows[r0:r1] = parts.rows
+        if want_grad:
+            g = logits                       # the gradient, written over the logits
+            np.matmul(g, Wc, out=dh[r0:r1])
+            np.matmul(g.T, hb, out=tmp)
+            dW += tmp
+            if db is not None:
+                db += g.sum(axis=0)
+    return LinearParts(loss_sum, denom, rows, dh, dW, db)
