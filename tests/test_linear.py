@@ -164,3 +164,17 @@ def test_errors_before_any_work():
         f(h.astype(np.float64), W, y)
     with pytest.raises(ValueError, match="zero classes"):
         f(h, W[:0], y * 0)
+
+
+def test_num_threads_limits_both_pools_and_keeps_the_result():
+    h, W, b, y = _layer(10, N=300, V=70)
+    one = fx.linear_cross_entropy(h, W, y, linear_bias=b, return_grad=True, num_threads=1, chunk_size=64)
+    dflt = fx.linear_cross_entropy(h, W, y, linear_bias=b, return_grad=True, chunk_size=64)
+    assert one[0] == pytest.approx(dflt[0], rel=1e-6)
+    for a, c in zip(one[1], dflt[1]):
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-7)
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    fx.linear_cross_entropy(h, W, y, num_threads=1)
+    after = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    assert before == after          # the limit holds for the call only

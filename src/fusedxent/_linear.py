@@ -13,6 +13,7 @@ and one V x H scratch for d_W's block product.
 The products and the kernels run one after the other, never at the same
 time: the BLAS pool and the OpenMP team take turns on the cores.
 """
+import contextlib
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -57,7 +58,9 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         Rows per block (the logits buffer is chunk_size x V); None: as many
         as fit 32 MB.
     num_threads : int, optional
-        OpenMP threads of the row kernels; default: the OpenMP default.
+        Threads of the row kernels (OpenMP) and of the matrix products (the
+        BLAS pool, limited for the call through threadpoolctl when it is
+        installed); default: each pool's own default.
 
     Returns
     -------
@@ -134,25 +137,39 @@ def linear_xent_parts(h2, W, y, b=None, *, hshape=None, weight=None, sample_weig
     loss_sum = 0.0
     opts = dict(weight=w, ignore_index=ii, label_smoothing=eps, reduction=reduction, base=base, z_loss=z,
                 num_threads=nt)
-    for r0 in range(0, N, cs):
-        r1 = min(N, r0 + cs)
-        n = r1 - r0
-        hb = np.ascontiguousarray(h2[r0:r1], dtype=dt)
-        logits = buf[:n]
-        np.matmul(hb, WT, out=logits)
-        if bc is not None:
-            logits += bc
-        parts = softmax_xent_parts(logits, yf[r0:r1], sample_weight=None if sw is None else sw[r0:r1],
-                                   want_grad=want_grad, grad_out=logits if want_grad else None,
-                                   grad_denominator=gden, **opts)
-        loss_sum += parts.loss_sum
-        if rows is not None:
-            rows[r0:r1] = parts.rows
-        if want_grad:
-            g = logits                       # the gradient, written over the logits
-            np.matmul(g, Wc, out=dh[r0:r1])
-            np.matmul(g.T, hb, out=tmp)
-            dW += tmp
-            if db is not None:
-                db += g.sum(axis=0)
+    with _blas_threads(nt):
+        for r0 in range(0, N, cs):
+            r1 = min(N, r0 + cs)
+            hb = np.ascontiguousarray(h2[r0:r1], dtype=dt)
+            logits = buf[:r1 - r0]
+            np.matmul(hb, WT, out=logits)
+            if bc is not None:
+                logits += bc
+            parts = softmax_xent_parts(logits, yf[r0:r1], sample_weight=None if sw is None else sw[r0:r1],
+                                       want_grad=want_grad, grad_out=logits if want_grad else None,
+                                       grad_denominator=gden, **opts)
+            loss_sum += parts.loss_sum
+            if rows is not None:
+                rows[r0:r1] = parts.rows
+            if want_grad:
+                g = logits                       # the gradient, written over the logits
+                np.matmul(g, Wc, out=dh[r0:r1])
+                np.matmul(g.T, hb, out=tmp)
+                dW += tmp
+                if db is not None:
+                    db += g.sum(axis=0)
     return LinearParts(loss_sum, denom, rows, dh, dW, db)
+
+
+def _blas_threads(nt):
+    """num_threads for the matrix products too: the BLAS pool limited to the
+    kernels' thread count for the call (threadpoolctl, when installed; it
+    comes with scikit-learn).  Without num_threads each pool keeps its own
+    default; they never run at the same time."""
+    if nt is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=nt, user_api="blas")
