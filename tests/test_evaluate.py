@@ -219,6 +219,8 @@ def test_option_errors():
         fx.evaluate(x, y, calibration_bins=2.5)
     with pytest.raises(ValueError, match="calibration_bins"):
         fx.evaluate(x, y, calibration_bins=0)
+    with pytest.raises(ValueError, match="at most 1048576"):
+        fx.evaluate_binary(x, np.zeros_like(x), calibration_bins=(1 << 20) + 1)
     with pytest.raises(ValueError, match="per_class"):
         fx.evaluate(x, y, per_class="yes")
     with pytest.raises(ValueError, match="1024"):

@@ -342,6 +342,7 @@ def npy_file(path, what):
 
 
 MAX_TOPK = 16
+MAX_BINS = 1 << 20     # bin indices stay exact in float32 arithmetic and int32
 
 
 def positive_int(v, name, what="a positive integer"):
@@ -365,6 +366,8 @@ def eval_options(topk, calibration_bins, per_class, C=None):
     if sum(1 for q in ks if q > 1) > MAX_TOPK:
         raise ValueError(f"topk holds at most {MAX_TOPK} values above 1, got {len(ks)}")
     B = None if calibration_bins is None else positive_int(calibration_bins, "calibration_bins")
+    if B is not None and B > MAX_BINS:
+        raise ValueError(f"calibration_bins must be at most {MAX_BINS}, got {B}")
     if isinstance(per_class, str):
         if per_class != "confusion":
             raise ValueError(f'per_class must be False, True or "confusion", got {per_class!r}')
