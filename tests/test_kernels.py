@@ -213,6 +213,29 @@ def test_evaluate(isa, rng, dtype, shape, axis):
     assert got.calibration.confidence_sum.sum() == pytest.approx(want.calibration.confidence_sum.sum(), rel=rtol)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_evaluate_binary(isa, rng, dtype):
+    # the binary pass and its per-block histograms on this path: a shape
+    # that spans several blocks and a partial run, NaN and saturated logits
+    x = (rng.standard_normal((131, 257)) * 5).astype(dtype)
+    t = (rng.random(x.shape) < 0.4).astype(dtype)
+    x[0, :3] = np.nan
+    x[1, :4] = 100.0
+    sw = rng.random(x.shape)
+    for w in (None, sw):
+        got = fx.evaluate_binary(x, t, sample_weight=w, calibration_bins=9)
+        want = R.evaluate_binary(x, t, sample_weight=w, calibration_bins=9)
+        assert got.accuracy == pytest.approx(want.accuracy, rel=1e-12)
+        assert np.isnan(got.loss) and np.isnan(got.brier)
+        assert got.calibration.weight.sum() == pytest.approx(want.calibration.weight.sum(), rel=1e-12)
+        assert got.calibration.correct_sum.sum() == pytest.approx(want.calibration.correct_sum.sum(), rel=1e-12)
+        ok = ~np.isnan(x)
+        g2 = fx.evaluate_binary(x[ok], t[ok], sample_weight=None if w is None else w[ok])
+        w2 = R.evaluate_binary(x[ok], t[ok], sample_weight=None if w is None else w[ok])
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        assert g2.loss == pytest.approx(w2.loss, rel=rtol) and g2.brier == pytest.approx(w2.brier, rel=rtol)
+
+
 def test_check_passes():
     rep = fx.check()
     assert rep.ok, str(rep)
