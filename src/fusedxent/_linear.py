@@ -23,7 +23,7 @@ from ._api import finish_loss, softmax_xent_parts, xent_denominator
 from ._results import LinearGrads
 
 # the logits buffer's budget when chunk_size is None (bytes)
-CHUNK_BUDGET = 32 << 20
+CHUNK_BUDGET = 64 << 20
 
 
 def default_chunk_size(V_, itemsize, budget=CHUNK_BUDGET):
