@@ -69,6 +69,7 @@ def main():
     ap.add_argument("shape", nargs="*", type=int, default=[4096, 768, 50257])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=2, help="timed runs per process after one warm-up")
+    ap.add_argument("--sides", nargs="+", help="only these (fusedxent, torch-eager, torch-chunked)")
     args = ap.parse_args()
     N, H, V = args.shape
     sides = ["fusedxent"]
@@ -77,6 +78,8 @@ def main():
         sides += ["torch-eager", "torch-chunked"]
     except ImportError:
         pass
+    if args.sides:
+        sides = [s for s in sides if s in args.sides]
     print(f"N={N} H={H} V={V} float32, {args.threads} threads; forward+backward, each side in a fresh process")
     print(f"{'side':16}{'time s':>9}{'peak RSS rise MB':>18}{'(gradients MB)':>16}")
     for side in sides:

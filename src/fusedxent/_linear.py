@@ -8,7 +8,9 @@ softmax gradient over that same buffer, which then feeds the two gradient
 products (d_hidden of the block, and d_W accumulated over blocks).  Each
 product is a NumPy `matmul` (the BLAS NumPy links: OpenBLAS in the wheels)
 into a preallocated `out=`, so memory stays at the buffer, the gradients
-and one V x H scratch for d_W's block product.
+and a small scratch for d_W's block product, taken a slice of classes at a
+time (NumPy's matmul cannot add into its output; SciPy's sgemm with beta=1
+could, but would make SciPy a run-time dependency for an 8 MB saving).
 
 The products and the kernels run one after the other, never at the same
 time: the BLAS pool and the OpenMP team take turns on the cores.
@@ -24,6 +26,8 @@ from ._results import LinearGrads
 
 # the logits buffer's budget when chunk_size is None (bytes)
 CHUNK_BUDGET = 64 << 20
+# the scratch of d_W's per-block product, a slice of classes at a time
+DW_SLICE_BYTES = 8 << 20
 
 
 def default_chunk_size(V_, itemsize, budget=CHUNK_BUDGET):
@@ -56,7 +60,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         Also return the gradients of hidden, linear_weight and linear_bias.
     chunk_size : int, optional
         Rows per block (the logits buffer is chunk_size x V); None: as many
-        as fit 32 MB.
+        as fit 64 MB.
     num_threads : int, optional
         Threads of the row kernels (OpenMP) and of the matrix products (the
         BLAS pool, limited for the call through threadpoolctl when it is
@@ -132,7 +136,8 @@ def linear_xent_parts(h2, W, y, b=None, *, hshape=None, weight=None, sample_weig
     if want_grad:
         dh = np.empty((N, H), dt)
         dW = np.zeros((Vn, H), dt)
-        tmp = np.empty((Vn, H), dt)
+        vs = max(1, min(Vn, DW_SLICE_BYTES // max(1, H * dt.itemsize)))
+        tmp = np.empty((vs, H), dt)
         db = np.zeros(Vn, dt) if b is not None else None
     loss_sum = 0.0
     opts = dict(weight=w, ignore_index=ii, label_smoothing=eps, reduction=reduction, base=base, z_loss=z,
@@ -154,8 +159,14 @@ def linear_xent_parts(h2, W, y, b=None, *, hshape=None, weight=None, sample_weig
             if want_grad:
                 g = logits                       # the gradient, written over the logits
                 np.matmul(g, Wc, out=dh[r0:r1])
-                np.matmul(g.T, hb, out=tmp)
-                dW += tmp
+                # d_W += G.T @ hidden_block a slice of classes at a time:
+                # the product's scratch stays small (NumPy has no GEMM
+                # that accumulates into its output)
+                for v0 in range(0, Vn, vs):
+                    v1 = min(Vn, v0 + vs)
+                    t = tmp[:v1 - v0]
+                    np.matmul(g[:, v0:v1].T, hb, out=t)
+                    dW[v0:v1] += t
                 if db is not None:
                     db += g.sum(axis=0)
     return LinearParts(loss_sum, denom, rows, dh, dW, db)
