@@ -8,6 +8,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._results import LinearGrads
 
 CHUNK_BUDGET: int
+DW_SLICE_BYTES: int
 _Arr = NDArray[np.floating]
 
 def default_chunk_size(V_: int, itemsize: int, budget: int = ...) -> int: ...
