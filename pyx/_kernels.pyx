@@ -36,7 +36,7 @@ from libc.math cimport isnan, exp, INFINITY, NAN
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint16_t
 
-from fx_types cimport (fx_stats, fx_bce_seg, FX_GROUP, FX_SMALL_C, fx_isa_current, fx_isa_names, fx_isa_supported,
+from fx_types cimport (fx_stats, fx_bce_seg, fx_xent, FX_GROUP, FX_SMALL_C, fx_isa_current, fx_isa_names, fx_isa_supported,
                        fx_select_isa, fx_max_threads, fx_have_openmp, fx_simde)
 from fx_ops cimport fx_F, fx_D, fx_H
 
@@ -469,6 +469,7 @@ cdef struct CE:
     double gscale           # d(returned loss)/d(sum of row losses), times k
     double k                # scale of the written per-row losses: 1 / ln(base)
     double ta, tb           # probability targets: t' = ta t + tb
+    bint check              # labels not range-checked by the caller: each tile checks its own
 
 
 cdef class CEOptions:
@@ -479,8 +480,10 @@ cdef class CEOptions:
 
     def __init__(self, *, Py_ssize_t n_classes, class_weight=None, double class_weight_sum,
                  int64_t ignore_index=-100, double label_smoothing=0.0, double z_loss=0.0,
-                 double grad_scale=0.0, double loss_scale=1.0, double target_a=1.0, double target_b=0.0):
+                 double grad_scale=0.0, double loss_scale=1.0, double target_a=1.0, double target_b=0.0,
+                 bint check_labels=False):
         self.class_weight = class_weight
+        self.c.check = check_labels
         self.c.C = n_classes
         self.c.cw = <const double *>addr(class_weight, n_classes, "class_weight") \
             if class_weight is not None else NULL
@@ -499,7 +502,41 @@ cdef class CEOptions:
 cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const double *sw,
                         floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
     """n rows of the class-index loss; adds to part = (weighted loss sum,
-    sum of s_i w[y_i] over kept rows: the mean's denominator), row by row.
+    sum of s_i w[y_i] over kept rows: the mean's denominator); with
+    o.check, labels out of range make both NaN instead."""
+    cdef fx_xent xo
+    cdef Py_ssize_t bad
+    if grad == NULL and o.eps == 0.0 and o.z == 0.0:
+        # the forward loss with its plain options, s_i w_y ((m - x_y) + l),
+        # in one vector operation (across rows for small class counts),
+        # which checks the labels itself when asked to
+        xo.cw = o.cw
+        xo.sw = sw
+        xo.ignore = o.ignore_index
+        xo.k = o.k
+        xo.check = o.check
+        if floating is float:
+            bad = fx_F.xent_rows(x, y, n, o.C, &xo, &w.st, loss, part)
+        else:
+            bad = fx_D.xent_rows(x, y, n, o.C, &xo, &w.st, loss, part)
+    elif o.check:
+        bad = fx_F.labels_bad(y, n, o.C, o.ignore_index) if floating is float else \
+            fx_D.labels_bad(y, n, o.C, o.ignore_index)
+        if not bad:
+            ce_index_general(o, x, y, sw, loss, grad, n, w, part)
+    else:
+        bad = 0
+        ce_index_general(o, x, y, sw, loss, grad, n, w, part)
+    if bad:
+        # a label out of range: the partial sums say so (NaN), and the
+        # caller finds and names it
+        part[0] = NAN
+        part[1] = NAN
+
+
+cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, const double *sw,
+                           floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+    """ce_index_tile with smoothing, z-loss or the gradient, row by row.
 
     Row loss (PyTorch's, label smoothing eps with class weights w):
         s_i * [ w_y (1-eps) (lse - x_y) + eps/C sum_c w_c (lse - x_c) + z lse^2 ]
@@ -526,24 +563,6 @@ cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const 
     cdef double *a = w.a
     cdef double *b = w.b
     stats_op(x, n, C, &w.st)
-    if grad == NULL and eps == 0.0 and z == 0.0:
-        # the forward loss with its plain options: s_i w_y ((m - x_y) + l)
-        for i in range(n):
-            yi = y[i]
-            if yi == ii:
-                if loss != NULL:
-                    loss[i] = 0
-                continue
-            wy = cw[yi] if cw != NULL else 1.0
-            si = sw[i] if sw != NULL else 1.0
-            row = si * (wy * ((ms[i] - x[i * C + yi]) + ls[i]))
-            if loss != NULL:
-                loss[i] = <floating>(k * row)
-            total += row
-            wsum += si * wy
-        part[0] = total
-        part[1] = wsum
-        return
     if eps != 0.0:
         if floating is float:
             fx_F.wdiff_rows(x, n, C, ms, cw, d1)

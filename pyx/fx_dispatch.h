@@ -73,6 +73,16 @@ typedef struct {
     double k;           /* scale of the written losses (1 / ln base)                  */
 } fx_bce_seg;
 
+/* The options of the plain class-index forward loss (fx_rowops.inc,
+ * xent_rows): no smoothing, no z-loss, no gradient. */
+typedef struct {
+    const double *cw;   /* class weights (C), or NULL                          */
+    const double *sw;   /* sample weights of the block's rows, or NULL         */
+    int64_t ignore;     /* ignore_index                                        */
+    double k;           /* scale of the written losses (1 / ln base)           */
+    int check;          /* labels not range-checked by the caller              */
+} fx_xent;
+
 #define FX_CAT2_(a, b) a##b
 #define FX_CAT2(a, b) FX_CAT2_(a, b)
 #define FX_CAT3_(a, b, c) a##_##b##_##c

@@ -28,6 +28,13 @@ cdef extern from "fx_dispatch.h" nogil:
         double alpha
         double k
 
+    ctypedef struct fx_xent:
+        const double *cw
+        const double *sw
+        int64_t ignore
+        double k
+        int check
+
     enum:
         FX_GROUP
         FX_SMALL_C

@@ -373,8 +373,15 @@ def softmax_xent_parts(logits, target, *, axis=-1, weight=None, sample_weight=No
     if grad_out is not None:
         V.out_array(grad_out, x.shape, x.dtype, "grad_out")
     nt = _threads(num_threads, N * C)
+    # With no caller's array to write into, the kernels check the label
+    # range tile by tile, on labels already in cache, instead of a separate
+    # pass over them (at 2 classes that pass cost a third of the call); a
+    # block with a bad label reports NaN, and the full check then names it.
+    # A weighted mean gradient needs valid labels for its denominator first.
+    defer = kind == "index" and grad_out is None and not (
+        want_grad and reduction == "mean" and grad_denominator is None and w is not None)
     if kind == "index":
-        y = V.class_labels(t, C, ii)
+        y = V.class_labels(t, C, ii, check=not defer)
         soft = None
         ta, tb = 0.0, 0.0
     else:
@@ -400,10 +407,12 @@ def softmax_xent_parts(logits, target, *, axis=-1, weight=None, sample_weight=No
     partial = np.zeros((_nblocks(N, rpb), 2))
     opts = _k.CEOptions(n_classes=C, class_weight=w, class_weight_sum=float(C if w is None else np.sum(w)),
                         ignore_index=ii, label_smoothing=eps, z_loss=z, grad_scale=gscale, loss_scale=k,
-                        target_a=ta, target_b=tb)
+                        target_a=ta, target_b=tb, check_labels=defer)
     _k.softmax_xent(x2, options=opts, labels=y, probabilities=soft, sample_weight=sw, loss_out=loss_rows,
                     grad_out=g2, partial=partial, rows_per_block=rpb, nt=nt)
     sums = partial[0] if len(partial) == 1 else partial.sum(axis=0)
+    if defer and not np.isfinite(sums).all():
+        V.class_labels(t, C, ii)          # raises if a label is out of range (else the NaN is the data's)
     if loss_rows is not None:
         loss_rows = loss_rows.reshape(idx_shape)
     grad = None

@@ -25,7 +25,7 @@ class CEOptions:
     def __init__(self, *, n_classes: int, class_weight: Optional[_D] = ..., class_weight_sum: float,
                  ignore_index: int = ..., label_smoothing: float = ..., z_loss: float = ...,
                  grad_scale: float = ..., loss_scale: float = ..., target_a: float = ...,
-                 target_b: float = ...) -> None: ...
+                 target_b: float = ..., check_labels: bool = ...) -> None: ...
 
 class BCEOptions:
     arrays: tuple[Optional[_D], Optional[_D], Optional[_D]]

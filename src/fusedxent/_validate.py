@@ -174,9 +174,11 @@ def sample_weight(sw, shape):
     return np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
 
 
-def class_labels(target, C, ignore_index, name="target"):
+def class_labels(target, C, ignore_index, name="target", check=True):
     """Integer labels as a flat int64 array, every value in [0, C) or equal
-    to ignore_index; the first offending position and value are named."""
+    to ignore_index; the first offending position and value are named.
+    check=False leaves the range to the caller (the kernels check it tile
+    by tile; the caller calls again with check=True to name an offender)."""
     y = np.asarray(target)
     if y.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
@@ -185,7 +187,7 @@ def class_labels(target, C, ignore_index, name="target"):
         if y.dtype == np.uint64 and flat.max() > np.iinfo(np.int64).max:
             pos = int(np.argmax(flat > np.iinfo(np.int64).max))
             raise ValueError(f"{name} value {int(flat[pos])} at index {_at(y, pos)} is out of range [0, {C})")
-        lo, hi = flat.min(), flat.max()
+        lo, hi = (flat.min(), flat.max()) if check else (0, 0)
         if lo < 0 or hi >= C:
             # in chunks, so that checking labels never allocates more than
             # a few hundred kB whatever the batch size
