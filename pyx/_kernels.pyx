@@ -139,6 +139,7 @@ cdef struct Work:
     double *b
     double *d1            # per-row sums of the option paths (smoothing, soft targets)
     double *d2
+    void *e               # a tile's exps when the row writes are in place (stats_exp_op), or NULL
 
 
 ctypedef void (*BlockFn)(const void *ctx, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w,
@@ -166,16 +167,21 @@ cdef Py_ssize_t tile_rows(Py_ssize_t C, Py_ssize_t itemsize) noexcept nogil:
     return max(1, r)
 
 
-cdef Work *work_new(Py_ssize_t rows, bint extras) noexcept nogil:
+cdef Work *work_new(Py_ssize_t rows, bint extras, Py_ssize_t ebytes) noexcept nogil:
     """Scratch for the row statistics and coefficients of a tile of `rows`
-    rows (one allocation); extras: also rank, s2, sx."""
+    rows (one allocation); extras: also rank, s2, sx; ebytes > 0: also a
+    tile's exps (64-byte aligned)."""
     cdef Py_ssize_t r = rows if rows > 0 else 1
     cdef Py_ssize_t nd = 9 if extras else 7
-    cdef Work *w = <Work *>malloc(sizeof(Work) + r * (nd * sizeof(double) + 2 * sizeof(int64_t)))
+    cdef Py_ssize_t head = sizeof(Work) + r * (nd * sizeof(double) + 2 * sizeof(int64_t))
+    cdef Work *w = <Work *>malloc(head + (ebytes + 64 if ebytes > 0 else 0))
     cdef double *d
     if w == NULL:
         return NULL
     memset(&w.st, 0, sizeof(fx_stats))
+    w.e = NULL
+    if ebytes > 0:
+        w.e = <void *>((<size_t>w + <size_t>head + 63) & ~(<size_t>63))
     w.rows = r
     d = <double *>(w + 1)
     w.st.m = d
@@ -208,12 +214,14 @@ cdef inline void from_float(int fmt, const float *src, char *dst, Py_ssize_t n) 
 
 
 cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_ssize_t per,
-               double *part, Py_ssize_t nparts, int nt, Py_ssize_t work_rows, bint extras) noexcept nogil:
+               double *part, Py_ssize_t nparts, int nt, Py_ssize_t work_rows, bint extras,
+               Py_ssize_t ebytes) noexcept nogil:
     """Run fn over the blocks of `per` rows of N rows, in parallel.  Block
     b gets pointers at its first row of every stream (16-bit streams:
     float32 scratch, converted in before and out after it), the thread's
     Work for tiles of work_rows rows (none when 0; extras: with the
-    optional statistics), and part + b * nparts.  Returns -1 when scratch
+    optional statistics; ebytes: with that much scratch for exps), and
+    part + b * nparts.  Returns -1 when scratch
     memory ran out (nothing else then happened in that thread's blocks)."""
     cdef Py_ssize_t nb = (N + per - 1) // per if per > 0 else 0, b, r0, n, off
     cdef int i, j, ok
@@ -230,7 +238,7 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
         # per thread: the block's pointers, one float32 scratch per 16-bit
         # stream (same slots), the statistics scratch
         p = <void **>malloc(2 * MAX_STREAMS * sizeof(void *))
-        w = work_new(work_rows, extras) if work_rows > 0 else NULL
+        w = work_new(work_rows, extras, ebytes) if work_rows > 0 else NULL
         ok = p != NULL and (w != NULL or work_rows == 0)
         if p != NULL:
             for i in range(ns):
@@ -311,15 +319,26 @@ cdef class _Job:
         self.ns += 1
         return 0
 
+    cdef bint in_place(self, int i, int j):
+        """Streams i and j are the same array, used in place by the kernels
+        (16-bit streams are not: each has its own float32 scratch)."""
+        return (self.s[i].base != NULL and self.s[i].base == self.s[j].base
+                and self.s[i].fmt != F16 and self.s[i].fmt != BF16)
+
     cdef int run(self, BlockFn f32, BlockFn f64, const void *ctx, Py_ssize_t N, Py_ssize_t per,
-                 double *part, Py_ssize_t nparts, int nt, Py_ssize_t C, bint extras=False) except -1:
+                 double *part, Py_ssize_t nparts, int nt, Py_ssize_t C, bint extras=False,
+                 bint exps=False) except -1:
         """C: the class count of row kernels (tiles and their Work), 0 for
-        element-wise ones."""
+        element-wise ones.  exps: the Work holds a tile's exps (row writes
+        in place)."""
         cdef BlockFn fn = f64 if self.compute == F64 else f32
-        cdef Py_ssize_t tr = tile_rows(C, 8 if self.compute == F64 else 4) if C > 0 else 0
+        cdef Py_ssize_t isz = 8 if self.compute == F64 else 4
+        cdef Py_ssize_t tr = tile_rows(C, isz) if C > 0 else 0
+        cdef Py_ssize_t ebytes = min(tr, per) * C * isz if exps and C > FX_SMALL_C else 0
         cdef int r
         with nogil:
-            r = drive(fn, ctx, self.s, self.ns, N, per, part, nparts, nt, min(tr, per) if tr else 0, extras)
+            r = drive(fn, ctx, self.s, self.ns, N, per, part, nparts, nt, min(tr, per) if tr else 0, extras,
+                      ebytes)
         if r != 0:
             raise MemoryError("fusedxent: no memory for the kernels' per-thread scratch")
         return 0
@@ -341,6 +360,31 @@ cdef inline void stats_op(const floating *x, Py_ssize_t n, Py_ssize_t C, fx_stat
     else:
         fx_D.row_stats(x, n, C, st)
 
+cdef inline floating *stats_exp_op(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C,
+                                   Work *w) noexcept nogil:
+    # row_stats, and e = exp(x - m) written where the path fuses the two:
+    # returns where e is (out, or the Work's scratch when out is x, since
+    # the rows redone read x), and the caller scales e into out instead of
+    # computing the exps again; NULL: not written (write from x).  Both
+    # places get the same arithmetic: in place = not in place, bitwise.
+    cdef floating *e = out if <const void *>out != <const void *>x else <floating *>w.e
+    cdef int r
+    if e == NULL:
+        stats_op(x, n, C, &w.st)
+        return NULL
+    if floating is float:
+        r = fx_F.stats_exp_rows(x, e, n, C, &w.st)
+    else:
+        r = fx_D.stats_exp_rows(x, e, n, C, &w.st)
+    return e if r else NULL
+
+cdef inline void scale_op(const floating *e, floating *out, Py_ssize_t n, Py_ssize_t C, const double *a,
+                          const double *w, const double *b) noexcept nogil:
+    if floating is float:
+        fx_F.scale_rows(e, out, n, C, a, w, b)
+    else:
+        fx_D.scale_rows(e, out, n, C, a, w, b)
+
 cdef inline void exp_affine_op(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C, const double *m,
                                const double *a, const double *w, const double *b) noexcept nogil:
     if floating is float:
@@ -360,7 +404,11 @@ cdef inline void fill(floating *out, Py_ssize_t n, floating v) noexcept nogil:
 cdef void softmax_tile(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C, bint log,
                        Work *w) noexcept nogil:
     cdef Py_ssize_t i
-    stats_op(x, n, C, &w.st)
+    cdef floating *e = NULL
+    if log:
+        stats_op(x, n, C, &w.st)
+    else:
+        e = stats_exp_op(x, out, n, C, w)
     if log:
         # (x - m) - l; l is NaN for the rows that are NaN altogether
         if floating is float:
@@ -370,7 +418,10 @@ cdef void softmax_tile(const floating *x, floating *out, Py_ssize_t n, Py_ssize_
     else:
         for i in range(n):
             w.a[i] = 1.0 / (1.0 + w.st.s[i])          # NaN for special rows: NaN probabilities
-        exp_affine_op(x, out, n, C, w.st.m, w.a, NULL, NULL)
+        if e != NULL:
+            scale_op(e, out, n, C, w.a, NULL, NULL)
+        else:
+            exp_affine_op(x, out, n, C, w.st.m, w.a, NULL, NULL)
 
 
 cdef struct RowsCtx:
@@ -401,7 +452,8 @@ def softmax(x, out, bint log, Py_ssize_t rows_per_block, int nt):
     ctx.log = log
     job.add(x, N, ctx.C, "x")
     job.add(out, N, ctx.C, "out", True)
-    job.run(softmax_f, softmax_d, &ctx, N, rows_per_block, NULL, 0, nt, ctx.C)
+    job.run(softmax_f, softmax_d, &ctx, N, rows_per_block, NULL, 0, nt, ctx.C, False,
+            not log and job.in_place(0, 1))      # exps: the in-place softmax's scratch
 
 
 cdef void lse_rows(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C, Work *w) noexcept nogil:
@@ -562,7 +614,11 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
     cdef double *d2 = w.d2
     cdef double *a = w.a
     cdef double *b = w.b
-    stats_op(x, n, C, &w.st)
+    cdef floating *e = NULL
+    if grad != NULL:
+        e = stats_exp_op(x, grad, n, C, w)       # exp(x - m), scaled into grad below
+    else:
+        stats_op(x, n, C, &w.st)
     if eps != 0.0:
         if floating is float:
             fx_F.wdiff_rows(x, n, C, ms, cw, d1)
@@ -607,7 +663,10 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
     part[1] = wsum
     if grad == NULL:
         return
-    exp_affine_op(x, grad, n, C, ms, a, cw, b)
+    if e != NULL:
+        scale_op(e, grad, n, C, a, cw, b)
+    else:
+        exp_affine_op(x, grad, n, C, ms, a, cw, b)
     for i in range(n):
         yi = y[i]
         if yi == ii:
@@ -739,7 +798,8 @@ def softmax_xent(x, *, CEOptions options, labels=None, probabilities=None, sampl
     job.add(loss_out, N, 1, "loss_out", True)
     job.add(grad_out, N, C, "grad_out", True)
     job.run(ce_index_f if by_index else ce_soft_f, ce_index_d if by_index else ce_soft_d, &options.c,
-            N, rows_per_block, partials(partial, nblocks(N, rows_per_block), 2), 2, nt, C)
+            N, rows_per_block, partials(partial, nblocks(N, rows_per_block), 2), 2, nt, C, False,
+            by_index and job.in_place(0, 4))     # exps: the in-place gradient's scratch
 
 
 def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t ignore_index):
@@ -766,7 +826,7 @@ def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t
     part[0] = 0.0
     part[1] = 0.0
     if N > 0:
-        w = work_new(min(N, tile_rows(C, sizeof(floating))), False)
+        w = work_new(min(N, tile_rows(C, sizeof(floating))), False, 0)
         if w == NULL:
             raise MemoryError("fusedxent: no memory for the kernels' scratch")
         with nogil:
@@ -1216,10 +1276,11 @@ def float_to_half(f, out, Py_ssize_t block, int nt):
     convert("f2h", f, out, block, nt)
 
 
-def op_row_stats(x, y=None, int64_t ignore_index=-100, bint extras=False):
+def op_row_stats(x, y=None, int64_t ignore_index=-100, bint extras=False, bint exps=False):
     """The row_stats operation of the selected path on the rows of x (N, C),
     as a dict of arrays m, s, l, k (and rank, s2, sx with extras; rank
-    needs y)."""
+    needs y).  exps: stats_exp_rows instead, adding e (the exps, where
+    written) and wrote (whether the path wrote them)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
     cdef int f = fmt_of(x)
     cdef const char *p = addr(x, N * C, "x")
@@ -1245,18 +1306,32 @@ def op_row_stats(x, y=None, int64_t ignore_index=-100, bint extras=False):
             st.y = <const int64_t *>addr(y, N, "y")
             st.ignore = ignore_index
             st.rank = <int64_t *>addr(out["rank"], N, "rank", True)
+    cdef char *e = NULL
+    cdef int wrote = 0
+    if exps:
+        out["e"] = np.full_like(x, np.nan)
+        e = addr(out["e"], N * C, "e", True)
     if N > 0:
         with nogil:
             if f == F64:
-                fx_D.row_stats(<const double *>p, N, C, &st)
+                if exps:
+                    wrote = fx_D.stats_exp_rows(<const double *>p, <double *>e, N, C, &st)
+                else:
+                    fx_D.row_stats(<const double *>p, N, C, &st)
             else:
-                fx_F.row_stats(<const float *>p, N, C, &st)
+                if exps:
+                    wrote = fx_F.stats_exp_rows(<const float *>p, <float *>e, N, C, &st)
+                else:
+                    fx_F.row_stats(<const float *>p, N, C, &st)
+    if exps:
+        out["wrote"] = bool(wrote)
     return out
 
 
 def op_row_write(str what, x, m, a=None, w=None, b=None):
     """The row writes of the selected path: "exp_affine" (out = a exp(x - m)
-    - b w) or "sub" (out = (x - m) - a), per-row m, a, b (float64)."""
+    - b w), "scale" (out = a x - b w; m unused) or "sub" (out = (x - m) -
+    a), per-row m, a, b (float64)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
     cdef int f = fmt_of(x)
     import numpy as np
@@ -1267,9 +1342,9 @@ def op_row_write(str what, x, m, a=None, w=None, b=None):
     cdef const double *ap = <const double *>addr(a, N, "a")
     cdef const double *wp = <const double *>addr(w, C, "w")
     cdef const double *bp = <const double *>addr(b, N, "b")
-    if f not in (F32, F64) or what not in ("exp_affine", "sub"):
-        raise ValueError("op_row_write: exp_affine or sub of float32/float64 rows")
-    cdef bint sub = what == "sub"
+    if f not in (F32, F64) or what not in ("exp_affine", "scale", "sub"):
+        raise ValueError("op_row_write: exp_affine, scale or sub of float32/float64 rows")
+    cdef bint sub = what == "sub", scale = what == "scale"
     if N == 0:
         return out
     with nogil:
@@ -1278,6 +1353,11 @@ def op_row_write(str what, x, m, a=None, w=None, b=None):
                 fx_D.sub_rows(<const double *>p, <double *>o, N, C, mp, ap)
             else:
                 fx_F.sub_rows(<const float *>p, <float *>o, N, C, mp, ap)
+        elif scale:
+            if f == F64:
+                fx_D.scale_rows(<const double *>p, <double *>o, N, C, ap, wp, bp)
+            else:
+                fx_F.scale_rows(<const float *>p, <float *>o, N, C, ap, wp, bp)
         elif f == F64:
             fx_D.exp_affine_rows(<const double *>p, <double *>o, N, C, mp, ap, wp, bp)
         else:

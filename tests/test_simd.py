@@ -77,6 +77,68 @@ def test_row_stats_against_portable(isa, dtype, C, extras):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C", [3, 64, 65, 79, 80, 81, 100, 127, 128, 129, 257, 1000, 1023, 1025, 4099, 8193, 20000])
+def test_stats_exp_against_portable(isa, dtype, C):
+    """stats_exp_rows: the statistics of row_stats, and (on the paths that
+    fuse them, rows of more than 64 classes) e = exp(x - m) written with
+    the exp of the row writes -- its sum over j != k is s."""
+    rng = np.random.default_rng(C + 11)
+    n = max(9, min(61, 40000 // C))
+    x = _rows(rng, n, C, dtype)
+    x[0] = np.round(x[0])                          # ties: the first maximum is k
+    x[-1] = np.round(x[-1] / 4)                    # many ties (each adds exactly 1 to s)
+    x[1, C // 2] = np.nan                          # NaN row
+    x[2, :] = -np.inf                              # all -inf
+    x[3, C - 1] = np.inf                           # +inf
+    x[4, :] = -np.inf
+    x[4, 0] = 1.0                                  # one finite, the rest exp(-inf) = 0
+    x[5, :] = 0.0
+    x[5, C // 3] = 120.0 if dtype == np.float32 else 800.0   # a tiny sum (redone), its terms flushed
+    x[6, :] = -200.0 if dtype == np.float32 else -800.0      # terms below the normal range
+    x[6, C - 1] = 0.0                              # the maximum in the tail
+    got = K.op_row_stats(x, exps=True)
+    want = _on("baseline", K.op_row_stats, x)
+    assert got["wrote"] == (isa != "baseline" and C > 64)
+    np.testing.assert_array_equal(got["k"], want["k"])
+    np.testing.assert_array_equal(got["k"], np.argmax(x, axis=1))
+    fin = np.isfinite(want["m"])
+    np.testing.assert_array_equal(got["m"][fin], want["m"][fin])
+    np.testing.assert_array_equal(np.isnan(got["m"]), np.isnan(want["m"]))
+    assert_close(got["s"], want["s"], dtype)
+    assert_close(got["l"], want["l"], dtype)
+    if got["wrote"]:
+        e = got["e"][fin]
+        ones = np.ones(n)[fin]
+        want_e = _on("baseline", K.op_row_write, "exp_affine", x[fin], want["m"][fin], ones)
+        assert_close(e, want_e, dtype)
+        rows = np.flatnonzero(fin)
+        assert (e[np.arange(rows.size), want["k"][rows]] == 1.0).all()
+        assert ((e >= 0) & (e <= 1)).all()
+        assert (got["e"][6, :-1] == 0.0).all() and got["e"][6, -1] == 1.0
+        assert (got["e"][4, 1:] == 0.0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C", [1, 7, 8, 9, 16, 17, 65, 100, 1000])
+def test_scale_rows_against_portable(isa, dtype, C):
+    rng = np.random.default_rng(C + 5)
+    n = 13
+    e = rng.random((n, C)).astype(dtype)
+    e[0, 0] = 0.0
+    a = rng.random(n)
+    b = rng.random(n)
+    w = rng.random(C) + 0.5
+    m = np.zeros(n)
+    for args in ((a,), (a, None, b), (a, w, b)):
+        got = K.op_row_write("scale", e, m, *args)
+        want = args[0][:, None] * e.astype(np.float64)
+        if len(args) > 1:
+            want = want - args[2][:, None] * (args[1] if args[1] is not None else 1.0)
+        assert_close(got, want.astype(dtype), dtype)
+        assert_close(got, _on("baseline", K.op_row_write, "scale", e, m, *args), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("C", [1, 2, 3, 7, 8, 9, 16, 17, 33, 64, 65, 100, 1000])
 def test_row_writes_against_portable(isa, dtype, C):
     rng = np.random.default_rng(C + 7)
