@@ -361,8 +361,9 @@ cdef inline void stats_op(const floating *x, Py_ssize_t n, Py_ssize_t C, fx_stat
         fx_D.row_stats(x, n, C, st)
 
 cdef inline floating *stats_exp_op(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C,
-                                   Work *w) noexcept nogil:
-    # row_stats, and e = exp(x - m) written where the path fuses the two:
+                                   Work *w, int shifted) noexcept nogil:
+    # row_stats, and e = exp(x - m) (shifted: x - m) written where the path
+    # fuses the two:
     # returns where e is (out, or the Work's scratch when out is x, since
     # the rows redone read x), and the caller scales e into out instead of
     # computing the exps again; NULL: not written (write from x).  Both
@@ -373,9 +374,9 @@ cdef inline floating *stats_exp_op(const floating *x, floating *out, Py_ssize_t 
         stats_op(x, n, C, &w.st)
         return NULL
     if floating is float:
-        r = fx_F.stats_exp_rows(x, e, n, C, &w.st)
+        r = fx_F.stats_exp_rows(x, e, n, C, &w.st, shifted)
     else:
-        r = fx_D.stats_exp_rows(x, e, n, C, &w.st)
+        r = fx_D.stats_exp_rows(x, e, n, C, &w.st, shifted)
     return e if r else NULL
 
 cdef inline void scale_op(const floating *e, floating *out, Py_ssize_t n, Py_ssize_t C, const double *a,
@@ -404,14 +405,14 @@ cdef inline void fill(floating *out, Py_ssize_t n, floating v) noexcept nogil:
 cdef void softmax_tile(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C, bint log,
                        Work *w) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating *e = NULL
-    if log:
-        stats_op(x, n, C, &w.st)
-    else:
-        e = stats_exp_op(x, out, n, C, w)
+    cdef floating *e = stats_exp_op(x, out, n, C, w, log)
     if log:
         # (x - m) - l; l is NaN for the rows that are NaN altogether
-        if floating is float:
+        if e != NULL:
+            for i in range(n):
+                w.a[i] = 1.0
+            scale_op(e, out, n, C, w.a, NULL, w.st.l)       # e = x - m, written in the statistics' pass
+        elif floating is float:
             fx_F.sub_rows(x, out, n, C, w.st.m, w.st.l)
         else:
             fx_D.sub_rows(x, out, n, C, w.st.m, w.st.l)
@@ -453,7 +454,7 @@ def softmax(x, out, bint log, Py_ssize_t rows_per_block, int nt):
     job.add(x, N, ctx.C, "x")
     job.add(out, N, ctx.C, "out", True)
     job.run(softmax_f, softmax_d, &ctx, N, rows_per_block, NULL, 0, nt, ctx.C, False,
-            not log and job.in_place(0, 1))      # exps: the in-place softmax's scratch
+            job.in_place(0, 1))                  # exps: the in-place normalizer's scratch
 
 
 cdef void lse_rows(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C, Work *w) noexcept nogil:
@@ -616,7 +617,7 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
     cdef double *b = w.b
     cdef floating *e = NULL
     if grad != NULL:
-        e = stats_exp_op(x, grad, n, C, w)       # exp(x - m), scaled into grad below
+        e = stats_exp_op(x, grad, n, C, w, 0)    # exp(x - m), scaled into grad below
     else:
         stats_op(x, n, C, &w.st)
     if eps != 0.0:
@@ -1276,11 +1277,11 @@ def float_to_half(f, out, Py_ssize_t block, int nt):
     convert("f2h", f, out, block, nt)
 
 
-def op_row_stats(x, y=None, int64_t ignore_index=-100, bint extras=False, bint exps=False):
+def op_row_stats(x, y=None, int64_t ignore_index=-100, bint extras=False, bint exps=False, bint shifted=False):
     """The row_stats operation of the selected path on the rows of x (N, C),
     as a dict of arrays m, s, l, k (and rank, s2, sx with extras; rank
-    needs y).  exps: stats_exp_rows instead, adding e (the exps, where
-    written) and wrote (whether the path wrote them)."""
+    needs y).  exps: stats_exp_rows instead, adding e (the exps, or x - m
+    when shifted, where written) and wrote (whether the path wrote them)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
     cdef int f = fmt_of(x)
     cdef const char *p = addr(x, N * C, "x")
@@ -1315,12 +1316,12 @@ def op_row_stats(x, y=None, int64_t ignore_index=-100, bint extras=False, bint e
         with nogil:
             if f == F64:
                 if exps:
-                    wrote = fx_D.stats_exp_rows(<const double *>p, <double *>e, N, C, &st)
+                    wrote = fx_D.stats_exp_rows(<const double *>p, <double *>e, N, C, &st, shifted)
                 else:
                     fx_D.row_stats(<const double *>p, N, C, &st)
             else:
                 if exps:
-                    wrote = fx_F.stats_exp_rows(<const float *>p, <float *>e, N, C, &st)
+                    wrote = fx_F.stats_exp_rows(<const float *>p, <float *>e, N, C, &st, shifted)
                 else:
                     fx_F.row_stats(<const float *>p, N, C, &st)
     if exps:

@@ -247,10 +247,11 @@ def test_grad_out_in_place(rng):
 @pytest.mark.parametrize("C", [9, 65, 100, 1000, 8193])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_in_place_equals_not_in_place(isa, rng, C, dtype):
-    """softmax(x, out=x) and grad_out=logits give bitwise what the call with
-    a separate output gives, on every path and class count (rows of more
-    than 64 classes write their exps to the output and scale them there;
-    in place they go through scratch first), special rows included."""
+    """softmax(x, out=x), log_softmax(x, out=x) and grad_out=logits give
+    bitwise what the call with a separate output gives, on every path and
+    class count (rows of more than 64 classes write their exps, or x - m,
+    to the output and finish them there; in place they go through scratch
+    first), special rows included."""
     x = (rng.standard_normal((40, C)) * 4).astype(dtype)
     x[1, 3] = np.nan
     x[2, :] = -np.inf
@@ -268,11 +269,12 @@ def test_in_place_equals_not_in_place(isa, rng, C, dtype):
         assert g is buf
         np.testing.assert_array_equal(l, want_l)
         np.testing.assert_array_equal(g, want_g)
-    want = fx.softmax(x)
-    buf = x.copy()
-    assert fx.softmax(buf, out=buf) is buf
-    np.testing.assert_array_equal(buf, want)
-    np.testing.assert_array_equal(np.isnan(want).all(axis=1)[:4], [False, True, True, True])
+    for fn in (fx.softmax, fx.log_softmax):
+        want = fn(x)
+        buf = x.copy()
+        assert fn(buf, out=buf) is buf
+        np.testing.assert_array_equal(buf, want)
+        np.testing.assert_array_equal(np.isnan(want).all(axis=1)[:4], [False, True, True, True])
 
 
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax", "sigmoid", "log_sigmoid"])

@@ -116,6 +116,10 @@ def test_stats_exp_against_portable(isa, dtype, C):
         assert ((e >= 0) & (e <= 1)).all()
         assert (got["e"][6, :-1] == 0.0).all() and got["e"][6, -1] == 1.0
         assert (got["e"][4, 1:] == 0.0).all()
+        shifted = K.op_row_stats(x, exps=True, shifted=True)
+        for key in ("m", "s", "l", "k"):
+            np.testing.assert_array_equal(shifted[key], got[key])
+        np.testing.assert_array_equal(shifted["e"][fin], (x[fin] - got["m"][fin, None].astype(dtype)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
