@@ -363,11 +363,11 @@ cdef inline void stats_op(const floating *x, Py_ssize_t n, Py_ssize_t C, fx_stat
 cdef inline floating *stats_exp_op(const floating *x, floating *out, Py_ssize_t n, Py_ssize_t C,
                                    Work *w, int shifted) noexcept nogil:
     # row_stats, and e = exp(x - m) (shifted: x - m) written where the path
-    # fuses the two:
-    # returns where e is (out, or the Work's scratch when out is x, since
-    # the rows redone read x), and the caller scales e into out instead of
-    # computing the exps again; NULL: not written (write from x).  Both
-    # places get the same arithmetic: in place = not in place, bitwise.
+    # fuses the two.  Returns where e is -- out, or the Work's scratch when
+    # out is x, since the rows redone read x -- and the caller finishes e
+    # into out instead of computing the exps again; NULL: not written (write
+    # from x).  Both places get the same arithmetic: in place = not in
+    # place, bitwise.
     cdef floating *e = out if <const void *>out != <const void *>x else <floating *>w.e
     cdef int r
     if e == NULL:
