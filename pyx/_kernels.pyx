@@ -691,7 +691,11 @@ cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const 
     """
     cdef Py_ssize_t C = o.C, i
     cdef double m, l, lse, si, row, total = part[0], wsum = part[1]
-    stats_op(x, n, C, &w.st)
+    cdef floating *e = NULL
+    if grad != NULL:
+        e = stats_exp_op(x, grad, n, C, w, 0)    # exp(x - m), finished into grad below
+    else:
+        stats_op(x, n, C, &w.st)
     if floating is float:
         fx_F.tdiff_rows(x, t, n, C, w.st.m, o.cw, o.ta, o.tb, w.d1, w.d2)
     else:
@@ -721,9 +725,11 @@ cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const 
     if grad != NULL:
         # NaN coefficients make a special row's gradient NaN
         if floating is float:
-            fx_F.grad_soft_rows(x, t, grad, n, C, w.st.m, w.a, o.cw, w.b, o.ta, o.tb)
+            fx_F.grad_soft_rows(e if e != NULL else x, t, grad, n, C, w.st.m, w.a, o.cw, w.b, o.ta, o.tb,
+                                e != NULL)
         else:
-            fx_D.grad_soft_rows(x, t, grad, n, C, w.st.m, w.a, o.cw, w.b, o.ta, o.tb)
+            fx_D.grad_soft_rows(e if e != NULL else x, t, grad, n, C, w.st.m, w.a, o.cw, w.b, o.ta, o.tb,
+                                e != NULL)
         for i in range(n):
             if isnan(w.st.l[i]):
                 fill(grad + i * C, C, <floating>NAN)
@@ -800,7 +806,7 @@ def softmax_xent(x, *, CEOptions options, labels=None, probabilities=None, sampl
     job.add(grad_out, N, C, "grad_out", True)
     job.run(ce_index_f if by_index else ce_soft_f, ce_index_d if by_index else ce_soft_d, &options.c,
             N, rows_per_block, partials(partial, nblocks(N, rows_per_block), 2), 2, nt, C, False,
-            by_index and job.in_place(0, 4))     # exps: the in-place gradient's scratch
+            job.in_place(0, 4))                  # exps: the in-place gradient's scratch
 
 
 def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t ignore_index):

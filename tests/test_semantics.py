@@ -262,10 +262,14 @@ def test_in_place_equals_not_in_place(isa, rng, C, dtype):
     y[4] = 5
     y[7] = -100
     w = rng.random(C) + 0.5
-    for opts in ({}, {"weight": w}, {"label_smoothing": 0.1, "z_loss": 1e-3}, {"reduction": "none"}):
-        want_l, want_g = fx.softmax_cross_entropy(x, y, return_grad=True, grad_out=np.empty_like(x), **opts)
+    t = rng.random((40, C)).astype(dtype)
+    t /= t.sum(axis=1, keepdims=True)
+    cases = [(y, {}), (y, {"weight": w}), (y, {"label_smoothing": 0.1, "z_loss": 1e-3}), (y, {"reduction": "none"}),
+             (t, {}), (t, {"weight": w, "label_smoothing": 0.2, "reduction": "none"})]
+    for target, opts in cases:
+        want_l, want_g = fx.softmax_cross_entropy(x, target, return_grad=True, grad_out=np.empty_like(x), **opts)
         buf = x.copy()
-        l, g = fx.softmax_cross_entropy(buf, y, return_grad=True, grad_out=buf, **opts)
+        l, g = fx.softmax_cross_entropy(buf, target, return_grad=True, grad_out=buf, **opts)
         assert g is buf
         np.testing.assert_array_equal(l, want_l)
         np.testing.assert_array_equal(g, want_g)
