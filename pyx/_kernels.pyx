@@ -366,8 +366,8 @@ cdef inline floating *stats_exp_op(const floating *x, floating *out, Py_ssize_t 
     # fuses the two.  Returns where e is -- out, or the Work's scratch when
     # out is x, since the rows redone read x -- and the caller finishes e
     # into out instead of computing the exps again; NULL: not written (write
-    # from x).  Both places get the same arithmetic: in place = not in
-    # place, bitwise.
+    # from x; out NULL: the statistics alone).  Both places get the same
+    # arithmetic: in place = not in place, bitwise.
     cdef floating *e = out if <const void *>out != <const void *>x else <floating *>w.e
     cdef int r
     if e == NULL:
@@ -615,11 +615,7 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
     cdef double *d2 = w.d2
     cdef double *a = w.a
     cdef double *b = w.b
-    cdef floating *e = NULL
-    if grad != NULL:
-        e = stats_exp_op(x, grad, n, C, w, 0)    # exp(x - m), scaled into grad below
-    else:
-        stats_op(x, n, C, &w.st)
+    cdef floating *e = stats_exp_op(x, grad, n, C, w, 0)   # exp(x - m), scaled into grad below
     if eps != 0.0:
         if floating is float:
             fx_F.wdiff_rows(x, n, C, ms, cw, d1)
@@ -691,11 +687,7 @@ cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const 
     """
     cdef Py_ssize_t C = o.C, i
     cdef double m, l, lse, si, row, total = part[0], wsum = part[1]
-    cdef floating *e = NULL
-    if grad != NULL:
-        e = stats_exp_op(x, grad, n, C, w, 0)    # exp(x - m), finished into grad below
-    else:
-        stats_op(x, n, C, &w.st)
+    cdef floating *e = stats_exp_op(x, grad, n, C, w, 0)   # exp(x - m), finished into grad below
     if floating is float:
         fx_F.tdiff_rows(x, t, n, C, w.st.m, o.cw, o.ta, o.tb, w.d1, w.d2)
     else:
