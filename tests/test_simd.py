@@ -205,6 +205,33 @@ def test_bce_segments_every_length(isa, dtype, opts):
             assert_close(got[1], want[1], dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
+def test_evaluate_binary_every_length(isa, dtype, weighted):
+    # the segment kernel's sums (loss, hits, Brier, weight) and the
+    # histogram it feeds, against the portable loop: every tail length,
+    # infinite and saturated logits, probability targets, zero weights
+    rng = np.random.default_rng(9)
+    for L in (1, 7, 8, 9, 15, 16, 17, 31, 33, 255, 256, 257, 1001):
+        x = (rng.standard_normal(L) * 6).astype(dtype)
+        x[: min(5, L)] = np.array([np.inf, -np.inf, 0.0, 90.0, -90.0])[: min(5, L)]
+        t = rng.random(L).astype(dtype)
+        t[: min(4, L)] = np.array([1.0, 0.0, 0.5, 1.0])[: min(4, L)]
+        w = rng.random(L) if weighted else None
+        if weighted:
+            w[1::5] = 0.0
+        got = fx.evaluate_binary(x, t, sample_weight=w, calibration_bins=7)
+        want = _on("baseline", fx.evaluate_binary, x, t, sample_weight=w, calibration_bins=7)
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        assert got.count == want.count
+        assert got.accuracy == pytest.approx(want.accuracy, rel=1e-12)
+        assert got.loss == pytest.approx(want.loss, rel=rtol)
+        assert got.brier == pytest.approx(want.brier, rel=rtol, abs=1e-15)
+        np.testing.assert_allclose(got.calibration.weight, want.calibration.weight, rtol=1e-12)
+        np.testing.assert_allclose(got.calibration.confidence_sum, want.calibration.confidence_sum, rtol=rtol)
+        np.testing.assert_allclose(got.calibration.correct_sum, want.calibration.correct_sum, rtol=1e-12)
+
+
 def test_paths_reported():
     names = K.isa_names()
     assert names == ("baseline", "avx2", "avx512")
