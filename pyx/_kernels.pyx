@@ -1222,10 +1222,10 @@ def vecmath(int fn, x, out):
     """out = f(x) through the selected instruction-set path of fx_vecmath.h
     (fn: 0 exp of x <= 0, 1 its flushing variant, 2 log, 3 log1p on [0, 1],
     4 log1p; 5 the summed exp, 6 the written exp, 7 the exp with subnormal
-    results, 8 log1p on [0, 1] as this path's kernels compute them); for
-    measuring the vector math's error."""
+    results, 8 log1p on [0, 1], 9 log1p(exp(-x)) on x >= 0, as this path's
+    kernels compute them); for measuring the vector math's error."""
     cdef Py_ssize_t n = x.shape[0]
-    if not 0 <= fn <= 8:
+    if not 0 <= fn <= 9:
         raise ValueError(f"vecmath: no function {fn}")
     cdef const char *p = addr(x, n, "x")
     cdef char *o = addr(out, n, "out", True)

@@ -26,7 +26,9 @@ FUNCS = [
     (5, "exp, summed", np.exp, "x <= 0", "row sums (degree 5 float); above FLT_MIN / DBL_MIN"),
     (6, "exp, written", np.exp, "x <= 0", "probabilities, gradients; 0 below FLT_MIN / DBL_MIN"),
     (7, "exp, accurate", np.exp, "x <= 0", "sigmoid, BCE; subnormal results kept"),
-    (8, "log1p (BCE)", np.log1p, "0 <= x <= 1", "softplus, log_sigmoid"),
+    (8, "log1p (BCE)", np.log1p, "0 <= x <= 1", "evaluate_binary; BCE and log_sigmoid off the table"),
+    (9, "softplus(-x)", lambda x: np.log1p(np.exp(-x)), "x >= 0",
+     "BCE, log_sigmoid: log1p(exp(-x)); a table on AVX-512 float"),
 ]
 EXP_FNS = (0, 1, 5, 6, 7)
 # where the flushing exp returns 0 on purpose (results near FLT_MIN / DBL_MIN)
@@ -42,6 +44,8 @@ def _to_domain(fn, v):
         return a[a > 0]
     if fn in (3, 8):
         return a[a <= 1]
+    if fn == 9:
+        return a
     return np.where(a <= 1, -a, a)     # log1p: [-1, 0) and [0, inf)
 
 
@@ -56,6 +60,7 @@ def _edges(fn, dt):
     extra[5] = extra[6] = extra[1]
     extra[7] = extra[0]
     extra[8] = extra[3]
+    extra[9] = [0.25, 0.2500001, 15.5, 15.749999, 15.75, 16.0, 87.3, 103.0, 104.0, 1e30, np.inf]
     extra = extra[fn]
     with np.errstate(over="ignore"):       # -1e300 and fi.max of float64 become -inf in float32
         x = np.array(common + extra, dtype=np.float64).astype(dt)
