@@ -19,7 +19,7 @@ except ImportError:          # pragma: no cover - ml_dtypes is a test dependency
     BF16 = None
 
 # (rows, classes): small-class groups, two ragged blocks, rows longer than
-# a reduction block (one row per block) and than the online chunk (8192)
+# a reduction block (one row per block) and than the online chunk (1024)
 SHAPES = [(1000, 3), (700, 10), (300, 33), (200, 64), (100, 65), (40, 1000), (5, 20000), (3, 9000),
           (1, 1), (0, 7)]
 
