@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
                                 reason="the reference needs x87 long double")
 
 # fn -> (float32 bound, float64 bound)
-BOUNDS = {0: (1.5, 1.5), 1: (1.5, 1.5), 2: (3.0, 2.5), 3: (3.0, 3.0), 4: (3.5, 3.5), 9: (4.0, 3.5)}
+BOUNDS = {0: (1.5, 1.5), 1: (1.5, 1.5), 2: (3.0, 2.5), 3: (3.0, 3.0), 4: (3.5, 3.5), 8: (3.0, 3.0), 9: (4.0, 3.5)}
 
 
 @pytest.mark.parametrize("fn", sorted(BOUNDS))
@@ -42,6 +42,10 @@ def test_special_values(isa, dtype):
     np.testing.assert_array_equal(f(3, [0.0]), [0])
     # log1p keeps tiny arguments exact: log1p(x) = x to the last bit
     np.testing.assert_array_equal(f(4, [tiny, 1e-30]), np.array([tiny, 1e-30], dtype))
+    # the kernels' log1p on [0, 1] (a polynomial on the AVX paths' float):
+    # exact at 0 and for arguments too small to change 1 + x
+    np.testing.assert_array_equal(f(8, [0.0, tiny, 1e-30]), np.array([0.0, tiny, 1e-30], dtype))
+    assert np.isnan(f(8, [nan])[0])
     # softplus(-x): ln 2 at 0 (to the ulp), 0 at inf, NaN through; beyond
     # 103.98 (float) the result is below half the smallest subnormal
     sp = f(9, [0.0, inf, nan, 120.0 if dtype == np.float32 else 800.0])
