@@ -134,6 +134,22 @@ AVX512 static double minimal_d(const double *x, ptrdiff_t n, ptrdiff_t C)
     return tot;
 }
 
+/* variant k of one block, element type T (S: its suffix in the package's
+ * names): 0 the read probe, 1 the package's statistics tile by tile, 2 the
+ * minimal kernel */
+#define VARIANT(T, S)                                                                  \
+    do {                                                                               \
+        const T *xb = (const T *)buf + r0 * C;                                         \
+        if (k == 0) v = wide ? rowsum_##S##_avx512(xb, n * C) : rowsum_##S##_avx2(xb, n * C); \
+        else if (k == 2) v = minimal_##S(xb, n, C);                                    \
+        else                                                                           \
+            for (ptrdiff_t i = 0; i < n; i += tile) {                                  \
+                const ptrdiff_t nn = n - i < tile ? n - i : tile;                      \
+                if (wide) row_stats_##S##_avx512(xb + i * C, nn, C, &st);              \
+                else row_stats_##S##_avx2(xb + i * C, nn, C, &st);                     \
+            }                                                                          \
+    } while (0)
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -177,27 +193,8 @@ int main(int argc, char **argv)
                     for (ptrdiff_t b = 0; b < nb; b++) {
                         const ptrdiff_t r0 = b * per, n = N - r0 < per ? N - r0 : per;
                         double v = 0.0;
-                        if (dbl) {
-                            const double *xb = (const double *)buf + r0 * C;
-                            if (k == 0) v = wide ? rowsum_d_avx512(xb, n * C) : rowsum_d_avx2(xb, n * C);
-                            else if (k == 2) v = minimal_d(xb, n, C);
-                            else
-                                for (ptrdiff_t i = 0; i < n; i += tile) {
-                                    const ptrdiff_t nn = n - i < tile ? n - i : tile;
-                                    if (wide) row_stats_d_avx512(xb + i * C, nn, C, &st);
-                                    else row_stats_d_avx2(xb + i * C, nn, C, &st);
-                                }
-                        } else {
-                            const float *xb = (const float *)buf + r0 * C;
-                            if (k == 0) v = wide ? rowsum_f_avx512(xb, n * C) : rowsum_f_avx2(xb, n * C);
-                            else if (k == 2) v = minimal_f(xb, n, C);
-                            else
-                                for (ptrdiff_t i = 0; i < n; i += tile) {
-                                    const ptrdiff_t nn = n - i < tile ? n - i : tile;
-                                    if (wide) row_stats_f_avx512(xb + i * C, nn, C, &st);
-                                    else row_stats_f_avx2(xb + i * C, nn, C, &st);
-                                }
-                        }
+                        if (dbl) VARIANT(double, d);
+                        else VARIANT(float, f);
                         __asm__ volatile("" : : "x"(v) : "memory");   /* keep every result */
                     }
                 }
