@@ -232,6 +232,47 @@ def test_evaluate_binary_every_length(isa, dtype, weighted):
         np.testing.assert_allclose(got.calibration.correct_sum, want.calibration.correct_sum, rtol=1e-12)
 
 
+
+def test_two_classes_every_difference(isa):
+    # C = 2's loss comes from d = x_other - x_y (on AVX-512, max(d, 0) +
+    # softplus(-|d|) from the table): within ~2.5 ULP of the float64 loss
+    # row by row over d in [-200, 200] -- the table's half-unit intervals,
+    # its exp branch from |d| = 15.75, the flush guard near |d| = 70.5 past
+    # which rows are redone exactly (tiny losses keep their digits),
+    # infinities and NaN -- with the label on either side, every tail length
+    # and the mean (plain pass, ignored rows) beside reduction="none"
+    from fusedxent import reference as R
+    f32 = np.float32
+    edges = [15.75, 70.0, 70.5, 71.0, 87.0, 104.0]
+    d = np.concatenate([np.linspace(-200, 200, 4001), np.arange(-20, 20.25, 0.25),
+                        [np.nextafter(f32(e), f32(s * 100)) * s for e in edges for s in (1, -1)],
+                        [e * s for e in edges for s in (1, -1)],
+                        [0.0, 1e-30, -1e-30, np.inf, -np.inf, np.nan]]).astype(f32)
+    x = np.zeros((2 * d.size, 2), f32)
+    y = np.zeros(2 * d.size, np.int64)
+    x[: d.size, 1] = d                  # label 0: x_other - x_y = d exactly
+    x[d.size:, 0] = d
+    y[d.size:] = 1
+    perm = np.random.default_rng(3).permutation(y.size)
+    x, y = x[perm], y[perm]
+    for n in (1, 15, 16, 17, 33, 64 * 3 + 5, y.size):
+        got = fx.softmax_cross_entropy(x[:n], y[:n], reduction="none").astype(np.float64)
+        want = R.softmax_cross_entropy(x[:n].astype(np.float64), y[:n], reduction="none")
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        fin = np.isfinite(want)
+        # the losses are float32: below 2^-126 an absolute step of 2^-149
+        excess = np.abs(got[fin] - want[fin]) - (3e-7 * want[fin] + 2.0 ** -148)
+        assert excess.max() <= 0, (excess.max(), x[:n][fin][np.argmax(excess)])
+        # the pass's own sums: rows it leaves to the exact path (past the
+        # guard, infinite, NaN) make the caller sum r itself, so without them
+        ok = np.abs(x[:n, 0].astype(np.float64) - x[:n, 1]) < 60
+        xo, yo = x[:n][ok], y[:n][ok].copy()
+        yo[::3] = -100                  # ignored rows: neither summed nor counted
+        kept = yo != -100
+        if kept.any():
+            assert fx.softmax_cross_entropy(xo, yo) == pytest.approx(want[ok][kept].mean(), rel=1e-6)
+
 def test_paths_reported():
     names = K.isa_names()
     assert names == ("baseline", "avx2", "avx512")
