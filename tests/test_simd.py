@@ -233,6 +233,32 @@ def test_evaluate_binary_every_length(isa, dtype, weighted):
 
 
 
+
+@pytest.mark.parametrize("C", [3, 10, 16, 17, 33, 64])
+def test_forward_ties_at_the_maximum(isa, C):
+    # the forward's across-rows pass keeps no argmax: it leaves out every
+    # term equal to the maximum and adds back (count - 1), each tie being
+    # exactly 1 -- rows of rounded logits (many ties), all-equal rows, two
+    # tied maxima with the label on one of them or elsewhere, against the
+    # reference row by row and in the mean
+    from fusedxent import reference as R
+    rng = np.random.default_rng(C)
+    n = 16 * 9 + 5
+    x = np.round(rng.standard_normal((n, C)) * 2).astype(np.float32)
+    y = rng.integers(0, C, n)
+    two = np.arange(3, n, 5)
+    same = np.setdiff1d(np.arange(0, n, 7), two)
+    x[same] = 1.5                                 # all equal: log(C)
+    x[two] = rng.standard_normal((two.size, C)).astype(np.float32) - 30.0
+    x[two, 0] = x[two, C - 1] = 4.0              # two maxima
+    y[two[::2]] = 0                               # the label on a tied maximum: log1p(1 + tiny)
+    got = fx.softmax_cross_entropy(x, y, reduction="none")
+    want = R.softmax_cross_entropy(x.astype(np.float64), y, reduction="none")
+    assert_close(got, want, np.float32)
+    np.testing.assert_allclose(got[same], np.log(C), rtol=2e-7)
+    np.testing.assert_allclose(got[two[::2]], want[two[::2]], rtol=3e-7)
+    assert fx.softmax_cross_entropy(x, y) == pytest.approx(want.mean(), rel=1e-6)
+
 def test_two_classes_every_difference(isa):
     # C = 2's loss comes from d = x_other - x_y (on AVX-512, max(d, 0) +
     # softplus(-|d|) from the table): within ~2.5 ULP of the float64 loss
