@@ -330,7 +330,7 @@ def test_bfloat16_conversions_are_exact_on_every_path(isa):
     assert np.isnan(out.view(bf16)[nan].astype(np.float32)).all()
 
 
-@pytest.mark.parametrize("C", [2, 3, 10, 17, 64, 100])
+@pytest.mark.parametrize("C", [2, 3, 5, 6, 10, 17, 64, 100])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_plain_forward_across_rows(isa, rng, C, dtype):
     """The plain forward loss (no smoothing, z-loss or gradient) is its own

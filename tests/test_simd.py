@@ -44,7 +44,7 @@ def test_rowmax_and_sumexp_every_length(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("C", [1, 2, 3, 7, 8, 9, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 511, 512, 513, 1000,
+@pytest.mark.parametrize("C", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 511, 512, 513, 1000,
                                1024, 1025, 4095, 8192, 8193, 20000])
 @pytest.mark.parametrize("extras", [True, False], ids=["extras", "plain"])
 def test_row_stats_against_portable(isa, dtype, C, extras):
@@ -234,7 +234,7 @@ def test_evaluate_binary_every_length(isa, dtype, weighted):
 
 
 
-@pytest.mark.parametrize("C", [3, 10, 16, 17, 33, 64])
+@pytest.mark.parametrize("C", [3, 4, 5, 6, 10, 16, 17, 33, 64])
 def test_forward_ties_at_the_maximum(isa, C):
     # the forward's across-rows pass keeps no argmax: it leaves out every
     # term equal to the maximum and adds back (count - 1), each tie being
