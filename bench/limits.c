@@ -55,7 +55,7 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* exp(d), d <= 0: one reduction constant, degree 5, vscalef */
+/* exp(d), d <= 0, float: one reduction constant, degree 5, vscalef */
 #define EXPF_D(d) ({                                                                          \
         __m512 d_ = (d);                                                                      \
         __m512 n_ = _mm512_roundscale_ps(_mm512_mul_ps(d_, _mm512_set1_ps(1.44269504f)), 8);   \
@@ -68,59 +68,9 @@ static int cmp(const void *a, const void *b)
         p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(1.0f));                                   \
         _mm512_scalef_ps(p_, n_); })
 
-AVX512 static double minimal_f(const float *x, ptrdiff_t n, ptrdiff_t C)
-{
-    const ptrdiff_t nv = C - C % 16;
-    const __mmask16 t = (__mmask16)((1u << (C - nv)) - 1);
-    double tot = 0.0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const float *r = x + i * C;
-        __m512 a0 = _mm512_set1_ps(-INFINITY), a1 = a0;
-        ptrdiff_t j = 0;
-        for (; j + 32 <= nv; j += 32) {
-            a0 = _mm512_max_ps(a0, _mm512_loadu_ps(r + j));
-            a1 = _mm512_max_ps(a1, _mm512_loadu_ps(r + j + 16));
-        }
-        for (; j < nv; j += 16) a0 = _mm512_max_ps(a0, _mm512_loadu_ps(r + j));
-        if (nv < C) a1 = _mm512_max_ps(a1, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), t, r + nv));
-        const float m = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
-        const __m512 vm = _mm512_set1_ps(m);
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-#define EXPF(v) EXPF_D(_mm512_sub_ps(v, vm))
-        for (j = 0; j + 32 <= nv; j += 32) {
-            _mm_prefetch((const char *)(r + C + j), _MM_HINT_T0);
-            _mm_prefetch((const char *)(r + C + j + 16), _MM_HINT_T0);
-            s0 = _mm512_add_ps(s0, EXPF(_mm512_loadu_ps(r + j)));
-            s1 = _mm512_add_ps(s1, EXPF(_mm512_loadu_ps(r + j + 16)));
-        }
-        for (; j < nv; j += 16) s0 = _mm512_add_ps(s0, EXPF(_mm512_loadu_ps(r + j)));
-        if (nv < C) s1 = _mm512_add_ps(s1, _mm512_maskz_mov_ps(t, EXPF(_mm512_mask_loadu_ps(vm, t, r + nv))));
-#undef EXPF
-        tot += m + log((double)_mm512_reduce_add_ps(_mm512_add_ps(s0, s1)));
-    }
-    return tot;
-}
-
-AVX512 static double minimal_d(const double *x, ptrdiff_t n, ptrdiff_t C)
-{
-    const ptrdiff_t nv = C - C % 8;
-    const __mmask8 t = (__mmask8)((1u << (C - nv)) - 1);
-    double tot = 0.0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const double *r = x + i * C;
-        __m512d a0 = _mm512_set1_pd(-INFINITY), a1 = a0;
-        ptrdiff_t j = 0;
-        for (; j + 16 <= nv; j += 16) {
-            a0 = _mm512_max_pd(a0, _mm512_loadu_pd(r + j));
-            a1 = _mm512_max_pd(a1, _mm512_loadu_pd(r + j + 8));
-        }
-        for (; j < nv; j += 8) a0 = _mm512_max_pd(a0, _mm512_loadu_pd(r + j));
-        if (nv < C) a1 = _mm512_max_pd(a1, _mm512_mask_loadu_pd(_mm512_set1_pd(-INFINITY), t, r + nv));
-        const double m = _mm512_reduce_max_pd(_mm512_max_pd(a0, a1));
-        const __m512d vm = _mm512_set1_pd(m);
-        __m512d s0 = _mm512_setzero_pd(), s1 = s0;
-#define EXPD(v) ({                                                                             \
-        __m512d d_ = _mm512_sub_pd(v, vm);                                                     \
+/* exp(d), d <= 0, double: one reduction constant, degree 11, vscalef */
+#define EXPD_D(d) ({                                                                           \
+        __m512d d_ = (d);                                                                      \
         __m512d n_ = _mm512_roundscale_pd(_mm512_mul_pd(d_, _mm512_set1_pd(1.4426950408889634)), 8); \
         __m512d r_ = _mm512_fnmadd_pd(n_, _mm512_set1_pd(0.6931471805599453), d_);             \
         __m512d p_ = _mm512_set1_pd(0x1.af631d0059becp-26);                                    \
@@ -136,19 +86,49 @@ AVX512 static double minimal_d(const double *x, ptrdiff_t n, ptrdiff_t C)
         p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(1.0));                                     \
         p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(1.0));                                     \
         _mm512_scalef_pd(p_, n_); })
-        for (j = 0; j + 16 <= nv; j += 16) {
-            _mm_prefetch((const char *)(r + C + j), _MM_HINT_T0);
-            _mm_prefetch((const char *)(r + C + j + 8), _MM_HINT_T0);
-            s0 = _mm512_add_pd(s0, EXPD(_mm512_loadu_pd(r + j)));
-            s1 = _mm512_add_pd(s1, EXPD(_mm512_loadu_pd(r + j + 8)));
-        }
-        for (; j < nv; j += 8) s0 = _mm512_add_pd(s0, EXPD(_mm512_loadu_pd(r + j)));
-        if (nv < C) s1 = _mm512_add_pd(s1, _mm512_maskz_mov_pd(t, EXPD(_mm512_mask_loadu_pd(vm, t, r + nv))));
-#undef EXPD
-        tot += m + log(_mm512_reduce_add_pd(_mm512_add_pd(s0, s1)));
+
+/* The minimal row kernel for element type T: W lanes a vector of type V,
+ * tail mask type M, intrinsics suffix S (ps / pd), the exp of a
+ * difference EXP_D.  A max pass with two accumulators, then the exp-sum
+ * with two accumulators and the next row prefetched. */
+#define MINIMAL_ROWS(NAME, T, V, M, W, S, EXP_D)                                         \
+    AVX512 static double NAME(const T *x, ptrdiff_t n, ptrdiff_t C)                      \
+    {                                                                                    \
+        const ptrdiff_t nv = C - C % W;                                                  \
+        const M t = (M)((1u << (C - nv)) - 1);                                           \
+        double tot = 0.0;                                                                \
+        for (ptrdiff_t i = 0; i < n; i++) {                                              \
+            const T *r = x + i * C;                                                      \
+            V a0 = _mm512_set1_##S(-INFINITY), a1 = a0;                                  \
+            ptrdiff_t j = 0;                                                             \
+            for (; j + 2 * W <= nv; j += 2 * W) {                                        \
+                a0 = _mm512_max_##S(a0, _mm512_loadu_##S(r + j));                        \
+                a1 = _mm512_max_##S(a1, _mm512_loadu_##S(r + j + W));                    \
+            }                                                                            \
+            for (; j < nv; j += W) a0 = _mm512_max_##S(a0, _mm512_loadu_##S(r + j));     \
+            if (nv < C)                                                                  \
+                a1 = _mm512_max_##S(a1, _mm512_mask_loadu_##S(_mm512_set1_##S(-INFINITY), t, r + nv)); \
+            const T m = _mm512_reduce_max_##S(_mm512_max_##S(a0, a1));                   \
+            const V vm = _mm512_set1_##S(m);                                             \
+            V s0 = _mm512_setzero_##S(), s1 = s0;                                        \
+            for (j = 0; j + 2 * W <= nv; j += 2 * W) {                                   \
+                _mm_prefetch((const char *)(r + C + j), _MM_HINT_T0);                    \
+                _mm_prefetch((const char *)(r + C + j + W), _MM_HINT_T0);                \
+                s0 = _mm512_add_##S(s0, EXP_D(_mm512_sub_##S(_mm512_loadu_##S(r + j), vm)));     \
+                s1 = _mm512_add_##S(s1, EXP_D(_mm512_sub_##S(_mm512_loadu_##S(r + j + W), vm))); \
+            }                                                                            \
+            for (; j < nv; j += W)                                                       \
+                s0 = _mm512_add_##S(s0, EXP_D(_mm512_sub_##S(_mm512_loadu_##S(r + j), vm)));     \
+            if (nv < C)                                                                  \
+                s1 = _mm512_add_##S(s1, _mm512_maskz_mov_##S(t,                          \
+                         EXP_D(_mm512_sub_##S(_mm512_mask_loadu_##S(vm, t, r + nv), vm)))); \
+            tot += m + log((double)_mm512_reduce_add_##S(_mm512_add_##S(s0, s1)));       \
+        }                                                                                \
+        return tot;                                                                      \
     }
-    return tot;
-}
+
+MINIMAL_ROWS(minimal_f, float, __m512, __mmask16, 16, ps, EXPF_D)
+MINIMAL_ROWS(minimal_d, double, __m512d, __mmask8, 8, pd, EXPD_D)
 
 #define AVX512_ALL __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,avx2,f16c")))
 /* C <= 64, float: see the top.  Rows past n read as 0 (to_tile), their
