@@ -716,7 +716,8 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
     rpb = _rows_per_block(C)
     big = tuple(k for k in ks if k > 1)
     partial = np.zeros((_nblocks(N, rpb), 6 + len(big)))
-    _k.evaluate(x2, y, sample_weight=sw, ignore_index=ii, topk=big, lse_out=lse, argmax_out=amax,
+    # k >= C means every class: the kernel takes it as C (k may not fit a C integer)
+    _k.evaluate(x2, y, sample_weight=sw, ignore_index=ii, topk=tuple(min(k, C) for k in big), lse_out=lse, argmax_out=amax,
                 confidence_out=conf, bin_out=rbin, bins=B or 0, partial=partial, rows_per_block=rpb, nt=nt)
     sums = partial.sum(axis=0) if len(partial) else np.zeros(6 + len(big))
     calib = per = conf_m = None
@@ -748,6 +749,13 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
                      amax.reshape(idx_shape), C)
 
 
+def _calibration_snapshot(calibration, wsum):
+    """Calibration over a (3, B) array of running sums, copied: a result
+    must not change when the evaluator that made it goes on (_results)."""
+    c = np.array(calibration, np.float64)
+    return Calibration(np.linspace(0.0, 1.0, c.shape[1] + 1), c[0], c[1], c[2], wsum)
+
+
 def evaluation_from_parts(sums, topk, calibration=None, per_class=None, confusion=None, *, k=1.0,
                           base=None, lse=None, argmax=None):
     """The Evaluation of a pass's (or a stream's) sums: means over the
@@ -759,9 +767,12 @@ def evaluation_from_parts(sums, topk, calibration=None, per_class=None, confusio
     tk = {q: (mean(hits) if q == 1 else mean(hk[q])) for q in topk}
     cal = None
     if calibration is not None:
-        B = calibration.shape[1]
-        cal = Calibration(np.linspace(0.0, 1.0, B + 1), calibration[0], calibration[1], calibration[2], wsum)
-    pcl = None if per_class is None else PerClass(per_class[0], per_class[1], per_class[2], confusion)
+        cal = _calibration_snapshot(calibration, wsum)
+    pcl = None
+    if per_class is not None:
+        per_class = np.array(per_class, np.float64)        # a snapshot: see _results
+        pcl = PerClass(per_class[0], per_class[1], per_class[2],
+                       None if confusion is None else np.array(confusion, np.float64))
     return Evaluation(mean(lsum) * k, mean(hits), int(count), lse, argmax, tk, mean(bsum), mean(hsum) * k,
                       cal, pcl, math.e if base is None else float(base))
 
@@ -785,7 +796,9 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     base : float, optional
         Logarithm base of loss and entropy (None or e: nats, 2: bits).
     topk : sequence of int
-        The k of topk_accuracy (k >= 1; at most 16 values above 1).
+        The k of topk_accuracy (k >= 1; at most 16 values above 1).  A k
+        of the class count or more means every class: its accuracy is the
+        weighted share of counted rows without a NaN.
     calibration_bins : int, optional
         B equal-width reliability bins on [0, 1] of the confidence
         max_j p_j; None: no calibration.
@@ -1036,10 +1049,7 @@ def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bi
 def binary_evaluation_from_parts(sums, calibration=None, *, k=1.0, base=None):
     lsum, wsum, hits, count, bsum = (float(v) for v in sums[:5])
     mean = (lambda v: v / wsum) if wsum != 0 else (lambda v: 0.0)
-    cal = None
-    if calibration is not None:
-        cal = Calibration(np.linspace(0.0, 1.0, calibration.shape[1] + 1), calibration[0], calibration[1],
-                          calibration[2], wsum)
+    cal = None if calibration is None else _calibration_snapshot(calibration, wsum)
     return BinaryEvaluation(mean(lsum) * k, mean(hits), int(count), mean(bsum), cal,
                             math.e if base is None else float(base))
 

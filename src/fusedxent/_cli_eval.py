@@ -3,12 +3,18 @@ predictions in one streamed pass -- a table of the metrics, JSON, and a
 reliability diagram.
 
 Bad input (a missing file, not an .npy, an .npz, wrong shapes, labels out
-of range) prints one line naming the problem and exits 2; nothing is
-written then, since outputs are written only after the whole pass.
+of range) and bad outputs (a --json or --plot path that cannot be created:
+a missing directory, a path under a file, a directory, an output that is
+an input, a plot format matplotlib cannot write) print one line naming the
+problem and exit 2 with nothing written.  Outputs are checked before the
+pass by creating a temporary file beside each, written after the pass, and
+renamed onto their targets only when both are complete.
 """
 import json
 import math
+import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -88,7 +94,79 @@ def _json_safe(o):
     return o
 
 
-def _plot(cal, path, title):
+class OutputError(Exception):
+    """An output path the command cannot write (one line for the user)."""
+
+
+def _plot_format(path):
+    """The image format of a --plot path: its extension when it has one
+    (it must be one matplotlib writes), PNG when it has none -- the file is
+    written at exactly the path given, never at PATH.png."""
+    ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if not ext:
+        return "png"
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if ext not in supported:
+        raise OutputError(f"--plot {path}: matplotlib cannot write .{ext} files "
+                          f"(supported: {', '.join('.' + e for e in sorted(supported))})")
+    return ext
+
+
+class _Outputs:
+    """The command's output files, each reserved before the pass as a
+    temporary file beside its target (so an unwritable target fails before
+    any work) and renamed onto the target only when every output has been
+    written: an error at any point leaves no output, old or half-written."""
+
+    def __init__(self, inputs):
+        self._inputs = [os.path.realpath(p) for p in inputs]
+        self._items = []          # (option, target, temporary)
+
+    def reserve(self, option, target):
+        target = os.fspath(target)
+        real = os.path.realpath(target)
+        if os.path.isdir(target):
+            raise OutputError(f"{option} {target}: is a directory")
+        if real in self._inputs:
+            raise OutputError(f"{option} {target}: is one of the input files")
+        if any(os.path.realpath(t) == real for _, t, _ in self._items):
+            raise OutputError(f"{option} {target}: another output is written there too")
+        parent = os.path.dirname(os.path.abspath(target))
+        if not os.path.exists(parent):
+            raise OutputError(f"{option} {target}: directory {parent} does not exist")
+        if not os.path.isdir(parent):
+            raise OutputError(f"{option} {target}: {parent} is not a directory")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".part", dir=parent)
+        except OSError as e:
+            raise OutputError(f"{option} {target}: cannot be created ({e.strerror or e})") from None
+        os.close(fd)
+        self._items.append((option, target, tmp))
+        return tmp
+
+    def commit(self):
+        umask = os.umask(0)
+        os.umask(umask)
+        for option, target, tmp in self._items:
+            try:
+                os.chmod(tmp, 0o666 & ~umask)      # mkstemp's 0600 is for the reservation only
+                os.replace(tmp, target)
+            except OSError as e:
+                raise OutputError(f"{option} {target}: cannot be written ({e.strerror or e})") from None
+        self._items = []
+
+    def discard(self):
+        for _, _, tmp in self._items:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        self._items = []
+
+
+def _plot(cal, path, title, fmt="png"):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -110,8 +188,10 @@ def _plot(cal, path, title):
     bottom.set_xlabel("confidence")
     bottom.set_ylabel("share of rows")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=110, format=fmt)
+    finally:
+        plt.close(fig)
 
 
 def run(args):
@@ -123,11 +203,26 @@ def run(args):
         print(f"fusedxent evaluate: error: {msg}", file=sys.stderr)
         return 2
 
+    outputs = _Outputs([args.logits, args.labels])
+    try:
+        return _run(args, fx, _api, outputs, fail)
+    except OutputError as e:
+        return fail(str(e))
+    finally:
+        outputs.discard()           # whatever was not committed
+
+
+def _run(args, fx, _api, outputs, fail):
+    plot_fmt = None
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             return fail("--plot needs matplotlib (pip install matplotlib)")
+        plot_fmt = _plot_format(args.plot)
+    # every output is checked (and reserved) before the pass
+    json_tmp = outputs.reserve("--json", args.json) if args.json else None
+    plot_tmp = outputs.reserve("--plot", args.plot) if args.plot else None
     bins = args.bins if args.bins is not None else (15 if args.plot else None)
     try:
         if args.binary:
@@ -145,17 +240,23 @@ def run(args):
     except (OSError, ValueError, TypeError) as e:
         return fail(str(e) if not isinstance(e, FileNotFoundError) else f"no such file: {e.filename}")
     rows, doc = _report(ev, args.binary)
+    try:
+        if json_tmp:
+            doc.update(logits=str(args.logits), labels=str(args.labels), version=fx.__version__)
+            with open(json_tmp, "w") as f:
+                json.dump(_json_safe(doc), f, indent=1, allow_nan=False)
+        if plot_tmp:
+            _plot(ev.calibration, plot_tmp, f"reliability: {args.logits}", plot_fmt)
+    except OSError as e:
+        return fail(f"writing the outputs failed: {e.strerror or e}")
+    outputs.commit()
     print(f"fusedxent evaluate: {args.logits} against {args.labels}"
           f"{' (binary, per element)' if args.binary else ''}; "
           f"loss in {'nats' if ev.base == math.e else f'base {ev.base:g}'}")
     for name, v in rows:
         print(f"  {name:<20}{v:>14}" if isinstance(v, (int, np.integer)) else f"  {name:<20}{v:>14.6g}")
     if args.json:
-        doc.update(logits=str(args.logits), labels=str(args.labels), version=fx.__version__)
-        with open(args.json, "w") as f:
-            json.dump(_json_safe(doc), f, indent=1, allow_nan=False)
         print(f"metrics written to {args.json}")
     if args.plot:
-        _plot(ev.calibration, args.plot, f"reliability: {args.logits}")
         print(f"reliability diagram written to {args.plot}")
     return 0

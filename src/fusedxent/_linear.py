@@ -42,7 +42,9 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
 
     Equal to ``softmax_cross_entropy(hidden @ linear_weight.T + linear_bias,
     target, ...)`` with the logits computed ``chunk_size`` rows at a time
-    into one reused buffer.
+    into one reused buffer.  With no features (H = 0) the logits are the
+    bias (zeros without one) and the loss is theirs -- log V without a bias
+    -- as in PyTorch; the hidden and weight gradients are then empty.
 
     Parameters
     ----------

@@ -4,6 +4,11 @@ They live apart from the kernels so that `fusedxent.reference` (which never
 imports the kernels) returns the same types as `fusedxent`.  The derived
 metrics are properties computed from the stored sums, so a result merged
 from streamed batches derives them exactly as a one-shot one.
+
+A result is a snapshot: its arrays are its own (the constructors in
+`_api` copy what they wrap), so a later `update()` or `merge()` of the
+evaluator that produced it, or a write into another result's arrays,
+never changes it.
 """
 import math
 from collections import namedtuple
@@ -154,8 +159,12 @@ class Evaluation(namedtuple("Evaluation", _EVAL_FIELDS, defaults=({}, 0.0, 0.0, 
 
     @property
     def perplexity(self):
-        """base ** loss: exp of the mean cross-entropy in nats."""
-        return float(self.base ** self.loss)
+        """base ** loss: exp of the mean cross-entropy in nats; inf when
+        that overflows (a mean loss above ~709.78 nats), NaN for a NaN loss,
+        as NumPy and PyTorch give."""
+        loss = float(self.loss)                 # a Dask result computes here
+        with np.errstate(over="ignore"):
+            return float(np.power(np.float64(self.base), loss))
 
 
 class BinaryEvaluation(namedtuple("BinaryEvaluation", ["loss", "accuracy", "count", "brier", "calibration",

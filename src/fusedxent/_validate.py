@@ -20,6 +20,12 @@ def is_bfloat16(dtype):
     return dtype.kind == "V" and dtype.itemsize == 2 and dtype.name == "bfloat16"
 
 
+def is_real(dtype):
+    """A dtype whose values are read as real weights or targets: bool,
+    integers, NumPy floats and bfloat16 (read as its values, as float16 is)."""
+    return dtype.kind in "biuf" or is_bfloat16(dtype)
+
+
 def is_half(dtype):
     """The 16-bit float types the kernels convert to float32 block by block."""
     return dtype == np.float16 or is_bfloat16(dtype)
@@ -144,14 +150,25 @@ def clip_eps(eps, dtype):
     return e
 
 
+MAX_THREADS = 1024
+
+
 def num_threads(n):
-    return None if n is None else positive_int(n, "num_threads", "a positive integer or None")
+    """None (the OpenMP default) or 1..MAX_THREADS.  Results never depend
+    on the thread count, so the bound only keeps a typo (2**31) from
+    reaching OpenMP as a request for that many threads."""
+    if n is None:
+        return None
+    n = positive_int(n, "num_threads", "a positive integer or None")
+    if n > MAX_THREADS:
+        raise ValueError(f"num_threads must be at most {MAX_THREADS}, got {n}")
+    return n
 
 
 def weight_vector(w, n, name, what):
     """A real 1-D float64 vector of length n (a scalar is broadcast)."""
     a = np.asarray(w)
-    if a.dtype.kind not in "biuf":
+    if not is_real(a.dtype):
         raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
     if a.ndim == 0:
         a = np.broadcast_to(a, (n,))
@@ -162,7 +179,7 @@ def weight_vector(w, n, name, what):
 
 def check_sample_weight(a, shape):
     """dtype and shape of a sample weight (anything with .dtype and .shape)."""
-    if a.dtype.kind not in "biuf":
+    if not is_real(a.dtype):
         raise TypeError(f"sample_weight must be real numbers, got dtype {a.dtype}")
     if a.shape != tuple(shape):
         raise ValueError(f"sample_weight must have shape {tuple(shape)} (one weight per row), got {a.shape}")
@@ -265,7 +282,7 @@ def target_kind(target, shape, idx_shape, ax):
 
 def bce_target(target, shape):
     t = np.asarray(target)
-    if t.dtype.kind not in "biuf" and not is_bfloat16(t.dtype):
+    if not is_real(t.dtype):
         raise TypeError(f"target must be real numbers (0/1 labels or probabilities), got dtype {t.dtype}")
     if t.shape != tuple(shape):
         raise ValueError(f"target must have the logits' shape {tuple(shape)}, got {t.shape}")
@@ -282,7 +299,7 @@ def bce_weight(weight, shape, name):
 
 def check_bce_weight(w, shape, name):
     """dtype of an element weight and that it broadcasts to `shape`."""
-    if w.dtype.kind not in "biuf":
+    if not is_real(w.dtype):
         raise TypeError(f"{name} must be real numbers, got dtype {w.dtype}")
     try:
         np.broadcast_shapes(w.shape, tuple(shape))
@@ -296,7 +313,7 @@ def pos_weight(pos_weight, shape):
     if pos_weight is None:
         return None
     pw = np.asarray(pos_weight)
-    if pw.dtype.kind not in "biuf":
+    if not is_real(pw.dtype):
         raise TypeError(f"pos_weight must be real numbers, got dtype {pw.dtype}")
     L = shape[-1] if len(shape) else 1
     if pw.ndim > 1 or (pw.ndim == 1 and pw.shape[0] not in (1, L)):
@@ -412,4 +429,5 @@ def linear_operands(hidden, linear_weight, target, linear_bias):
                         f"probability targets), got dtype {y.dtype}")
     if y.shape != idx_shape:
         raise ValueError(f"target must have shape {idx_shape} (hidden's shape without its last axis), got {y.shape}")
-    return h.reshape(-1, H), W, y, b, dt, h.shape, h.dtype
+    # the row count spelled out: reshape(-1, 0) is ambiguous when H = 0
+    return h.reshape(math.prod(idx_shape), H), W, y, b, dt, h.shape, h.dtype

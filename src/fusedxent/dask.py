@@ -27,13 +27,15 @@ call: the logits are read once.
 
 Validation: shapes, dtypes and options are checked when the graph is built
 (the same messages as the in-memory functions); checks that need the
-values (labels in range, non-negative weights) run inside the tasks and
-raise at compute time.
+values (labels in range) run inside the tasks and raise at compute time.
+Weights are not checked for sign, here or in memory: negative weights are
+used as given (scikit-learn accepts them too).
 
 Threads: each task runs the kernel with `num_threads` OpenMP threads
 (default: the OpenMP maximum).  ``dask.distributed`` worker processes start
 with ``OMP_NUM_THREADS=1``, so a cluster parallelizes across its workers.
 """
+import math
 import operator
 import os
 
@@ -658,7 +660,7 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
 
 def _linear_block(h, y, sw, denom, W, *, b, want_grad, opts):
     hs = h.shape
-    p = _linear.linear_xent_parts(h.reshape(-1, hs[-1]), W, y, b, hshape=hs, sample_weight=sw,
+    p = _linear.linear_xent_parts(h.reshape(math.prod(hs[:-1]), hs[-1]), W, y, b, hshape=hs, sample_weight=sw,
                                   want_grad=want_grad, grad_denominator=None if denom is None else float(denom),
                                   **opts)
     one = (1,) * h.ndim
