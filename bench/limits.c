@@ -6,7 +6,7 @@
  * in each core's L2 (the same threads, repeated): the second is the
  * arithmetic alone, and where it is already above a target times the
  * DRAM read probe, no memory-side change reaches the target.
- * The README's CE, float64 and small-class limit figures were measured
+ * The CE, float64 and small-class limit figures of docs/performance.md were measured
  * with harnesses of this kind; this is their kept form.
  *
  *   gcc -O3 -fno-trapping-math -fno-math-errno -fopenmp -Wno-unused-function \

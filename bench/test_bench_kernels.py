@@ -6,7 +6,7 @@ each, as a smoke test that every peer call works); for figures run
 
     pytest bench/ --benchmark-only --benchmark-group-by=group -p no:randomly
 
-`python -m fusedxent bench` gives the roofline ratios and the README table.
+`python -m fusedxent bench` gives the roofline ratios and the performance table (README, docs/performance.md).
 """
 import numpy as np
 import pytest

@@ -1,5 +1,8 @@
-"""Evaluate a logits file on disk on a dask.distributed LocalCluster.
+"""
+Evaluating on a Dask cluster
+============================
 
+A logits file on disk evaluated on a ``dask.distributed`` LocalCluster.
 The same evaluation as score_memmap.py, scaled out: `fusedxent.dask.open_npy`
 wraps the .npy file with dask.array.from_array so that each worker process
 memory-maps the file and reads only its own blocks of rows; each block is
@@ -49,4 +52,5 @@ def main(rows: int = 200_000, classes: int = 100, chunk_rows: int = 25_000,
 
 if __name__ == "__main__":
     ev, ref = main()
-    sys.exit(0 if abs(ev.loss - ref.loss) <= 1e-12 * ref.loss else 1)
+    if abs(ev.loss - ref.loss) > 1e-12 * ref.loss:
+        sys.exit(1)

@@ -1,4 +1,12 @@
-"""Score a logits file on disk in batches with constant memory."""
+"""
+Scoring a logits file with constant memory
+==========================================
+
+Write 200,000 rows of "model outputs" to a ``.npy`` file in batches, then
+score it memory-mapped, one batch at a time, with an ``Evaluator`` -- and
+the same through ``fx.evaluate_file``: the memory in use stays that of a
+batch whatever the file's size.
+"""
 import os
 import sys
 import tempfile
@@ -35,4 +43,5 @@ def main(rows: int = 200_000, classes: int = 100, batch_rows: int = 20_000) -> "
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main().count else 1)
+    if not main().count:
+        sys.exit(1)

@@ -18,7 +18,7 @@
  *          s = (x-1)/(x+3) and + ln2.
  *
  * Maximum errors in ULP over each function's whole domain: `python -m
- * fusedxent ulp`, tests/test_vecmath.py and README.md.
+ * fusedxent ulp`, tests/test_vecmath.py and docs/guide/accuracy.md.
  */
 #ifndef FX_VECMATH_H
 #define FX_VECMATH_H

@@ -401,7 +401,7 @@ def test_focal_ratio_as_torchvision_checks(isa, dtype):
 # ------------------------------------------------------------ 7. the sign of weights
 
 def test_negative_weights_are_used_as_given():
-    # documented (fusedxent.dask's docstring, the README): no sign check anywhere
+    # documented (fusedxent.dask's docstring, the Dask guide): no sign check anywhere
     x, y, sw = _data(14)
     sw = sw - 0.5
     got = fx.softmax_cross_entropy(x, y, sample_weight=sw)

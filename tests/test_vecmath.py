@@ -1,7 +1,7 @@
 """The vector math of pyx/fx_vecmath.h in ULP against double (float32
 inputs) and long double (float64 inputs), on every instruction-set path this CPU runs, over each function's whole domain
 (sampled uniformly over bit patterns, so every binade counts, plus edge
-values).  The bounds are the README's measured maxima (float32 measured
+values).  The bounds are the measured maxima of the accuracy page (docs/guide/accuracy.md) (float32 measured
 exhaustively with `python -m fusedxent ulp --exhaustive`) rounded up."""
 import numpy as np
 import pytest

@@ -37,4 +37,8 @@ __all__ = [
     "check", "show_config", "set_isa", "__version__",
 ]
 
+from . import _docs
+
+_docs.complete(globals(), _docs.FX_EXAMPLES)     # the Raises and Examples sections
+
 set_isa(_os.environ.get("FUSEDXENT_ISA", "best") or "best")

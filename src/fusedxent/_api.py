@@ -139,9 +139,9 @@ def sigmoid(x, *, out=None, num_threads=None):
 
 
 def log_sigmoid(x, *, out=None, num_threads=None):
-    """log(sigmoid(x)), element-wise, as min(x, 0) - log1p(exp(-|x|)).
+    """log(sigmoid(x)), element-wise, as ``min(x, 0) - log1p(exp(-|x|))``.
 
-    Accurate for large |x| (no log of a rounded 1 or 0).
+    Accurate for large ``|x|`` (no log of a rounded 1 or 0).
 
     Parameters
     ----------
@@ -194,7 +194,7 @@ def softmax(x, axis=-1, *, out=None, num_threads=None):
     -------
     ndarray
         x's float dtype and shape (`out` when given).  Rows whose maximum is
-        NaN or +-inf give NaN; -inf entries of a finite row give 0 (README,
+        NaN or +-inf give NaN; -inf entries of a finite row give 0 (the semantics guide,
         IEEE table).
     """
     return _normalize(x, axis, out, num_threads, False)
@@ -285,6 +285,8 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
     target : array_like
         Integer class indices with the logits' shape without `axis`, or
         float class probabilities with the logits' shape.
+    axis : int
+        The class axis.
     weight : array_like of shape (C,), optional
         Per-class weights (PyTorch's `weight`).
     sample_weight : array_like, optional
@@ -305,6 +307,8 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
         Also return d(loss)/d(logits) from the same pass.
     grad_out : ndarray, optional
         Receives the gradient (logits' shape and dtype); may be `logits`.
+    num_threads : int, optional
+        OpenMP threads (1..1024); default: the OpenMP default.
 
     Returns
     -------
@@ -864,10 +868,23 @@ class Evaluator:
         return (self.topk, self.calibration_bins, self.per_class)
 
     def update(self, logits, labels, sample_weight=None):
-        """Add a batch (any number of rows): `evaluate`'s arguments.  Returns self.
+        """Add a batch (any number of rows).
 
-        Raises ValueError, and adds nothing, when the batch's class count
-        differs from the batches before it."""
+        Parameters
+        ----------
+        logits, labels, sample_weight :
+            As in `evaluate`.
+
+        Returns
+        -------
+        Evaluator
+            self.
+
+        Raises
+        ------
+        ValueError
+            And adds nothing, when the batch's class count differs from
+            the batches before it (or as `evaluate` raises)."""
         e = evaluate_parts(logits, labels, axis=self.axis, ignore_index=self.ignore_index,
                            sample_weight=sample_weight, topk=self.topk, calibration_bins=self.calibration_bins,
                            per_class=self.per_class, num_threads=self.num_threads, n_classes=self.n_classes)
@@ -886,7 +903,17 @@ class Evaluator:
 
     def merge(self, other):
         """Fold another Evaluator's rows into this one (this one's rows
-        first); per-row outputs are kept only if both keep them.  Returns self."""
+        first); per-row outputs are kept only if both keep them.
+
+        Parameters
+        ----------
+        other : Evaluator
+            With the same options and class count.
+
+        Returns
+        -------
+        Evaluator
+            self."""
         if not isinstance(other, Evaluator):
             raise TypeError(f"can only merge an Evaluator, got {type(other).__name__}")
         if other._options() != self._options() or other.k != self.k:
@@ -911,7 +938,12 @@ class Evaluator:
         return self
 
     def result(self):
-        """The `Evaluation` of every row seen so far."""
+        """The `Evaluation` of every row seen so far.
+
+        Returns
+        -------
+        Evaluation
+            A snapshot: later updates and merges do not change it."""
         lse = amax = None
         if self.keep_rows:
             lse = np.concatenate([a.reshape(-1) for a in self._lse]) if self._lse else np.empty(0)
@@ -1107,7 +1139,17 @@ class BinaryEvaluator:
         self._calib = None if self.calibration_bins is None else np.zeros((3, self.calibration_bins))
 
     def update(self, logits, targets, sample_weight=None):
-        """Add a batch: `evaluate_binary`'s arguments.  Returns self."""
+        """Add a batch.
+
+        Parameters
+        ----------
+        logits, targets, sample_weight :
+            As in `evaluate_binary`.
+
+        Returns
+        -------
+        BinaryEvaluator
+            self."""
         e = evaluate_binary_parts(logits, targets, sample_weight=sample_weight,
                                   calibration_bins=self.calibration_bins, num_threads=self.num_threads)
         self.sums += e.sums
@@ -1116,7 +1158,17 @@ class BinaryEvaluator:
         return self
 
     def merge(self, other):
-        """Fold another BinaryEvaluator in.  Returns self."""
+        """Fold another BinaryEvaluator in.
+
+        Parameters
+        ----------
+        other : BinaryEvaluator
+            With the same options.
+
+        Returns
+        -------
+        BinaryEvaluator
+            self."""
         if not isinstance(other, BinaryEvaluator):
             raise TypeError(f"can only merge a BinaryEvaluator, got {type(other).__name__}")
         if other.calibration_bins != self.calibration_bins or other.k != self.k:
@@ -1127,5 +1179,10 @@ class BinaryEvaluator:
         return self
 
     def result(self):
-        """The `BinaryEvaluation` of every element seen so far."""
+        """The `BinaryEvaluation` of every element seen so far.
+
+        Returns
+        -------
+        BinaryEvaluation
+            A snapshot: later updates and merges do not change it."""
         return binary_evaluation_from_parts(self.sums, self._calib, k=self.k, base=self.base)

@@ -10,6 +10,8 @@ same run.  Ratios hold on shared machines where absolute times drift.
 import json
 import time
 
+from typing import Any
+
 import numpy as np
 
 from . import _kernels as _k
@@ -148,8 +150,9 @@ def _peak_extra_bytes(fn):
         tracemalloc.stop()
 
 
-def sweep(classes=(2, 10, 100, 1000, 32000, 262144), elements=1 << 25, dtype="float32", threads=None,
-          repeat=5, plot=None, out=print):
+def sweep(classes: "tuple[int, ...]" = (2, 10, 100, 1000, 32000, 262144), elements: int = 1 << 25,
+          dtype: str = "float32", threads: "int | None" = None, repeat: int = 5, plot: "str | None" = None,
+          out: "Any" = print) -> "list[dict[str, Any]]":
     """Forward CE throughput against class count: fusedxent, the read probe
     (the roofline) and the peers, same data, same run.  The reference is
     timed in the same run on the first eighth of the rows and scaled to the
@@ -198,26 +201,36 @@ def sweep(classes=(2, 10, 100, 1000, 32000, 262144), elements=1 << 25, dtype="fl
     if plot:
         import matplotlib
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        cs = [r["classes"] for r in rows]
-        labels = {"probe": "read probe (roofline)", "cache": "fusedxent, logits in cache"}
-        for key, style in (("probe", "k--"), ("fusedxent", "o-"), ("cache", "o:"), ("torch", "s-"),
-                           ("sklearn", "^-"), ("reference", "x-")):
-            vals = [r[key] for r in rows]
-            if all(v is not None for v in vals):
-                ax.plot(cs, vals, style, label=labels.get(key, key))
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("classes")
-        ax.set_ylabel("GB/s of logits read (forward CE, mean)")
-        ax.set_title(f"softmax cross-entropy forward, {dt.name}, {nt} threads, isa {_k.isa_current()}")
-        ax.legend()
-        ax.grid(True, which="both", alpha=0.3)
-        fig.tight_layout()
+        fig = plot_sweep(rows, f"softmax cross-entropy forward, {dt.name}, {nt} threads, isa {_k.isa_current()}")
         fig.savefig(plot, dpi=110)
+        import matplotlib.pyplot as plt
+        plt.close(fig)
         out(f"plot written to {plot}")
     return rows
+
+
+def plot_sweep(rows: "list[dict[str, Any]]", title: str) -> "Any":
+    """The sweep's rows as a figure: GB/s of logits read against class
+    count, fusedxent beside the read probe, the in-cache run and the peers
+    (the README's and the gallery's plot)."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    cs = [r["classes"] for r in rows]
+    labels = {"probe": "read probe (roofline)", "cache": "fusedxent, logits in cache"}
+    for key, style in (("probe", "k--"), ("fusedxent", "o-"), ("cache", "o:"), ("torch", "s-"),
+                       ("sklearn", "^-"), ("reference", "x-")):
+        vals = [r[key] for r in rows]
+        if all(v is not None for v in vals):
+            ax.plot(cs, vals, style, label=labels.get(key, key))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("classes")
+    ax.set_ylabel("GB/s of logits read (forward CE, mean)")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def run(rows=None, classes=None, dtype="float32", threads=None, repeat=5, ref_repeat=1,

@@ -39,7 +39,7 @@ class Calibration(namedtuple("Calibration", ["edges", "weight", "confidence_sum"
 
     @property
     def ece(self):
-        """Expected calibration error: sum_b |correct_b - confidence_b| / total weight."""
+        """Expected calibration error: ``sum_b |correct_b - confidence_b| / total weight``."""
         if self.total_weight == 0:
             return 0.0
         return float(np.sum(np.abs(self.correct_sum - self.confidence_sum)) / self.total_weight)

@@ -1,6 +1,6 @@
 """Error of the vector math (pyx/fx_vecmath.h) in ULP, per instruction-set path.
 
-`python -m fusedxent ulp` prints the table of the README; `--exhaustive`
+`python -m fusedxent ulp` prints the table of the accuracy page (docs/guide/accuracy.md); `--exhaustive`
 runs every float32 input of each function's domain (2^31 values for exp;
 a few minutes per function), otherwise a sample uniform over bit patterns, so every
 binade of the domain is covered equally, plus its edge values.

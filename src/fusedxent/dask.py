@@ -686,8 +686,9 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         In memory, the same for every block (put into the graph once).
     target : dask.array.Array or array_like of int
         hidden's shape without its last axis; rechunked like the rows.
-    linear_bias, weight, sample_weight, ignore_index, label_smoothing, reduction, base, z_loss,
-    return_grad, chunk_size, num_threads :
+    linear_bias, weight, sample_weight, ignore_index, label_smoothing :
+        As in `fusedxent.linear_cross_entropy`.
+    reduction, base, z_loss, return_grad, chunk_size, num_threads :
         As in `fusedxent.linear_cross_entropy` (chunk_size: rows per block
         inside each task).
 
@@ -749,3 +750,8 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     dW = wsum[:Vn * H].reshape(Vn, H).astype(W.dtype)
     db = None if b is None else wsum[Vn * H:].astype(b.dtype)
     return loss, LinearGrads(_take(tup, 0, hdtype), dW, db)
+
+
+from . import _docs  # noqa: E402
+
+_docs.complete(globals(), _docs.DASK_EXAMPLES)     # the Raises and Examples sections

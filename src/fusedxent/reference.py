@@ -80,7 +80,7 @@ def sigmoid(x, *, out=None, num_threads=None):
 
 
 def log_sigmoid(x, *, out=None, num_threads=None):
-    """log sigmoid(x) = min(x, 0) - log1p(exp(-|x|))."""
+    """log sigmoid(x) = ``min(x, 0) - log1p(exp(-|x|))``."""
     x = V.float_array(x, "x")
     V.num_threads(num_threads)
     if out is not None:
@@ -419,3 +419,30 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     g = np.asarray(g, np.float64)
     return loss, LinearGrads((g @ W64).reshape(hshape).astype(hdtype), (g.T @ h64).astype(W.dtype),
                              None if b is None else g.sum(axis=0).astype(b.dtype))
+
+
+# ------------------------------------------------------------------ docstrings
+
+def _document():
+    from . import _docs
+    summaries = {
+        "sigmoid": "Logistic sigmoid 1 / (1 + exp(-x)), elementwise.",
+        "log_sigmoid": "log sigmoid(x), elementwise, without overflow or cancellation.",
+        "softmax": "Softmax along `axis`.",
+        "log_softmax": "log softmax along `axis`, as x - logsumexp(x).",
+        "logsumexp": "log sum exp(x) along `axis`.",
+        "softmax_cross_entropy": "Softmax cross-entropy from logits, class indices or probabilities.",
+        "sigmoid_binary_cross_entropy": "Binary cross-entropy with logits, with focal loss.",
+        "cross_entropy": "Cross-entropy H(p, q) = -sum p log q of probability rows.",
+        "binary_cross_entropy": "Binary cross-entropy of probabilities.",
+        "evaluate": "One evaluation of class logits: loss, accuracy, top-k, Brier, calibration.",
+        "evaluate_binary": "One evaluation of sigmoid outputs, per element.",
+        "linear_cross_entropy": "Softmax cross-entropy of a linear layer's outputs, materialized in float64.",
+    }
+    ns = globals()
+    for name, summary in summaries.items():
+        _docs.twin(ns[name], summary)
+    _docs.complete(ns, _docs.REFERENCE_EXAMPLES)
+
+
+_document()

@@ -1,0 +1,456 @@
+"""The Raises and Examples sections of the public functions' docstrings,
+for `fusedxent`, `fusedxent.reference` and `fusedxent.dask` alike.
+
+The three modules document one contract: the errors are the same
+(the same validation runs in each) and every function has an example that
+runs.  Each module calls `complete` at its end, which appends these
+sections to its own docstrings; `reference` also builds its twins'
+Parameters and Returns from their signatures with `twin`.  The examples
+run as doctests in the test suite (tests/test_docs.py), so they stay true.
+Kernel-free: the reference imports this module.
+"""
+import inspect
+import textwrap
+from typing import Any
+
+
+RAISES = {
+    'elementwise': """\
+TypeError
+    `x` is not an array of real numbers (complex, object or string dtype).
+ValueError
+    `out` has the wrong shape or dtype or is read-only; `num_threads` is
+    outside 1..1024.
+""",
+    'rows': """\
+TypeError
+    `x` is not an array of real numbers, or `axis` is not an integer.
+ValueError
+    `axis` is out of range; `out` has the wrong shape or dtype or is
+    read-only; `num_threads` is outside 1..1024.
+""",
+    'softmax_cross_entropy': """\
+TypeError
+    `logits` are not real numbers; `target` is neither integer class
+    indices nor float probabilities (a float target of the index shape says
+    so); a weight is not real numbers.
+ValueError
+    A shape does not match (the message gives the expected one); a label is
+    out of ``[0, C)`` and not `ignore_index` (the message names its index
+    and value); an option is out of range (`reduction`, `label_smoothing`,
+    `base`, `z_loss`); the logits have zero classes; `grad_out` has the
+    wrong shape or dtype or is read-only; `num_threads` is outside 1..1024.
+    Nothing is written to `grad_out` when an error is raised.
+""",
+    'sigmoid_binary_cross_entropy': """\
+TypeError
+    `logits`, `target` or a weight are not real numbers.
+ValueError
+    `target` does not have the logits' shape; `weight` does not broadcast
+    to it; `pos_weight` is not a scalar or of the last axis' length; an
+    option is out of range (`reduction`, `label_smoothing`, `gamma`,
+    `alpha`, `base`); `grad_out` has the wrong shape or dtype or is
+    read-only; `num_threads` is outside 1..1024.
+""",
+    'probabilities': """\
+TypeError
+    An operand is not real numbers, or `eps` is neither "auto" nor a number.
+ValueError
+    The shapes do not match; `eps` is outside (0, 0.5); `reduction` or
+    `base` is invalid.
+""",
+    'linear_cross_entropy': """\
+TypeError
+    An operand is not real numbers; `hidden`, `linear_weight` and
+    `linear_bias` do not compute in one precision; `target` is not integer
+    class indices.
+ValueError
+    A shape does not match (`linear_weight` must be (V, H) with V > 0,
+    `target` hidden's shape without its last axis); a label is out of
+    ``[0, V)`` and not `ignore_index`; an option is out of range;
+    `chunk_size` or `num_threads` is not a positive integer (at most 1024
+    threads).
+""",
+    'evaluate': """\
+TypeError
+    `logits` are not real numbers or `labels` are not integers.
+ValueError
+    A shape does not match; a label is out of ``[0, C)`` and not
+    `ignore_index`; `topk` holds a value below 1 or more than 16 values above
+    1; `calibration_bins` is not a positive integer (at most 2**20);
+    `per_class` is not False, True or "confusion" (at most 1024 classes for
+    the confusion matrix); `num_threads` is outside 1..1024.
+""",
+    'evaluate_binary': """\
+TypeError
+    `logits`, `targets` or `sample_weight` are not real numbers.
+ValueError
+    `targets` does not have the logits' shape; `sample_weight` does not
+    broadcast to it; `calibration_bins` is not a positive integer;
+    `num_threads` is outside 1..1024.
+""",
+    'evaluate_file': """\
+FileNotFoundError
+    A file does not exist.
+ValueError
+    A file is not a `.npy` file, is an `.npz` archive, is truncated or
+    holds Python objects; the shapes do not match; the class axis is the
+    first (streamed) axis; a label is out of range (the message gives the
+    rows of the file); an option is invalid (as in `Evaluator`).
+TypeError
+    The logits are not real numbers or the labels are not integers.
+""",
+    'Evaluator': """\
+ValueError
+    An option is invalid (as in `evaluate`); `update` gets a batch whose
+    class count differs from the batches before it (and adds nothing);
+    `merge` gets an evaluator with other options.
+TypeError
+    `merge` gets something that is not an evaluator of the same kind.
+""",
+    'check': """\
+AssertionError
+    With ``raise_on_failure=True``, when a comparison disagrees.
+""",
+    'open_npy': """\
+FileNotFoundError
+    The file does not exist.
+ValueError
+    The file is not a `.npy` file, is truncated or holds Python objects.
+""",
+}
+
+KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy'}
+
+FX_EXAMPLES = {
+    'sigmoid': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> fx.sigmoid(np.array([-243.0, 0.0, 2.0]))
+array([2.92712250e-106, 5.00000000e-001, 8.80797078e-001])
+""",
+    'log_sigmoid': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> fx.log_sigmoid(np.array([-800.0, 0.0, 40.0]))
+array([-8.00000000e+02, -6.93147181e-01, -4.24835426e-18])
+""",
+    'softmax': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> fx.softmax(np.array([[1.0, 2.0, 3.0]], np.float32)).round(4)
+array([[0.09  , 0.2447, 0.6652]], dtype=float32)
+""",
+    'log_softmax': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> fx.log_softmax(np.array([[1.0, 2.0, 3.0]])).round(4)
+array([[-2.4076, -1.4076, -0.4076]])
+""",
+    'logsumexp': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> fx.logsumexp(np.array([[1000.0, 1000.0], [0.0, -np.inf]]))
+array([1000.69314718,    0.        ])
+""",
+    'softmax_cross_entropy': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]], np.float32)
+>>> y = np.array([0, 2])
+>>> round(fx.softmax_cross_entropy(x, y), 6)
+0.175456
+>>> loss, grad = fx.softmax_cross_entropy(x, y, reduction='none', return_grad=True)
+>>> loss.round(4)
+array([0.2413, 0.1096], dtype=float32)
+>>> grad.round(4)
+array([[-0.2144,  0.1753,  0.0391],
+       [ 0.0493,  0.0545, -0.1038]], dtype=float32)
+>>> f'{fx.softmax_cross_entropy(np.array([[30.0, 0.0]], np.float32), np.array([0])):.4e}'  # exact where lse - x[y] rounds to 0
+'9.3576e-14'
+""",
+    'sigmoid_binary_cross_entropy': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> x = np.array([3.0, -1.0, 0.5])
+>>> t = np.array([1.0, 0.0, 1.0])
+>>> round(fx.sigmoid_binary_cross_entropy(x, t), 6)
+0.278642
+>>> fx.sigmoid_binary_cross_entropy(x, t, gamma=2.0, alpha=0.25, reduction='none').round(6)
+array([2.7000e-05, 1.6994e-02, 1.6893e-02])
+""",
+    'cross_entropy': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> p = np.array([[0.5, 0.5], [1.0, 0.0]])
+>>> q = np.array([[0.25, 0.75], [0.5, 0.5]])
+>>> fx.cross_entropy(p, q, base=2, reduction='none').round(6)
+array([1.207519, 1.      ])
+""",
+    'binary_cross_entropy': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> round(fx.binary_cross_entropy(np.array([0.9, 0.2]), np.array([1.0, 0.0])), 6)
+0.164252
+""",
+    'linear_cross_entropy': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> rng = np.random.default_rng(0)
+>>> h = rng.standard_normal((8, 4))
+>>> W = rng.standard_normal((5, 4))
+>>> y = np.array([0, 1, 2, 3, 4, 0, 1, -100])
+>>> loss, g = fx.linear_cross_entropy(h, W, y, return_grad=True)
+>>> bool(np.isclose(loss, fx.softmax_cross_entropy(h @ W.T, y)))
+True
+>>> g.hidden.shape, g.linear_weight.shape
+((8, 4), (5, 4))
+""",
+    'evaluate': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0], [1.0, 3.0, 0.0]])
+>>> y = np.array([0, 2, 0])
+>>> ev = fx.evaluate(x, y, topk=(1, 2), calibration_bins=4)
+>>> ev.count, round(ev.accuracy, 4), {k: round(v, 4) for k, v in ev.topk_accuracy.items()}
+(3, 0.6667, {1: 0.6667, 2: 1.0})
+>>> round(ev.loss, 6), round(ev.perplexity, 6)
+(0.840253, 2.316953)
+>>> ev.argmax
+array([0, 2, 1])
+>>> round(ev.calibration.ece, 6)
+0.175194
+""",
+    'evaluate_binary': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> ev = fx.evaluate_binary(np.array([2.0, -1.0, 0.5, -3.0]), np.array([1, 0, 0, 0]))
+>>> ev.count, round(ev.accuracy, 4), round(ev.loss, 6)
+(4, 0.75, 0.365714)
+""",
+    'evaluate_file': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> import os, tempfile
+>>> d = tempfile.mkdtemp()
+>>> path = os.path.join(d, 'logits.npy')
+>>> np.save(path, np.array([[2.0, 0.5], [0.1, 3.0], [1.0, 0.0]], np.float32))
+>>> ev = fx.evaluate_file(path, np.array([0, 1, 1]), batch_rows=2, progress=False)
+>>> ev.count, round(ev.accuracy, 4), round(ev.loss, 6)
+(3, 0.6667, 0.522746)
+""",
+    'Evaluator': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> x = np.array([[2.0, 0.5], [0.1, 3.0], [1.0, 0.0]])
+>>> y = np.array([0, 1, 1])
+>>> ev = fx.Evaluator(calibration_bins=2)
+>>> _ = ev.update(x[:2], y[:2]).update(x[2:], y[2:])
+>>> r = ev.result()
+>>> r.count, round(r.loss, 6) == round(fx.evaluate(x, y).loss, 6)
+(3, True)
+""",
+    'BinaryEvaluator': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> ev = fx.BinaryEvaluator()
+>>> _ = ev.update(np.array([2.0, -1.0]), np.array([1, 0]))
+>>> _ = ev.update(np.array([0.5]), np.array([0]))
+>>> r = ev.result()
+>>> r.count, round(r.accuracy, 4)
+(3, 0.6667)
+""",
+    'check': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> rep = fx.check()
+>>> rep.ok
+True
+""",
+    'show_config': """\
+>>> import fusedxent as fx
+>>> fx.show_config()  # doctest: +ELLIPSIS
+       version: ...
+           isa: ...
+
+""",
+    'set_isa': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> fx.set_isa('baseline')
+'baseline'
+>>> fx.set_isa('best') in ('baseline', 'avx2', 'avx512')
+True
+""",
+}
+
+# the reference's examples are the compiled functions' examples run on the
+# twin (same printed results: they round below the two's differences), but
+# for linear_cross_entropy, whose reference materializes the logits
+REFERENCE_EXAMPLES = {
+    name: FX_EXAMPLES[name].replace(">>> import fusedxent as fx", ">>> from fusedxent import reference")
+                           .replace("fx.", "reference.")
+    for name in ("sigmoid", "log_sigmoid", "softmax", "log_softmax", "logsumexp", "softmax_cross_entropy",
+                 "sigmoid_binary_cross_entropy", "cross_entropy", "binary_cross_entropy", "evaluate",
+                 "evaluate_binary")
+}
+REFERENCE_EXAMPLES.update({
+    'linear_cross_entropy': """\
+>>> import numpy as np
+>>> from fusedxent import reference
+>>> rng = np.random.default_rng(0)
+>>> h, W = rng.standard_normal((8, 4)), rng.standard_normal((5, 4))
+>>> y = np.array([0, 1, 2, 3, 4, 0, 1, -100])
+>>> bool(np.isclose(reference.linear_cross_entropy(h, W, y), reference.softmax_cross_entropy(h @ W.T, y)))
+True
+""",
+})
+DASK_EXAMPLES = {
+    'open_npy': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> import os, tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), 'logits.npy')
+>>> np.save(path, np.zeros((1000, 10), np.float32))
+>>> x = fxd.open_npy(path, chunks=(250, 10))
+>>> x.chunks[0]
+(250, 250, 250, 250)
+>>> round(float(fxd.logsumexp(x).mean().compute()), 6)
+2.302585
+""",
+    'sigmoid': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([-2.0, 0.0, 2.0, 4.0]), chunks=2)
+>>> fxd.sigmoid(x).compute().round(4)
+array([0.1192, 0.5   , 0.8808, 0.982 ])
+""",
+    'log_sigmoid': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([-2.0, 0.0, 2.0, 4.0]), chunks=2)
+>>> fxd.log_sigmoid(x).compute().round(4)
+array([-2.1269, -0.6931, -0.1269, -0.0181])
+""",
+    'softmax': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]), chunks=(1, 3))
+>>> fxd.softmax(x).compute().round(4)
+array([[0.09  , 0.2447, 0.6652],
+       [0.3333, 0.3333, 0.3333]])
+""",
+    'log_softmax': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]), chunks=(1, 3))
+>>> fxd.log_softmax(x).compute().round(4)
+array([[-2.4076, -1.4076, -0.4076],
+       [-1.0986, -1.0986, -1.0986]])
+""",
+    'logsumexp': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]), chunks=(1, 3))
+>>> fxd.logsumexp(x).compute().round(4)
+array([3.4076, 1.0986])
+""",
+    'softmax_cross_entropy': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), chunks=(1, 3))
+>>> y = da.from_array(np.array([0, 2]), chunks=1)
+>>> round(float(fxd.softmax_cross_entropy(x, y).compute()), 6)
+0.175456
+""",
+    'sigmoid_binary_cross_entropy': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([3.0, -1.0, 0.5, 0.0]), chunks=2)
+>>> t = da.from_array(np.array([1.0, 0.0, 1.0, 1.0]), chunks=2)
+>>> round(float(fxd.sigmoid_binary_cross_entropy(x, t).compute()), 6)
+0.382268
+""",
+    'evaluate': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0], [1.0, 3.0, 0.0]]), chunks=(2, 3))
+>>> y = da.from_array(np.array([0, 2, 0]), chunks=2)
+>>> ev = fxd.evaluate(x, y)
+>>> int(ev.count.compute()), round(float(ev.accuracy.compute()), 4)
+(3, 0.6667)
+""",
+    'evaluate_binary': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([2.0, -1.0, 0.5, -3.0]), chunks=2)
+>>> t = da.from_array(np.array([1, 0, 0, 0]), chunks=2)
+>>> ev = fxd.evaluate_binary(x, t)
+>>> round(float(ev.accuracy.compute()), 4)
+0.75
+""",
+    'linear_cross_entropy': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> rng = np.random.default_rng(0)
+>>> h = da.from_array(rng.standard_normal((8, 4)), chunks=(4, 4))
+>>> W = rng.standard_normal((5, 4))
+>>> y = da.from_array(np.array([0, 1, 2, 3, 4, 0, 1, 2]), chunks=4)
+>>> import fusedxent as fx
+>>> bool(np.isclose(fxd.linear_cross_entropy(h, W, y).compute(), fx.linear_cross_entropy(h.compute(), W, y.compute())))
+True
+""",
+}
+
+
+
+def _indent(doc):
+    """The indentation of a docstring's body (what inspect.cleandoc strips)."""
+    lines = [ln for ln in (doc or "").expandtabs().splitlines()[1:] if ln.strip()]
+    return min((len(ln) - len(ln.lstrip()) for ln in lines), default=4)
+
+
+def _section(title, body, pad):
+    return textwrap.indent(f"{title}\n{'-' * len(title)}\n{body.strip()}\n", pad)
+
+
+def complete(namespace: "dict[str, Any]", examples: "dict[str, str]", names: "Any" = None) -> None:
+    """Append the Raises section (by KIND) and the example of each public
+    function or class in `namespace` that has one in `examples`."""
+    for name, example in examples.items():
+        if names is not None and name not in names:
+            continue
+        obj = namespace[name]
+        doc = obj.__doc__ or ""
+        pad = " " * _indent(doc)
+        add = []
+        if name in KIND and "Raises\n" not in doc:
+            add.append(_section("Raises", RAISES[KIND[name]], pad))
+        if "Examples\n" not in doc:
+            add.append(_section("Examples", example, pad))
+        if add:
+            obj.__doc__ = doc.rstrip() + "\n\n" + "\n".join(add) + pad
+
+
+def twin(func, summary):
+    """The docstring of a reference twin: its summary, then Parameters and
+    Returns pointing at the compiled function of the same name."""
+    name = func.__name__
+    params = "\n".join(f"{p}\n    As in `fusedxent.{name}`." for p in inspect.signature(func).parameters)
+    func.__doc__ = (f"{summary}\n\n"
+                    f"The float64 NumPy twin of `fusedxent.{name}`: the same parameters,\n"
+                    f"semantics and errors, computed for clarity rather than speed, never\n"
+                    f"through the kernels.\n\n"
+                    f"Parameters\n----------\n{params}\n\n"
+                    f"Returns\n-------\nresult\n    As `fusedxent.{name}` returns it (arrays in the input's float dtype).\n")
