@@ -415,13 +415,13 @@ True
 
 
 
-def _indent(doc):
+def _indent(doc: "str | None") -> int:
     """The indentation of a docstring's body (what inspect.cleandoc strips)."""
     lines = [ln for ln in (doc or "").expandtabs().splitlines()[1:] if ln.strip()]
     return min((len(ln) - len(ln.lstrip()) for ln in lines), default=4)
 
 
-def _section(title, body, pad):
+def _section(title: str, body: str, pad: str) -> str:
     return textwrap.indent(f"{title}\n{'-' * len(title)}\n{body.strip()}\n", pad)
 
 
@@ -443,7 +443,7 @@ def complete(namespace: "dict[str, Any]", examples: "dict[str, str]", names: "An
             obj.__doc__ = doc.rstrip() + "\n\n" + "\n".join(add) + pad
 
 
-def twin(func, summary):
+def twin(func: Any, summary: str) -> None:
     """The docstring of a reference twin: its summary, then Parameters and
     Returns pointing at the compiled function of the same name."""
     name = func.__name__
