@@ -36,7 +36,7 @@ from libc.math cimport isnan, exp, INFINITY, NAN
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint16_t
 
-from fx_types cimport (fx_stats, fx_bce_seg, fx_xent, FX_GROUP, FX_SMALL_C, fx_isa_current, fx_isa_names, fx_isa_supported,
+from fx_types cimport (fx_stats, fx_bce_seg, fx_xent, FX_GROUP, FX_SMALL_C, FX_VM_COUNT, fx_vm_names, fx_isa_current, fx_isa_names, fx_isa_supported,
                        fx_select_isa, fx_max_threads, fx_have_openmp, fx_simde)
 from fx_ops cimport fx_F, fx_D, fx_H
 
@@ -1218,14 +1218,17 @@ def probe_copy(x, out, Py_ssize_t block, int nt):
 
 # ---------------------------------------------------------------- test hooks (not a public API)
 
+def vecmath_names():
+    """The vector-math functions of fx_vecmath_fns.def, in code order."""
+    return tuple(fx_vm_names[i].decode() for i in range(FX_VM_COUNT))
+
+
 def vecmath(int fn, x, out):
-    """out = f(x) through the selected instruction-set path of fx_vecmath.h
-    (fn: 0 exp of x <= 0, 1 its flushing variant, 2 log, 3 log1p on [0, 1],
-    4 log1p; 5 the summed exp, 6 the written exp, 7 the exp with subnormal
-    results, 8 log1p on [0, 1], 9 log1p(exp(-x)) on x >= 0, as this path's
-    kernels compute them); for measuring the vector math's error."""
+    """out = f(x) through the selected instruction-set path, f the function
+    of code fn in fx_vecmath_fns.def (vecmath_names()); for measuring the
+    vector math's error."""
     cdef Py_ssize_t n = x.shape[0]
-    if not 0 <= fn <= 9:
+    if not 0 <= fn < FX_VM_COUNT:
         raise ValueError(f"vecmath: no function {fn}")
     cdef const char *p = addr(x, n, "x")
     cdef char *o = addr(out, n, "out", True)

@@ -43,15 +43,12 @@ static int fx_have_openmp(void) { return 0; }
 #define FX_PF_LOCALITY 3   /* prefetch hint for the next row: into L1 */
 #endif
 #define FX_GROUP 64     /* rows per group of the small-class path */
-#define FX_SMALL_C 64   /* classes up to which rows are vectorized across (33..64: 1.45-1.7x
-                           faster than the row path; at 80..128 within noise of it) */
+#define FX_SMALL_C 64   /* classes up to which rows are vectorized across: the across-rows
+                           path measured faster than the row path up to here, not above */
 /* elements; rows longer than this are read once, chunk by chunk, each
- * chunk's sum pass reading it from L1 (4 KB float): 8192 (the whole
- * 32 KB L1 of Zen 4) left the sum pass to L2 as the next chunk streamed
- * in.  C harness, 2 threads from DRAM, rounds interleaved: avx512 32000
- * classes 0.184 -> 0.136 ns a logit, 262144 0.162 -> 0.137 (read probe
- * 0.12-0.13); avx2 32000 0.240 -> 0.176, 2000-8000 0.22-0.28 -> 0.18-0.22;
- * baseline unchanged (arithmetic-bound); 512 and 256 no better. */
+ * chunk's sum pass reading it from L1 (4 KB float, well inside a 32 KB
+ * L1 beside the next chunk streaming in: 8192, the whole L1 of Zen 4,
+ * left the sum pass to L2; 512 and 256 measured no better). */
 #define FX_ONLINE_CHUNK 1024
 
 /* Row statistics of a block (fx_rowops.inc, row_stats).  The first four

@@ -38,6 +38,9 @@ cdef extern from "fx_dispatch.h" nogil:
     enum:
         FX_GROUP
         FX_SMALL_C
+        FX_VM_COUNT
+
+    const char *fx_vm_names[]
 
     const char *fx_isa_current
     const char *fx_isa_names[3]

@@ -29,6 +29,19 @@
 
 #define FX_INLINE static inline __attribute__((always_inline))
 
+/* The functions measured on their own, by name (fx_vecmath_fns.def). */
+enum fx_vm_fn {
+#define FX_VMFN(id, name, scalar) FX_VM_##id,
+#define FX_VMFN_K(id, name, scalar, vector) FX_VM_##id,
+#include "fx_vecmath_fns.def"
+    FX_VM_COUNT
+};
+static const char *const fx_vm_names[FX_VM_COUNT] = {
+#define FX_VMFN(id, name, scalar) name,
+#define FX_VMFN_K(id, name, scalar, vector) name,
+#include "fx_vecmath_fns.def"
+};
+
 FX_INLINE uint32_t fx_f2u(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
 FX_INLINE float fx_u2f(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
 FX_INLINE uint64_t fx_d2u(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }

@@ -11,27 +11,36 @@ double) for float64 inputs, and the error is
 |f(x) - ref| / ulp(ref rounded to the element type), subnormal results
 measured in the subnormal spacing.
 """
+from enum import IntEnum
+
 import numpy as np
 
 from . import _kernels as _k
 
-# (code in fx_vecmath.h's vecmath op, name, reference, domain, note)
-FUNCS = [
-    (0, "exp", np.exp, "x <= 0", "subnormal results kept"),
-    (1, "exp (flushing)", np.exp, "x <= 0", "0 below x = -87 (float) / -708 (double)"),
-    (2, "log", np.log, "x > 0", ""),
-    (3, "log1p", np.log1p, "0 <= x <= 1", "the softmax-loss variant"),
-    (4, "log1p", np.log1p, "x >= -1", ""),
-    # what the kernels of the selected path call (intrinsics on the AVX paths)
-    (5, "exp, summed", np.exp, "x <= 0", "row sums (degree 5 float); above FLT_MIN / DBL_MIN"),
-    (6, "exp, written", np.exp, "x <= 0", "probabilities, gradients; 0 below FLT_MIN / DBL_MIN"),
-    (7, "exp, accurate", np.exp, "x <= 0", "sigmoid, BCE; subnormal results kept"),
-    (8, "log1p (BCE)", np.log1p, "0 <= x <= 1", "evaluate_binary; BCE and log_sigmoid off the table"),
-    (9, "softplus(-x)", lambda x: np.log1p(np.exp(-x)), "x >= 0",
-     "BCE, log_sigmoid: log1p(exp(-x)); a table on AVX-512 float"),
-]
-EXP_FNS = (0, 1, 5, 6, 7)
-# where the flushing exp returns 0 on purpose (results near FLT_MIN / DBL_MIN)
+# The functions by name, their codes from the kernels' own list
+# (pyx/fx_vecmath_fns.def): VecMath.EXP_SUM is the row sums' exp, ...
+VecMath = IntEnum("VecMath", {name.upper(): code for code, name in enumerate(_k.vecmath_names())})
+V = VecMath
+
+# fn -> (label, reference, domain, note); the last five are what the kernels
+# of the selected path call (intrinsics on the AVX paths)
+FUNCS = {
+    V.EXP: ("exp", np.exp, "x <= 0", "subnormal results kept"),
+    V.EXP_FLUSH: ("exp (flushing)", np.exp, "x <= 0", "0 below x = -87 (float) / -708 (double)"),
+    V.LOG: ("log", np.log, "x > 0", ""),
+    V.LOG1P01: ("log1p", np.log1p, "0 <= x <= 1", "the softmax-loss variant"),
+    V.LOG1P: ("log1p", np.log1p, "x >= -1", ""),
+    V.EXP_SUM: ("exp, summed", np.exp, "x <= 0", "row sums (degree 5 float); above FLT_MIN / DBL_MIN"),
+    V.EXP_WRITE: ("exp, written", np.exp, "x <= 0", "probabilities, gradients; 0 below FLT_MIN / DBL_MIN"),
+    V.EXP_ACC: ("exp, accurate", np.exp, "x <= 0", "sigmoid, BCE; subnormal results kept"),
+    V.LOG1P_BCE: ("log1p (BCE)", np.log1p, "0 <= x <= 1", "evaluate_binary; BCE and log_sigmoid off the table"),
+    V.SOFTPLUS_NEG: ("softplus(-x)", lambda x: np.log1p(np.exp(-x)), "x >= 0",
+                     "BCE, log_sigmoid: log1p(exp(-x)); a table on AVX-512 float"),
+}
+assert set(FUNCS) == set(VecMath), "fx_vecmath_fns.def and FUNCS disagree"
+EXP_FNS = (V.EXP, V.EXP_FLUSH, V.EXP_SUM, V.EXP_WRITE, V.EXP_ACC)
+# results below the normal range flushed to 0 on purpose (the written exps)
+FLUSHING = (V.EXP_FLUSH, V.EXP_SUM, V.EXP_WRITE)
 FLUSH_BELOW = {np.dtype(np.float32): -87.0, np.dtype(np.float64): -708.0}
 
 
@@ -40,11 +49,11 @@ def _to_domain(fn, v):
     a = np.abs(v)
     if fn in EXP_FNS:
         return -a
-    if fn == 2:
+    if fn == V.LOG:
         return a[a > 0]
-    if fn in (3, 8):
+    if fn in (V.LOG1P01, V.LOG1P_BCE):
         return a[a <= 1]
-    if fn == 9:
+    if fn == V.SOFTPLUS_NEG:
         return a
     return np.where(a <= 1, -a, a)     # log1p: [-1, 0) and [0, inf)
 
@@ -52,19 +61,17 @@ def _to_domain(fn, v):
 def _edges(fn, dt):
     fi = np.finfo(dt)
     common = [0.0, fi.tiny, fi.smallest_subnormal, fi.eps, 0.5, 1.0, 2.0]
-    extra = {0: [-fi.tiny, -1e-30, -0.5, -1.0, -87.3, -103.0, -745.0, -1e300, -fi.max, -np.inf],
-             1: [-fi.tiny, -1.0, -86.9, -707.9, -1e300, -np.inf],
-             2: [fi.max, np.inf, 1 - fi.epsneg, 1 + fi.eps],
-             3: [1 - fi.epsneg, 0.4142135, 0.4142136],
-             4: [-1.0, -1 + fi.epsneg, -0.2928932, -0.2928933, 0.4142135, 0.4142136, fi.max, np.inf]}
-    extra[5] = extra[6] = extra[1]
-    extra[7] = extra[0]
-    extra[8] = extra[3]
-    extra[9] = [0.25, 0.2500001, 15.5, 15.749999, 15.75, 16.0, 87.3, 103.0, 104.0, 1e30, np.inf]
-    extra = extra[fn]
+    exp = [-fi.tiny, -1e-30, -0.5, -1.0, -87.3, -103.0, -745.0, -1e300, -fi.max, -np.inf]
+    flushing = [-fi.tiny, -1.0, -86.9, -707.9, -1e300, -np.inf]
+    log1p01 = [1 - fi.epsneg, 0.4142135, 0.4142136]
+    extra = {V.EXP: exp, V.EXP_FLUSH: flushing, V.EXP_SUM: flushing, V.EXP_WRITE: flushing, V.EXP_ACC: exp,
+             V.LOG: [fi.max, np.inf, 1 - fi.epsneg, 1 + fi.eps],
+             V.LOG1P01: log1p01, V.LOG1P_BCE: log1p01,
+             V.LOG1P: [-1.0, -1 + fi.epsneg, -0.2928932, -0.2928933, 0.4142135, 0.4142136, fi.max, np.inf],
+             V.SOFTPLUS_NEG: [0.25, 0.2500001, 15.5, 15.749999, 15.75, 16.0, 87.3, 103.0, 104.0, 1e30, np.inf]}
     with np.errstate(over="ignore"):       # -1e300 and fi.max of float64 become -inf in float32
-        x = np.array(common + extra, dtype=np.float64).astype(dt)
-    return _to_domain(fn, x) if fn != 4 else x[x >= -1]
+        x = np.array(common + extra[fn], dtype=np.float64).astype(dt)
+    return _to_domain(fn, x) if fn != V.LOG1P else x[x >= -1]
 
 
 def ulp_errors(fn, x):
@@ -78,15 +85,15 @@ def ulp_errors(fn, x):
     # float64: long double
     wide = np.float64 if dt == np.float32 else np.longdouble
     with np.errstate(all="ignore"):
-        ref = FUNCS[fn][2](x.astype(wide))
+        ref = FUNCS[fn][1](x.astype(wide))
     keep = np.isfinite(ref)
     special_ok = bool(np.all((out[~keep] == ref[~keep].astype(dt)) | (np.isnan(out[~keep]) & np.isnan(ref[~keep]))))
-    if fn in (1, 5, 6):
+    if fn in FLUSHING:
         # results below the normal range: flushed to 0 (the written exps);
         # the summed exp on AVX2 returns about FLT_MIN there (its rows' sums
         # are redone exactly when that small), on AVX-512 exact subnormals
         flushed = x < FLUSH_BELOW[np.dtype(dt)]
-        if fn != 5:
+        if fn != V.EXP_SUM:
             special_ok &= bool(np.all(out[flushed] == 0))
         keep &= ~flushed
     r = ref[keep].astype(dt)
@@ -115,7 +122,7 @@ def max_ulp(fn, dtype, n=1_000_000, seed=0, exhaustive=False):
         for b0 in range(0, 1 << 31, step):
             v = np.arange(b0, b0 + step, dtype=np.uint32).view(np.float32)   # every x >= 0
             x = _to_domain(fn, v[np.isfinite(v)])
-            if fn == 4:
+            if fn == V.LOG1P:
                 x = np.concatenate([x, -v[(v > 0) & (v <= 1)]])
             if x.size == 0:
                 continue
@@ -145,7 +152,7 @@ def table(isas=None, exhaustive=False, n=1_000_000, out=print):
     try:
         for isa in isas:
             set_isa(isa)
-            for fn, name, _, dom, note in FUNCS:
+            for fn, (name, _, dom, note) in FUNCS.items():
                 e32 = max_ulp(fn, np.float32, n, exhaustive=exhaustive)[0]
                 e64 = max_ulp(fn, np.float64, n)[0]
                 out(f"{isa:9} {name:15} {dom:12} {e32:9.3f} {e64:9.3f}  {note}")
