@@ -60,11 +60,11 @@ static int cmp(const void *a, const void *b)
         __m512 d_ = (d);                                                                      \
         __m512 n_ = _mm512_roundscale_ps(_mm512_mul_ps(d_, _mm512_set1_ps(1.44269504f)), 8);   \
         __m512 r_ = _mm512_fnmadd_ps(n_, _mm512_set1_ps(0.693147181f), d_);                    \
-        __m512 p_ = _mm512_set1_ps(0x1.0c21bap-7f);                                           \
-        p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(0x1.5733bcp-5f));                         \
-        p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(0x1.55631ep-3f));                         \
-        p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(0x1.fffddep-2f));                         \
-        p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(0x1.ffffe4p-1f));                         \
+        __m512 p_ = _mm512_set1_ps(FX_EXP5F_C5);                                              \
+        p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(FX_EXP5F_C4));                            \
+        p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(FX_EXP5F_C3));                            \
+        p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(FX_EXP5F_C2));                            \
+        p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(FX_EXP5F_C1));                            \
         p_ = _mm512_fmadd_ps(p_, r_, _mm512_set1_ps(1.0f));                                   \
         _mm512_scalef_ps(p_, n_); })
 
@@ -73,16 +73,16 @@ static int cmp(const void *a, const void *b)
         __m512d d_ = (d);                                                                      \
         __m512d n_ = _mm512_roundscale_pd(_mm512_mul_pd(d_, _mm512_set1_pd(1.4426950408889634)), 8); \
         __m512d r_ = _mm512_fnmadd_pd(n_, _mm512_set1_pd(0.6931471805599453), d_);             \
-        __m512d p_ = _mm512_set1_pd(0x1.af631d0059becp-26);                                    \
-        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(0x1.28b4057f44145p-22));                   \
-        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(0x1.71ddf5749d126p-19));                   \
-        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(0x1.a01991ac8730ap-16));                   \
-        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(0x1.a01a01b14378fp-13));                   \
-        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(0x1.6c16c187fbe02p-10));                   \
-        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(0x1.111111110f225p-7));                    \
-        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(0x1.555555554f0cfp-5));                    \
-        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(0x1.555555555555ap-3));                    \
-        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(0x1.0000000000011p-1));                    \
+        __m512d p_ = _mm512_set1_pd(FX_EXP11D_C11);                                            \
+        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(FX_EXP11D_C10));                           \
+        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(FX_EXP11D_C9));                            \
+        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(FX_EXP11D_C8));                            \
+        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(FX_EXP11D_C7));                            \
+        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(FX_EXP11D_C6));                            \
+        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(FX_EXP11D_C5));                            \
+        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(FX_EXP11D_C4));                            \
+        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(FX_EXP11D_C3));                            \
+        p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(FX_EXP11D_C2));                            \
         p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(1.0));                                     \
         p_ = _mm512_fmadd_pd(p_, r_, _mm512_set1_pd(1.0));                                     \
         _mm512_scalef_pd(p_, n_); })

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <stddef.h>
+#include "fx_coeffs.h"
 
 #define FX_INLINE static inline __attribute__((always_inline))
 
@@ -259,7 +260,7 @@ FX_INLINE double fx_log1p_pos_d(double s, const int short_series)
 
 /* exp(x) for x <= 0 or NaN where results below the normal range may be
  * flushed to 0: one scale factor instead of two and a degree-6 polynomial
- * (interpolation at Chebyshev nodes, relative error 2.6e-9 on |r| <= ln2/2)
+ * (FX_EXP6F of fx_coeffs.h: its fit and error in tools/fit_coefficients.py)
  * instead of degree 7.  Used for the sums of the row statistics and the
  * probabilities written by softmax and the gradients, where a term below
  * FLT_MIN (DBL_MIN) is invisible next to the term 1 of the maximum. */
@@ -272,12 +273,12 @@ FX_INLINE float fx_expneg_fast_f(float x)
     int32_t n = (int32_t)(fx_f2u(t) - fx_f2u(magic));
     float r = xc - k * FX_LN2F_HI;
     r = r - k * FX_LN2F_LO;
-    float p = 0.0013941108427927f;
-    p = p * r + 0.008375126397942719f;
-    p = p * r + 0.04166635289695859f;
-    p = p * r + 0.16666415514654104f;
-    p = p * r + 0.5000000047117675f;
-    p = p * r + 1.0000000377162142f;
+    float p = FX_EXP6F_C6;
+    p = p * r + FX_EXP6F_C5;
+    p = p * r + FX_EXP6F_C4;
+    p = p * r + FX_EXP6F_C3;
+    p = p * r + FX_EXP6F_C2;
+    p = p * r + FX_EXP6F_C1;
     p = p * r + 1.0f;
     float v = p * fx_u2f((uint32_t)(n + 127) << 23);
     return x < -87.0f ? 0.0f : v;

@@ -80,3 +80,17 @@ def test_errors_measure_what_they_claim():
         _kernels.vecmath(len(V), x, x.copy())
     with pytest.raises(ValueError):
         _kernels.vecmath(0, x, np.empty(2, np.float32))
+
+
+def test_coefficients_are_the_fits():
+    # pyx/fx_coeffs.h is what tools/fit_coefficients.py's fits give, bit for bit
+    pytest.importorskip("mpmath")
+    import importlib.util
+    import pathlib
+    tool = pathlib.Path(__file__).resolve().parent.parent / "tools" / "fit_coefficients.py"
+    if not tool.exists():
+        pytest.skip("not a source checkout")
+    spec = importlib.util.spec_from_file_location("fit_coefficients", tool)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.render() == pathlib.Path(mod.OUT).read_text(), "run python tools/fit_coefficients.py"
