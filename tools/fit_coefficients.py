@@ -28,7 +28,6 @@ Needs numpy and mpmath.  The fits:
   error in ULP of the float result (p(0) = 1 exactly); recorded here as
   they are, and measured.
 """
-import argparse
 import os
 import sys
 
@@ -131,6 +130,17 @@ def _double_hex(x):
     return float(x).hex()                   # C99 hex: 0x1.af631d0059becp-26
 
 
+def _comment(title, text):
+    """A C comment: the title line, then text wrapped at 76 columns."""
+    lines, line = [f"/* {title}"], " *"
+    for w in text.split():
+        if len(line) + len(w) > 76:
+            lines.append(line)
+            line = " *"
+        line += " " + w
+    return lines + [line + " */"]
+
+
 def render():
     out = ['/* fx_coeffs.h -- the fitted coefficients and tables of the vector math,',
            ' * each named once.  Written by tools/fit_coefficients.py, which is how each',
@@ -145,26 +155,12 @@ def render():
                "FX_EXP6F": "exp(r), |r| <= ln2/2, float, degree 6 (the written exp; the portable flushing exp)",
                "FX_EXP11D": "exp(r), |r| <= ln2/2, double, degree 11 (the vector paths' double exp)",
                "FX_LOG1P01F": "log1p(e), 0 <= e <= 1, float (the vector paths' BCE log1p)"}[name]
-        out.append(f"/* {doc}:")
-        words, line = how.split(), " *"
-        for w in words:
-            if len(line) + len(w) > 76:
-                out.append(line)
-                line = " *"
-            line += " " + w
-        out.append(line + " */")
+        out += _comment(f"{doc}:", how)
         for j in range(len(c) - 1, first - 1, -1):
             out.append(f"#define {name}_C{j} {fmt(c[j])}")
         out.append("")
     tab, how = softplus_table()
-    out.append("/* softplus(-a) = log1p(exp(-a)), 0 <= a < 15.75, float (the AVX-512 table):")
-    words, line = how.split(), " *"
-    for w in words:
-        if len(line) + len(w) > 76:
-            out.append(line)
-            line = " *"
-        line += " " + w
-    out.append(line + " */")
+    out += _comment("softplus(-a) = log1p(exp(-a)), 0 <= a < 15.75, float (the AVX-512 table):", how)
     out.append("#define FX_SOFTPLUS_TABLE_INIT { \\")
     for q in range(tab.shape[0]):
         vals = [_float_hex(v) for v in tab[q]]
@@ -176,23 +172,7 @@ def render():
     return "\n".join(out)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 when pyx/fx_coeffs.h is not what the fits give")
-    args = ap.parse_args(argv)
-    text = render()
-    if args.check:
-        old = open(OUT).read() if os.path.exists(OUT) else ""
-        if old != text:
-            sys.stderr.write("pyx/fx_coeffs.h differs from the fits: run python tools/fit_coefficients.py\n")
-            return 1
-        print("pyx/fx_coeffs.h is what the fits give")
-        return 0
-    with open(OUT, "w") as f:
-        f.write(text)
-    print(f"wrote {os.path.relpath(OUT, ROOT)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _generated import main
+    sys.exit(main(OUT, render, __doc__.splitlines()[0]))

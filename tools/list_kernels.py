@@ -16,7 +16,6 @@ are not listed (their callers are).
 Needs gcc and binutils' nm; x86-64 builds list the baseline, avx2 and
 avx512 paths.
 """
-import argparse
 import os
 import re
 import subprocess
@@ -64,23 +63,7 @@ def listing():
     return HEADER + "".join(f"{sym:<{width}}  {file}\n" for *_, sym, file in rows)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 when pyx/KERNELS.txt is not current")
-    args = ap.parse_args(argv)
-    text = listing()
-    if args.check:
-        old = open(OUT).read() if os.path.exists(OUT) else ""
-        if old != text:
-            sys.stderr.write("pyx/KERNELS.txt is out of date: run python tools/list_kernels.py\n")
-            return 1
-        print(f"pyx/KERNELS.txt is current ({text.count(chr(10)) - HEADER.count(chr(10))} kernels)")
-        return 0
-    with open(OUT, "w") as f:
-        f.write(text)
-    print(f"wrote {os.path.relpath(OUT, ROOT)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _generated import main
+    sys.exit(main(OUT, listing, __doc__.splitlines()[0]))
