@@ -280,8 +280,7 @@ int main(int argc, char **argv)
     const int nt = argc > 4 ? atoi(argv[4]) : 2, rounds = argc > 5 ? atoi(argv[5]) : 11;
     const ptrdiff_t N = total / C > 0 ? total / C : 1;
     const size_t isz = dbl ? 8 : 4;
-    const int wide = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                     __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    const int wide = (fx_isa_supported() >> fx_isa_level("avx512")) & 1;   /* the package's own check */
     /* the in-cache set: about 128 KB of logits a thread (each core's L2),
      * whole blocks, as many for each thread (static schedule: balanced) */
     const ptrdiff_t per = 16384 / C > 0 ? 16384 / C : 1;

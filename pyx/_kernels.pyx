@@ -36,7 +36,7 @@ from libc.math cimport isnan, exp, INFINITY, NAN
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint16_t
 
-from fx_types cimport (fx_stats, fx_bce_seg, fx_xent, FX_GROUP, FX_SMALL_C, FX_VM_COUNT, fx_vm_names, fx_isa_current, fx_isa_names, fx_isa_supported,
+from fx_types cimport (fx_stats, fx_bce_seg, fx_xent, FX_GROUP, FX_SMALL_C, FX_VM_COUNT, fx_vm_names, fx_isa_current, fx_isa_names, FX_ISA_COUNT, fx_isa_supported,
                        fx_select_isa, fx_max_threads, fx_have_openmp, fx_simde)
 from fx_ops cimport fx_F, fx_D, fx_H
 
@@ -51,7 +51,7 @@ ctypedef fused floating:
 
 def isa_names():
     """The instruction-set paths compiled into the module, by level."""
-    return tuple(fx_isa_names[i].decode() for i in range(3))
+    return tuple(fx_isa_names[i].decode() for i in range(FX_ISA_COUNT))
 
 
 def isa_supported():

@@ -2,11 +2,11 @@
  * type and instruction set, and the run-time choice among the sets.
  *
  * Design: the wheel is compiled for baseline x86-64 (or the platform's
- * default elsewhere); fx_isa.inc is included once per path and compiles
- * the portable loops of fx_rowops.inc -- and, on the AVX paths, the
+ * default elsewhere); for each row of fx_isa_table.def fx_isa.inc compiles
+ * the portable loops of fx_rowops.inc -- and, on the vector paths, the
  * intrinsics of fx_simd.inc -- under that path's `#pragma GCC target`.
  * fx_select_isa() copies one path's tables into fx_F / fx_D / fx_H from
- * what the CPU reports (__builtin_cpu_supports).  The vector math in
+ * what the CPU reports (the row's check).  The vector math in
  * fx_vecmath.h is always_inline, so it is re-compiled for the target of
  * the loop that calls it.  No libmvec, no -ffast-math.
  *
@@ -115,34 +115,65 @@ typedef struct {
 #undef FX_OP
 #undef FX_CVT
 
-/* ---- one path per instruction set ---- */
-#define FX_ISA base
-#define FX_ISA_LEVEL 0
-#include "fx_isa.inc"
-#undef FX_ISA
-#undef FX_ISA_LEVEL
-
+/* ---- one path per instruction set: the rows of fx_isa_table.def ---- */
 #if defined(__x86_64__) && defined(__GNUC__)
-#define FX_HAVE_X86_PATHS 1
-#define FX_ISA avx2
-#define FX_ISA_LEVEL 1
-#include "fx_isa.inc"
-#undef FX_ISA
-#undef FX_ISA_LEVEL
-#define FX_ISA avx512
-#define FX_ISA_LEVEL 2
-#include "fx_isa.inc"
-#undef FX_ISA
-#undef FX_ISA_LEVEL
+#define FX_X86 1
+/* the CPU checks of the table's x86 rows */
+static int fx_cpu_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+static int fx_cpu_avx512(void)
+{
+    return fx_cpu_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+}
 #else
-#define FX_HAVE_X86_PATHS 0
+#define FX_X86 0
 #endif
+#define FX_PRAGMA_(x) _Pragma(#x)
+#define FX_PRAGMA(x) FX_PRAGMA_(x)      /* FX_PRAGMA(GCC target(FX_ISA_TARGET)): the string expanded */
+
+#define FX_EMIT_BUILD 1
+#define FX_EMIT_NAME 2
+#define FX_EMIT_CPU 3
+#define FX_EMIT_OPS_F 4
+#define FX_EMIT_OPS_D 5
+#define FX_EMIT_OPS_H 6
+#define FX_ISA_ROW_FILE "fx_isa_row.inc"
+
+#define FX_ISA_EMIT FX_EMIT_BUILD
+#include "fx_isa_table.def"
+#undef FX_ISA_EMIT
+
+static const char *const fx_isa_names[] = {
+#define FX_ISA_EMIT FX_EMIT_NAME
+#include "fx_isa_table.def"
+#undef FX_ISA_EMIT
+};
+#define FX_ISA_COUNT ((int)(sizeof fx_isa_names / sizeof fx_isa_names[0]))
+
+static const fx_ops_f *const fx_ops_f_paths[] = {
+#define FX_ISA_EMIT FX_EMIT_OPS_F
+#include "fx_isa_table.def"
+#undef FX_ISA_EMIT
+};
+static const fx_ops_d *const fx_ops_d_paths[] = {
+#define FX_ISA_EMIT FX_EMIT_OPS_D
+#include "fx_isa_table.def"
+#undef FX_ISA_EMIT
+};
+static const fx_ops_h *const fx_ops_h_paths[] = {
+#define FX_ISA_EMIT FX_EMIT_OPS_H
+#include "fx_isa_table.def"
+#undef FX_ISA_EMIT
+};
 
 static fx_ops_f fx_F;
 static fx_ops_d fx_D;
 static fx_ops_h fx_H;
 static const char *fx_isa_current = "baseline";
-static const char *const fx_isa_names[3] = {"baseline", "avx2", "avx512"};
 
 #ifdef FX_SIMDE
 static int fx_simde(void) { return 1; }
@@ -150,39 +181,36 @@ static int fx_simde(void) { return 1; }
 static int fx_simde(void) { return 0; }
 #endif
 
-/* Which paths this CPU can run: bit 0 baseline, bit 1 avx2, bit 2 avx512. */
+/* Which paths this CPU can run: bit i for the table's row i. */
 static int fx_isa_supported(void)
 {
-    int bits = 1;
-#if FX_HAVE_X86_PATHS
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        bits |= 2;
-#ifdef FX_SIMDE
-    if (bits & 2)        /* emulated through SIMDe, compiled for AVX2 */
-        bits |= 4;
-#else
-    if ((bits & 2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
-        bits |= 4;
-#endif
-#endif
+    int bits = 0;
+#define FX_ISA_EMIT FX_EMIT_CPU
+#include "fx_isa_table.def"
+#undef FX_ISA_EMIT
     return bits;
 }
 
-/* 0 baseline, 1 avx2, 2 avx512, -1 the widest available.  Returns the
+/* The level of the path named `name`, or -1. */
+static int fx_isa_level(const char *name)
+{
+    for (int i = 0; i < FX_ISA_COUNT; i++)
+        if (strcmp(fx_isa_names[i], name) == 0) return i;
+    return -1;
+}
+
+/* A level of the table, or -1 for the highest this CPU runs.  Returns the
  * level set, or -2 when the CPU cannot run the one asked for (nothing
  * changes). */
 static int fx_select_isa(int level)
 {
     int bits = fx_isa_supported();
-    if (level < 0) level = (bits & 4) ? 2 : (bits & 2) ? 1 : 0;
-    if (level > 2 || !(bits & (1 << level))) return -2;
-    fx_F = fx_ops_f_base; fx_D = fx_ops_d_base; fx_H = fx_ops_h_base;
-#if FX_HAVE_X86_PATHS
-    if (level == 1) { fx_F = fx_ops_f_avx2; fx_D = fx_ops_d_avx2; fx_H = fx_ops_h_avx2; }
-    if (level == 2) { fx_F = fx_ops_f_avx512; fx_D = fx_ops_d_avx512; fx_H = fx_ops_h_avx512; }
-#endif
+    if (level < 0)
+        for (level = FX_ISA_COUNT - 1; level > 0 && !(bits & (1 << level)); level--) {}
+    if (level >= FX_ISA_COUNT || !(bits & (1 << level))) return -2;
+    fx_F = *fx_ops_f_paths[level];
+    fx_D = *fx_ops_d_paths[level];
+    fx_H = *fx_ops_h_paths[level];
     fx_isa_current = fx_isa_names[level];
     return level;
 }

@@ -43,7 +43,8 @@ cdef extern from "fx_dispatch.h" nogil:
     const char *fx_vm_names[]
 
     const char *fx_isa_current
-    const char *fx_isa_names[3]
+    const char *fx_isa_names[]
+    int FX_ISA_COUNT
     int fx_isa_supported()
     int fx_select_isa(int level)
     int fx_max_threads()
