@@ -1,0 +1,40 @@
+/* fx_vec_end.h -- the names of a vector vocabulary (fx_vec_avx2.h,
+ * fx_vec_avx512.h) undefined, at the end of fx_simd.inc: the next element
+ * type or path defines its own. */
+#undef VL
+#undef VT
+#undef MT
+#undef VLOADU
+#undef VSTOREU
+#undef VSET
+#undef VZERO
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VDIV
+#undef VMAX
+#undef VMIN
+#undef VFMA
+#undef VFNMA
+#undef VCMP
+#undef VSEL
+#undef VZMASK
+#undef VANDNOT
+#undef VADD_UNLESS
+#undef VHMAX
+#undef VLOADM
+#undef VSTOREM
+#undef VROUND
+#undef VSCALE
+#undef MTAIL
+#undef MLANE
+#undef MBITS
+#undef MNONE
+#undef MI
+#undef DT
+#undef DZERO
+#undef DFOLD
+#undef DHSUM
+#undef _mmX_set1_pd
+#undef Z
+#undef ZT
