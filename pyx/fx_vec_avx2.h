@@ -68,7 +68,8 @@
 #define _mmX_set1_pd _mm256_set1_pd
 
 /* sums in double: a float accumulator per lane runs over at most 8
- * vectors (8 terms a lane), then folds into two double accumulators */
+ * vectors (8 terms a lane), then folds into two double accumulators
+ * (DT, DFOLD; fx_simd.inc defines the double case, the same on every width) */
 #if FX_IS_FLOAT
 #  define DT __m256d
 #  define DZERO() _mm256_setzero_pd()
@@ -77,10 +78,6 @@
         acc##0 = _mm256_add_pd(acc##0, _mm256_cvtps_pd(_mm256_castps256_ps128(v))); \
         acc##1 = _mm256_add_pd(acc##1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))); \
     } while (0)
-#else
-#  define DT VT
-#  define DZERO() VZERO()
-#  define DFOLD(acc, v) do { acc##0 = VADD(acc##0, v); } while (0)
 #endif
 #define DHSUM(a) fx_hsum4d(a)
 

@@ -75,7 +75,8 @@
 #define MNONE(m) ((m) == 0)
 
 /* sums in double: a float accumulator per lane runs over at most 8
- * vectors (8 terms a lane), then folds into two double accumulators */
+ * vectors (8 terms a lane), then folds into two double accumulators
+ * (DT, DFOLD; fx_simd.inc defines the double case, the same on every width) */
 #if FX_IS_FLOAT
 #  define DT ZT(__m512d)
 #  define DZERO() Z(_mm512_setzero_pd)()
@@ -85,9 +86,5 @@
         acc##1 = Z(_mm512_add_pd)(acc##1, Z(_mm512_cvtps_pd)(Z(_mm256_castpd_ps)(   \
                      Z(_mm512_extractf64x4_pd)(Z(_mm512_castps_pd)(v), 1))));    \
     } while (0)
-#else
-#  define DT VT
-#  define DZERO() VZERO()
-#  define DFOLD(acc, v) do { acc##0 = VADD(acc##0, v); } while (0)
 #endif
 #define DHSUM(a) Z(_mm512_reduce_add_pd)(a)
