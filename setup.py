@@ -8,6 +8,7 @@ OpenMP is used when the compiler accepts -fopenmp; otherwise the kernels
 build serial (prange runs on one thread) and `fusedxent.show_config()`
 says so.
 """
+import glob
 import os
 import re
 import subprocess
@@ -138,8 +139,7 @@ extensions = [
         "fusedxent._kernels",
         sources=["pyx/_kernels.pyx"],
         include_dirs=incs,
-        depends=["pyx/fx_dispatch.h", "pyx/fx_vecmath.h", "pyx/fx_isa.inc", "pyx/fx_rowops.inc", "pyx/fx_simd.inc",
-                 "pyx/fx_convert.inc", "pyx/fx_ops.def"],
+        depends=sorted(glob.glob("pyx/fx_*.h") + glob.glob("pyx/fx_*.def")),
         extra_compile_args=cflags + omp_c,
         extra_link_args=omp_l,
         define_macros=macros,

@@ -2,9 +2,10 @@
  * type and instruction set, and the run-time choice among the sets.
  *
  * Design: the wheel is compiled for baseline x86-64 (or the platform's
- * default elsewhere); for each row of fx_isa_table.def fx_isa.inc compiles
- * the portable loops of fx_rowops.inc -- and, on the vector paths, the
- * intrinsics of fx_simd.inc -- under that path's `#pragma GCC target`.
+ * default elsewhere); for each row of fx_isa_table.def fx_isa.h compiles
+ * the kernels of fx_kernels.h -- the portable loops, and on the vector
+ * paths the kernels written against the row's vocabulary -- under that
+ * path's `#pragma GCC target`.
  * fx_select_isa() copies one path's tables into fx_F / fx_D / fx_H from
  * what the CPU reports (the row's check).  The vector math in
  * fx_vecmath.h is always_inline, so it is re-compiled for the target of
@@ -51,7 +52,7 @@ static int fx_have_openmp(void) { return 0; }
  * left the sum pass to L2; 512 and 256 measured no better). */
 #define FX_ONLINE_CHUNK 1024
 
-/* Row statistics of a block (fx_rowops.inc, row_stats).  The first four
+/* Row statistics of a block (fx_rows.h, row_stats).  The first four
  * arrays are always filled; the optional ones when not NULL. */
 typedef struct {
     double *m;          /* row maximum; NaN for a row holding a NaN, +-inf when the maximum is */
@@ -65,7 +66,7 @@ typedef struct {
     double *sx;         /* sum over j != k of exp(x_j - m) (m - x_j)                            */
 } fx_stats;
 
-/* One segment of binary cross-entropy (fx_rowops.inc, bce). */
+/* One segment of binary cross-entropy (fx_elementwise.h, bce). */
 typedef struct {
     const double *w;    /* element weights of the segment, or NULL                    */
     double ws;          /* weight of the whole segment (a row weight)                 */
@@ -77,7 +78,7 @@ typedef struct {
     double k;           /* scale of the written losses (1 / ln base)                  */
 } fx_bce_seg;
 
-/* The options of the plain class-index forward loss (fx_rowops.inc,
+/* The options of the plain class-index forward loss (fx_rows.h,
  * xent_rows): no smoothing, no z-loss, no gradient. */
 typedef struct {
     const double *cw;   /* class weights (C), or NULL                          */
@@ -141,7 +142,7 @@ static int fx_cpu_avx512(void)
 #define FX_EMIT_OPS_F 4
 #define FX_EMIT_OPS_D 5
 #define FX_EMIT_OPS_H 6
-#define FX_ISA_ROW_FILE "fx_isa_row.inc"
+#define FX_ISA_ROW_FILE "fx_isa_row.h"
 
 #define FX_ISA_EMIT FX_EMIT_BUILD
 #include "fx_isa_table.def"

@@ -1,4 +1,4 @@
-/* fx_simde_shim.h -- AVX-512 functions fx_simd.inc uses that SIMDe
+/* fx_simde_shim.h -- AVX-512 functions the AVX-512 vocabulary uses that SIMDe
  * (0.8.2) does not provide -- element-wise conversions, masked gathers, a
  * horizontal sum -- or provides with other semantics than Intel's: its
  * masked stores write zeros to the masked-off lanes and its masked loads

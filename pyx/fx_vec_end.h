@@ -1,6 +1,6 @@
 /* fx_vec_end.h -- the names of a vector vocabulary (fx_vec_avx2.h,
- * fx_vec_avx512.h) undefined, at the end of fx_simd.inc: the next element
- * type or path defines its own. */
+ * fx_vec_avx512.h, fx_vec_avx256.h) undefined, at the end of an element
+ * type in fx_isa.h: the next element type or path defines its own. */
 #undef VL
 #undef VT
 #undef MT
@@ -20,12 +20,20 @@
 #undef VSEL
 #undef VZMASK
 #undef VANDNOT
+#undef VZERO_WHERE
 #undef VADD_UNLESS
 #undef VHMAX
 #undef VLOADM
 #undef VSTOREM
 #undef VROUND
 #undef VSCALE
+#undef VPOW2
+#undef VSCALE2N
+#undef VLOAD_DOUBLES
+#undef VDEINTERLEAVE
+#undef VSTORE_I64
+#undef VFREXP_SQRT2
+#undef VTABLE32
 #undef MTAIL
 #undef MLANE
 #undef MBITS
@@ -33,8 +41,25 @@
 #undef MI
 #undef DT
 #undef DZERO
-#undef DFOLD
+#undef DSET
+#undef DLOADU
+#undef DSTOREU
+#undef DADD
+#undef DMUL
+#undef DNZ
+#undef DKEEP_FINITE
+#undef DHALF
 #undef DHSUM
-#undef _mmX_set1_pd
+#undef TW
+#undef TB
+#undef TB_LOAD
+#undef TB_LOADM
+#undef TB_STORE
+#undef TB_ZERO
+#undef TB_TRANSPOSE
+#undef FX_VEC_SCALEF
+#undef FX_VEC_TABLE32
+#undef FX_VEC_TILE_SMALL
+#undef FX_VEC_MID_C
 #undef Z
 #undef ZT

@@ -2,7 +2,7 @@
 
 Every fitted constant of the kernels is defined there once, by name, and
 this script is how each set is obtained; it also states each set's error.
-The kernels (fx_vecmath.h, fx_simd.inc) and the benchmark harness
+The kernels (fx_vecmath.h, fx_simd_math.h) and the benchmark harness
 (bench/limits.c) use the names.  Exact constants (Taylor coefficients
 1/n!, the atanh series' 1/(2k+1), ln 2 splits) stay where they are used:
 they are their own derivation.

@@ -1,12 +1,12 @@
-/* fx_isa.inc -- one instruction-set path: every operation of fx_ops.def
+/* fx_isa.h -- one instruction-set path: every operation of fx_ops.def
  * compiled under that path's target, and the path's tables.  Included
- * once per row of fx_isa_table.def (through fx_isa_row.inc), which
+ * once per row of fx_isa_table.def (through fx_isa_row.h), which
  * defines FX_ISA, FX_VEC_BITS and the target.  Operations get the suffix
  * _<f|d|h>_<FX_ISA>.
  *
- * On the AVX paths fx_simd.inc defines the operations written with
- * intrinsics first (each announcing itself with FX_HAS_<name>); the
- * portable bodies of fx_rowops.inc fill in the rest.
+ * fx_kernels.h lists the kernels' sources (vector kernels first where
+ * the row has a vocabulary, each announcing itself with FX_HAS_<name>;
+ * the portable bodies fill in the rest).
  */
 #if FX_ISA_TARGETED
 #pragma GCC push_options
@@ -16,7 +16,7 @@ FX_PRAGMA(GCC target(FX_ISA_TARGET))
 #define FX_T float
 #define FX_S f
 #define FX_IS_FLOAT 1
-#include "fx_rowops.inc"
+#include "fx_kernels.h"
 #undef FX_T
 #undef FX_S
 #undef FX_IS_FLOAT
@@ -24,12 +24,12 @@ FX_PRAGMA(GCC target(FX_ISA_TARGET))
 #define FX_T double
 #define FX_S d
 #define FX_IS_FLOAT 0
-#include "fx_rowops.inc"
+#include "fx_kernels.h"
 #undef FX_T
 #undef FX_S
 #undef FX_IS_FLOAT
 
-#include "fx_convert.inc"
+#include "fx_convert.h"
 
 #if FX_ISA_TARGETED
 #pragma GCC pop_options

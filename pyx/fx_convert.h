@@ -1,6 +1,6 @@
-/* fx_convert.inc -- float16 and bfloat16 to and from float32, for the
+/* fx_convert.h -- float16 and bfloat16 to and from float32, for the
  * reduced-precision driver of _kernels.pyx (one block of rows at a time
- * into float32 scratch that stays in cache).  Included by fx_isa.inc;
+ * into float32 scratch that stays in cache).  Included by fx_isa.h;
  * names get the suffix _h_<FX_ISA>.
  *
  * float16: F16C where the path has it, else the exact branch-free C of

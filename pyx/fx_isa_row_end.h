@@ -1,4 +1,4 @@
-/* fx_isa_row_end.inc -- the end of a row of fx_isa_table.def: its macros undefined. */
+/* fx_isa_row_end.h -- the end of a row of fx_isa_table.def: its macros undefined. */
 #undef FX_ISA
 #undef FX_ISA_NAME
 #undef FX_ISA_LEVEL

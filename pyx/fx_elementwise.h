@@ -1,0 +1,309 @@
+/* fx_elementwise.h -- the portable bodies of the element-wise operations
+ * of fx_ops.def (sigmoid, log_sigmoid, binary cross-entropy with logits
+ * and on probabilities, evaluate_binary's sums), the streaming-read probe
+ * and the vector math on its own, plain C loops GCC vectorizes (the
+ * design: fx_kernels.h).  An operation already defined with intrinsics
+ * for this path (fx_simd_*.h sets FX_HAS_<name>) is skipped here. */
+
+#ifndef FX_HAS_sigmoid
+/* sigmoid(x) = 1/(1+e) for x >= 0 and e/(1+e) below, e = exp(-|x|). */
+static void FN(sigmoid)(const FX_T *x, FX_T *out, ptrdiff_t n)
+{
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < n; j++) {
+        FX_T v = x[j];
+        FX_T e = EXPNEG(v < 0 ? v : -v);
+        FX_T d = (FX_T)1 / ((FX_T)1 + e);
+        out[j] = v >= 0 ? d : e * d;
+    }
+}
+#endif
+
+#ifndef FX_HAS_log_sigmoid
+/* log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)). */
+static void FN(log_sigmoid)(const FX_T *x, FX_T *out, ptrdiff_t n)
+{
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < n; j++) {
+        FX_T v = x[j];
+        FX_T e = EXPNEG(v < 0 ? v : -v);
+        out[j] = (v < 0 ? v : (FX_T)0) - LOG1P01(e);
+    }
+}
+#endif
+
+/* Binary cross-entropy with logits on one contiguous segment.
+ *   t' = ta*t + tb (label smoothing), c1 = pw_j t', c0 = 1 - t'
+ *   loss = c1 softplus(-x) + c0 softplus(x)
+ * Both terms are >= 0 (no cancellation; tiny losses keep their relative
+ * accuracy), and a zero coefficient kills its term, so x = +-inf gives 0 or
+ * +inf as the limit says.  The element weight is ws * w_j (w may be NULL);
+ * pw (pos_weight, may be NULL) is indexed like w.  dloss/dx =
+ * c0 sigmoid(x) - c1 sigmoid(-x).
+ *
+ * Focal loss (torchvision's sigmoid_focal_loss): loss *= a_t q^gamma with
+ * q = 1 - p_t = t' sigmoid(-x) + (1 - t') sigmoid(x) (a sum of two
+ * non-negative terms, so q is accurate even when tiny), q^gamma taken as
+ * exp(gamma log q), a_t = alpha t' + (1 - alpha)(1 - t') when alpha >= 0;
+ * gradient a_t q^gamma (dce + gamma ce q'/q), q' = (1 - 2t') s(x) s(-x).
+ *
+ * Written losses are k ws w_j loss (k: the log base); returns the
+ * segment's weighted sum without k.  The flags are compile-time constants
+ * after inlining into FN(bce)'s switch, so each combination gets its own
+ * branch-free vector loop. */
+FX_INLINE FX_T FN(bce_one)(FX_T v, FX_T tt, FX_T c1, FX_T fg, FX_T fa, FX_T *dl_out,
+                           const int want_g, const int focal)
+{
+    FX_T c0 = (FX_T)1 - tt;
+    FX_T e = EXPNEG(v < 0 ? v : -v);
+    FX_T l1p = LOG1P01(e);
+    FX_T spp = (v > 0 ? v : (FX_T)0) + l1p;   /* softplus(x)  */
+    FX_T spm = (v < 0 ? -v : (FX_T)0) + l1p;  /* softplus(-x) */
+    FX_T loss = (c1 == 0 ? (FX_T)0 : c1 * spm) + (c0 == 0 ? (FX_T)0 : c0 * spp);
+    if (want_g || focal) {
+        FX_T d = (FX_T)1 / ((FX_T)1 + e);
+        FX_T sp = v >= 0 ? d : e * d;            /* sigmoid(x)  */
+        FX_T sm = v >= 0 ? e * d : d;            /* sigmoid(-x) */
+        FX_T dl = c0 * sp - c1 * sm;
+        if (focal) {
+            FX_T q = tt * sm + ((FX_T)1 - tt) * sp;
+            FX_T f = FN(focal_factor)(q, tt, fg, fa);
+            FX_T dlq = q > 0 ? ((FX_T)1 - (FX_T)2 * tt) * sp * sm / q : (FX_T)0;
+            /* ce = inf where q' = 0 (x = -inf, t = 1): the product's limit is 0 */
+            FX_T extra = (fg == 0) | (dlq == 0) ? (FX_T)0 : fg * loss * dlq;
+            dl = f * (dl + extra);
+            loss = f * loss;
+        }
+        *dl_out = dl;
+    }
+    return loss;
+}
+
+FX_INLINE double FN(bce_impl)(const FX_T *x, const FX_T *t, ptrdiff_t n, const fx_bce_seg *o,
+                              FX_T *lout, FX_T *gout,
+                              const int has_w, const int has_pw, const int want_l, const int want_g,
+                              const int focal)
+{
+    /* Losses are added in FX_T within blocks of 64 and the block sums in
+     * double; weights multiply in FX_T (a per-element weight) or once per
+     * block (the row weight ws). */
+    double s = 0.0;
+    const double *w = o->w, *pw = o->pw, ws = o->ws;
+    const FX_T fta = (FX_T)o->ta, ftb = (FX_T)o->tb, fg = (FX_T)o->gamma, fa = (FX_T)o->alpha;
+    const FX_T fws = (FX_T)(ws * o->k), fgs = (FX_T)(o->gscale * ws);
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += 64) {
+        ptrdiff_t j1 = j0 + 64 < n ? j0 + 64 : n;
+        FX_T b = 0;
+#pragma omp simd reduction(+:b)
+        for (ptrdiff_t j = j0; j < j1; j++) {
+            FX_T tt = fta * t[j] + ftb;
+            FX_T c1 = has_pw ? (FX_T)pw[j] * tt : tt;
+            FX_T dl = 0;
+            FX_T loss = FN(bce_one)(x[j], tt, c1, fg, fa, &dl, want_g, focal);
+            FX_T wj = has_w ? (FX_T)w[j] : (FX_T)1;
+            FX_T lw = wj == 0 ? (FX_T)0 : wj * loss;   /* 0 * inf = 0: a zero weight drops the element */
+            b += lw;
+            if (want_l) lout[j] = fws == 0 ? (FX_T)0 : fws * lw;
+            if (want_g) gout[j] = (fgs * wj) * dl;
+        }
+        s += ws == 0.0 ? 0.0 : ws * (double)b;
+    }
+    return s;
+}
+
+#ifndef FX_HAS_bce
+static double FN(bce_portable)(const FX_T *x, const FX_T *t, ptrdiff_t n, const fx_bce_seg *o, FX_T *lout,
+                               FX_T *gout)
+{
+    int focal = o->gamma != 0.0 || o->alpha >= 0.0;
+    int key = (o->w != NULL) | (o->pw != NULL) << 1 | (lout != NULL) << 2 | (gout != NULL) << 3 | focal << 4;
+    switch (key) {
+#define FX_CASE(K) case K: return FN(bce_impl)(x, t, n, o, lout, gout, \
+                                               (K) & 1, ((K) >> 1) & 1, ((K) >> 2) & 1, ((K) >> 3) & 1, ((K) >> 4) & 1);
+#define FX_CASES8(B) FX_CASE(B) FX_CASE(B + 1) FX_CASE(B + 2) FX_CASE(B + 3) \
+                     FX_CASE(B + 4) FX_CASE(B + 5) FX_CASE(B + 6) FX_CASE(B + 7)
+    FX_CASES8(0) FX_CASES8(8) FX_CASES8(16) FX_CASES8(24)
+#undef FX_CASES8
+#undef FX_CASE
+    }
+    return 0.0;
+}
+
+static double FN(bce)(const FX_T *x, const FX_T *t, ptrdiff_t n, const fx_bce_seg *o, FX_T *lout, FX_T *gout)
+{
+    return FN(bce_portable)(x, t, n, o, lout, gout);
+}
+#endif
+
+/* evaluate_binary on one segment: sums += (weighted BCE with logits,
+ * weighted hits of (x > 0) == (t >= 0.5) -- never for a NaN logit --,
+ * weighted (sigmoid(x) - t)^2, weight), element weight w_j (NULL: 1).
+ * With B > 0, hist (3 x B doubles: weight, weighted sigmoid(x), weighted
+ * t; three rows rather than interleaved triples, whose paired stores would
+ * stall the next element's load of the same bin) += those of the elements whose p = sigmoid(x) falls in
+ * bin b = floor(p B) (p = 1 in the last; NaN in none).  The same softplus
+ * form as bce, no cancellation.  Runs of FX_EVB elements: a vectorized
+ * pass for the sums that leaves p in a small buffer, then the scalar
+ * histogram pass over it (a scatter does not vectorize). */
+#define FX_EVB 256
+#define FX_EVB_NB 64
+#define FX_EVB_BODY(WJ)                                                            \
+    for (ptrdiff_t j = 0; j < n; j++) {                                            \
+        FX_T v = x[j], tt = t[j];                                                  \
+        FX_T e = EXPNEG(v < 0 ? v : -v);                                           \
+        FX_T l1p = LOG1P01(e);                                                     \
+        FX_T spp = (v > 0 ? v : (FX_T)0) + l1p, spm = (v < 0 ? -v : (FX_T)0) + l1p; \
+        FX_T loss = (tt == 0 ? (FX_T)0 : tt * spm) + (tt == 1 ? (FX_T)0 : ((FX_T)1 - tt) * spp); \
+        FX_T dd = (FX_T)1 / ((FX_T)1 + e);                                         \
+        FX_T sp = v >= 0 ? dd : e * dd;                                            \
+        FX_T r = sp - tt;                                                          \
+        double wj = WJ;                                                            \
+        a += wj == 0.0 ? 0.0 : wj * (double)loss;                                  \
+        bb += (v > 0) == (tt >= (FX_T)0.5) && v == v ? wj : 0.0;                   \
+        c += wj * (double)(r * r);                                                 \
+        d += wj;                                                                   \
+        p[j] = sp;                                                                 \
+    }
+
+#ifndef FX_HAS_bce_eval_run
+FX_INLINE void FN(bce_eval_run)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double *w, double *sums,
+                                FX_T *p)
+{
+    double a = 0.0, bb = 0.0, c = 0.0, d = 0.0;
+    if (w) {
+#pragma omp simd reduction(+:a, bb, c, d)
+        FX_EVB_BODY(w[j])
+    } else {
+        /* per-element terms added in double, as weighted: a split of the
+         * elements anywhere (Evaluator batches, Dask blocks) changes the
+         * sums only at double rounding (1e-12 merges) */
+#pragma omp simd reduction(+:a, bb, c, d)
+        FX_EVB_BODY(1.0)
+    }
+    sums[0] += a;
+    sums[1] += bb;
+    sums[2] += c;
+    sums[3] += d;
+}
+#endif
+#undef FX_EVB_BODY
+
+static void FN(bce_eval)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double *w, double *sums,
+                         int64_t B, double *hist)
+{
+    /* the bin indices of a run vectorized (-1 for NaN), then the scatter;
+     * up to FX_EVB_NB bins it alternates between two copies of the
+     * histogram on the stack, so that neighbours in one bin do not wait on
+     * each other's store */
+    FX_T p[FX_EVB];
+    int32_t bi[FX_EVB];
+    double loc[2 * 3 * FX_EVB_NB];
+    const int local = B <= FX_EVB_NB;
+    const FX_T fb = (FX_T)B;
+    const int32_t last = (int32_t)(B - 1);
+    double *h0 = local ? loc : hist, *h1 = local ? loc + 3 * B : hist;
+    sums[0] = sums[1] = sums[2] = sums[3] = 0.0;
+    if (B > 0 && local)
+        for (int i = 0; i < 6 * B; i++) loc[i] = 0.0;
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += FX_EVB) {
+        const ptrdiff_t m = n - j0 < FX_EVB ? n - j0 : FX_EVB;
+        FN(bce_eval_run)(x + j0, t + j0, m, w ? w + j0 : NULL, sums, p);
+        if (B <= 0)
+            continue;
+#pragma omp simd
+        for (ptrdiff_t j = 0; j < m; j++) {
+            const FX_T q = p[j] >= 0 ? p[j] * fb : (FX_T)-1;     /* NaN: -1 */
+            const int32_t b = (int32_t)q;
+            bi[j] = q < 0 ? -1 : (b < last ? b : last);
+        }
+        const FX_T *tj = t + j0;
+        const double *wj = w ? w + j0 : NULL;
+        ptrdiff_t j = 0;
+        for (; j + 1 < m; j += 2) {
+            const int32_t b0 = bi[j], b1 = bi[j + 1];
+            const double w0 = wj ? wj[j] : 1.0, w1 = wj ? wj[j + 1] : 1.0;
+            if (b0 >= 0) {
+                h0[b0] += w0;
+                h0[B + b0] += w0 * (double)p[j];
+                h0[2 * B + b0] += w0 * (double)tj[j];
+            }
+            if (b1 >= 0) {
+                h1[b1] += w1;
+                h1[B + b1] += w1 * (double)p[j + 1];
+                h1[2 * B + b1] += w1 * (double)tj[j + 1];
+            }
+        }
+        if (j < m && bi[j] >= 0) {
+            const int32_t b0 = bi[j];
+            const double w0 = wj ? wj[j] : 1.0;
+            h0[b0] += w0;
+            h0[B + b0] += w0 * (double)p[j];
+            h0[2 * B + b0] += w0 * (double)tj[j];
+        }
+    }
+    if (B > 0 && local)
+        for (int i = 0; i < 3 * B; i++) hist[i] += loc[i] + loc[3 * B + i];
+}
+#undef FX_EVB
+#undef FX_EVB_NB
+
+/* Binary cross-entropy from probabilities on one segment:
+ * -(t log pc + (1-t) log1p(-pc)), pc = clip(p, lo, hi), zero-coefficient
+ * terms skipped; element weight w_j (w may be NULL).  log1p(-pc) keeps
+ * the relative accuracy of small losses at t = 0.  Per-element weighted
+ * losses, times k, go to lout when it is not NULL; returns their sum
+ * without k. */
+static double FN(bce_prob)(const FX_T *p, const FX_T *t, ptrdiff_t n, const double *w,
+                           FX_T lo, FX_T hi, double k, FX_T *lout)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+:s)
+    for (ptrdiff_t j = 0; j < n; j++) {
+        FX_T v = p[j];
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        FX_T tt = t[j];
+        FX_T a = LOG(v), b = LOG1P(-v);
+        FX_T l = -((tt == 0 ? (FX_T)0 : tt * a) + (tt == 1 ? (FX_T)0 : ((FX_T)1 - tt) * b));
+        double wt = w ? w[j] : 1.0;
+        double lw = wt == 0.0 ? 0.0 : wt * (double)l;
+        s += lw;
+        if (lout) lout[j] = (FX_T)(k * lw);
+    }
+    return s;
+}
+
+#ifndef FX_HAS_rowsum
+/* Plain sum: the streaming-read probe of the benchmarks (same flags, same
+ * threads as the kernels it is the roofline for). */
+static double FN(rowsum)(const FX_T *x, ptrdiff_t n)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+:s)
+    for (ptrdiff_t j = 0; j < n; j++) s += (double)x[j];
+    return s;
+}
+
+#endif
+
+/* The vector math on its own, for measuring its error in ULP: y = f(x)
+ * element-wise through the same inlined code and vectorization as the
+ * kernels, f one of fx_vecmath_fns.def (the kernels' functions through
+ * this path's intrinsics where it has them, vecmath_simd). */
+#define FX_SPNEG(a) LOG1P01(EXPNEG(-(a)))
+static void FN(vecmath)(int fn, const FX_T *x, FX_T *y, ptrdiff_t n)
+{
+#define FX_VM_LOOP(F) _Pragma("omp simd") for (ptrdiff_t j = 0; j < n; j++) y[j] = F(x[j]); break;
+#ifdef FX_HAS_vecmath_simd
+    if (FN(vecmath_simd)(fn, x, y, n))
+        return;
+#endif
+    switch (fn) {
+#define FX_VMFN(id, name, scalar) case FX_VM_##id: FX_VM_LOOP(scalar)
+#define FX_VMFN_K(id, name, scalar, vector) case FX_VM_##id: FX_VM_LOOP(scalar)
+#include "fx_vecmath_fns.def"
+    }
+#undef FX_VM_LOOP
+}
+#undef FX_SPNEG
+
