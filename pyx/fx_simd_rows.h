@@ -157,8 +157,8 @@ static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out
     if (C <= 8 * VL)
         /* rows of at most 8 vectors two at a time, side by side: one row's
          * reductions (max, sum, their folds) are too short a chain to keep
-         * the core busy (100 classes in L2, a minimal kernel: 0.30-0.38 ns
-         * a logit for two rows, 0.39-0.45 for one; none at 300) */
+         * the core busy (a minimal kernel measured it at 100 classes; no
+         * gain at 300: the performance log) */
         for (; i + 2 <= n; i += 2) {
             const FX_T *pa = x + i * C, *pb = pa + C;
             const FX_T ma = FN(rowmax)(pa, C), mb = FN(rowmax)(pb, C);

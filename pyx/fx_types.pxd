@@ -1,11 +1,13 @@
-# Cython view of fx_dispatch.h: its types, constants and configuration
-# functions.  The operation tables (fx_ops_f, fx_ops_d, fx_ops_h and the
-# live copies fx_F, fx_D, fx_H) are declared in fx_ops.pxd, which setup.py
-# writes from fx_ops.def, so they cannot drift from the C.
+# Cython view of the shared C types (fx_ops.h) and the vector-math names
+# (fx_vecmath.h): what both extensions, _kernels and _testing, see.  The
+# operation tables' types are in fx_ops.pxd, which setup.py writes from
+# fx_ops.def, so they cannot drift from the C; the kernels themselves, the
+# live tables and the configuration functions in fx_dispatch.pxd (only
+# _kernels includes fx_dispatch.h, which compiles every kernel).
 
 from libc.stdint cimport int64_t
 
-cdef extern from "fx_dispatch.h" nogil:
+cdef extern from "fx_ops.h" nogil:
     ctypedef struct fx_stats:
         double *m
         double *s
@@ -35,18 +37,7 @@ cdef extern from "fx_dispatch.h" nogil:
         double k
         int check
 
+cdef extern from "fx_vecmath.h" nogil:
     enum:
-        FX_GROUP
-        FX_SMALL_C
         FX_VM_COUNT
-
     const char *fx_vm_names[]
-
-    const char *fx_isa_current
-    const char *fx_isa_names[]
-    int FX_ISA_COUNT
-    int fx_isa_supported()
-    int fx_select_isa(int level)
-    int fx_max_threads()
-    int fx_have_openmp()
-    int fx_simde()

@@ -9,6 +9,7 @@ import pytest
 
 import fusedxent as fx
 from fusedxent import _kernels as K
+from fusedxent import _testing as T
 
 from helpers import assert_close
 
@@ -36,11 +37,11 @@ def test_rowmax_and_sumexp_every_length(isa, dtype):
     for n in LENGTHS:
         x = (rng.standard_normal(n) * 4).astype(dtype)
         m = float(x.max())
-        assert K.op_reduce("rowmax", x) == m                      # exact on every path
-        got = K.op_reduce("sumexp", x, m)
-        want = _on("baseline", K.op_reduce, "sumexp", x, m)
+        assert T.op_reduce("rowmax", x) == m                      # exact on every path
+        got = T.op_reduce("sumexp", x, m)
+        want = _on("baseline", T.op_reduce, "sumexp", x, m)
         assert got == pytest.approx(want, rel=5e-6 if dtype == np.float32 else 1e-14)
-        assert K.op_reduce("rowsum", x) == pytest.approx(float(x.astype(np.float64).sum()), rel=1e-5, abs=1e-4)
+        assert T.op_reduce("rowsum", x) == pytest.approx(float(x.astype(np.float64).sum()), rel=1e-5, abs=1e-4)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -63,8 +64,8 @@ def test_row_stats_against_portable(isa, dtype, C, extras):
         x[5, :] = 0.0
         x[5, C // 3] = 120.0 if dtype == np.float32 else 800.0   # a tiny sum (redone exactly)
     y = rng.integers(0, C, n)
-    got = K.op_row_stats(x, y, extras=extras)
-    want = _on("baseline", K.op_row_stats, x, y, extras=extras)
+    got = T.op_row_stats(x, y, extras=extras)
+    want = _on("baseline", T.op_row_stats, x, y, extras=extras)
     np.testing.assert_array_equal(got["k"], want["k"])
     np.testing.assert_array_equal(got["k"], np.argmax(x, axis=1))
     if extras:
@@ -96,8 +97,8 @@ def test_stats_exp_against_portable(isa, dtype, C):
     x[5, C // 3] = 120.0 if dtype == np.float32 else 800.0   # a tiny sum (redone), its terms flushed
     x[6, :] = -200.0 if dtype == np.float32 else -800.0      # terms below the normal range
     x[6, C - 1] = 0.0                              # the maximum in the tail
-    got = K.op_row_stats(x, exps=True)
-    want = _on("baseline", K.op_row_stats, x)
+    got = T.op_row_stats(x, exps=True)
+    want = _on("baseline", T.op_row_stats, x)
     assert got["wrote"] == (isa != "baseline" and C > 64)
     np.testing.assert_array_equal(got["k"], want["k"])
     np.testing.assert_array_equal(got["k"], np.argmax(x, axis=1))
@@ -109,14 +110,14 @@ def test_stats_exp_against_portable(isa, dtype, C):
     if got["wrote"]:
         e = got["e"][fin]
         ones = np.ones(n)[fin]
-        want_e = _on("baseline", K.op_row_write, "exp_affine", x[fin], want["m"][fin], ones)
+        want_e = _on("baseline", T.op_row_write, "exp_affine", x[fin], want["m"][fin], ones)
         assert_close(e, want_e, dtype)
         rows = np.flatnonzero(fin)
         assert (e[np.arange(rows.size), want["k"][rows]] == 1.0).all()
         assert ((e >= 0) & (e <= 1)).all()
         assert (got["e"][6, :-1] == 0.0).all() and got["e"][6, -1] == 1.0
         assert (got["e"][4, 1:] == 0.0).all()
-        shifted = K.op_row_stats(x, exps=True, shifted=True)
+        shifted = T.op_row_stats(x, exps=True, shifted=True)
         for key in ("m", "s", "l", "k"):
             np.testing.assert_array_equal(shifted[key], got[key])
         np.testing.assert_array_equal(shifted["e"][fin], (x[fin] - got["m"][fin, None].astype(dtype)))
@@ -134,12 +135,12 @@ def test_scale_rows_against_portable(isa, dtype, C):
     w = rng.random(C) + 0.5
     m = np.zeros(n)
     for args in ((a,), (a, None, b), (a, w, b)):
-        got = K.op_row_write("scale", e, m, *args)
+        got = T.op_row_write("scale", e, m, *args)
         want = args[0][:, None] * e.astype(np.float64)
         if len(args) > 1:
             want = want - args[2][:, None] * (args[1] if args[1] is not None else 1.0)
         assert_close(got, want.astype(dtype), dtype)
-        assert_close(got, _on("baseline", K.op_row_write, "scale", e, m, *args), dtype)
+        assert_close(got, _on("baseline", T.op_row_write, "scale", e, m, *args), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -152,18 +153,18 @@ def test_row_writes_against_portable(isa, dtype, C):
         x[1, 0] = -np.inf                          # probability 0 exactly
     x[2, :] = -200.0 if dtype == np.float32 else -800.0   # terms below the normal range
     x[2, 0] = 0.0
-    st = K.op_row_stats(x)
+    st = T.op_row_stats(x)
     a = 1.0 / (1.0 + st["s"])
     b = rng.random(n)
     w = rng.random(C) + 0.5
     for args in ((a,), (a, None, b), (a, w, b)):
-        got = K.op_row_write("exp_affine", x, st["m"], *args)
-        want = _on("baseline", K.op_row_write, "exp_affine", x, st["m"], *args)
+        got = T.op_row_write("exp_affine", x, st["m"], *args)
+        want = _on("baseline", T.op_row_write, "exp_affine", x, st["m"], *args)
         assert_close(got, want, dtype)
-    got = K.op_row_write("exp_affine", x, st["m"], a)
+    got = T.op_row_write("exp_affine", x, st["m"], a)
     assert (C == 1 or got[1, 0] == 0.0) and (got[2, 1:] == 0.0).all()
-    got = K.op_row_write("sub", x, st["m"], st["l"])
-    want = _on("baseline", K.op_row_write, "sub", x, st["m"], st["l"])
+    got = T.op_row_write("sub", x, st["m"], st["l"])
+    want = _on("baseline", T.op_row_write, "sub", x, st["m"], st["l"])
     assert_close(got, want, dtype)
 
 

@@ -20,6 +20,9 @@ def main(argv=None):
     b.add_argument("--plot", metavar="FILE.png", help="with --sweep: draw throughput against class count")
     b.add_argument("--targets", action="store_true",
                    help="also measure the performance targets (each case beside its probe or peer) on every path")
+    b.add_argument("--baseline-build", metavar="DIR",
+                   help="with --targets: time an earlier build's package directory (a copy of its installed "
+                        "fusedxent/) beside this one in every interleaved run")
     b.add_argument("--compare", metavar="OLD.json",
                    help="print each row's change in its probe ratio against an earlier --json file")
     c = sub.add_parser("check", help="run fusedxent.check(): every kernel against the reference")
@@ -49,7 +52,8 @@ def main(argv=None):
                          elements=(1 << 22) if args.quick else (1 << 25))
         if args.targets:
             print()
-            rows = rows + _bench.targets(threads=args.threads, repeat=args.repeat, quick=args.quick)
+            rows = rows + _bench.targets(threads=args.threads, repeat=args.repeat, quick=args.quick,
+                                         baseline=args.baseline_build)
             print()
             rows = rows + _bench.linear(threads=args.threads, repeat=2, quick=args.quick)
         if args.json:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels as _k
+from . import _testing as _t
 from . import _api
 from . import reference as R
 
@@ -54,9 +55,9 @@ def _probes(flat, nt):
     def copy():
         if not out:
             out.append(np.empty_like(flat))
-        _k.probe_copy(flat, out[0], _api.BLOCK_ELEMS, nt)
+        _t.probe_copy(flat, out[0], _api.BLOCK_ELEMS, nt)
 
-    read = lambda: _k.probe_read(flat, partial, _api.BLOCK_ELEMS, nt)
+    read = lambda: _t.probe_read(flat, partial, _api.BLOCK_ELEMS, nt)
     return read, copy
 
 
@@ -348,7 +349,30 @@ TARGETS = [
 ]
 
 
-def _case(what, x, y, t, g, nt):
+def load_build(path):
+    """An earlier build of fusedxent imported beside this one: `path` is its
+    package directory (e.g. a copy of an installed `fusedxent/`), imported
+    under another name so both run in one process on the same arrays --
+    the only comparison of two builds that resolves 1-2 %, where separate
+    processes differ far more."""
+    import importlib.util
+    import os
+    import sys
+    name = "fusedxent_build_" + str(abs(hash(os.path.abspath(path))))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(path, "__init__.py"),
+                                                  submodule_search_locations=[path])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--baseline-build {path}: no fusedxent package there")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _case(what, x, y, t, g, nt, api=None):
+    _api = api or globals()["_api"]
     if what == "ce":
         return lambda: _api.softmax_cross_entropy(x, y, num_threads=nt)
     if what == "ce+grad":
@@ -369,11 +393,15 @@ def _case(what, x, y, t, g, nt):
     raise ValueError(what)
 
 
-def targets(threads=None, repeat=7, isas=None, quick=False, out=print):
+def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=print):
     """The issue's performance targets, each measured in one interleaved run
     beside what it is a ratio to, on every path this CPU runs (or `isas`).
-    Returns result dicts (path, case, shape, ratio, target, met)."""
+    baseline: the package directory of an earlier build (load_build), whose
+    same case joins each interleaved run ("base ms", "new/base").
+    Returns result dicts (path, case, shape, ratio, target, met, and with a
+    baseline t_base)."""
     from ._config import set_isa
+    base = load_build(baseline) if baseline else None
     nt = threads or _k.max_threads()
     isas = isas or list(_k.isa_supported())
     before = _k.isa_current()
@@ -381,7 +409,10 @@ def targets(threads=None, repeat=7, isas=None, quick=False, out=print):
     res = []
     out(f"targets: {nt} threads, medians of {repeat} interleaved runs; ratio = time / reference time "
         f"(torch rows: torch time / fusedxent time)")
-    out(f"{'path':9}{'case':34}{'shape':>14}{'ms':>9}{'ref ms':>9}{'ratio':>8}{'target':>8}  met")
+    if base is not None:
+        out(f"baseline build: {baseline} (its own case in every interleaved run)")
+    out(f"{'path':9}{'case':34}{'shape':>14}{'ms':>9}{'ref ms':>9}{'ratio':>8}{'target':>8}  met"
+        + ("   base ms  new/base" if base is not None else ""))
     try:
         for name, shape, dtype, what, target, against in TARGETS:
             N, C = shape
@@ -396,6 +427,10 @@ def targets(threads=None, repeat=7, isas=None, quick=False, out=print):
             for isa in isas:
                 set_isa(isa)
                 f = _case(what, x, y, t, g, nt)
+                fb = None
+                if base is not None:
+                    base.set_isa(isa)
+                    fb = _case(what, x, y, t, g, nt, api=base)
                 if against == "torch":
                     tf, tb = _torch_cases(x, y, nt)
                     ref = tf if what == "ce" else tb
@@ -405,17 +440,22 @@ def targets(threads=None, repeat=7, isas=None, quick=False, out=print):
                     ref = _case(against, x, y, t, g, nt)
                 else:
                     ref = read if against == "probe" else copy
-                t_fx, t_ref = _interleaved([f, ref], repeat)
+                t_fx, t_ref, *t_base = _interleaved([f, ref] + ([fb] if fb else []), repeat)
                 ratio = t_ref / t_fx if against == "torch" else t_fx / t_ref
                 met = ratio >= target if against == "torch" else ratio <= target
                 r = dict(path=isa, case=name, shape=list(shape if not quick else (N, C)), dtype=dt.name,
                          threads=nt, t=t_fx, t_ref=t_ref, against=against, ratio=ratio, target=target, met=met)
+                if t_base:
+                    r["t_base"] = t_base[0]
                 res.append(r)
                 op = ">=" if against == "torch" else "<="
                 out(f"{isa:9}{name:34}{'x'.join(map(str, r['shape'])):>14}{t_fx * 1e3:9.2f}{t_ref * 1e3:9.2f}"
-                    f"{ratio:7.2f}x{op:>4}{target:g}x  {'yes' if met else 'NO'}  ({against})")
+                    f"{ratio:7.2f}x{op:>4}{target:g}x  {'yes' if met else 'NO '}"
+                    + (f"{t_base[0] * 1e3:10.2f}{t_fx / t_base[0]:9.3f}" if t_base else "") + f"  ({against})")
     finally:
         set_isa(before)
+        if base is not None:
+            base.set_isa(before)
     return res
 
 

@@ -15,11 +15,11 @@ from enum import IntEnum
 
 import numpy as np
 
-from . import _kernels as _k
+from . import _testing as _t
 
 # The functions by name, their codes from the kernels' own list
 # (pyx/fx_vecmath_fns.def): VecMath.EXP_SUM is the row sums' exp, ...
-VecMath = IntEnum("VecMath", {name.upper(): code for code, name in enumerate(_k.vecmath_names())})
+VecMath = IntEnum("VecMath", {name.upper(): code for code, name in enumerate(_t.vecmath_names())})
 V = VecMath
 
 # fn -> (label, reference, domain, note); the last five are what the kernels
@@ -80,7 +80,7 @@ def ulp_errors(fn, x):
     x = np.ascontiguousarray(x)
     dt = x.dtype
     out = np.empty_like(x)
-    _k.vecmath(fn, x, out)
+    _t.vecmath(fn, x, out)
     # float32: a float64 reference (its own error is 2^-29 of a float32 ulp);
     # float64: long double
     wide = np.float64 if dt == np.float32 else np.longdouble

@@ -1,0 +1,187 @@
+# _kernels_eval.pxi -- the evaluation passes: evaluate (per-row lse,
+# argmax, top-k, calibration bins) and evaluate_binary.
+# Part of _kernels.pyx, included there: the driver, the tables' typed
+# views and the helpers it defines are in scope.
+
+# ---------------------------------------------------------------- evaluate
+
+cdef enum:
+    MAX_TOPK = 16
+
+
+cdef struct Eval:
+    Py_ssize_t C
+    int64_t ignore_index
+    int nk                   # top-k values beyond top-1 (k > 1)
+    int64_t ks[MAX_TOPK]
+    int64_t bins             # calibration bins B (with bin_out)
+
+
+cdef void eval_rows(const Eval *o, const floating *x, const int64_t *y, const double *sw,
+                    floating *lse_out, int64_t *amax, double *conf, int64_t *bins, Py_ssize_t n, Work *w,
+                    double *part) noexcept nogil:
+    cdef Py_ssize_t t0, C = o.C, j
+    for j in range(6 + o.nk):
+        part[j] = 0.0
+    t0 = 0
+    while t0 < n:          # tile by tile
+        eval_tile(o, x + t0 * C, y + t0, atd(sw, t0), lse_out + t0, amax + t0,
+                  conf + t0 if conf != NULL else NULL, bins + t0 if bins != NULL else NULL,
+                  min(w.rows, n - t0), w, part)
+        t0 += w.rows
+
+
+cdef void eval_tile(const Eval *o, const floating *x, const int64_t *y, const double *sw,
+                    floating *lse_out, int64_t *amax, double *conf, int64_t *bins, Py_ssize_t n, Work *w,
+                    double *part) noexcept nogil:
+    """n rows; adds to part = (weighted loss sum, weight sum, weighted
+    top-1 hits, count, weighted Brier sum, weighted entropy sum (nats),
+    weighted top-k hits for each k of o.ks), row by row.
+
+    With e_j = exp(x_j - m), s = sum over j != k of e_j, S = 1 + s and the
+    row statistics s2 = sum e_j^2, sx = sum e_j (m - x_j) (fx_stats):
+        sum_j p_j^2 = (1 + s2) / S^2,  p_y = e_y / S (1 / S when x_y = m)
+        Brier   = sum_j p_j^2 - 2 p_y + 1
+                = (s2 + s^2) / S^2   when x_y is the maximum (no cancellation
+                                     for a confident, correct row)
+        entropy = -sum_j p_j log p_j = l + sx / S        (two terms >= 0)
+    A row holding a NaN is never a hit (top-1 or top-k): its rank is C.
+    bins (with conf): the calibration bin of the confidence c, floor(c B)
+    capped at B - 1 (c = 1 in the last bin), or -1 for rows not binned
+    (ignored, or no finite confidence) -- so the caller's histograms need
+    no masks.
+    """
+    cdef Py_ssize_t C = o.C, i
+    cdef int q, nk = o.nk
+    cdef int64_t yi, ii = o.ignore_index
+    cdef double m, l, si, row, S, py, xy, c
+    cdef double lsum = part[0], wsum = part[1], hits = part[2], cnt = part[3], bsum = part[4], hsum = part[5]
+    cdef const double *ms = w.st.m
+    cdef const double *ls = w.st.l
+    cdef const double *ss = w.st.s
+    cdef const double *s2 = w.st.s2
+    cdef const double *sx = w.st.sx
+    cdef const int64_t *ks = w.st.k
+    cdef const int64_t *rk = w.st.rank
+    w.st.y = y
+    w.st.ignore = ii
+    if nk == 0:
+        w.st.rank = NULL           # top-1 is the argmax: no ranks to count
+    stats_op(x, n, C, &w.st)       # k: NumPy's argmax (first max, or first NaN)
+    if nk == 0:
+        w.st.rank = <int64_t *>rk
+    for i in range(n):
+        m = ms[i]
+        l = ls[i]
+        lse_out[i] = <floating>(m if isnan(l) else m + l)
+        amax[i] = ks[i]
+        S = 1.0 + ss[i]
+        yi = y[i]
+        if conf != NULL:
+            c = 1.0 / S                            # NaN for rows whose maximum is not finite
+            conf[i] = c
+            if yi == ii or not (c >= 0.0 and c <= 1.0):
+                bins[i] = -1
+            else:
+                bins[i] = min(<int64_t>(c * o.bins), o.bins - 1)
+        if yi == ii:
+            continue
+        si = sw[i] if sw != NULL else 1.0
+        xy = x[i * C + yi]
+        row = (m - xy) + l                          # NaN through l for special rows
+        if xy == m:
+            bsum += si * ((s2[i] + ss[i] * ss[i]) / (S * S))
+        else:
+            py = exp(xy - m) / S                    # <= 1/2: no cancellation below
+            bsum += si * ((1.0 + s2[i]) / (S * S) - 2.0 * py + 1.0)
+        lsum += si * row
+        wsum += si
+        cnt += 1.0
+        hsum += si * (l + sx[i] / S)
+        if ks[i] == yi and not isnan(m):
+            hits += si
+        for q in range(nk):
+            if rk[i] < o.ks[q] and not isnan(m):
+                part[6 + q] += si
+    part[0] = lsum
+    part[1] = wsum
+    part[2] = hits
+    part[3] = cnt
+    part[4] = bsum
+    part[5] = hsum
+
+# streams: 0 logits, 1 labels, 2 sample weights, 3 lse, 4 argmax, 5 confidence, 6 bin
+cdef void eval_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part,
+                   const floating *t) noexcept nogil:
+    eval_rows(<const Eval *>c, <const floating *>p[0], <const int64_t *>p[1], <const double *>p[2],
+              <floating *>p[3], <int64_t *>p[4], <double *>p[5], <int64_t *>p[6], n, w, part)
+
+
+def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), lse_out, argmax_out,
+             confidence_out=None, bin_out=None, int64_t bins=0, partial, Py_ssize_t rows_per_block, int nt):
+    """The evaluation pass over the rows of x (N, C): per-row lse, argmax
+    and (optionally, together) confidence 1/(1+s) and its bin of `bins`;
+    partial (nblocks x (6 + len(topk))) receives each block's sums (see
+    eval_tile).  topk: the k > 1."""
+    cdef _Job job = _Job()
+    cdef Eval o
+    cdef Py_ssize_t N = x.shape[0]
+    cdef int q
+    if len(topk) > MAX_TOPK:
+        raise ValueError(f"fusedxent kernel: at most {MAX_TOPK} top-k values")
+    o.C = x.shape[1]
+    o.ignore_index = ignore_index
+    o.nk = len(topk)
+    for q in range(o.nk):
+        o.ks[q] = topk[q]
+    if confidence_out is not None and confidence_out.dtype.char != "d":
+        raise TypeError("fusedxent kernel: confidence_out must be float64")
+    if (confidence_out is None) != (bin_out is None) or (bin_out is not None and bins < 1):
+        raise ValueError("fusedxent kernel: confidence_out and bin_out (with bins >= 1) go together")
+    if bin_out is not None and (bin_out.dtype.kind != "i" or bin_out.dtype.itemsize != 8):
+        raise TypeError("fusedxent kernel: bin_out must be int64")
+    o.bins = bins
+    job.add(x, N, o.C, "x")
+    job.add(labels, N, 1, "labels", False, False)
+    job.add(sample_weight, N, 1, "sample_weight", False, False)
+    job.add(lse_out, N, 1, "lse_out", True)
+    job.add(argmax_out, N, 1, "argmax_out", True, False)
+    job.add(confidence_out, N, 1, "confidence_out", True, False)
+    job.add(bin_out, N, 1, "bin_out", True, False)
+    job.run(eval_blk[float], eval_blk[double], &o, N, rows_per_block,
+            partials(partial, nblocks(N, rows_per_block), 6 + o.nk), 6 + o.nk, nt, o.C, True)
+
+
+# ---------------------------------------------------------------- binary evaluation
+
+cdef struct BinEval:
+    const double *w          # element weights (n) or NULL
+    int64_t bins             # calibration bins B (0: none)
+
+cdef void bin_eval_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part,
+                       const floating *t) noexcept nogil:
+    cdef const BinEval *o = <const BinEval *>c
+    cdef const double *wt = o.w + r0 if o.w != NULL else NULL
+    if floating is float:
+        fx_F.bce_eval(<const float *>p[0], <const float *>p[1], n, wt, part, o.bins, part + 4)
+    else:
+        fx_D.bce_eval(<const double *>p[0], <const double *>p[1], n, wt, part, o.bins, part + 4)
+
+
+def evaluate_binary(x, t, *, weight=None, int64_t bins=0, partial, Py_ssize_t block, int nt):
+    """evaluate_binary over n flat elements: partial[b] = block b's
+    (weighted loss, weighted hits, weighted Brier, weight) and, with bins
+    B > 0, its histogram (3 x B: weight, weighted sigmoid(x), weighted
+    target per bin)."""
+    cdef _Job job = _Job()
+    cdef BinEval o
+    cdef Py_ssize_t n = x.shape[0]
+    o.w = <const double *>addr(weight, n, "weight") if weight is not None else NULL
+    o.bins = bins if bins > 0 else 0
+    if weight is not None and weight.dtype.char != "d":
+        raise TypeError("fusedxent kernel: weight must be float64")
+    job.add(x, n, 1, "x")
+    job.add(t, n, 1, "t")
+    job.keep.append(weight)
+    job.run(bin_eval_blk[float], bin_eval_blk[double], &o, n, block,
+            partials(partial, nblocks(n, block), 4 + 3 * o.bins), 4 + 3 * o.bins, nt, 0)
