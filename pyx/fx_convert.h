@@ -1,10 +1,11 @@
 /* fx_convert.h -- float16 and bfloat16 to and from float32, for the
  * reduced-precision driver of _kernels.pyx (one block of rows at a time
- * into float32 scratch that stays in cache).  Included by fx_isa.h;
- * names get the suffix _h_<FX_ISA>.
+ * into float32 scratch that stays in cache).  Included by fx_kernels.h
+ * with the float kernels (the row's vocabulary in scope); names get the
+ * suffix _h_<FX_ISA>.
  *
- * float16: F16C where the path has it, else the exact branch-free C of
- * fx_vecmath.h (the same bits: round to nearest even, subnormals and NaN
+ * float16: 8 at a time where the vocabulary offers it (FX_VEC_HALF8:
+ * F16C), else the exact branch-free C of fx_vecmath.h (the same bits: round to nearest even, subnormals and NaN
  * kept).  bfloat16 is the top half of a float32: widening is a shift;
  * narrowing rounds to nearest even on the dropped 16 bits (the carry may
  * reach the exponent: rounding up to infinity is correct), and a NaN stays
@@ -15,9 +16,8 @@
 static void FX_H(h2f)(const uint16_t *h, float *f, ptrdiff_t n)
 {
     ptrdiff_t j = 0;
-#if defined(__F16C__) && defined(__AVX__)
-    for (; j + 8 <= n; j += 8)
-        _mm256_storeu_ps(f + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + j))));
+#ifdef FX_VEC_HALF8
+    for (; j + 8 <= n; j += 8) VH2F8(h + j, f + j);
 #endif
 #pragma omp simd
     for (ptrdiff_t k = j; k < n; k++) f[k] = fx_h2f(h[k]);
@@ -26,9 +26,8 @@ static void FX_H(h2f)(const uint16_t *h, float *f, ptrdiff_t n)
 static void FX_H(f2h)(const float *f, uint16_t *h, ptrdiff_t n)
 {
     ptrdiff_t j = 0;
-#if defined(__F16C__) && defined(__AVX__)
-    for (; j + 8 <= n; j += 8)
-        _mm_storeu_si128((__m128i *)(h + j), _mm256_cvtps_ph(_mm256_loadu_ps(f + j), _MM_FROUND_TO_NEAREST_INT));
+#ifdef FX_VEC_HALF8
+    for (; j + 8 <= n; j += 8) VF2H8(f + j, h + j);
 #endif
 #pragma omp simd
     for (ptrdiff_t k = j; k < n; k++) h[k] = fx_f2h(f[k]);

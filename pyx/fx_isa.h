@@ -29,8 +29,6 @@ FX_PRAGMA(GCC target(FX_ISA_TARGET))
 #undef FX_S
 #undef FX_IS_FLOAT
 
-#include "fx_convert.h"
-
 #if FX_ISA_TARGETED
 #pragma GCC pop_options
 #endif

@@ -273,7 +273,20 @@ static void FN(stats_small_x)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C, double
 }
 
 #if FX_IS_FLOAT
-/* vlabels: the vocabulary's (fx_vec_<isa>.h) */
+/* The labels of nr <= VL rows as float lanes: y where it is in [0, C)
+ * and not `ign` (a kept row), else -1 (matches no class); *bad += how
+ * many of the nr labels are outside [0, C) and not `ign`.  Rows past nr
+ * are not read.  The conversion of VL labels: the vocabulary's
+ * vlabels_vl. */
+FX_INLINE VT FN(vlabels)(const int64_t *y, int nr, ptrdiff_t C, int64_t ign, int *bad)
+{
+    int64_t pad[VL];
+    if (nr < VL) {                 /* the last rows: a padded copy (no masked loads past the end) */
+        for (int i = 0; i < VL; i++) pad[i] = i < nr ? y[i] : ign;
+        y = pad;
+    }
+    return FN(vlabels_vl)(y, C, ign, bad);
+}
 
 /* log(u) for finite u >= 1 with u = 2^k f, f in [sqrt(1/2), sqrt(2)):
  * k ln2 + 2 atanh((f - 1)/(f + 1)), the series to z^4 (|t| <= 0.172:

@@ -173,17 +173,10 @@ FX_INLINE __m256d fx_avx2_scale2n_d(__m256d p, __m256d t, __m256d magic)
 #endif
 
 #if FX_IS_FLOAT
-/* The labels of nr <= VL rows as float lanes: y where it is in [0, C)
- * and not `ign` (a kept row), else -1 (matches no class); *bad += how
- * many of the nr labels are outside [0, C) and not `ign`.  Rows past nr
- * are not read. */
-FX_INLINE VT FN(vlabels)(const int64_t *y, int nr, ptrdiff_t C, int64_t ign, int *bad)
+/* vlabels of exactly VL rows (fx_simd_small.h: the labels as float lanes,
+ * -1 where not kept; *bad += the labels outside [0, C) that are not ign) */
+FX_INLINE VT FN(vlabels_vl)(const int64_t *y, ptrdiff_t C, int64_t ign, int *bad)
 {
-    int64_t pad[VL];
-    if (nr < VL) {                 /* the last rows: a padded copy (no masked loads past the end) */
-        for (int i = 0; i < VL; i++) pad[i] = i < nr ? y[i] : ign;
-        y = pad;
-    }
     const __m256i none = _mm256_set1_epi64x(-1), zero = _mm256_setzero_si256();
     const __m256i vc = _mm256_set1_epi64x((long long)C), vi = _mm256_set1_epi64x((long long)ign);
     __m256i a = _mm256_loadu_si256((const __m256i *)y), b = _mm256_loadu_si256((const __m256i *)(y + 4));

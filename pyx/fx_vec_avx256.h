@@ -1,6 +1,6 @@
 /* fx_vec_avx256.h -- the 256-bit AVX pieces both x86 vocabularies
  * (fx_vec_avx2.h, fx_vec_avx512.h) use: the horizontal sum of four
- * doubles and the block transposes of the small-class tile (to_tile in
+ * doubles, the float16 conversions (F16C) and the block transposes of the small-class tile (to_tile in
  * fx_simd_small.h).  The transposes stay 256-bit on AVX-512 too: a tile
  * row there is two such blocks side by side, and the 256-bit shuffles
  * measured cheaper than 512-bit gathers (the performance log).  Raw
@@ -12,6 +12,18 @@ FX_INLINE double fx_hsum4d(__m256d a)
 {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+/* 8 float16 (as their bits) <-> 8 float32 by F16C: exact one way, rounded
+ * to nearest even the other (fx_convert.h) */
+FX_INLINE void fx_h2f8(const uint16_t *h, float *f)
+{
+    _mm256_storeu_ps(f, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)));
+}
+
+FX_INLINE void fx_f2h8(const float *f, uint16_t *h)
+{
+    _mm_storeu_si128((__m128i *)h, _mm256_cvtps_ph(_mm256_loadu_ps(f), _MM_FROUND_TO_NEAREST_INT));
 }
 
 /* c = the transpose of the 8 x 8 block of floats in r: 24 shuffles */
@@ -46,6 +58,11 @@ FX_INLINE void fx_tr4x4_pd(const __m256d *r, __m256d *c)
     c[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 #endif
+
+/* float16 conversions, 8 at a time (both x86 vector paths have F16C) */
+#define FX_VEC_HALF8 1
+#define VH2F8(h, f) fx_h2f8(h, f)
+#define VF2H8(f, h) fx_f2h8(f, h)
 
 /* The tile's blocks: TW x TW elements of FX_T (TB a row of one); TB_LOADM
  * loads the first w elements (the rest 0). */

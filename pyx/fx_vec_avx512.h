@@ -145,17 +145,10 @@
 #endif
 
 #if FX_IS_FLOAT
-/* The labels of nr <= VL rows as float lanes: y where it is in [0, C)
- * and not `ign` (a kept row), else -1 (matches no class); *bad += how
- * many of the nr labels are outside [0, C) and not `ign`.  Rows past nr
- * are not read. */
-FX_INLINE VT FN(vlabels)(const int64_t *y, int nr, ptrdiff_t C, int64_t ign, int *bad)
+/* vlabels of exactly VL rows (fx_simd_small.h: the labels as float lanes,
+ * -1 where not kept; *bad += the labels outside [0, C) that are not ign) */
+FX_INLINE VT FN(vlabels_vl)(const int64_t *y, ptrdiff_t C, int64_t ign, int *bad)
 {
-    int64_t pad[VL];
-    if (nr < VL) {                 /* the last rows: a padded copy (no masked loads past the end) */
-        for (int i = 0; i < VL; i++) pad[i] = i < nr ? y[i] : ign;
-        y = pad;
-    }
     const ZT(__m512i) none = Z(_mm512_set1_epi64)(-1), vc = Z(_mm512_set1_epi64)((long long)C);
     const ZT(__m512i) vi = Z(_mm512_set1_epi64)((long long)ign);
     ZT(__m512i) a = Z(_mm512_loadu_si512)(y), b = Z(_mm512_loadu_si512)(y + 8);

@@ -57,6 +57,9 @@
 #undef TB_STORE
 #undef TB_ZERO
 #undef TB_TRANSPOSE
+#undef FX_VEC_HALF8
+#undef VH2F8
+#undef VF2H8
 #undef FX_VEC_SCALEF
 #undef FX_VEC_TABLE32
 #undef FX_VEC_TILE_SMALL
