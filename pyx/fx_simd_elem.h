@@ -119,7 +119,7 @@ FX_INLINE VT FN(vsigmoid)(VT v)
 {
     const VT e = FN(vexp_acc)(VSUB(VZERO(), FN(vabs)(v)));
     const VT d = VDIV(VSET((FX_T)1), VADD(VSET((FX_T)1), e));
-    return VSEL(VCMP(v, VZERO(), _CMP_GE_OQ), d, VMUL(e, d));
+    return VSEL(VGE(v, VZERO()), d, VMUL(e, d));
 }
 
 FX_INLINE VT FN(vlog_sigmoid)(VT v)
@@ -177,10 +177,10 @@ FX_INLINE VT FN(vbce_loss)(VT v, VT av, VT c0, VT c1, VT l1p)
     const VT zero = VZERO();
     const VT spp = VADD(VMAX(v, zero), l1p);                 /* softplus(x)  */
     const VT spm = VADD(VMAX(VSUB(zero, v), zero), l1p);     /* softplus(-x) */
-    if (MNONE(VCMP(av, VSET(FX_INF), _CMP_EQ_OQ)))
+    if (MNONE(VEQ(av, VSET(FX_INF))))
         return VFMA(c1, spm, VMUL(c0, spp));
-    return VADD(VSEL(VCMP(c1, zero, _CMP_EQ_OQ), zero, VMUL(c1, spm)),
-                VSEL(VCMP(c0, zero, _CMP_EQ_OQ), zero, VMUL(c0, spp)));
+    return VADD(VSEL(VEQ(c1, zero), zero, VMUL(c1, spm)),
+                VSEL(VEQ(c0, zero), zero, VMUL(c0, spp)));
 }
 
 FX_INLINE VT FN(vbce)(VT v, VT tt, VT c1, VT *dl, const int want_g)
@@ -200,7 +200,7 @@ FX_INLINE VT FN(vbce)(VT v, VT tt, VT c1, VT *dl, const int want_g)
         const VT e = FN(vexp_acc)(VSUB(zero, av));
 #endif
         const VT d = VDIV(one, VADD(one, e));
-        const MT pos = VCMP(v, zero, _CMP_GE_OQ);
+        const MT pos = VGE(v, zero);
         const VT ed = VMUL(e, d);
         *dl = VSUB(VMUL(c0, VSEL(pos, d, ed)), VMUL(c1, VSEL(pos, ed, d)));
     }
@@ -229,7 +229,7 @@ FX_INLINE double FN(bce_focal)(const FX_T *x, const FX_T *t, ptrdiff_t n, const 
         const int m = (int)(j0 + 64 < n ? 64 : n - j0);
         for (int i = 0; i < m; i += VL) {
             const int left = m - i;
-            const MT tm = left >= VL ? VCMP(zero, zero, _CMP_EQ_OQ) : MTAIL(left);
+            const MT tm = left >= VL ? VEQ(zero, zero) : MTAIL(left);
             const VT v = left >= VL ? VLOADU(x + j0 + i) : VLOADM(x + j0 + i, tm, 0);
             const VT tt = VFMA(ta, left >= VL ? VLOADU(t + j0 + i) : VLOADM(t + j0 + i, tm, 0), tb);
             const VT c1 = has_pw ? VMUL(FN(vload_w)(o->pw, j0 + i, left), tt) : tt;
@@ -239,7 +239,7 @@ FX_INLINE double FN(bce_focal)(const FX_T *x, const FX_T *t, ptrdiff_t n, const 
             /* q = 1 - p_t = t' sigmoid(-x) + (1 - t') sigmoid(x); sb = (1 - 2t') s(x) s(-x) = q' */
             const VT e = FN(vexp_acc)(VSUB(zero, FN(vabs)(v)));
             const VT d = VDIV(one, VADD(one, e));
-            const MT pos = VCMP(v, zero, _CMP_GE_OQ);
+            const MT pos = VGE(v, zero);
             const VT ed = VMUL(e, d);
             const VT sp = VSEL(pos, d, ed), sm = VSEL(pos, ed, d);
             VSTOREU(qb + i, VADD(VMUL(tt, sm), VMUL(VSUB(one, tt), sp)));
@@ -303,7 +303,7 @@ FX_INLINE double FN(bce_simd)(const FX_T *x, const FX_T *t, ptrdiff_t n, const f
                 const VT c1 = has_pw ? VMUL(FN(vload_w)(o->pw, j + u * VL, VL), tt) : tt;
                 const VT loss = FN(vbce)(v, tt, c1, &dl[u], want_g);
                 wj[u] = has_w ? FN(vload_w)(o->w, j + u * VL, VL) : VSET((FX_T)1);
-                lw[u] = has_w ? VSEL(VCMP(wj[u], zero, _CMP_EQ_OQ), zero, VMUL(wj[u], loss)) : loss;
+                lw[u] = has_w ? VSEL(VEQ(wj[u], zero), zero, VMUL(wj[u], loss)) : loss;
             }
 #pragma GCC unroll 4
             for (int u = 0; u < 4; u++) {
@@ -314,14 +314,14 @@ FX_INLINE double FN(bce_simd)(const FX_T *x, const FX_T *t, ptrdiff_t n, const f
         }
         for (; j < j1; j += VL) {
             const int left = (int)(j1 - j);
-            const MT tm = left >= VL ? VCMP(zero, zero, _CMP_EQ_OQ) : MTAIL(left);
+            const MT tm = left >= VL ? VEQ(zero, zero) : MTAIL(left);
             const VT v = left >= VL ? VLOADU(x + j) : VLOADM(x + j, tm, 0);
             const VT tt = VFMA(ta, left >= VL ? VLOADU(t + j) : VLOADM(t + j, tm, 0), tb);
             const VT c1 = has_pw ? VMUL(FN(vload_w)(o->pw, j, left), tt) : tt;
             VT dl = zero;
             VT loss = FN(vbce)(v, tt, c1, &dl, want_g);
             const VT wj = has_w ? FN(vload_w)(o->w, j, left) : VSET((FX_T)1);
-            const VT lw = has_w ? VSEL(VCMP(wj, zero, _CMP_EQ_OQ), zero, VMUL(wj, loss)) : loss;
+            const VT lw = has_w ? VSEL(VEQ(wj, zero), zero, VMUL(wj, loss)) : loss;
             acc = VADD(acc, VZMASK(tm, lw));
             if (want_l) {
                 const VT lv = wsz ? zero : VMUL(fws, lw);
@@ -379,7 +379,7 @@ FX_INLINE void FN(bce_eval_run)(const FX_T *x, const FX_T *t, ptrdiff_t n, const
     int64_t hits = 0;
     for (ptrdiff_t j = 0; j < n; j += VL) {
         const int left = n - j < VL ? (int)(n - j) : VL;
-        const MT tm = left == VL ? VCMP(zero, zero, _CMP_EQ_OQ) : MTAIL(left);
+        const MT tm = left == VL ? VEQ(zero, zero) : MTAIL(left);
         const VT v = left == VL ? VLOADU(x + j) : VLOADM(x + j, tm, 0);
         const VT tt = left == VL ? VLOADU(t + j) : VLOADM(t + j, tm, 0);
         const VT av = FN(vabs)(v);
@@ -387,11 +387,11 @@ FX_INLINE void FN(bce_eval_run)(const FX_T *x, const FX_T *t, ptrdiff_t n, const
         const VT l1p = FX_SP_TABLE ? FN(vsoftplus_neg)(av) : FN(vlog1p01)(e);
         const VT loss = FN(vbce_loss)(v, av, VSUB(one, tt), tt, l1p);
         const VT dd = VDIV(one, VADD(one, e));
-        const VT sp = VSEL(VCMP(v, zero, _CMP_GE_OQ), dd, VMUL(e, dd));
+        const VT sp = VSEL(VGE(v, zero), dd, VMUL(e, dd));
         const VT r = VSUB(sp, tt), r2 = VMUL(r, r);
         /* a hit: (x > 0) == (t >= 0.5), never for a NaN logit (both
          * ordered compares are false for it) */
-        const MT gt = VCMP(v, zero, _CMP_GT_OQ), le = VCMP(v, zero, _CMP_LE_OQ), tp = VCMP(tt, half, _CMP_GE_OQ);
+        const MT gt = VGT(v, zero), le = VLE(v, zero), tp = VGE(tt, half);
         if (left == VL) VSTOREU(p + j, sp); else VSTOREM(p + j, sp, tm);
         if (w) {
             /* the weights in double; the tail's padded with 0 */

@@ -119,7 +119,7 @@ FX_INLINE VT FN(vexp_sum)(VT d)
 
 FX_INLINE VT FN(vexp_write)(VT d)
 {
-    MT low = VCMP(d, VSET(XP_FLUSH), _CMP_LT_OQ);      /* flushed below the normal range */
+    MT low = VLT(d, VSET(XP_FLUSH));      /* flushed below the normal range */
 #if FX_VEC_SCALEF
     d = VMAX(VSET(XP_FLOOR), d);
     XP_REDUCE(d, n, r)
@@ -141,7 +141,7 @@ FX_INLINE VT FN(vexp_acc)(VT d)
     XP_REDUCE(d, n, r)
     return VSCALE(FN(vpoly_write)(r), n);
 #else
-    if (MNONE(VCMP(d, VSET(XP_MIN), _CMP_LT_OQ))) {       /* no result below FLT_MIN / DBL_MIN: one scale */
+    if (MNONE(VLT(d, VSET(XP_MIN)))) {       /* no result below FLT_MIN / DBL_MIN: one scale */
         XP_REDUCE_BITS(d, t, r, XP_SHIFTER + XP_BIAS)
         return VMUL(FN(vpoly_write)(r), VPOW2(t));
     }
@@ -171,7 +171,7 @@ FX_INLINE VT FN(vlog1p01)(VT e)
     q = VFMA(q, e, VSET(FX_LOG1P01F_C0));
     return VFMA(VMUL(e, q), e, e);
 #else
-    const VT c = VSEL(VCMP(e, VSET((FX_T)0.41421356237309505), _CMP_LT_OQ), VZERO(), VSET((FX_T)1));
+    const VT c = VSEL(VLT(e, VSET((FX_T)0.41421356237309505)), VZERO(), VSET((FX_T)1));
     const VT s = VDIV(VSUB(e, c), VADD(VADD(VSET((FX_T)2), e), c));
     const VT z = VMUL(s, s);
     VT p = VSET(1.0 / 21.0);
@@ -187,7 +187,7 @@ FX_INLINE VT FN(vlog1p01)(VT e)
     p = VFMA(p, z, VSET(1.0));
     const VT tiny = VSET(1.1102230246251565e-16);
     const VT r = VFMA(VMUL(VADD(s, s), p), VSET((FX_T)1), VMUL(c, VSET((FX_T)0.69314718055994531)));
-    return VSEL(VCMP(e, tiny, _CMP_LT_OQ), e, r);          /* e < 2^-53: log1p(e) rounds to e */
+    return VSEL(VLT(e, tiny), e, r);          /* e < 2^-53: log1p(e) rounds to e */
 #endif
 }
 
@@ -221,7 +221,7 @@ FX_INLINE VT FN(vsoftplus_neg)(VT a)
     p = VFMA(p, u, VTABLE32(fx_sp_coef[2], t));
     p = VFMA(p, u, VTABLE32(fx_sp_coef[1], t));
     p = VFMA(p, u, VTABLE32(fx_sp_coef[0], t));
-    const MT big = VCMP(a, VSET(15.75f), _CMP_GE_OQ);          /* inf too; NaN stays in p */
+    const MT big = VGE(a, VSET(15.75f));          /* inf too; NaN stays in p */
     if (!MNONE(big)) {
         const VT e = FN(vexp_acc)(VSUB(VZERO(), a));
         p = VSEL(big, VFMA(e, VMUL(e, VSET(-0.5f)), e), p);

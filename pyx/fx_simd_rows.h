@@ -33,14 +33,14 @@ static ptrdiff_t FN(first_eq)(const FX_T *x, ptrdiff_t n, FX_T m)
     const VT vm = VSET(m);
     ptrdiff_t j = 0;
     for (; j + 2 * VL <= n; j += 2 * VL) {
-        MT a = VCMP(VLOADU(x + j), vm, _CMP_EQ_OQ), b = VCMP(VLOADU(x + j + VL), vm, _CMP_EQ_OQ);
+        MT a = VEQ(VLOADU(x + j), vm), b = VEQ(VLOADU(x + j + VL), vm);
         unsigned ba = MBITS(a), bb = MBITS(b);
         if (ba | bb)
             return ba ? j + __builtin_ctz(ba) : j + VL + __builtin_ctz(bb);
     }
     for (; j < n; j += VL) {
-        MT t = n - j >= VL ? VCMP(VLOADU(x + j), vm, _CMP_EQ_OQ)
-                           : VCMP(VLOADM(x + j, MTAIL(n - j), (FX_T)NAN), vm, _CMP_EQ_OQ);
+        MT t = n - j >= VL ? VEQ(VLOADU(x + j), vm)
+                           : VEQ(VLOADM(x + j, MTAIL(n - j), (FX_T)NAN), vm);
         unsigned bt = MBITS(t);
         if (bt) return j + __builtin_ctz(bt);
     }
@@ -116,7 +116,7 @@ static double FN(sumexp_skip)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, c
 #define MID_TERM(xv, vm, s, ties, first, k, j)                                    \
     do {                                                                          \
         const VT x_ = (xv);                                                       \
-        const MT q_ = VCMP(x_, vm, _CMP_EQ_OQ);                                   \
+        const MT q_ = VEQ(x_, vm);                                   \
         s = VADD_UNLESS(s, q_, FN(vexp_sum)(VSUB(x_, vm)));                       \
         const uint64_t b_ = MBITS(q_);                                            \
         ties += (uint64_t)__builtin_popcountll(b_);                               \
@@ -314,8 +314,8 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
             ax = VFNMA(e0, VMAX(floor_, d0), ax);
             bx = VFNMA(e1, VMAX(floor_, d1), bx);
             if (want_rank) {
-                ag = VADD(ag, VZMASK(VCMP(v0, vxy, _CMP_GT_OQ), one));
-                bg = VADD(bg, VZMASK(VCMP(v1, vxy, _CMP_GT_OQ), one));
+                ag = VADD(ag, VZMASK(VGT(v0, vxy), one));
+                bg = VADD(bg, VZMASK(VGT(v1, vxy), one));
             }
         }
         a = VADD(a, b);            /* <= 16 terms a lane, each <= 1: exact enough in FX_T */
@@ -324,7 +324,7 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
         ag = VADD(ag, bg);
         for (; j < end; j += VL) {
             const int left = (int)(n - j);
-            const MT t = left >= VL ? VCMP(vm, vm, _CMP_EQ_OQ) : MTAIL(left);
+            const MT t = left >= VL ? VEQ(vm, vm) : MTAIL(left);
             const VT v = left >= VL ? VLOADU(x + j) : VLOADM(x + j, t, m);
             const VT dd = VSUB(v, vm);
             VT e = FN(vexp_sum)(dd);
@@ -334,7 +334,7 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
             a2 = VFMA(e, e, a2);
             ax = VFNMA(e, VMAX(floor_, dd), ax);              /* e (m - x), at the clamp */
             if (want_rank) {             /* padding lanes hold m: never counted */
-                VT g = VZMASK(VCMP(v, vxy, _CMP_GT_OQ), one);
+                VT g = VZMASK(VGT(v, vxy), one);
                 ag = VADD(ag, left < VL ? VZMASK(t, g) : g);
             }
         }

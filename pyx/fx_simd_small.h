@@ -126,9 +126,9 @@ FX_INLINE void FN(group_max)(const FX_T *xr, int nr, ptrdiff_t C, FX_T *tile, VT
         const VT v = VLOADU(tile + j * VL);
         const VT vj = VSET((FX_T)j);
         if (k_out)
-            k = VSEL(VCMP(v, m, _CMP_GT_OQ), vj, k);
+            k = VSEL(VGT(v, m), vj, k);
         m = VMAX(v, m);
-        xy = VSEL(VCMP(yv, vj, _CMP_EQ_OQ), v, xy);
+        xy = VSEL(VEQ(yv, vj), v, xy);
     }
     *m_out = m;
     if (k_out)
@@ -142,8 +142,8 @@ FX_INLINE VT FN(group_term)(const FX_T *t, ptrdiff_t j, VT m, const VT *k, VT *t
 {
     const VT v = VLOADU(t), e = FN(vexp_sum)(VSUB(v, m));
     if (k)
-        return VSEL(VCMP(*k, VSET((FX_T)j), _CMP_EQ_OQ), VZERO(), e);
-    const MT eq = VCMP(v, m, _CMP_EQ_OQ);
+        return VSEL(VEQ(*k, VSET((FX_T)j)), VZERO(), e);
+    const MT eq = VEQ(v, m);
     *ties = VADD(*ties, VZMASK(eq, VSET((FX_T)1)));
     return VSEL(eq, VZERO(), e);
 }
@@ -177,10 +177,10 @@ FX_INLINE void FN(pair_stats)(const FX_T *xr, int nr, VT yv, VT *m, VT *k, VT *x
     VT a, b;
     FN(pairs)(xr, nr, &a, &b);
     *m = VMAX(b, a);                                      /* NaN in a: a NaN maximum */
-    *k = VSEL(VCMP(b, a, _CMP_GT_OQ), VSET((FX_T)1), VZERO());
-    *xy = VSEL(VCMP(yv, VSET((FX_T)1), _CMP_EQ_OQ), b, a);
+    *k = VSEL(VGT(b, a), VSET((FX_T)1), VZERO());
+    *xy = VSEL(VEQ(yv, VSET((FX_T)1)), b, a);
     const VT d = VSUB(VMIN(a, b), VMAX(a, b));            /* -|a - b| */
-    *s = FN(vexp_sum)(VSEL(VCMP(a, a, _CMP_UNORD_Q), a, d));
+    *s = FN(vexp_sum)(VSEL(VUNORD(a, a), a, d));
 }
 
 /* m, k, s (fx_stats) of up to FX_GROUP rows of C <= FX_SMALL_C classes,
@@ -238,13 +238,13 @@ static void FN(stats_small_x)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C, double
                     VT a = VZERO(), a2 = VZERO(), ax = VZERO();
                     for (ptrdiff_t j = j0; j < j1; j++) {
                         const VT v = VLOADU(tile + j * VL), vj = VSET((FX_T)j), dd = VSUB(v, m);
-                        VT e = VSEL(VCMP(k, vj, _CMP_EQ_OQ), VZERO(), FN(vexp_sum)(dd));
+                        VT e = VSEL(VEQ(k, vj), VZERO(), FN(vexp_sum)(dd));
                         a = VADD(a, e);
                         a2 = VFMA(e, e, a2);
                         ax = VFNMA(e, VMAX(fl, dd), ax);
                         /* x_j > x_y, or a tie before y */
-                        const VT gt = VZMASK(VCMP(v, vxy, _CMP_GT_OQ), one);
-                        const VT tie = VZMASK(VCMP(v, vxy, _CMP_EQ_OQ), VZMASK(VCMP(vj, vy, _CMP_LT_OQ), one));
+                        const VT gt = VZMASK(VGT(v, vxy), one);
+                        const VT tie = VZMASK(VEQ(v, vxy), VZMASK(VLT(vj, vy), one));
                         cnt = VADD(cnt, VADD(gt, tie));
                     }
                     DFOLD(d, a);
@@ -311,7 +311,7 @@ FX_INLINE VT FN(vlog_ge1)(VT u)
 FX_INLINE VT FN(vlog1p_pos)(VT s)
 {
     const VT one = VSET(1.0f);
-    const MT big = VCMP(s, one, _CMP_GT_OQ);
+    const MT big = VGT(s, one);
     const VT lo = FN(vlog1p01)(VMIN(s, one));
     if (MNONE(big))
         return lo;
@@ -379,11 +379,11 @@ static int FN(xent_pair)(const FX_T *x, const int64_t *y, ptrdiff_t rows, int64_
         const VT yv = FN(vlabels)(y + r0, nr, 2, ign, bad);
         VT a, b;
         FN(pairs)(xr, nr, &a, &b);
-        const VT d = VSEL(VCMP(yv, one, _CMP_EQ_OQ), VSUB(a, b), VSUB(b, a));
+        const VT d = VSEL(VEQ(yv, one), VSUB(a, b), VSUB(b, a));
         const VT ad = FN(vabs)(d);
-        const MT good = VCMP(ad, lim, _CMP_LE_OQ);                 /* not NaN, not infinite, not tiny */
+        const MT good = VLE(ad, lim);                 /* not NaN, not infinite, not tiny */
         const VT r = VSEL(good, VADD(VMAX(d, VZERO()), FN(vsoftplus_neg)(ad)), vnan);
-        const MT keep = VCMP(yv, VZERO(), _CMP_GE_OQ);            /* kept rows (none past nr) */
+        const MT keep = VGE(yv, VZERO());            /* kept rows (none past nr) */
         FN(xent_put)(r, good, keep, nr, r_out + r0, &acc, &kept, &redo);
     }
     FN(xent_sums)(acc, kept, sums);
@@ -433,7 +433,7 @@ static int FN(xent_small)(const FX_T *x, const int64_t *y, ptrdiff_t rows, ptrdi
             s = FN(group_sum)(tile, C, m, NULL);
         }
         /* a non-finite maximum (m - m is NaN): s NaN, for stage two to see */
-        VSTOREU(ss + r0, VSEL(VCMP(VSUB(m, m), VZERO(), _CMP_EQ_OQ), s, vnan));
+        VSTOREU(ss + r0, VSEL(VEQ(VSUB(m, m), VZERO()), s, vnan));
         VSTOREU(dms + r0, VSUB(m, xy));
     }
     /* the kept rows' r summed in float, then in double (xent_sums) */
@@ -442,9 +442,9 @@ static int FN(xent_small)(const FX_T *x, const int64_t *y, ptrdiff_t rows, ptrdi
     for (ptrdiff_t r0 = 0; r0 < rows; r0 += VL) {
         const int nr = rows - r0 < VL ? (int)(rows - r0) : VL;
         const VT s = VLOADU(ss + r0);
-        const MT good = VCMP(s, guard, _CMP_GE_OQ);           /* not NaN, not below the guard */
+        const MT good = VGE(s, guard);           /* not NaN, not below the guard */
         const VT r = VSEL(good, VADD(VLOADU(dms + r0), FN(vlog1p_pos)(VSEL(good, s, VZERO()))), vnan);
-        const MT keep = VCMP(VLOADU(ys + r0), VZERO(), _CMP_GE_OQ);   /* kept rows (none past nr) */
+        const MT keep = VGE(VLOADU(ys + r0), VZERO());   /* kept rows (none past nr) */
         FN(xent_put)(r, good, keep, nr, r_out + r0, &acc, &kept, &redo);
     }
     FN(xent_sums)(acc, kept, sums);

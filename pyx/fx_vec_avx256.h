@@ -1,6 +1,7 @@
 /* fx_vec_avx256.h -- the 256-bit AVX pieces both x86 vocabularies
  * (fx_vec_avx2.h, fx_vec_avx512.h) use: the horizontal sum of four
- * doubles, the float16 conversions (F16C) and the block transposes of the small-class tile (to_tile in
+ * doubles, the named compares, the float16 conversions (F16C) and the
+ * block transposes of the small-class tile (to_tile in
  * fx_simd_small.h).  The transposes stay 256-bit on AVX-512 too: a tile
  * row there is two such blocks side by side, and the 256-bit shuffles
  * measured cheaper than 512-bit gathers (the performance log).  Raw
@@ -58,6 +59,16 @@ FX_INLINE void fx_tr4x4_pd(const __m256d *r, __m256d *c)
     c[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 #endif
+
+/* The compares the kernels use, by name (x86: VCMP with an AVX predicate;
+ * O = ordered: false where either side is NaN; U = unordered: true) */
+#define VEQ(a, b) VCMP(a, b, _CMP_EQ_OQ)
+#define VNEQ(a, b) VCMP(a, b, _CMP_NEQ_UQ)
+#define VLT(a, b) VCMP(a, b, _CMP_LT_OQ)
+#define VLE(a, b) VCMP(a, b, _CMP_LE_OQ)
+#define VGT(a, b) VCMP(a, b, _CMP_GT_OQ)
+#define VGE(a, b) VCMP(a, b, _CMP_GE_OQ)
+#define VUNORD(a, b) VCMP(a, b, _CMP_UNORD_Q)
 
 /* float16 conversions, 8 at a time (both x86 vector paths have F16C) */
 #define FX_VEC_HALF8 1

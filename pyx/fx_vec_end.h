@@ -17,6 +17,13 @@
 #undef VFMA
 #undef VFNMA
 #undef VCMP
+#undef VEQ
+#undef VNEQ
+#undef VLT
+#undef VLE
+#undef VGT
+#undef VGE
+#undef VUNORD
 #undef VSEL
 #undef VZMASK
 #undef VANDNOT

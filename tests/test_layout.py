@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not os.path.isdir(PYX), reason="needs the source
 
 # the files named for one instruction set, where its intrinsics may appear
 VOCABULARY = re.compile(r"^fx_vec_\w+\.h$|^fx_simde_shim\.h$")
-INTRINSIC = re.compile(r"\b_mm\d*_\w+|\b__m\d+[di]?\b|\bsimde_mm\w*")
+INTRINSIC = re.compile(r"\b_mm\d*_\w+|\b__m\d+[di]?\b|\bsimde_mm\w*|\b_CMP_\w+|\b_MM_\w+")
 
 
 def _sources():
