@@ -49,14 +49,17 @@ DIRECTIVES = {
 
 
 def _openmp_flags():
-    """(compile, link) flags for OpenMP, or ([], []) when the compiler lacks it."""
+    """(compile, link) flags for OpenMP, or ([], []) when the compiler that
+    builds (CC) lacks it -- clang without libomp, for one: the kernels then
+    build serial rather than fail on omp.h."""
     if sys.platform == "win32":
         return ["/openmp"], []
     if sys.platform == "darwin":
         candidates = [(["-Xpreprocessor", "-fopenmp"], ["-lomp"])]
     else:
         candidates = [(["-fopenmp"], ["-fopenmp"])]
-    cc = (sysconfig.get_config_var("CC") or "cc").split()
+    # the compiler that will build the extension: $CC (setuptools honours it) before Python's own
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
     for cflags, lflags in candidates:
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "t.c")

@@ -24,6 +24,7 @@
 #include <math.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include <cpuid.h>
 #endif
 #ifdef FX_SIMDE
 #include <simde/x86/avx512.h>      /* the emulated AVX-512 path of a test build */
@@ -57,10 +58,18 @@ static int fx_have_openmp(void) { return 0; }
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FX_X86 1
 /* the CPU checks of the table's x86 rows */
+/* F16C from CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports
+ * does not know "f16c"); the OS saves its YMM state when it saves AVX2's,
+ * which __builtin_cpu_supports("avx2") checks */
+static int fx_cpu_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1u);
+}
 static int fx_cpu_avx2(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && fx_cpu_f16c();
 }
 static int fx_cpu_avx512(void)
 {

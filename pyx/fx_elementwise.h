@@ -70,7 +70,7 @@ FX_INLINE FX_T FN(bce_one)(FX_T v, FX_T tt, FX_T c1, FX_T fg, FX_T fa, FX_T *dl_
             FX_T f = FN(focal_factor)(q, tt, fg, fa);
             FX_T dlq = q > 0 ? ((FX_T)1 - (FX_T)2 * tt) * sp * sm / q : (FX_T)0;
             /* ce = inf where q' = 0 (x = -inf, t = 1): the product's limit is 0 */
-            FX_T extra = (fg == 0) | (dlq == 0) ? (FX_T)0 : fg * loss * dlq;
+            FX_T extra = ((fg == 0) | (dlq == 0)) ? (FX_T)0 : fg * loss * dlq;
             dl = f * (dl + extra);
             loss = f * loss;
         }

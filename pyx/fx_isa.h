@@ -8,7 +8,9 @@
  * the row has a vocabulary, each announcing itself with FX_HAS_<name>;
  * the portable bodies fill in the rest).
  */
-#if FX_ISA_TARGETED
+#if FX_ISA_TARGETED && defined(__clang__)      /* clang ignores GCC's target pragma */
+FX_PRAGMA(clang attribute push (__attribute__((target(FX_ISA_TARGET))), apply_to = function))
+#elif FX_ISA_TARGETED
 #pragma GCC push_options
 FX_PRAGMA(GCC target(FX_ISA_TARGET))
 #endif
@@ -29,7 +31,9 @@ FX_PRAGMA(GCC target(FX_ISA_TARGET))
 #undef FX_S
 #undef FX_IS_FLOAT
 
-#if FX_ISA_TARGETED
+#if FX_ISA_TARGETED && defined(__clang__)
+#pragma clang attribute pop
+#elif FX_ISA_TARGETED
 #pragma GCC pop_options
 #endif
 

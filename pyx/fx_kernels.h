@@ -37,6 +37,7 @@
 #  define LOG fx_log_f
 #  define LOG1P fx_log1p_f
 #  define FX_INF __builtin_inff()
+#  define FX_MAXV 3.40282347e+38f   /* FLT_MAX */
 #  define FX_FLUSH_GUARD 1.2e-31    /* see row_stats */
 #else
 #  define EXPNEG fx_expneg_d
@@ -45,6 +46,7 @@
 #  define LOG fx_log_d
 #  define LOG1P fx_log1p_d
 #  define FX_INF __builtin_inf()
+#  define FX_MAXV 1.7976931348623157e+308   /* DBL_MAX */
 #  define FX_FLUSH_GUARD 2.3e-292
 #endif
 
@@ -78,6 +80,7 @@
 #undef LOG
 #undef LOG1P
 #undef FX_INF
+#undef FX_MAXV
 #undef FX_FLUSH_GUARD
 #undef FN
 #undef FX_C1

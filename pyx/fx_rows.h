@@ -12,6 +12,15 @@ static FX_T FN(rowmax)(const FX_T *x, ptrdiff_t n)
     FX_T m = -FX_INF;
 #pragma omp simd reduction(max:m)
     for (ptrdiff_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
+    /* OpenMP starts a max reduction's private lanes at the type's lowest
+     * value, which clang takes to be -FLT_MAX / -DBL_MAX (GCC: -inf): a row
+     * of -inf (or empty) then reads that value.  Where the maximum is
+     * exactly it, one pass tells whether an element is. */
+    if (m == -FX_MAXV) {
+        int hit = 0;
+        for (ptrdiff_t j = 0; j < n; j++) hit |= x[j] == m;
+        if (!hit) m = -FX_INF;
+    }
     return m;
 }
 #endif

@@ -269,7 +269,7 @@ FX_INLINE double FN(bce_focal)(const FX_T *x, const FX_T *t, ptrdiff_t n, const 
             if (want_g) {
                 const FX_T dlq = q > 0 ? sb[i] / q : (FX_T)0;
                 /* ce = inf where q' = 0 (x = -inf, t = 1): the product's limit is 0 */
-                const FX_T extra = (fg == 0) | (dlq == 0) ? (FX_T)0 : fg * loss * dlq;
+                const FX_T extra = ((fg == 0) | (dlq == 0)) ? (FX_T)0 : fg * loss * dlq;
                 gout[j0 + i] = (fgs * wj) * (f * (db[i] + extra));
             }
         }

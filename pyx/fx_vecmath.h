@@ -211,7 +211,7 @@ FX_INLINE float fx_log1p_f(float x)
     float a = fx_atanh2_f(x / (2.0f + x));
     float b = fx_log_f(1.0f + x);
     float r = small ? a : b;
-    return (x > -5.96046448e-08f) & (x < 5.96046448e-08f) ? x : r;   /* |x| < 2^-24: x itself */
+    return ((x > -5.96046448e-08f) & (x < 5.96046448e-08f)) ? x : r;   /* |x| < 2^-24: x itself */
 }
 
 FX_INLINE double fx_log1p_d(double x)
@@ -220,7 +220,7 @@ FX_INLINE double fx_log1p_d(double x)
     double a = fx_atanh2_d(x / (2.0 + x));
     double b = fx_log_d(1.0 + x);
     double r = small ? a : b;
-    return (x > -1.1102230246251565e-16) & (x < 1.1102230246251565e-16) ? x : r;   /* |x| < 2^-53 */
+    return ((x > -1.1102230246251565e-16) & (x < 1.1102230246251565e-16)) ? x : r;   /* |x| < 2^-53 */
 }
 
 /* log1p(s) for s >= 0 (or NaN, +inf), in double: the row statistic

@@ -26,6 +26,22 @@ def _on(isa, f, *args, **kw):
         fx.set_isa(before)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rowmax_of_rows_at_the_ends_of_the_range(isa, dtype):
+    """-inf rows stay -inf (an OpenMP max reduction may start its lanes at
+    the lowest finite value: clang's does), and the lowest finite value is
+    still found where it is an element."""
+    lo = np.finfo(dtype).min
+    for n in (1, 7, 8, 64, 100):
+        assert T.op_reduce("rowmax", np.full(n, -np.inf, dtype)) == -np.inf
+        x = np.full(n, -np.inf, dtype)
+        x[n // 2] = lo
+        assert T.op_reduce("rowmax", x) == lo
+        if n > 1:
+            x[n - 1] = np.nan                                     # NaN skipped
+            assert T.op_reduce("rowmax", x) == lo
+
+
 def _rows(rng, n, C, dtype):
     x = (rng.standard_normal((n, C)) * 5).astype(dtype)
     return x
