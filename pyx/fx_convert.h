@@ -4,9 +4,11 @@
  * with the float kernels (the row's vocabulary in scope); names get the
  * suffix _h_<FX_ISA>.
  *
- * float16: 8 at a time where the vocabulary offers it (FX_VEC_HALF8:
- * F16C), else the exact branch-free C of fx_vecmath.h (the same bits: round to nearest even, subnormals and NaN
- * kept).  bfloat16 is the top half of a float32: widening is a shift;
+ * float16: 8 at a time where the vocabulary offers it (FX_VEC_HALF8: F16C,
+ * NEON's FCVTL/FCVTN), else the exact branch-free C of fx_vecmath.h: the
+ * same bits (round to nearest even, subnormals kept), except that the
+ * vector conversions quiet a signaling NaN (a NaN stays a NaN of the same
+ * sign) where the C and NumPy keep it signaling.  bfloat16 is the top half of a float32: widening is a shift;
  * narrowing rounds to nearest even on the dropped 16 bits (the carry may
  * reach the exponent: rounding up to infinity is correct), and a NaN stays
  * a quiet NaN of the same sign -- ml_dtypes' astype.

@@ -26,6 +26,9 @@
 #include <immintrin.h>
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 #ifdef FX_SIMDE
 #include <simde/x86/avx512.h>      /* the emulated AVX-512 path of a test build */
 #include "fx_simde_shim.h"

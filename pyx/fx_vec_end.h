@@ -1,5 +1,5 @@
 /* fx_vec_end.h -- the names of a vector vocabulary (fx_vec_avx2.h,
- * fx_vec_avx512.h, fx_vec_avx256.h) undefined, at the end of an element
+ * fx_vec_avx512.h, fx_vec_avx256.h, fx_vec_neon.h) undefined, at the end of an element
  * type in fx_isa.h: the next element type or path defines its own. */
 #undef VL
 #undef VT

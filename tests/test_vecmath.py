@@ -90,6 +90,13 @@ def test_coefficients_are_the_fits():
     tool = pathlib.Path(__file__).resolve().parent.parent / "tools" / "fit_coefficients.py"
     if not tool.exists():
         pytest.skip("not a source checkout")
+    import platform
+    if platform.machine() not in ("x86_64", "AMD64"):
+        # the fits solve small linear systems with NumPy's LAPACK (OpenBLAS),
+        # whose kernels differ by CPU: a near-zero coefficient of the
+        # softplus table came out -0x1.1p-45 here against 0x1.5p-47 on
+        # x86-64.  The header is defined by the x86-64 run (CI's --check).
+        pytest.skip("the committed fits are reproduced on x86-64")
     spec = importlib.util.spec_from_file_location("fit_coefficients", tool)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

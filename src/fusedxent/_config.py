@@ -11,9 +11,11 @@ def set_isa(name: str = "best") -> str:
 
     Parameters
     ----------
-    name : {"best", "baseline", "avx2", "avx512"}
-        "best" picks the widest this CPU runs.  The FUSEDXENT_ISA environment
-        variable sets it at import.
+    name : {"best", "baseline", "avx2", "avx512", "neon"}
+        "best" picks the widest this CPU runs.  The paths compiled depend on
+        the platform: "baseline", "avx2" and "avx512" on x86-64, "baseline"
+        and "neon" on aarch64.  The FUSEDXENT_ISA environment variable sets
+        it at import.
 
     Returns
     -------

@@ -279,7 +279,7 @@ True
 >>> import fusedxent as fx
 >>> fx.set_isa('baseline')
 'baseline'
->>> fx.set_isa('best') in ('baseline', 'avx2', 'avx512')
+>>> fx.set_isa('best') in ('baseline', 'avx2', 'avx512', 'neon')
 True
 """,
 }
