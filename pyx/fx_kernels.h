@@ -53,7 +53,7 @@
 #include "fx_scalar.h"
 
 #if FX_VEC_BITS > 0
-#  include FX_VEC_HEADER          /* the row's vocabulary: fx_vec_avx2.h, fx_vec_avx512.h */
+#  include FX_VEC_HEADER          /* the row's vocabulary: fx_vec_avx2.h, fx_vec_avx512.h, fx_vec_neon.h */
 #  include "fx_simd_math.h"
 #  include "fx_simd_rows.h"
 #  include "fx_simd_small.h"
