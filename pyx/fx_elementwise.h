@@ -115,18 +115,7 @@ FX_INLINE double FN(bce_impl)(const FX_T *x, const FX_T *t, ptrdiff_t n, const f
 static double FN(bce_portable)(const FX_T *x, const FX_T *t, ptrdiff_t n, const fx_bce_seg *o, FX_T *lout,
                                FX_T *gout)
 {
-    int focal = o->gamma != 0.0 || o->alpha >= 0.0;
-    int key = (o->w != NULL) | (o->pw != NULL) << 1 | (lout != NULL) << 2 | (gout != NULL) << 3 | focal << 4;
-    switch (key) {
-#define FX_CASE(K) case K: return FN(bce_impl)(x, t, n, o, lout, gout, \
-                                               (K) & 1, ((K) >> 1) & 1, ((K) >> 2) & 1, ((K) >> 3) & 1, ((K) >> 4) & 1);
-#define FX_CASES8(B) FX_CASE(B) FX_CASE(B + 1) FX_CASE(B + 2) FX_CASE(B + 3) \
-                     FX_CASE(B + 4) FX_CASE(B + 5) FX_CASE(B + 6) FX_CASE(B + 7)
-    FX_CASES8(0) FX_CASES8(8) FX_CASES8(16) FX_CASES8(24)
-#undef FX_CASES8
-#undef FX_CASE
-    }
-    return 0.0;
+    FX_BCE_DISPATCH(FN(bce_impl))
 }
 
 static double FN(bce)(const FX_T *x, const FX_T *t, ptrdiff_t n, const fx_bce_seg *o, FX_T *lout, FX_T *gout)

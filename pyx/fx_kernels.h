@@ -81,6 +81,9 @@
 #undef LOG1P
 #undef FX_INF
 #undef FX_MAXV
+#undef FX_BCE_DISPATCH
+#undef FX_BCE_CASE
+#undef FX_BCE_CASES8
 #undef FX_FLUSH_GUARD
 #undef FN
 #undef FX_C1
