@@ -32,7 +32,7 @@
 cimport numpy as cnp
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
-from libc.math cimport isnan, exp, INFINITY, NAN
+from libc.math cimport isnan, exp, expm1, pow, INFINITY, NAN
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint16_t
 
@@ -187,19 +187,50 @@ cdef inline void from_float(int fmt, const float *src, char *dst, Py_ssize_t n) 
         fx_H.f2b(src, <uint16_t *>dst, n)
 
 
+cdef struct Zform:
+    # the transformed logits z of a call's options (fx_elementwise.h, zform)
+    double s              # z = s x, or cap tanh(s x)
+    double cap            # soft-cap; 0: none
+    double dscale         # dz/dx = dscale (no cap) or dscale sech^2(s x)
+    int src               # the stream of the logits
+    int grad              # the stream of the gradient (turned into d/dx after the block), or -1
+    bint dgrad            # keep the soft-cap's per-element dz/dx for that
+
+
+cdef inline void zform_op(BlockFn fn, const Zform *zf, const void *x, void *z, void *d,
+                          Py_ssize_t n) noexcept nogil:
+    if BlockFn is BlockF:
+        fx_F.zform(<const float *>x, <float *>z, <float *>d, n, zf.s, zf.cap, zf.dscale)
+    else:
+        fx_D.zform(<const double *>x, <double *>z, <double *>d, n, zf.s, zf.cap, zf.dscale)
+
+
+cdef inline void zchain_op(BlockFn fn, const Zform *zf, void *g, const void *d, Py_ssize_t n) noexcept nogil:
+    if BlockFn is BlockF:
+        fx_F.zchain(<float *>g, <const float *>d, n, zf.dscale)
+    else:
+        fx_D.zchain(<double *>g, <const double *>d, n, zf.dscale)
+
+
 cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_ssize_t per,
                double *part, Py_ssize_t nparts, int nt, Py_ssize_t work_rows, bint extras,
-               Py_ssize_t ebytes) noexcept nogil:
+               Py_ssize_t ebytes, const Zform *zf) noexcept nogil:
     """Run fn over the blocks of `per` rows of N rows, in parallel.  Block
     b gets pointers at its first row of every stream (16-bit streams:
     float32 scratch, converted in before and out after it), the thread's
     Work for tiles of work_rows rows (none when 0; extras: with the
     optional statistics; ebytes: with that much scratch for exps), and
-    part + b * nparts.  Returns -1 when scratch
+    part + b * nparts.  zf (or NULL): the block sees the transformed
+    logits z in place of stream zf.src (in thread scratch; a 16-bit
+    stream's own float32 scratch), and its gradient stream is turned from
+    d/dz into d/dx after it.  Returns -1 when scratch
     memory ran out (nothing else then happened in that thread's blocks)."""
     cdef Py_ssize_t nb = (N + per - 1) // per if per > 0 else 0, b, r0, n, off
+    cdef Py_ssize_t csz = sizeof(float) if BlockFn is BlockF else sizeof(double)
     cdef int i, j, ok
     cdef void **p
+    cdef void *zb
+    cdef void *db
     cdef Work *w
     cdef int failed[1]
     failed[0] = 0
@@ -214,6 +245,15 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
         p = <void **>malloc(2 * MAX_STREAMS * sizeof(void *))
         w = work_new(work_rows, extras, ebytes) if work_rows > 0 else NULL
         ok = p != NULL and (w != NULL or work_rows == 0)
+        zb = NULL
+        db = NULL
+        if ok and zf != NULL:
+            if s[zf.src].fmt != F16 and s[zf.src].fmt != BF16:
+                zb = malloc(per * s[zf.src].width * csz)
+                ok = zb != NULL
+            if zf.dgrad:
+                db = malloc(per * s[zf.src].width * csz)
+                ok = ok and db != NULL
         if p != NULL:
             for i in range(ns):
                 p[MAX_STREAMS + i] = NULL
@@ -239,7 +279,15 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
                             to_float(s[j].fmt, s[j].base + off * s[j].isz, <float *>p[j], n * s[j].width)
                     else:
                         p[j] = s[j].base + off * s[j].isz
+                if zf != NULL:
+                    if zb != NULL:
+                        zform_op(fn, zf, p[zf.src], zb, db, n * s[zf.src].width)
+                        p[zf.src] = zb
+                    else:
+                        zform_op(fn, zf, p[zf.src], p[zf.src], db, n * s[zf.src].width)
                 fn(ctx, p, r0, n, w, part + b * nparts if part != NULL else NULL, NULL)
+                if zf != NULL and zf.grad >= 0 and p[zf.grad] != NULL:
+                    zchain_op(fn, zf, p[zf.grad], db, n * s[zf.grad].width)
                 for j in range(ns):
                     if s[j].base != NULL and s[j].out and (s[j].fmt == F16 or s[j].fmt == BF16):
                         from_float(s[j].fmt, <const float *>p[j], s[j].base + r0 * s[j].width * s[j].isz,
@@ -249,6 +297,8 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
                 free(p[MAX_STREAMS + i])
         free(p)
         free(w)
+        free(zb)
+        free(db)
     return -1 if failed[0] else 0
 
 
@@ -259,11 +309,32 @@ cdef class _Job:
     cdef int ns
     cdef int compute            # F32 or F64: the type block functions see
     cdef list keep              # the arrays, alive for the call
+    cdef Zform zf
+    cdef bint zf_on             # the block functions see transformed logits
 
     def __cinit__(self):
         self.ns = 0
         self.compute = -1
         self.keep = []
+        self.zf_on = False
+
+    cdef int transform(self, double temperature, double softcap, int src, int grad) except -1:
+        """The blocks see z = x / temperature, then softcap tanh(z / softcap)
+        when softcap > 0, in place of stream src (after the streams are
+        added); stream grad (or -1) receives d/dx from their d/dz.  The
+        identity (1, 0) leaves the call's arithmetic untouched."""
+        if temperature == 1.0 and softcap == 0.0:
+            return 0
+        if not (temperature > 0 and softcap >= 0):
+            raise ValueError("fusedxent kernel: temperature must be > 0 and softcap >= 0")
+        self.zf.cap = softcap
+        self.zf.s = 1.0 / (temperature * softcap) if softcap > 0 else 1.0 / temperature
+        self.zf.dscale = 1.0 / temperature
+        self.zf.src = src
+        self.zf.grad = grad if grad >= 0 and self.s[grad].base != NULL else -1
+        self.zf.dgrad = softcap > 0 and self.zf.grad >= 0
+        self.zf_on = True
+        return 0
 
     cdef int add(self, object a, Py_ssize_t rows, Py_ssize_t width, str what, bint out=False,
                  bint floats=True) except -1:
@@ -312,11 +383,12 @@ cdef class _Job:
         cdef Py_ssize_t ebytes = min(tr, per) * C * isz if exps and C > FX_SMALL_C else 0
         cdef Py_ssize_t wr = min(tr, per) if tr else 0
         cdef int r
+        cdef const Zform *zf = &self.zf if self.zf_on else NULL
         with nogil:
             if dbl:
-                r = drive(f64, ctx, self.s, self.ns, N, per, part, nparts, nt, wr, extras, ebytes)
+                r = drive(f64, ctx, self.s, self.ns, N, per, part, nparts, nt, wr, extras, ebytes, zf)
             else:
-                r = drive(f32, ctx, self.s, self.ns, N, per, part, nparts, nt, wr, extras, ebytes)
+                r = drive(f32, ctx, self.s, self.ns, N, per, part, nparts, nt, wr, extras, ebytes, zf)
         if r != 0:
             raise MemoryError("fusedxent: no memory for the kernels' per-thread scratch")
         return 0

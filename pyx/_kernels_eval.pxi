@@ -118,11 +118,13 @@ cdef void eval_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w
 
 
 def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), lse_out, argmax_out,
-             confidence_out=None, bin_out=None, int64_t bins=0, partial, Py_ssize_t rows_per_block, int nt):
+             confidence_out=None, bin_out=None, int64_t bins=0, partial, Py_ssize_t rows_per_block, int nt,
+             double temperature=1.0, double softcap=0.0):
     """The evaluation pass over the rows of x (N, C): per-row lse, argmax
     and (optionally, together) confidence 1/(1+s) and its bin of `bins`;
     partial (nblocks x (6 + len(topk))) receives each block's sums (see
-    eval_tile).  topk: the k > 1."""
+    eval_tile).  topk: the k > 1.  Every output is that of the transformed
+    logits (temperature, softcap: _Job.transform)."""
     cdef _Job job = _Job()
     cdef Eval o
     cdef Py_ssize_t N = x.shape[0]
@@ -148,6 +150,7 @@ def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), ls
     job.add(argmax_out, N, 1, "argmax_out", True, False)
     job.add(confidence_out, N, 1, "confidence_out", True, False)
     job.add(bin_out, N, 1, "bin_out", True, False)
+    job.transform(temperature, softcap, 0, -1)
     job.run(eval_blk[float], eval_blk[double], &o, N, rows_per_block,
             partials(partial, nblocks(N, rows_per_block), 6 + o.nk), 6 + o.nk, nt, o.C, True)
 

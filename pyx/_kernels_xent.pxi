@@ -17,6 +17,10 @@ cdef struct CE:
     double k                # scale of the written per-row losses: 1 / ln(base)
     double ta, tb           # probability targets: t' = ta t + tb
     bint check              # labels not range-checked by the caller: each tile checks its own
+    bint plain              # the forward loss is s_i w_y (lse - x_y): xent_rows may compute it
+    bint focal              # focal loss (gamma or alpha given)
+    double gamma            # focal exponent
+    const double *alpha     # focal class balance (C) or NULL (1 for every class)
 
 
 cdef class CEOptions:
@@ -24,18 +28,33 @@ cdef class CEOptions:
     the block code reads (keyword-only: nothing can be swapped)."""
     cdef CE c
     cdef readonly object class_weight
+    cdef readonly object alpha
+    cdef readonly double temperature     # the logits' transform, applied by the driver (_Job.transform)
+    cdef readonly double softcap
 
     def __init__(self, *, Py_ssize_t n_classes, class_weight=None, double class_weight_sum,
                  int64_t ignore_index=-100, double label_smoothing=0.0, double z_loss=0.0,
                  double grad_scale=0.0, double loss_scale=1.0, double target_a=1.0, double target_b=0.0,
-                 bint check_labels=False):
+                 bint check_labels=False, bint plain=False, double gamma=0.0, alpha=None,
+                 double temperature=1.0, double softcap=0.0):
         self.class_weight = class_weight
+        self.alpha = alpha
+        self.temperature = temperature
+        self.softcap = softcap
         self.c.check = check_labels
+        self.c.plain = plain
         self.c.C = n_classes
         self.c.cw = <const double *>addr(class_weight, n_classes, "class_weight") \
             if class_weight is not None else NULL
         if class_weight is not None and class_weight.dtype.char != "d":
             raise TypeError("fusedxent kernel: class_weight must be float64")
+        self.c.alpha = <const double *>addr(alpha, n_classes, "alpha") if alpha is not None else NULL
+        if alpha is not None and alpha.dtype.char != "d":
+            raise TypeError("fusedxent kernel: alpha must be float64")
+        self.c.gamma = gamma
+        self.c.focal = gamma != 0.0 or alpha is not None
+        if plain and (label_smoothing != 0.0 or z_loss != 0.0 or self.c.focal):
+            raise ValueError("fusedxent kernel: plain options with smoothing, z-loss or focal terms")
         self.c.cw_sum = class_weight_sum
         self.c.ignore_index = ignore_index
         self.c.eps = label_smoothing
@@ -53,7 +72,7 @@ cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const 
     o.check, labels out of range make both NaN instead."""
     cdef fx_xent xo
     cdef Py_ssize_t bad
-    if grad == NULL and o.eps == 0.0 and o.z == 0.0:
+    if grad == NULL and o.plain:
         # the forward loss with its plain options, s_i w_y ((m - x_y) + l),
         # in one vector operation (across rows for small class counts),
         # which checks the labels itself when asked to
@@ -66,14 +85,17 @@ cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const 
             bad = fx_F.xent_rows(x, y, n, o.C, &xo, &w.st, loss, part)
         else:
             bad = fx_D.xent_rows(x, y, n, o.C, &xo, &w.st, loss, part)
-    elif o.check:
-        bad = fx_F.labels_bad(y, n, o.C, o.ignore_index) if floating is float else \
-            fx_D.labels_bad(y, n, o.C, o.ignore_index)
-        if not bad:
-            ce_index_general(o, x, y, sw, loss, grad, n, w, part)
     else:
         bad = 0
-        ce_index_general(o, x, y, sw, loss, grad, n, w, part)
+        if o.check:
+            bad = fx_F.labels_bad(y, n, o.C, o.ignore_index) if floating is float else \
+                fx_D.labels_bad(y, n, o.C, o.ignore_index)
+        if bad:
+            pass
+        elif o.focal and o.eps != 0.0:
+            ce_focal_general(o, x, y, NULL, sw, loss, grad, n, w, part)
+        else:
+            ce_index_general(o, x, y, sw, loss, grad, n, w, part)
     if bad:
         # a label out of range: the partial sums say so (NaN), and the
         # caller finds and names it
@@ -83,7 +105,8 @@ cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const 
 
 cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, const double *sw,
                            floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
-    """ce_index_tile with smoothing, z-loss or the gradient, row by row.
+    """ce_index_tile with smoothing, z-loss, the focal terms (without
+    smoothing) or the gradient, row by row.
 
     Row loss (PyTorch's, label smoothing eps with class weights w):
         s_i * [ w_y (1-eps) (lse - x_y) + eps/C sum_c w_c (lse - x_c) + z lse^2 ]
@@ -92,6 +115,11 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
     written for every j as a p_j - b w_j, then at j = y less s_i w_y (1-eps):
     p_y - 1 there is in [-1, -1/2] unless x_y is the maximum, and then the
     label's entry is formed from -s/(1+s) instead (no cancellation).
+
+    Focal loss (eps = 0): the label's term a_y q^g L, L = lse - x_y, q = 1 - p_y
+    = -expm1(-L) (from the tiny loss L: confident rows keep their relative
+    accuracy); its gradient is the cross-entropy's with w_y replaced by
+    w_y a_y q^g (1 + g p_y L / q)  (d/dz of -a q^g log p; L/q -> 1 as q -> 0).
     """
     # Locals for every array and option, so the compiler keeps them in
     # registers (stores to the loss rows might alias them otherwise).  A
@@ -101,6 +129,8 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
     cdef int64_t yi, ii = o.ignore_index
     cdef double eps = o.eps, z = o.z, gs = o.gscale, k = o.k, W = o.cw_sum, ec = o.eps / C
     cdef double m, l, S, lse, wy, si, row, base, total = part[0], wsum = part[1]
+    cdef double L, q, py, qg, lc, gc, gam = o.gamma
+    cdef bint focal = o.focal
     cdef const double *cw = o.cw
     cdef const double *ms = w.st.m
     cdef const double *ls = w.st.l
@@ -128,7 +158,16 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
         m = ms[i]
         l = ls[i]
         lse = m + l
-        row = wy * (1.0 - eps) * ((m - x[i * C + yi]) + l)
+        L = (m - x[i * C + yi]) + l
+        lc = wy * (1.0 - eps)           # the label's coefficient in the loss ...
+        gc = lc                         # ... and in the gradient
+        if focal:
+            q = -expm1(-L)
+            py = exp(-L)
+            qg = pow(q, gam) if gam != 0.0 else 1.0
+            lc = wy * (o.alpha[yi] if o.alpha != NULL else 1.0) * qg
+            gc = lc * (1.0 + (gam * py * (L / q if q > 0.0 else 1.0) if py > 0.0 else 0.0))
+        row = lc * L
         if eps != 0.0:
             row = row + ec * (d1[i] + W * l)
         if z != 0.0:
@@ -136,14 +175,15 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
         if grad != NULL:
             base = gs * si
             S = 1.0 + ss[i]
-            a[i] = base * (wy * (1.0 - eps) + ec * W + 2.0 * z * lse) / S
+            a[i] = base * (gc + ec * W + 2.0 * z * lse) / S
             b[i] = base * ec
             # the label's entry when x_y is the maximum (NaN: correct the
             # written entry instead); decided here, before the gradient
             # may overwrite the logits
             d2[i] = NAN
+            d1[i] = gc              # (d1's smoothing sum is read above, in row)
             if x[i * C + yi] == m:
-                d2[i] = base * (wy * (1.0 - eps) * (-ss[i] / S) + (ec * W + 2.0 * z * lse) / S
+                d2[i] = base * (gc * (-ss[i] / S) + (ec * W + 2.0 * z * lse) / S
                                 - ec * (cw[yi] if cw != NULL else 1.0))
         row = si * row
         if loss != NULL:
@@ -167,9 +207,96 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
         elif not isnan(d2[i]):
             grad[i * C + yi] = <floating>d2[i]
         else:
-            wy = cw[yi] if cw != NULL else 1.0
             base = gs * (sw[i] if sw != NULL else 1.0)
-            grad[i * C + yi] = grad[i * C + yi] - <floating>(base * wy * (1.0 - eps))
+            grad[i * C + yi] = grad[i * C + yi] - <floating>(base * d1[i])
+
+
+cdef inline double focal_term(double L, double gam, double *g) noexcept nogil:
+    """The focal term -(1 - p)^g log p = q^g L of a class j at L = -log p_j
+    >= 0 (q = 1 - p = -expm1(-L)), and in g its gradient's coefficient
+    q^g (1 + g p L / q): d/dz_k of the term is that times (p_k - [k = j])."""
+    cdef double q = -expm1(-L), p = exp(-L)
+    cdef double qg = pow(q, gam) if gam != 0.0 else 1.0
+    g[0] = qg * (1.0 + (gam * p * (L / q if q > 0.0 else 1.0) if p > 0.0 else 0.0))
+    return qg * L
+
+
+cdef void ce_focal_general(const CE *o, const floating *x, const int64_t *y, const floating *t,
+                           const double *sw, floating *loss, floating *grad, Py_ssize_t n, Work *w,
+                           double *part) noexcept nogil:
+    """Focal loss with a target distribution: probability targets t (y NULL)
+    or class indices y with label smoothing, element by element.  With
+    c_j = w_j t'_j (t' = ta t + tb, or (1-eps)[j=y] + eps/C) and
+    L_j = lse - x_j:
+        row loss = s_i [ sum_j c_j a_j q_j^g L_j + z lse^2 ]
+        gradient = s_i [ sum_j G_j (p_k - [k=j]) + 2 z lse p_k ]
+                 = s_i [ (G + 2 z lse) p_k - G_k ],  G_j = c_j a_j g_j, G = sum_j G_j
+    (g_j: focal_term).  Two passes per row, the second recomputing each
+    term from x before its gradient entry is written, so grad may be x.
+    Adds to part = (weighted loss sum, the mean's denominator)."""
+    cdef Py_ssize_t C = o.C, i, j
+    cdef int64_t yi = -1
+    cdef double m, l, lse, si, wy, row, G, gj, cj, tj, L, pk, total = part[0], wsum = part[1]
+    cdef double gam = o.gamma, ec = o.eps / C
+    cdef const floating *xr
+    stats_op(x, n, C, &w.st)
+    for i in range(n):
+        xr = x + i * C
+        si = sw[i] if sw != NULL else 1.0
+        wy = 1.0
+        if y != NULL:
+            yi = y[i]
+            if yi == o.ignore_index:
+                if loss != NULL:
+                    loss[i] = 0
+                if grad != NULL:
+                    memset(grad + i * C, 0, C * sizeof(floating))
+                continue
+            wy = o.cw[yi] if o.cw != NULL else 1.0
+        m = w.st.m[i]
+        l = w.st.l[i]
+        lse = m + l
+        row = 0.0
+        G = 0.0
+        for j in range(C):
+            if y != NULL:
+                tj = ec + ((1.0 - o.eps) if j == yi else 0.0)
+            else:
+                tj = o.ta * t[i * C + j] + o.tb
+            cj = tj * (o.cw[j] if o.cw != NULL else 1.0) * (o.alpha[j] if o.alpha != NULL else 1.0)
+            if cj == 0.0:
+                continue
+            L = (m - xr[j]) + l
+            row = row + cj * focal_term(L, gam, &gj)
+            G = G + cj * gj
+        if o.z != 0.0:
+            row = row + o.z * lse * lse
+        if isnan(l):
+            row = NAN
+        row = si * row
+        if loss != NULL:
+            loss[i] = <floating>(o.k * row)
+        total += row
+        wsum += si * wy
+        if grad == NULL:
+            continue
+        if isnan(l):
+            fill(grad + i * C, C, <floating>NAN)
+            continue
+        for j in range(C):
+            if y != NULL:
+                tj = ec + ((1.0 - o.eps) if j == yi else 0.0)
+            else:
+                tj = o.ta * t[i * C + j] + o.tb
+            cj = tj * (o.cw[j] if o.cw != NULL else 1.0) * (o.alpha[j] if o.alpha != NULL else 1.0)
+            L = (m - xr[j]) + l
+            pk = exp(-L)
+            gj = 0.0
+            if cj != 0.0:
+                focal_term(L, gam, &gj)
+            grad[i * C + j] = <floating>(o.gscale * si * ((G + 2.0 * o.z * lse) * pk - cj * gj))
+    part[0] = total
+    part[1] = wsum
 
 
 cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const double *sw,
@@ -181,7 +308,11 @@ cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const 
     """
     cdef Py_ssize_t C = o.C, i
     cdef double m, l, lse, si, row, total = part[0], wsum = part[1]
-    cdef floating *e = stats_exp_op(x, grad, n, C, w, 0)   # exp(x - m), finished into grad below
+    cdef floating *e
+    if o.focal:
+        ce_focal_general(o, x, NULL, t, sw, loss, grad, n, w, part)
+        return
+    e = stats_exp_op(x, grad, n, C, w, 0)   # exp(x - m), finished into grad below
     if floating is float:
         fx_F.tdiff_rows(x, t, n, C, w.st.m, o.cw, o.ta, o.tb, w.d1, w.d2)
     else:
@@ -284,6 +415,7 @@ def softmax_xent(x, *, CEOptions options, labels=None, probabilities=None, sampl
     job.add(sample_weight, N, 1, "sample_weight", False, False)
     job.add(loss_out, N, 1, "loss_out", True)
     job.add(grad_out, N, C, "grad_out", True)
+    job.transform(options.temperature, options.softcap, 0, 4)
     job.run(ce_index_blk[float] if by_index else ce_soft_blk[float],
             ce_index_blk[double] if by_index else ce_soft_blk[double], &options.c, N, rows_per_block, partials(partial, nblocks(N, rows_per_block), 2), 2, nt, C, False,
             job.in_place(0, 4))                  # exps: the in-place gradient's scratch
@@ -306,6 +438,7 @@ def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t
         if (y[i] < 0 or y[i] >= C) and y[i] != ignore_index:
             return None
     memset(&o, 0, sizeof(CE))
+    o.plain = True
     o.C = C
     o.cw_sum = C
     o.ignore_index = ignore_index

@@ -275,6 +275,45 @@ static double FN(rowsum)(const FX_T *x, ptrdiff_t n)
 
 #endif
 
+/* The transformed logits of the options (temperature T, soft-cap c):
+ *   z = s x                     s = 1/T, no soft-cap (cap = 0)
+ *   z = c tanh(s x)             s = 1/(T c)
+ * and, when d is not NULL (a gradient is wanted, soft-cap on), the chain
+ * rule's factor dz/dx = dscale sech^2(s x), dscale = 1/T, from x (not from
+ * z: 1 - (z/c)^2 cancels as |z| -> c).  z may be x. */
+static void FN(zform)(const FX_T *x, FX_T *z, FX_T *d, ptrdiff_t n, double s, double cap, double dscale)
+{
+    const FX_T ss = (FX_T)s, cc = (FX_T)cap, ds = (FX_T)dscale;
+    if (cap > 0 && d != NULL) {
+#pragma omp simd
+        for (ptrdiff_t j = 0; j < n; j++) {
+            FX_T u = ss * x[j];
+            d[j] = ds * SECH2(u);
+            z[j] = cc * TANH(u);
+        }
+    } else if (cap > 0) {
+#pragma omp simd
+        for (ptrdiff_t j = 0; j < n; j++) z[j] = cc * TANH(ss * x[j]);
+    } else {
+#pragma omp simd
+        for (ptrdiff_t j = 0; j < n; j++) z[j] = ss * x[j];
+    }
+}
+
+/* The gradient with respect to z turned into one with respect to x:
+ * g *= d (the soft-cap's factors of zform) or g *= c (temperature only). */
+static void FN(zchain)(FX_T *g, const FX_T *d, ptrdiff_t n, double c)
+{
+    if (d != NULL) {
+#pragma omp simd
+        for (ptrdiff_t j = 0; j < n; j++) g[j] = g[j] * d[j];
+    } else {
+        const FX_T cc = (FX_T)c;
+#pragma omp simd
+        for (ptrdiff_t j = 0; j < n; j++) g[j] = g[j] * cc;
+    }
+}
+
 /* The vector math on its own, for measuring its error in ULP: y = f(x)
  * element-wise through the same inlined code and vectorization as the
  * kernels, f one of fx_vecmath_fns.def (the kernels' functions through

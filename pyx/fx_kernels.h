@@ -36,6 +36,8 @@
 #  define LOG1P01 fx_log1p01_f
 #  define LOG fx_log_f
 #  define LOG1P fx_log1p_f
+#  define TANH fx_tanh_f
+#  define SECH2 fx_sech2_f
 #  define FX_INF __builtin_inff()
 #  define FX_MAXV 3.40282347e+38f   /* FLT_MAX */
 #  define FX_FLUSH_GUARD 1.2e-31    /* see row_stats */
@@ -45,6 +47,8 @@
 #  define LOG1P01 fx_log1p01_d
 #  define LOG fx_log_d
 #  define LOG1P fx_log1p_d
+#  define TANH fx_tanh_d
+#  define SECH2 fx_sech2_d
 #  define FX_INF __builtin_inf()
 #  define FX_MAXV 1.7976931348623157e+308   /* DBL_MAX */
 #  define FX_FLUSH_GUARD 2.3e-292
@@ -77,6 +81,8 @@
 #undef EXPNEG
 #undef EXPFAST
 #undef LOG1P01
+#undef TANH
+#undef SECH2
 #undef LOG
 #undef LOG1P
 #undef FX_INF

@@ -143,6 +143,72 @@ FX_INLINE double fx_atanh2_d(double s)
     return 2.0 * s * p;
 }
 
+/* tanh(u) for any u, and sech^2(u) = 1 - tanh^2(u): the logit soft-cap
+ * z = cap tanh(x / cap) and its derivative.  With a = |u| and
+ * e = exp(-2a) <= 1:
+ *   tanh(a) = (1 - e) / (1 + e)          for a >= 1/4: 1 - e >= 0.39 does
+ *                                        not cancel (1 - e is exact, e in [1/2, 1])
+ *   tanh(a) = a + a^3 P(a^2)             below: the Taylor series (Bernoulli
+ *                                        numbers: a_n = 2^2n (2^2n - 1) B_2n / (2n)!)
+ *                                        through a^11 (float) / a^25 (double),
+ *                                        truncation < 1e-8 / 6e-17 relative at 1/4
+ *   sech^2(a) = 4e / (1 + e)^2           no cancellation anywhere, where 1 - tanh^2
+ *                                        would lose every digit as tanh -> 1
+ * Branch-free (both tanh arms are computed; a select picks one); NaN passes,
+ * +-inf give +-1 and sech^2 0. */
+FX_INLINE float fx_tanh_f(float u)
+{
+    float a = fx_u2f(fx_f2u(u) & 0x7fffffffu);
+    float e = fx_expneg_f(-2.0f * a);
+    float big = (1.0f - e) / (1.0f + e);
+    float a2 = a * a;
+    float p = -1382.0f / 155925.0f;
+    p = p * a2 + 62.0f / 2835.0f;
+    p = p * a2 - 17.0f / 315.0f;
+    p = p * a2 + 2.0f / 15.0f;
+    p = p * a2 - 1.0f / 3.0f;
+    float small = a + a * a2 * p;
+    float t = a < 0.25f ? small : big;
+    return fx_u2f(fx_f2u(t) | (fx_f2u(u) & 0x80000000u));
+}
+
+FX_INLINE float fx_sech2_f(float u)
+{
+    float e = fx_expneg_f(-2.0f * fx_u2f(fx_f2u(u) & 0x7fffffffu));
+    float d = 1.0f + e;
+    return 4.0f * e / (d * d);
+}
+
+FX_INLINE double fx_tanh_d(double u)
+{
+    double a = fx_u2d(fx_d2u(u) & 0x7fffffffffffffffull);
+    double e = fx_expneg_d(-2.0 * a);
+    double big = (1.0 - e) / (1.0 + e);
+    double a2 = a * a;
+    double p = 58870668456604.0 / 3698160658676859375.0;
+    p = p * a2 - 113927491862.0 / 2900518163668125.0;
+    p = p * a2 + 18888466084.0 / 194896477400625.0;
+    p = p * a2 - 443861162.0 / 1856156927625.0;
+    p = p * a2 + 6404582.0 / 10854718875.0;
+    p = p * a2 - 929569.0 / 638512875.0;
+    p = p * a2 + 21844.0 / 6081075.0;
+    p = p * a2 - 1382.0 / 155925.0;
+    p = p * a2 + 62.0 / 2835.0;
+    p = p * a2 - 17.0 / 315.0;
+    p = p * a2 + 2.0 / 15.0;
+    p = p * a2 - 1.0 / 3.0;
+    double small = a + a * a2 * p;
+    double t = a < 0.25 ? small : big;
+    return fx_u2d(fx_d2u(t) | (fx_d2u(u) & 0x8000000000000000ull));
+}
+
+FX_INLINE double fx_sech2_d(double u)
+{
+    double e = fx_expneg_d(-2.0 * fx_u2d(fx_d2u(u) & 0x7fffffffffffffffull));
+    double d = 1.0 + e;
+    return 4.0 * e / (d * d);
+}
+
 /* log(x) for any float; 0 -> -inf, negative or NaN -> NaN, +inf -> +inf. */
 FX_INLINE float fx_log_f(float x)
 {

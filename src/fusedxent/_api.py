@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _kernels as _k
 from . import _validate as V
+from ._options import IDENTITY, LogitTransform, xent_options
 from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass
 
 BLOCK_ELEMS = 16384      # elements per reduction block (by shape only -> bitwise reproducible)
@@ -274,8 +275,8 @@ class XentParts(NamedTuple):
 
 def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight=None,
                           ignore_index=-100, label_smoothing=0.0, reduction="mean",
-                          base=None, z_loss=0.0, return_grad=False, grad_out=None,
-                          num_threads=None):
+                          base=None, z_loss=0.0, softcap=None, temperature=1.0, gamma=0.0, alpha=None,
+                          return_grad=False, grad_out=None, num_threads=None):
     """Fused log-softmax + cross-entropy from logits, in one pass per row.
 
     Parameters
@@ -303,6 +304,17 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
         Logarithm base of the result (None or e: nats, 2: bits).
     z_loss : float >= 0
         Adds z * lse**2 per row (PaLM), weighted by sample_weight.
+    softcap : float > 0, optional
+        Logit soft-capping (Gemma 2): z = softcap * tanh(z / softcap).
+    temperature : float > 0
+        z = logits / temperature, before the soft-cap.  Every loss and
+        gradient is that of z; the gradient is with respect to the logits.
+    gamma : float >= 0
+        Focal loss (Lin et al. 2017, Keras' categorical form): each class
+        term -log p_j is multiplied by alpha_j (1 - p_j)**gamma.
+    alpha : float or array_like of shape (C,), optional
+        The focal class balance (None: 1); it multiplies with `weight` and
+        `sample_weight`, the mean's denominator stays without it.
     return_grad : bool
         Also return d(loss)/d(logits) from the same pass.
     grad_out : ndarray, optional
@@ -315,31 +327,27 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
     loss : float (mean, sum) or ndarray of the logits' dtype (none)
     grad : ndarray, only with return_grad
     """
-    if (type(logits) is np.ndarray and type(target) is np.ndarray and 0 < logits.size <= BLOCK_ELEMS
-            and not return_grad and weight is None and sample_weight is None and base is None
-            and grad_out is None and num_threads is None and (reduction == "mean" or reduction == "sum")
-            and type(label_smoothing) in _PLAIN_NUMBERS and label_smoothing == 0
-            and type(z_loss) in _PLAIN_NUMBERS and z_loss == 0 and type(ignore_index) is int and -(1 << 62) < ignore_index < (1 << 62)
-            and (axis == -1 or axis == 1) and type(axis) is int and logits.ndim == 2
-            and logits.dtype in _FAST_DTYPES and target.dtype == _INT64 and target.ndim == 1
-            and logits.flags.c_contiguous and logits.flags.aligned
+    o = xent_options(axis=axis, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                     reduction=reduction, base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
+                     gamma=gamma, alpha=alpha)
+    if (o.shortcut and not return_grad and sample_weight is None and grad_out is None and num_threads is None
+            and type(logits) is np.ndarray and type(target) is np.ndarray and 0 < logits.size <= BLOCK_ELEMS
+            and logits.ndim == 2 and logits.dtype in _FAST_DTYPES and target.dtype == _INT64
+            and target.ndim == 1 and logits.flags.c_contiguous and logits.flags.aligned
             and target.flags.c_contiguous and target.flags.aligned):
-        # small-call fast path: the defaults, one reduction block -- the same
-        # kernel code and numbers as below without the general set-up
-        # (labels are checked in the kernel; a bad one goes the long way and
-        # raises there)
-        r = _k.xent_index_one_block(logits, target, ignore_index)
+        # small-call fast path: the options allow it (o.shortcut), the data
+        # is one reduction block -- the same kernel code and numbers as
+        # below without the general set-up (labels are checked in the
+        # kernel; a bad one goes the long way and raises there)
+        r = _k.xent_index_one_block(logits, target, o.ignore_index)
         if r is not None:
-            return r[0] if reduction == "sum" else (r[0] / r[1] if r[1] != 0 else 0.0)
-    reduction = V.reduction(reduction)
-    parts = softmax_xent_parts(logits, target, axis=axis, weight=weight, sample_weight=sample_weight,
-                               ignore_index=ignore_index, label_smoothing=label_smoothing,
-                               reduction=reduction, base=base, z_loss=z_loss, want_grad=return_grad,
+            return r[0] if o.reduction == "sum" else (r[0] / r[1] if r[1] != 0 else 0.0)
+    parts = softmax_xent_parts(logits, target, o, sample_weight=sample_weight, want_grad=return_grad,
                                grad_out=grad_out, num_threads=num_threads)
     # the loss divides by the kernel's sum of the weights, so it is the same
     # number with and without return_grad
-    loss = parts.rows if reduction == "none" else finish_loss(parts.loss_sum, parts.weight_sum, reduction,
-                                                              V.log_base(base))
+    loss = parts.rows if o.reduction == "none" else finish_loss(parts.loss_sum, parts.weight_sum, o.reduction,
+                                                                o.k)
     return (loss, parts.grad) if return_grad else loss
 
 
@@ -356,23 +364,20 @@ def xent_denominator(labels, *, ignore_index, weight=None, sample_weight=None, r
     return float(np.sum(np.where(keep, wy * (1.0 if sw is None else sw), 0.0)))
 
 
-def softmax_xent_parts(logits, target, *, axis=-1, weight=None, sample_weight=None, ignore_index=-100,
-                       label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0, want_grad=False,
-                       grad_out=None, grad_denominator=None, num_threads=None):
-    """One validated kernel pass of softmax cross-entropy: the options of
-    `softmax_cross_entropy`, and `grad_denominator` to fix the mean
+def softmax_xent_parts(logits, target, options, *, sample_weight=None, want_grad=False, grad_out=None,
+                       grad_denominator=None, num_threads=None):
+    """One validated kernel pass of softmax cross-entropy: `options` an
+    XentOptions (xent_options), `grad_denominator` to fix the mean
     gradient's denominator (fusedxent.dask passes the global one; default:
     this batch's).  Returns XentParts."""
-    x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
+    o = options
+    x, ax, x2, mshape = _logit_rows(logits, o.axis, "logits")
     N, C = x2.shape
     idx_shape = mshape[:-1]
-    reduction = V.reduction(reduction)
-    k = V.log_base(base)
-    eps = V.unit_interval(label_smoothing, "label_smoothing")
-    z = V.nonneg(z_loss, "z_loss")
-    ii = V.ignore_index(ignore_index)
+    reduction, k, ii = o.reduction, o.k, o.ignore_index
     kind, t = V.target_kind(target, x.shape, idx_shape, ax)
-    w = None if weight is None else V.weight_vector(weight, C, "weight", "one weight per class")
+    w = o.class_weight(C)
+    o.class_alpha(C)                     # its shape, before any work
     sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
     if grad_out is not None:
         V.out_array(grad_out, x.shape, x.dtype, "grad_out")
@@ -392,7 +397,7 @@ def softmax_xent_parts(logits, target, *, axis=-1, weight=None, sample_weight=No
         y = None
         soft = np.moveaxis(t, ax, -1).reshape(-1, C)
         soft = V.as_kernel_layout(soft, V.partner_dtype(soft.dtype, x.dtype))
-        ta, tb = 1.0 - eps, eps / C
+        ta, tb = 1.0 - o.label_smoothing, o.label_smoothing / C
     denom = grad_denominator
     if reduction == "mean" and want_grad and denom is None:
         # the gradient's scale must be known before the pass
@@ -409,10 +414,8 @@ def softmax_xent_parts(logits, target, *, axis=-1, weight=None, sample_weight=No
             g2 = np.empty((N, C), x.dtype)
     rpb = _rows_per_block(C)
     partial = np.zeros((_nblocks(N, rpb), 2))
-    opts = _k.CEOptions(n_classes=C, class_weight=w, class_weight_sum=float(C if w is None else np.sum(w)),
-                        ignore_index=ii, label_smoothing=eps, z_loss=z, grad_scale=gscale, loss_scale=k,
-                        target_a=ta, target_b=tb, check_labels=defer)
-    _k.softmax_xent(x2, options=opts, labels=y, probabilities=soft, sample_weight=sw, loss_out=loss_rows,
+    kopts = o.kernel(C, grad_scale=gscale, target_a=ta, target_b=tb, check_labels=defer)
+    _k.softmax_xent(x2, options=kopts, labels=y, probabilities=soft, sample_weight=sw, loss_out=loss_rows,
                     grad_out=g2, partial=partial, rows_per_block=rpb, nt=nt)
     sums = partial[0] if len(partial) == 1 else partial.sum(axis=0)
     if defer and not np.isfinite(sums).all():
@@ -695,9 +698,11 @@ class EvalParts(NamedTuple):
 
 
 def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, topk=(1,),
-                   calibration_bins=None, per_class=False, num_threads=None, n_classes=None):
-    """One validated kernel pass of `evaluate` (its options; `n_classes`:
-    the class count the logits must have, an Evaluator's).  Returns
+                   calibration_bins=None, per_class=False, num_threads=None, n_classes=None,
+                   transform=IDENTITY):
+    """One validated kernel pass of `evaluate` (its options, the logits'
+    transform as a LogitTransform; `n_classes`: the class count the logits
+    must have, an Evaluator's).  Returns
     EvalParts: sums from the kernel's blocks, histograms from the per-row
     outputs by np.bincount (summed in row order: independent of threads)."""
     x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
@@ -722,7 +727,8 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
     partial = np.zeros((_nblocks(N, rpb), 6 + len(big)))
     # k >= C means every class: the kernel takes it as C (k may not fit a C integer)
     _k.evaluate(x2, y, sample_weight=sw, ignore_index=ii, topk=tuple(min(k, C) for k in big), lse_out=lse, argmax_out=amax,
-                confidence_out=conf, bin_out=rbin, bins=B or 0, partial=partial, rows_per_block=rpb, nt=nt)
+                confidence_out=conf, bin_out=rbin, bins=B or 0, partial=partial, rows_per_block=rpb, nt=nt,
+                temperature=transform.kernel_args()[0], softcap=transform.kernel_args()[1])
     sums = partial.sum(axis=0) if len(partial) else np.zeros(6 + len(big))
     calib = per = conf_m = None
     if B or pc:
@@ -782,7 +788,7 @@ def evaluation_from_parts(sums, topk, calibration=None, per_class=None, confusio
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
-             calibration_bins=None, per_class=False, num_threads=None):
+             calibration_bins=None, per_class=False, softcap=None, temperature=1.0, num_threads=None):
     """One pass over the logits of an evaluation job.
 
     Parameters
@@ -809,6 +815,9 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     per_class : bool or "confusion"
         Per-class support, predictions and hits (True), plus the C x C
         confusion matrix ("confusion", C <= 1024).
+    softcap, temperature :
+        As in `softmax_cross_entropy`: every metric, lse and argmax is that
+        of z = softcap * tanh(logits / temperature / softcap).
     num_threads : int, optional
         OpenMP threads; default: the OpenMP default.
 
@@ -825,7 +834,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     k = V.log_base(base)
     e = evaluate_parts(logits, labels, axis=axis, ignore_index=ignore_index, sample_weight=sample_weight,
                        topk=topk, calibration_bins=calibration_bins, per_class=per_class,
-                       num_threads=num_threads)
+                       num_threads=num_threads, transform=LogitTransform.of(softcap, temperature))
     return evaluation_from_parts(e.sums, e.topk, e.calibration, e.per_class, e.confusion, k=k, base=base,
                                  lse=e.lse, argmax=e.argmax)
 
@@ -840,7 +849,7 @@ class Evaluator:
 
     Parameters
     ----------
-    axis, ignore_index, base, topk, calibration_bins, per_class, num_threads :
+    axis, ignore_index, base, topk, calibration_bins, per_class, softcap, temperature, num_threads :
         As in `evaluate`, for every batch.
     keep_rows : bool
         Keep the per-row lse and argmax for `result()`; False keeps memory
@@ -848,8 +857,9 @@ class Evaluator:
     """
 
     def __init__(self, *, axis=-1, ignore_index=-100, base=None, topk=(1,), calibration_bins=None,
-                 per_class=False, num_threads=None, keep_rows=True):
+                 per_class=False, softcap=None, temperature=1.0, num_threads=None, keep_rows=True):
         self.axis = axis
+        self.transform = LogitTransform.of(softcap, temperature)
         self.ignore_index = V.ignore_index(ignore_index)
         self.base = base
         self.k = V.log_base(base)
@@ -865,7 +875,7 @@ class Evaluator:
         self._argmax = []
 
     def _options(self):
-        return (self.topk, self.calibration_bins, self.per_class)
+        return (self.topk, self.calibration_bins, self.per_class, self.transform)
 
     def update(self, logits, labels, sample_weight=None):
         """Add a batch (any number of rows).
@@ -887,7 +897,8 @@ class Evaluator:
             the batches before it (or as `evaluate` raises)."""
         e = evaluate_parts(logits, labels, axis=self.axis, ignore_index=self.ignore_index,
                            sample_weight=sample_weight, topk=self.topk, calibration_bins=self.calibration_bins,
-                           per_class=self.per_class, num_threads=self.num_threads, n_classes=self.n_classes)
+                           per_class=self.per_class, num_threads=self.num_threads, n_classes=self.n_classes,
+                           transform=self.transform)
         self.n_classes = e.n_classes
         self.sums += e.sums
         if e.calibration is not None:
@@ -917,8 +928,8 @@ class Evaluator:
         if not isinstance(other, Evaluator):
             raise TypeError(f"can only merge an Evaluator, got {type(other).__name__}")
         if other._options() != self._options() or other.k != self.k:
-            raise ValueError("can only merge an Evaluator with the same base, topk, calibration_bins and "
-                             "per_class options")
+            raise ValueError("can only merge an Evaluator with the same base, topk, calibration_bins, "
+                             "per_class, softcap and temperature options")
         if other.n_classes is not None:
             _check_classes(other.n_classes, self.n_classes, "the merged evaluator")
             self.n_classes = other.n_classes

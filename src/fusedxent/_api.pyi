@@ -8,6 +8,8 @@ from typing import Any, Callable, Literal, NamedTuple, Optional, Union, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._options import IDENTITY as IDENTITY, LogitTransform as LogitTransform, XentOptions
+from ._options import xent_options as xent_options
 from ._results import BinaryEvaluation, Evaluation
 
 _Arr = NDArray[np.floating[Any]]
@@ -39,28 +41,32 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = .
                           weight: Optional[ArrayLike] = ..., sample_weight: Optional[ArrayLike] = ...,
                           ignore_index: int = ..., label_smoothing: float = ...,
                           reduction: _Reduced = ..., base: _Base = ..., z_loss: float = ...,
-                          return_grad: Literal[False] = ..., grad_out: None = ...,
+                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ..., grad_out: None = ...,
                           num_threads: _Threads = ...) -> float: ...
 @overload
 def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                           weight: Optional[ArrayLike] = ..., sample_weight: Optional[ArrayLike] = ...,
                           ignore_index: int = ..., label_smoothing: float = ...,
                           reduction: Literal["none"], base: _Base = ..., z_loss: float = ...,
-                          return_grad: Literal[False] = ..., grad_out: None = ...,
+                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ..., grad_out: None = ...,
                           num_threads: _Threads = ...) -> _Arr: ...
 @overload
 def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                           weight: Optional[ArrayLike] = ..., sample_weight: Optional[ArrayLike] = ...,
                           ignore_index: int = ..., label_smoothing: float = ...,
                           reduction: _Reduced = ..., base: _Base = ..., z_loss: float = ...,
-                          return_grad: Literal[True], grad_out: Optional[_Arr] = ...,
+                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[True], grad_out: Optional[_Arr] = ...,
                           num_threads: _Threads = ...) -> tuple[float, _Arr]: ...
 @overload
 def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = ...,
                           weight: Optional[ArrayLike] = ..., sample_weight: Optional[ArrayLike] = ...,
                           ignore_index: int = ..., label_smoothing: float = ...,
                           reduction: Literal["none"], base: _Base = ..., z_loss: float = ...,
-                          return_grad: Literal[True], grad_out: Optional[_Arr] = ...,
+                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[True], grad_out: Optional[_Arr] = ...,
                           num_threads: _Threads = ...) -> tuple[_Arr, _Arr]: ...
 
 @overload
@@ -112,6 +118,7 @@ def binary_cross_entropy(prob: ArrayLike, target: ArrayLike, *, weight: Optional
 def evaluate(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ignore_index: int = ...,
              sample_weight: Optional[ArrayLike] = ..., base: _Base = ..., topk: _TopK = ...,
              calibration_bins: Optional[int] = ..., per_class: _PerClass = ...,
+             softcap: Optional[float] = ..., temperature: float = ...,
              num_threads: _Threads = ...) -> _Eval: ...
 
 class Evaluator:
@@ -122,12 +129,14 @@ class Evaluator:
     topk: tuple[int, ...]
     calibration_bins: Optional[int]
     per_class: _PerClass
+    transform: LogitTransform
     num_threads: _Threads
     keep_rows: bool
     n_classes: Optional[int]
     sums: NDArray[np.float64]
     def __init__(self, *, axis: int = ..., ignore_index: int = ..., base: _Base = ..., topk: _TopK = ...,
-                 calibration_bins: Optional[int] = ..., per_class: _PerClass = ..., num_threads: _Threads = ...,
+                 calibration_bins: Optional[int] = ..., per_class: _PerClass = ...,
+                 softcap: Optional[float] = ..., temperature: float = ..., num_threads: _Threads = ...,
                  keep_rows: bool = ...) -> None: ...
     def update(self, logits: ArrayLike, labels: ArrayLike,
                sample_weight: Optional[ArrayLike] = ...) -> Evaluator: ...
@@ -196,10 +205,8 @@ class BinaryParts(NamedTuple):
 def xent_denominator(labels: Optional[NDArray[np.int64]], *, ignore_index: int,
                      weight: Optional[NDArray[np.float64]] = ..., sample_weight: Optional[NDArray[np.float64]] = ...,
                      rows: Optional[int] = ...) -> float: ...
-def softmax_xent_parts(logits: ArrayLike, target: ArrayLike, *, axis: int = ..., weight: Optional[ArrayLike] = ...,
-                       sample_weight: Optional[ArrayLike] = ..., ignore_index: int = ...,
-                       label_smoothing: float = ..., reduction: str = ..., base: _Base = ...,
-                       z_loss: float = ..., want_grad: bool = ..., grad_out: Optional[_Arr] = ...,
+def softmax_xent_parts(logits: ArrayLike, target: ArrayLike, options: XentOptions, *,
+                       sample_weight: Optional[ArrayLike] = ..., want_grad: bool = ..., grad_out: Optional[_Arr] = ...,
                        grad_denominator: Optional[float] = ..., num_threads: _Threads = ...) -> XentParts: ...
 def bce_parts(logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
               pos_weight: Optional[ArrayLike] = ..., label_smoothing: float = ..., gamma: float = ...,
@@ -209,7 +216,8 @@ def bce_parts(logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLik
 def evaluate_parts(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ignore_index: int = ...,
                    sample_weight: Optional[ArrayLike] = ..., topk: _TopK = ...,
                    calibration_bins: Optional[int] = ..., per_class: _PerClass = ...,
-                   num_threads: _Threads = ..., n_classes: Optional[int] = ...) -> EvalParts: ...
+                   num_threads: _Threads = ..., n_classes: Optional[int] = ...,
+                   transform: LogitTransform = ...) -> EvalParts: ...
 def evaluation_from_parts(sums: NDArray[np.float64], topk: tuple[int, ...],
                           calibration: Optional[NDArray[np.float64]] = ...,
                           per_class: Optional[NDArray[np.float64]] = ...,

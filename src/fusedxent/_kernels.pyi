@@ -22,10 +22,14 @@ def simde_build() -> bool: ...
 
 class CEOptions:
     class_weight: Optional[_D]
+    alpha: Optional[_D]
+    temperature: float
+    softcap: float
     def __init__(self, *, n_classes: int, class_weight: Optional[_D] = ..., class_weight_sum: float,
                  ignore_index: int = ..., label_smoothing: float = ..., z_loss: float = ...,
                  grad_scale: float = ..., loss_scale: float = ..., target_a: float = ...,
-                 target_b: float = ..., check_labels: bool = ...) -> None: ...
+                 target_b: float = ..., check_labels: bool = ..., plain: bool = ..., gamma: float = ...,
+                 alpha: Optional[_D] = ..., temperature: float = ..., softcap: float = ...) -> None: ...
 
 class BCEOptions:
     arrays: tuple[Optional[_D], Optional[_D], Optional[_D]]
@@ -45,7 +49,8 @@ def xent_index_one_block(x: _F, y: NDArray[np.int64], ignore_index: int) -> Opti
 def evaluate(x: _F, labels: NDArray[np.int64], *, sample_weight: Optional[_D] = ..., ignore_index: int,
              topk: tuple[int, ...] = ..., lse_out: _F, argmax_out: NDArray[np.int64],
              confidence_out: Optional[_D] = ..., bin_out: Optional[NDArray[np.int64]] = ..., bins: int = ...,
-             partial: _D, rows_per_block: int, nt: int) -> None: ...
+             partial: _D, rows_per_block: int, nt: int, temperature: float = ...,
+             softcap: float = ...) -> None: ...
 def evaluate_binary(x: _F, t: _F, *, weight: Optional[_D] = ..., bins: int = ..., partial: _D,
                     block: int, nt: int) -> None: ...
 def sigmoid_bce(x: _F, t: _F, *, options: BCEOptions, loss_out: Optional[_F] = ..., grad_out: Optional[_F] = ...,

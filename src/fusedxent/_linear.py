@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _validate as V
 from ._api import finish_loss, softmax_xent_parts, xent_denominator
+from ._options import xent_options
 from ._results import LinearGrads
 
 # the logits buffer's budget when chunk_size is None (bytes)
@@ -37,7 +38,8 @@ def default_chunk_size(V_, itemsize, budget=CHUNK_BUDGET):
 
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
                          ignore_index=-100, label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0,
-                         return_grad=False, chunk_size=None, num_threads=None):
+                         softcap=None, temperature=1.0, gamma=0.0, alpha=None, return_grad=False, chunk_size=None,
+                         num_threads=None):
     """Softmax cross-entropy of a linear layer's outputs without forming them.
 
     Equal to ``softmax_cross_entropy(hidden @ linear_weight.T + linear_bias,
@@ -56,7 +58,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         Class indices in [0, V), hidden's shape without its last axis.
     linear_bias : array_like (V,), optional
         The layer's bias.
-    weight, sample_weight, ignore_index, label_smoothing, reduction, base, z_loss :
+    weight, sample_weight, ignore_index, label_smoothing, reduction, base, z_loss, softcap, temperature, gamma, alpha :
         As in `softmax_cross_entropy` (class-index targets).
     return_grad : bool
         Also return the gradients of hidden, linear_weight and linear_bias.
@@ -75,17 +77,16 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         (hidden, linear_weight, linear_bias) gradients; linear_bias None
         when no bias was given.
     """
+    o = xent_options(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                     reduction=reduction, base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
+                     gamma=gamma, alpha=alpha)
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
-    reduction = V.reduction(reduction)
-    k = V.log_base(base)
-    parts = linear_xent_parts(h2, W, y, b, hshape=hshape, weight=weight, sample_weight=sample_weight,
-                              ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction,
-                              base=base, z_loss=z_loss, want_grad=return_grad, chunk_size=chunk_size,
-                              num_threads=num_threads)
-    if reduction == "none":
+    parts = linear_xent_parts(h2, W, y, b, o, hshape=hshape, sample_weight=sample_weight, want_grad=return_grad,
+                              chunk_size=chunk_size, num_threads=num_threads)
+    if o.reduction == "none":
         loss = parts.rows.reshape(hshape[:-1]).astype(hdtype, copy=False)
     else:
-        loss = finish_loss(parts.loss_sum, parts.weight_sum, reduction, k)
+        loss = finish_loss(parts.loss_sum, parts.weight_sum, o.reduction, o.k)
     if not return_grad:
         return loss
     grads = LinearGrads(parts.d_hidden.reshape(hshape).astype(hdtype, copy=False),
@@ -104,25 +105,24 @@ class LinearParts(NamedTuple):
     d_bias: Any              #: (V,) compute dtype, or None (no bias or no gradient)
 
 
-def linear_xent_parts(h2, W, y, b=None, *, hshape=None, weight=None, sample_weight=None, ignore_index=-100,
-                      label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0, want_grad=False,
+def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_weight=None, want_grad=False,
                       grad_denominator=None, chunk_size=None, num_threads=None):
     """The row-block loop of linear_cross_entropy over validated operands
-    (h2 (N, H), W (V, H), integer y (N,) or of shape hshape[:-1], bias b):
-    loss partials and, with want_grad, the three gradients scaled by
-    `grad_denominator` (the global mean's; default: this batch's)."""
+    (h2 (N, H), W (V, H), integer y (N,) or of shape hshape[:-1], bias b)
+    with `options` an XentOptions (default: the defaults): loss partials
+    and, with want_grad, the three gradients scaled by `grad_denominator`
+    (the global mean's; default: this batch's)."""
+    o = xent_options() if options is None else options
     N, H = h2.shape
     Vn = W.shape[0]
     dt = V.compute_dtype(W.dtype)
     hshape = h2.shape if hshape is None else hshape
-    reduction = V.reduction(reduction)
-    ii = V.ignore_index(ignore_index)
-    w = None if weight is None else V.weight_vector(weight, Vn, "weight", "one weight per class")
+    reduction, ii = o.reduction, o.ignore_index
+    w = o.class_weight(Vn)
+    o.class_alpha(Vn)                    # its shape, before any work
     sw = None if sample_weight is None else V.sample_weight(sample_weight, hshape[:-1])
     yf = V.class_labels(y, Vn, ii)
     nt = V.num_threads(num_threads)
-    z = V.nonneg(z_loss, "z_loss")
-    eps = V.unit_interval(label_smoothing, "label_smoothing")
     cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
     cs = min(cs, max(N, 1))
     # float16 / bfloat16 compute in float32: the weight converted once, the
@@ -142,8 +142,6 @@ def linear_xent_parts(h2, W, y, b=None, *, hshape=None, weight=None, sample_weig
         tmp = np.empty((vs, H), dt)
         db = np.zeros(Vn, dt) if b is not None else None
     loss_sum = 0.0
-    opts = dict(weight=w, ignore_index=ii, label_smoothing=eps, reduction=reduction, base=base, z_loss=z,
-                num_threads=nt)
     with _blas_threads(nt):
         for r0 in range(0, N, cs):
             r1 = min(N, r0 + cs)
@@ -152,9 +150,9 @@ def linear_xent_parts(h2, W, y, b=None, *, hshape=None, weight=None, sample_weig
             np.matmul(hb, WT, out=logits)
             if bc is not None:
                 logits += bc
-            parts = softmax_xent_parts(logits, yf[r0:r1], sample_weight=None if sw is None else sw[r0:r1],
+            parts = softmax_xent_parts(logits, yf[r0:r1], o, sample_weight=None if sw is None else sw[r0:r1],
                                        want_grad=want_grad, grad_out=logits if want_grad else None,
-                                       grad_denominator=gden, **opts)
+                                       grad_denominator=gden, num_threads=nt)
             loss_sum += parts.loss_sum
             if rows is not None:
                 rows[r0:r1] = parts.rows

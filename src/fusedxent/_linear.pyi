@@ -5,6 +5,7 @@ from typing import Any, Literal, NamedTuple, Optional, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._options import XentOptions
 from ._results import LinearGrads
 
 CHUNK_BUDGET: int
@@ -18,21 +19,27 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
                          sample_weight: Optional[ArrayLike] = ..., ignore_index: int = ...,
                          label_smoothing: float = ..., reduction: Literal["mean", "sum"] = ...,
-                         base: Optional[float] = ..., z_loss: float = ..., return_grad: Literal[False] = ...,
+                         base: Optional[float] = ..., z_loss: float = ...,
+                         softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
                          chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> float: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
                          sample_weight: Optional[ArrayLike] = ..., ignore_index: int = ...,
                          label_smoothing: float = ..., reduction: Literal["none"],
-                         base: Optional[float] = ..., z_loss: float = ..., return_grad: Literal[False] = ...,
+                         base: Optional[float] = ..., z_loss: float = ...,
+                         softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
                          chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> _Arr: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
                          sample_weight: Optional[ArrayLike] = ..., ignore_index: int = ...,
                          label_smoothing: float = ..., reduction: Literal["mean", "sum"] = ...,
-                         base: Optional[float] = ..., z_loss: float = ..., return_grad: Literal[True],
+                         base: Optional[float] = ..., z_loss: float = ...,
+                         softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[True],
                          chunk_size: Optional[int] = ...,
                          num_threads: Optional[int] = ...) -> tuple[float, LinearGrads]: ...
 @overload
@@ -40,7 +47,9 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
                          sample_weight: Optional[ArrayLike] = ..., ignore_index: int = ...,
                          label_smoothing: float = ..., reduction: Literal["none"],
-                         base: Optional[float] = ..., z_loss: float = ..., return_grad: Literal[True],
+                         base: Optional[float] = ..., z_loss: float = ...,
+                         softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[True],
                          chunk_size: Optional[int] = ...,
                          num_threads: Optional[int] = ...) -> tuple[_Arr, LinearGrads]: ...
 
@@ -52,9 +61,8 @@ class LinearParts(NamedTuple):
     d_weight: Any
     d_bias: Any
 
-def linear_xent_parts(h2: NDArray[Any], W: NDArray[Any], y: ArrayLike, b: Optional[NDArray[Any]] = ..., *,
-                      hshape: Optional[tuple[int, ...]] = ..., weight: Optional[ArrayLike] = ...,
-                      sample_weight: Optional[ArrayLike] = ..., ignore_index: int = ...,
-                      label_smoothing: float = ..., reduction: str = ..., base: Optional[float] = ...,
-                      z_loss: float = ..., want_grad: bool = ..., grad_denominator: Optional[float] = ...,
-                      chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> LinearParts: ...
+def linear_xent_parts(h2: NDArray[Any], W: NDArray[Any], y: ArrayLike, b: Optional[NDArray[Any]] = ...,
+                      options: Optional[XentOptions] = ..., *, hshape: Optional[tuple[int, ...]] = ...,
+                      sample_weight: Optional[ArrayLike] = ..., want_grad: bool = ...,
+                      grad_denominator: Optional[float] = ..., chunk_size: Optional[int] = ...,
+                      num_threads: Optional[int] = ...) -> LinearParts: ...

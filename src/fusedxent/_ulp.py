@@ -30,6 +30,8 @@ FUNCS = {
     V.LOG: ("log", np.log, "x > 0", ""),
     V.LOG1P01: ("log1p", np.log1p, "0 <= x <= 1", "the softmax-loss variant"),
     V.LOG1P: ("log1p", np.log1p, "x >= -1", ""),
+    V.TANH: ("tanh", np.tanh, "any x", "the soft-cap, cap tanh(x / cap)"),
+    V.SECH2: ("sech^2", lambda x: 1 / np.cosh(x) ** 2, "any x", "the soft-cap's derivative"),
     V.EXP_SUM: ("exp, summed", np.exp, "x <= 0", "row sums (degree 5 float); above FLT_MIN / DBL_MIN"),
     V.EXP_WRITE: ("exp, written", np.exp, "x <= 0", "probabilities, gradients; 0 below FLT_MIN / DBL_MIN"),
     V.EXP_ACC: ("exp, accurate", np.exp, "x <= 0", "sigmoid, BCE; subnormal results kept"),
@@ -55,6 +57,8 @@ def _to_domain(fn, v):
         return a[a <= 1]
     if fn == V.SOFTPLUS_NEG:
         return a
+    if fn in (V.TANH, V.SECH2):
+        return v
     return np.where(a <= 1, -a, a)     # log1p: [-1, 0) and [0, inf)
 
 
@@ -68,6 +72,8 @@ def _edges(fn, dt):
              V.LOG: [fi.max, np.inf, 1 - fi.epsneg, 1 + fi.eps],
              V.LOG1P01: log1p01, V.LOG1P_BCE: log1p01,
              V.LOG1P: [-1.0, -1 + fi.epsneg, -0.2928932, -0.2928933, 0.4142135, 0.4142136, fi.max, np.inf],
+             V.TANH: [-0.0, 0.25, -0.2499999, 0.2500001, 9.0, -9.1, 19.0, 44.0, 400.0, np.inf, -np.inf],
+             V.SECH2: [-0.0, 0.25, 0.2499999, -1.0, 9.0, 44.0, 50.0, 360.0, 380.0, np.inf, -np.inf],
              V.SOFTPLUS_NEG: [0.25, 0.2500001, 15.5, 15.749999, 15.75, 16.0, 87.3, 103.0, 104.0, 1e30, np.inf]}
     with np.errstate(over="ignore"):       # -1e300 and fi.max of float64 become -inf in float32
         x = np.array(common + extra[fn], dtype=np.float64).astype(dt)

@@ -35,6 +35,7 @@ Threads: each task runs the kernel with `num_threads` OpenMP threads
 (default: the OpenMP maximum).  ``dask.distributed`` worker processes start
 with ``OMP_NUM_THREADS=1``, so a cluster parallelizes across its workers.
 """
+import dataclasses
 import math
 import operator
 import os
@@ -49,6 +50,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 from . import _api
 from . import _validate as V
 from . import _linear
+from ._options import xent_options
 from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
@@ -329,9 +331,9 @@ def _xent_denominator_block(y, sw, *, nd, weight, ignore_index, n_classes):
     return np.full((1,) * nd + (1,), d)
 
 
-def _xent_block(x, t, sw, denom, *, axis, want_grad, opts):
-    p = _api.softmax_xent_parts(x, t, axis=axis, sample_weight=sw, want_grad=want_grad,
-                                grad_denominator=None if denom is None else float(denom), **opts)
+def _xent_block(x, t, sw, denom, *, want_grad, options, num_threads):
+    p = _api.softmax_xent_parts(x, t, options, sample_weight=sw, want_grad=want_grad,
+                                grad_denominator=None if denom is None else float(denom), num_threads=num_threads)
     return p.grad, p.rows, np.array([p.loss_sum, p.weight_sum]).reshape((1,) * x.ndim + (2,))
 
 
@@ -341,7 +343,8 @@ def _finish_mean_or_sum(total, *, reduction, k):
 
 def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight=None,
                           ignore_index=-100, label_smoothing=0.0, reduction="mean",
-                          base=None, z_loss=0.0, return_grad=False, num_threads=None):
+                          base=None, z_loss=0.0, softcap=None, temperature=1.0, gamma=0.0, alpha=None,
+                          return_grad=False, num_threads=None):
     """Lazy `fusedxent.softmax_cross_entropy` over Dask arrays.
 
     Parameters
@@ -352,8 +355,8 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
     target : dask.array.Array or array_like
         Integer class indices (the logits' shape without `axis`) or float
         probabilities (the logits' shape); rechunked to match.
-    axis, weight, ignore_index, label_smoothing, reduction, base, z_loss, num_threads :
-        As in `fusedxent.softmax_cross_entropy`; `weight` is a NumPy vector.
+    axis, weight, ignore_index, label_smoothing, reduction, base, z_loss, softcap, temperature, gamma, alpha, num_threads :
+        As in `fusedxent.softmax_cross_entropy`; `weight` and `alpha` are NumPy vectors.
     sample_weight : dask.array.Array or array_like, optional
         Per-row weights, rechunked like the rows.
     return_grad : bool
@@ -368,18 +371,18 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
         The in-memory gradient: bitwise without weights, to one ulp with
         weights (the mean's denominator is summed in another order).
     """
-    x, ax = _logits(logits, axis)
+    o = xent_options(axis=axis, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                     reduction=reduction, base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
+                     gamma=gamma, alpha=alpha)
+    x, ax = _logits(logits, o.axis)
     C = x.shape[ax]
     nd = x.ndim
     b_ind = tuple(i for i in range(nd) if i != ax)
-    reduction = V.reduction(reduction)
-    k = V.log_base(base)
-    opts = dict(weight=None if weight is None else V.weight_vector(weight, C, "weight",
-                                                                   "one weight per class"),
-                ignore_index=V.ignore_index(ignore_index),
-                label_smoothing=V.unit_interval(label_smoothing, "label_smoothing"),
-                reduction=reduction, base=base, z_loss=V.nonneg(z_loss, "z_loss"),
-                num_threads=V.num_threads(num_threads))
+    reduction, k = o.reduction, o.k
+    w = o.class_weight(C)
+    o.class_alpha(C)
+    o = dataclasses.replace(o, axis=ax)     # the blocks' axis, non-negative
+    nt = V.num_threads(num_threads)
     t = _optional_dask(target, "target")
     if t is None:
         raise TypeError("target must be integer class indices or float probabilities, not None")
@@ -403,13 +406,12 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
             _xent_denominator_block, b_ind + (nd,),
             t if kind == "index" else None, b_ind if kind == "index" else None,
             sw, b_ind if sw is not None else None,
-            nd=len(b_ind), weight=opts["weight"], ignore_index=opts["ignore_index"], n_classes=C,
+            nd=len(b_ind), weight=w, ignore_index=o.ignore_index, n_classes=C,
             new_axes={nd: 1}, adjust_chunks={i: 1 for i in b_ind}, dtype=np.float64,
             meta=np.empty((0,) * (len(b_ind) + 1)))
         denom, d_ind = _scalar(_tree_sum(dparts), operator.itemgetter(0)), ()
     tup = _tuple_blocks(_xent_block, x, [(t, t_ind), (sw, b_ind), (denom, d_ind)],
-                        axis=ax, want_grad=bool(return_grad),
-                        opts=opts)
+                        want_grad=bool(return_grad), options=o, num_threads=nt)
     if reduction == "none":
         loss = _take(tup, 1, x.dtype, drop_axis=ax)
     else:
@@ -540,7 +542,7 @@ def _finish_evaluation(total, *, field, layout, topk, B, C, pc, k, base):
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
-             calibration_bins=None, per_class=False, num_threads=None):
+             calibration_bins=None, per_class=False, softcap=None, temperature=1.0, num_threads=None):
     """Lazy `fusedxent.evaluate`: one pass over the logits for every field.
 
     Parameters
@@ -550,7 +552,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         to one chunk.
     labels : dask.array.Array or array_like of int
         The logits' shape without `axis`; rechunked like the rows.
-    axis, ignore_index, base, topk, calibration_bins, per_class, num_threads :
+    axis, ignore_index, base, topk, calibration_bins, per_class, softcap, temperature, num_threads :
         As in `fusedxent.evaluate`.
     sample_weight : dask.array.Array or array_like, optional
         Per-row weights.
@@ -564,6 +566,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         ``dask.compute(ev)`` computes them together; every block's double
         partials (sums, bins, per-class counts) are added in Dask's tree.
     """
+    tf = _api.LogitTransform.of(softcap, temperature)
     x, ax = _logits(logits, axis)
     nd = x.ndim
     C = x.shape[ax]
@@ -586,7 +589,8 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         sw = sw.rechunk(_batch_chunks(x, ax))
     nk = sum(1 for q in ks if q > 1)
     layout, size = _eval_layout(nk, B, C, pc)
-    opts = dict(ignore_index=ii, topk=ks, calibration_bins=B, per_class=pc, num_threads=V.num_threads(num_threads))
+    opts = dict(ignore_index=ii, topk=ks, calibration_bins=B, per_class=pc, num_threads=V.num_threads(num_threads),
+                transform=tf)
     tup = _tuple_blocks(_evaluate_block, x, [(y, b_ind), (sw, b_ind)], axis=ax, opts=opts)
     total = _tree_sum(_take(tup, 2, np.float64, parts=size))
     topk_out = tuple(ks)
@@ -658,11 +662,12 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
 
 # ------------------------------------------------------------------ linear cross-entropy
 
-def _linear_block(h, y, sw, denom, W, *, b, want_grad, opts):
+def _linear_block(h, y, sw, denom, W, *, b, want_grad, options, chunk_size, num_threads):
     hs = h.shape
-    p = _linear.linear_xent_parts(h.reshape(math.prod(hs[:-1]), hs[-1]), W, y, b, hshape=hs, sample_weight=sw,
-                                  want_grad=want_grad, grad_denominator=None if denom is None else float(denom),
-                                  **opts)
+    p = _linear.linear_xent_parts(h.reshape(math.prod(hs[:-1]), hs[-1]), W, y, b, options, hshape=hs,
+                                  sample_weight=sw, want_grad=want_grad,
+                                  grad_denominator=None if denom is None else float(denom),
+                                  chunk_size=chunk_size, num_threads=num_threads)
     one = (1,) * h.ndim
     dh = None if p.d_hidden is None else p.d_hidden.reshape(hs).astype(h.dtype, copy=False)
     rows = None if p.rows is None else p.rows.reshape(hs[:-1]).astype(h.dtype, copy=False)
@@ -675,7 +680,8 @@ def _linear_block(h, y, sw, denom, W, *, b, want_grad, opts):
 
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
                          ignore_index=-100, label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0,
-                         return_grad=False, chunk_size=None, num_threads=None):
+                         softcap=None, temperature=1.0, gamma=0.0, alpha=None, return_grad=False, chunk_size=None,
+                         num_threads=None):
     """Lazy `fusedxent.linear_cross_entropy`: hidden and target chunked by rows.
 
     Parameters
@@ -688,7 +694,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         hidden's shape without its last axis; rechunked like the rows.
     linear_bias, weight, sample_weight, ignore_index, label_smoothing :
         As in `fusedxent.linear_cross_entropy`.
-    reduction, base, z_loss, return_grad, chunk_size, num_threads :
+    reduction, base, z_loss, softcap, temperature, gamma, alpha, return_grad, chunk_size, num_threads :
         As in `fusedxent.linear_cross_entropy` (chunk_size: rows per block
         inside each task).
 
@@ -699,6 +705,9 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         d_hidden blockwise; d_linear_weight and d_linear_bias summed over
         the blocks (in double) in Dask's tree.
     """
+    o = xent_options(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                     reduction=reduction, base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
+                     gamma=gamma, alpha=alpha)
     h = _float_dask(hidden, "hidden")
     if h.ndim < 1:
         raise ValueError("hidden must have at least one dimension (the feature axis H), got a 0-d array")
@@ -711,14 +720,11 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     W = np.asarray(linear_weight)
     _, W, _, b, _, hshape, hdtype = V.linear_operands(_stand_in(h), W, _stand_in(y), linear_bias)
     Vn, H = W.shape
-    reduction = V.reduction(reduction)
-    k = V.log_base(base)
-    ii = V.ignore_index(ignore_index)
-    w = None if weight is None else V.weight_vector(weight, Vn, "weight", "one weight per class")
-    opts = dict(weight=w, ignore_index=ii, label_smoothing=V.unit_interval(label_smoothing, "label_smoothing"),
-                reduction=reduction, base=base, z_loss=V.nonneg(z_loss, "z_loss"),
-                chunk_size=None if chunk_size is None else V.positive_int(chunk_size, "chunk_size"),
-                num_threads=V.num_threads(num_threads))
+    reduction, k, ii = o.reduction, o.k, o.ignore_index
+    w = o.class_weight(Vn)
+    o.class_alpha(Vn)
+    cs = None if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
+    nt = V.num_threads(num_threads)
     b_ind = tuple(range(nd - 1))
     bchunks = h.chunks[:-1]
     y = y.rechunk(bchunks)
@@ -737,7 +743,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     # to each worker rather than pickled into every task
     Wd = da.from_array(W, chunks=W.shape)
     tup = _tuple_blocks(_linear_block, h, [(y, b_ind), (sw, b_ind), (denom, d_ind), (Wd, (nd, nd + 1))], b=b,
-                        want_grad=bool(return_grad), opts=opts)
+                        want_grad=bool(return_grad), options=o, chunk_size=cs, num_threads=nt)
     if reduction == "none":
         loss = _take(tup, 1, hdtype, drop_axis=nd - 1)
     else:

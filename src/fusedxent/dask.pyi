@@ -26,14 +26,18 @@ def softmax_cross_entropy(logits: _In, target: _In, *, axis: int = ...,
                           weight: Optional[ArrayLike] = ..., sample_weight: Optional[_In] = ...,
                           ignore_index: int = ..., label_smoothing: float = ...,
                           reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
-                          z_loss: float = ..., return_grad: Literal[False] = ...,
+                          z_loss: float = ...,
+                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
                           num_threads: Optional[int] = ...) -> Array: ...
 @overload
 def softmax_cross_entropy(logits: _In, target: _In, *, axis: int = ...,
                           weight: Optional[ArrayLike] = ..., sample_weight: Optional[_In] = ...,
                           ignore_index: int = ..., label_smoothing: float = ...,
                           reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
-                          z_loss: float = ..., return_grad: Literal[True],
+                          z_loss: float = ...,
+                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[True],
                           num_threads: Optional[int] = ...) -> tuple[Array, Array]: ...
 @overload
 def sigmoid_binary_cross_entropy(logits: _In, target: _In, *, weight: Optional[_In] = ...,
@@ -54,6 +58,7 @@ def evaluate(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = .
              sample_weight: Optional[_In] = ..., base: Optional[float] = ...,
              topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
              per_class: Union[bool, Literal["confusion"]] = ...,
+             softcap: Optional[float] = ..., temperature: float = ...,
              num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
 def evaluate_binary(logits: _In, targets: _In, *, sample_weight: Optional[_In] = ...,
                     base: Optional[float] = ..., calibration_bins: Optional[int] = ...,
@@ -63,5 +68,7 @@ def linear_cross_entropy(hidden: _In, linear_weight: ArrayLike, target: _In, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
                          sample_weight: Optional[_In] = ..., ignore_index: int = ..., label_smoothing: float = ...,
                          reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
-                         z_loss: float = ..., return_grad: bool = ..., chunk_size: Optional[int] = ...,
+                         z_loss: float = ...,
+                         softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                         alpha: Optional[ArrayLike] = ..., return_grad: bool = ..., chunk_size: Optional[int] = ...,
                          num_threads: Optional[int] = ...) -> Any: ...

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from . import _validate as V
+from ._options import LogitTransform, xent_options
 from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass   # noqa: F401 (result types)
 
 
@@ -131,22 +132,43 @@ def _reduce(rows, denom, reduction, k, dtype, shape):
     return total / denom * k if denom != 0 else 0.0
 
 
+def _focal_rows(x2, c, alpha, gamma, z, m, l, lse, finite):
+    """Focal loss rows and gradient (w.r.t. x2) from the class coefficients
+    c (N, C) = class weight x target, element by element in float64:
+    sum_j c_j a_j q_j^g L_j + z lse^2 with L_j = lse - x_j, q_j = 1 - p_j."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        L = (np.where(finite, m, 0.0)[:, None] - x2) + l[:, None]
+        q = -np.expm1(-L)
+        p = np.exp(-L)
+        qg = q ** gamma if gamma else np.ones_like(q)
+        ca = c * alpha[None, :]
+        rows = np.where(ca == 0, 0.0, ca * qg * L).sum(axis=1) + z * lse * lse
+        ratio = np.where(q > 0, L / q, 1.0)
+        g = qg * (1.0 + np.where(p > 0, gamma * p * ratio, 0.0))
+        G = np.where(ca == 0, 0.0, ca * g)
+        grad = (G.sum(axis=1) + 2 * z * lse)[:, None] * p - G
+    return np.where(finite, rows, np.nan), grad
+
+
 def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight=None,
                           ignore_index=-100, label_smoothing=0.0, reduction="mean",
-                          base=None, z_loss=0.0, return_grad=False, grad_out=None,
-                          num_threads=None):
+                          base=None, z_loss=0.0, softcap=None, temperature=1.0, gamma=0.0, alpha=None,
+                          return_grad=False, grad_out=None, num_threads=None):
+    o = xent_options(axis=axis, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                     reduction=reduction, base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
+                     gamma=gamma, alpha=alpha)
     x, ax, x2, mshape = _rows(logits, axis, "logits")
     dtype = x.dtype
     C = mshape[-1]
     idx_shape = mshape[:-1]
-    reduction = V.reduction(reduction)
-    k = V.log_base(base)
-    eps = V.unit_interval(label_smoothing, "label_smoothing")
-    z = V.nonneg(z_loss, "z_loss")
-    ignore_index = V.ignore_index(ignore_index)
+    reduction, k, eps, z, ignore_index = o.reduction, o.k, o.label_smoothing, o.z_loss, o.ignore_index
     V.num_threads(num_threads)
     kind, t = V.target_kind(target, x.shape, idx_shape, ax)
-    w = None if weight is None else V.weight_vector(weight, C, "weight", "one weight per class")
+    w = o.class_weight(C)
+    av = o.class_alpha(C)
+    dz = None
+    if not o.transform.identity:
+        x2, dz = o.transform.apply(x2)
     sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
     if grad_out is not None:
         V.out_array(grad_out, x.shape, dtype, "grad_out")
@@ -170,6 +192,9 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
                 rows = rows + eps / C * (np.where(wv == 0, 0.0, wv * (mm - x2)).sum(axis=1) + W * l)
             if z:
                 rows = rows + z * lse * lse
+            if o.focal:
+                c = wv * ((1 - eps) * (np.arange(C) == yy[:, None]) + eps / C)
+                rows, fgrad = _focal_rows(x2, c, np.ones(C) if av is None else av, o.gamma, z, m, l, lse, finite)
             rows = np.where(finite, rows, np.nan)
             rows = np.where(keep, s_i * rows, 0.0)
             denom = float(np.sum(np.where(keep, s_i * wy, 0.0)))
@@ -180,6 +205,8 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
             rows = np.where(c == 0, 0.0, c * (mm - x2)).sum(axis=1) + T * l
             if z:
                 rows = rows + z * lse * lse
+            if o.focal:
+                rows, fgrad = _focal_rows(x2, c, np.ones(C) if av is None else av, o.gamma, z, m, l, lse, finite)
             rows = s_i * np.where(finite, rows, np.nan)
             keep = np.ones(N, bool)
             denom = float(np.sum(s_i))
@@ -199,8 +226,12 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
             g = np.where(keep[:, None], g, 0.0)
         else:
             g = (T + 2 * z * lse)[:, None] * p - c
+        if o.focal:
+            g = np.where(keep[:, None], fgrad, 0.0)
         g[keep & ~finite] = np.nan
         g = g * (s_i * g_scale)[:, None]
+        if dz is not None:
+            g = g * dz
     g = _back(g, x, ax, mshape, dtype)
     if grad_out is not None:
         np.copyto(grad_out, g)
@@ -317,9 +348,12 @@ def _calibration(conf, hit, w, B, total):
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
-             calibration_bins=None, per_class=False, num_threads=None):
+             calibration_bins=None, per_class=False, softcap=None, temperature=1.0, num_threads=None):
     """Every metric of `evaluate` from the softmax in float64, row by row."""
+    tf = LogitTransform.of(softcap, temperature)
     x, ax, x2, mshape = _rows(logits, axis, "logits")
+    if not tf.identity:
+        x2 = tf.apply(x2)[0]
     C = mshape[-1]
     idx_shape = mshape[:-1]
     ignore_index = V.ignore_index(ignore_index)
@@ -398,7 +432,8 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
 
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None,
                                    sample_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
-                                   base=None, z_loss=0.0, return_grad=False, chunk_size=None, num_threads=None):
+                                   base=None, z_loss=0.0, softcap=None, temperature=1.0, gamma=0.0, alpha=None,
+                                   return_grad=False, chunk_size=None, num_threads=None):
     """The oracle: the logits materialized in float64, then the reference
     softmax_cross_entropy and the chain rule through the linear layer."""
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
@@ -410,7 +445,8 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     out = softmax_cross_entropy(logits, y.reshape(-1), weight=weight,
                                   sample_weight=None if sample_weight is None else np.reshape(sample_weight, -1),
                                   ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction,
-                                  base=base, z_loss=z_loss, return_grad=return_grad)
+                                  base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
+                                  gamma=gamma, alpha=alpha, return_grad=return_grad)
     loss, g = (out if return_grad else (out, None))
     if reduction == "none":
         loss = np.asarray(loss).reshape(hshape[:-1]).astype(hdtype)

@@ -1,0 +1,348 @@
+"""Logit soft-capping, temperature and the softmax focal loss (issue 26):
+each against PyTorch autograd in float64 (the loss written as the formula,
+the gradient from autograd, not from the closed form the kernels use), on
+every path the kernels take -- the small-class tiles (2..64 classes), the
+row kernels (65 and more), many reduction blocks, 16-bit inputs, a class
+axis that is not last, ignored rows, class and sample weights,
+probability targets, every reduction, grad_out and in-place gradients --
+and combined with the options that were there before; plus the options
+value itself (validated once, immutable, hashable)."""
+import numpy as np
+import pytest
+
+import fusedxent as fx
+from fusedxent import reference as R
+from fusedxent._options import LogitTransform, XentOptions, xent_options
+
+torch = pytest.importorskip("torch")
+
+
+def torch_loss(x, target, *, axis=-1, weight=None, sample_weight=None, ignore_index=-100, label_smoothing=0.0,
+               reduction="mean", z_loss=0.0, softcap=None, temperature=1.0, gamma=0.0, alpha=None):
+    """The definition in float64 torch, autograd for the gradient."""
+    x = np.asarray(x, np.float64)
+    xt = torch.tensor(np.moveaxis(x, axis, -1).copy(), requires_grad=True)
+    C = xt.shape[-1]
+    z = xt / temperature
+    if softcap is not None:
+        z = softcap * torch.tanh(z / softcap)
+    z2 = z.reshape(-1, C)
+    lp = torch.log_softmax(z2, -1)
+    lse = torch.logsumexp(z2, -1)
+    p = lp.exp()
+    w = torch.ones(C, dtype=torch.float64) if weight is None else torch.tensor(np.asarray(weight, np.float64))
+    a = torch.ones(C, dtype=torch.float64) if alpha is None else \
+        torch.tensor(np.broadcast_to(np.asarray(alpha, np.float64), (C,)).copy())
+    N = z2.shape[0]
+    sw = torch.ones(N, dtype=torch.float64) if sample_weight is None else \
+        torch.tensor(np.asarray(sample_weight, np.float64).reshape(-1))
+    t = np.asarray(target)
+    if t.dtype.kind in "iu":
+        y = torch.tensor(t.reshape(-1).astype(np.int64))
+        keep = y != ignore_index
+        yy = torch.where(keep, y, torch.zeros_like(y))
+        tt = (1 - label_smoothing) * torch.nn.functional.one_hot(yy, C).double() + label_smoothing / C
+        denom = (sw * w[yy] * keep).sum()
+    else:
+        tt = torch.tensor(np.moveaxis(t.astype(np.float64), axis, -1).reshape(-1, C))
+        tt = (1 - label_smoothing) * tt + label_smoothing / C
+        keep = torch.ones(N, dtype=torch.bool)
+        denom = sw.sum()
+    terms = -(w * a)[None, :] * tt * (1 - p) ** gamma * lp
+    rows = terms.sum(-1) + z_loss * lse ** 2
+    rows = torch.where(keep, sw * rows, torch.zeros_like(rows))
+    if reduction == "none":
+        loss = rows
+        rows.sum().backward()      # the per-row losses' sum: what return_grad's gradient is of
+    else:
+        loss = rows.sum() / (denom if reduction == "mean" else 1.0)
+        loss.backward()
+    g = np.moveaxis(xt.grad.numpy(), -1, axis)
+    out = loss.detach().numpy()
+    if reduction == "none":
+        out = np.moveaxis(out.reshape(np.moveaxis(x, axis, -1).shape[:-1]), -1, -1) if x.ndim > 1 else out
+    return out, g
+
+
+def close(got, want, dtype, what):
+    tol = {np.float64: 1e-10, np.float32: 3e-5}[np.dtype(dtype).type] if np.dtype(dtype).itemsize >= 4 else 3e-2
+    got = np.asarray(got, np.float64)
+    want = np.asarray(want, np.float64)
+    scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale * 1e-2 if dtype == np.float64 else tol * scale,
+                               err_msg=what)
+
+
+SHAPES = [(37, 2), (300, 7), (70, 64), (129, 65), (700, 100)]   # small-class tiles, row kernels, many blocks
+OPTS = [dict(softcap=3.0), dict(temperature=0.6), dict(softcap=2.0, temperature=1.7),
+        dict(gamma=2.0), dict(gamma=0.5, alpha=0.25), dict(gamma=1.5, alpha="vector"),
+        dict(gamma=2.0, softcap=4.0, temperature=2.0, alpha="vector")]
+
+
+def _data(N, C, seed, scale=3.0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((N, C)) * scale).astype(dtype)
+    y = rng.integers(0, C, N)
+    return rng, x, y
+
+
+def _opts(o, C, rng):
+    o = dict(o)
+    if isinstance(o.get("alpha"), str):
+        o["alpha"] = rng.uniform(0.1, 1.0, C)
+    return o
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("k", range(len(OPTS)))
+def test_index_targets_match_torch(shape, k):
+    N, C = shape
+    rng, x, y = _data(N, C, 7 * k + C)
+    o = _opts(OPTS[k], C, rng)
+    loss, g = fx.softmax_cross_entropy(x, y, return_grad=True, **o)
+    lt, gt = torch_loss(x, y, **o)
+    close(loss, lt, np.float64, f"loss {o}")
+    close(g, gt, np.float64, f"grad {o}")
+    np.testing.assert_allclose(fx.softmax_cross_entropy(x, y, **o), loss, rtol=1e-14)   # with and without the gradient
+    lr, gr = R.softmax_cross_entropy(x, y, return_grad=True, **o)
+    close(lr, lt, np.float64, "reference loss")
+    close(gr, gt, np.float64, "reference grad")
+
+
+@pytest.mark.parametrize("shape", [(50, 3), (90, 130)])
+@pytest.mark.parametrize("k", range(len(OPTS)))
+@pytest.mark.parametrize("combo", ["weights", "smoothing", "zloss_ignore", "none", "sum"])
+def test_combined_with_every_option(shape, k, combo):
+    N, C = shape
+    rng, x, y = _data(N, C, 3 * k + C)
+    o = _opts(OPTS[k], C, rng)
+    if combo == "weights":
+        o.update(weight=rng.uniform(0.2, 2.0, C), sample_weight=rng.uniform(0, 2, N))
+    elif combo == "smoothing":
+        o.update(label_smoothing=0.15, weight=rng.uniform(0.2, 2.0, C))
+    elif combo == "zloss_ignore":
+        y[::5] = -7
+        o.update(z_loss=1e-2, ignore_index=-7, sample_weight=rng.uniform(0, 2, N))
+    else:
+        o.update(reduction=combo)
+    loss, g = fx.softmax_cross_entropy(x, y, return_grad=True, **o)
+    lt, gt = torch_loss(x, y, **o)
+    close(loss, lt, np.float64, f"loss {combo} {o}")
+    close(g, gt, np.float64, f"grad {combo} {o}")
+    lr, gr = R.softmax_cross_entropy(x, y, return_grad=True, **o)
+    close(lr, lt, np.float64, "reference loss")
+    close(gr, gt, np.float64, "reference grad")
+
+
+@pytest.mark.parametrize("shape", [(40, 5), (80, 70)])
+@pytest.mark.parametrize("k", range(len(OPTS)))
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_probability_targets(shape, k, smoothing):
+    N, C = shape
+    rng, x, _ = _data(N, C, k + C)
+    t = rng.dirichlet(np.full(C, 0.3), N)
+    t[::7] = np.eye(C)[rng.integers(0, C, len(t[::7]))]     # one-hot rows: zero terms
+    o = _opts(OPTS[k], C, rng)
+    o.update(label_smoothing=smoothing, sample_weight=rng.uniform(0, 2, N), weight=rng.uniform(0.5, 1.5, C))
+    loss, g = fx.softmax_cross_entropy(x, t, return_grad=True, **o)
+    lt, gt = torch_loss(x, t, **o)
+    close(loss, lt, np.float64, f"loss {o}")
+    close(g, gt, np.float64, f"grad {o}")
+
+
+@pytest.mark.parametrize("k", range(len(OPTS)))
+def test_class_axis_not_last_and_grad_out(k):
+    rng = np.random.default_rng(k)
+    x = rng.standard_normal((6, 9, 11)) * 2
+    y = rng.integers(0, 9, (6, 11))
+    o = _opts(OPTS[k], 9, rng)
+    lt, gt = torch_loss(x, y, axis=1, **o)
+    out = np.empty_like(x)
+    loss, g = fx.softmax_cross_entropy(x, y, axis=1, return_grad=True, grad_out=out, **o)
+    assert g is out
+    close(loss, lt, np.float64, "loss")
+    close(g, gt, np.float64, "grad")
+    # in place: the gradient written over the logits
+    x2 = np.ascontiguousarray(rng.standard_normal((300, 70)))
+    y2 = rng.integers(0, 70, 300)
+    lt, gt = torch_loss(x2, y2, **_opts(OPTS[k], 70, np.random.default_rng(1)))
+    loss, g = fx.softmax_cross_entropy(x2, y2, return_grad=True, grad_out=x2, **_opts(OPTS[k], 70,
+                                                                                       np.random.default_rng(1)))
+    assert g is x2
+    close(loss, lt, np.float64, "in-place loss")
+    close(g, gt, np.float64, "in-place grad")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("k", [0, 2, 3, 6])
+@pytest.mark.parametrize("C", [5, 100])
+def test_narrow_inputs(dtype, k, C):
+    if dtype == "bfloat16":
+        ml = pytest.importorskip("ml_dtypes")
+        dt = np.dtype(ml.bfloat16)
+    else:
+        dt = np.dtype(dtype)
+    rng, x, y = _data(400, C, k, dtype=np.float64)
+    x = x.astype(dt)
+    o = _opts(OPTS[k], C, rng)
+    loss, g = fx.softmax_cross_entropy(x, y, return_grad=True, **o)
+    assert g.dtype == dt
+    lt, gt = torch_loss(x.astype(np.float64), y, **o)
+    close(loss, lt, np.float32 if dt.itemsize >= 4 else np.float16, "loss")
+    close(g.astype(np.float64), gt, np.float32 if dt.itemsize >= 4 else np.float16, "grad")
+
+
+def test_defaults_leave_results_bitwise():
+    rng, x, y = _data(500, 40, 1)
+    for o in (dict(), dict(label_smoothing=0.1, z_loss=1e-3)):
+        a = fx.softmax_cross_entropy(x, y, return_grad=True, **o)
+        b = fx.softmax_cross_entropy(x, y, return_grad=True, softcap=None, temperature=1.0, gamma=0.0,
+                                     alpha=None, **o)
+        assert a[0] == b[0] and np.array_equal(a[1], b[1])
+
+
+def test_focal_with_gamma_zero_is_cross_entropy():
+    rng, x, y = _data(300, 30, 2)
+    w = rng.uniform(0.5, 2, 30)
+    ce, gce = fx.softmax_cross_entropy(x, y, weight=w, return_grad=True)
+    fl, gfl = fx.softmax_cross_entropy(x, y, weight=w, gamma=0.0, alpha=1.0, return_grad=True)
+    np.testing.assert_allclose(fl, ce, rtol=1e-14)
+    np.testing.assert_allclose(gfl, gce, rtol=1e-12, atol=1e-17)
+
+
+def test_focal_confident_rows_keep_relative_accuracy():
+    # p_y = 1 - 1e-30: the loss is q^2 * (-log p) ~ 1e-90, far below what
+    # 1 - p_y in floating point could give
+    x = np.array([[0.0, -69.0776, -80.0]])
+    y = np.array([0])
+    got = fx.softmax_cross_entropy(x, y, gamma=2.0)
+    s = np.exp(-69.0776) + np.exp(-80.0)
+    L = np.log1p(s)
+    q = s / (1 + s)
+    np.testing.assert_allclose(got, q ** 2 * L, rtol=1e-12)
+    assert got > 0
+
+
+def test_softcap_limits_and_infinite_logits():
+    # z = cap tanh(x / cap): an infinite logit becomes +-cap, its gradient 0
+    x = np.array([[np.inf, 0.0, 1.0], [-np.inf, 2.0, 0.5]])
+    y = np.array([0, 1])
+    loss, g = fx.softmax_cross_entropy(x, y, softcap=5.0, return_grad=True, reduction="none")
+    z = 5.0 * np.tanh(np.where(np.isfinite(x), x, np.sign(x) * 1e3) / 5.0)
+    np.testing.assert_allclose(loss, R.softmax_cross_entropy(z, y, reduction="none"), rtol=1e-12)
+    assert np.all(np.isfinite(g)) and g[0, 0] == 0 and g[1, 0] == 0
+    # huge softcap: the identity to rounding
+    rng, x, y = _data(50, 8, 4)
+    np.testing.assert_allclose(fx.softmax_cross_entropy(x, y, softcap=1e8), fx.softmax_cross_entropy(x, y),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("C", [3, 90])
+def test_evaluate_is_that_of_the_transformed_logits(C):
+    rng, x, y = _data(400, C, C)
+    tf = dict(softcap=2.5, temperature=1.3)
+    z = 2.5 * np.tanh(x / 1.3 / 2.5)
+    kw = dict(topk=(1, 2), calibration_bins=10, per_class=True, sample_weight=rng.uniform(0, 1, 400))
+    got = fx.evaluate(x, y, **tf, **kw)
+    want = fx.evaluate(z, y, **kw)
+    ref = R.evaluate(x, y, **tf, **kw)
+    for e in (want, ref):
+        for f in ("loss", "accuracy", "brier", "entropy"):
+            np.testing.assert_allclose(getattr(got, f), getattr(e, f), rtol=1e-12, err_msg=f)
+        np.testing.assert_allclose(got.lse, e.lse, rtol=1e-12)
+        np.testing.assert_array_equal(got.argmax, e.argmax)
+    np.testing.assert_allclose(got.calibration.ece, want.calibration.ece, rtol=1e-9)
+    # the loss is the cross-entropy's of the same transform
+    np.testing.assert_allclose(got.loss, fx.softmax_cross_entropy(x, y, sample_weight=kw["sample_weight"], **tf),
+                               rtol=1e-12)
+    # streaming: batches and a merge give the same
+    ev = fx.Evaluator(**tf, topk=(1, 2), calibration_bins=10, per_class=True)
+    ev.update(x[:150], y[:150], kw["sample_weight"][:150])
+    other = fx.Evaluator(**tf, topk=(1, 2), calibration_bins=10, per_class=True)
+    other.update(x[150:], y[150:], kw["sample_weight"][150:])
+    r = ev.merge(other).result()
+    np.testing.assert_allclose(r.loss, got.loss, rtol=1e-12)
+    with pytest.raises(ValueError, match="softcap"):
+        fx.Evaluator(softcap=2.5, topk=(1, 2), calibration_bins=10, per_class=True).merge(
+            fx.Evaluator(topk=(1, 2), calibration_bins=10, per_class=True))
+
+
+def test_linear_head_takes_every_option():
+    rng = np.random.default_rng(5)
+    h = rng.standard_normal((64, 12))
+    W = rng.standard_normal((90, 12)) * 0.5
+    b = rng.standard_normal(90) * 0.1
+    y = rng.integers(0, 90, 64)
+    o = dict(softcap=3.0, temperature=0.8, gamma=2.0, alpha=rng.uniform(0.2, 1, 90), label_smoothing=0.05)
+    loss, grads = fx.linear_cross_entropy(h, W, y, linear_bias=b, return_grad=True, chunk_size=16, **o)
+    logits = h @ W.T + b
+    lt, gt = torch_loss(logits, y, **o)
+    close(loss, lt, np.float64, "loss")
+    close(grads.hidden, gt @ W, np.float64, "d_hidden")
+    close(grads.linear_weight, gt.T @ h, np.float64, "d_weight")
+    lr, gr = R.linear_cross_entropy(h, W, y, linear_bias=b, return_grad=True, **o)
+    close(lr, lt, np.float64, "reference")
+
+
+def test_dask_takes_every_option():
+    da = pytest.importorskip("dask.array")
+    import fusedxent.dask  # noqa: F401
+    rng, x, y = _data(300, 20, 8)
+    o = dict(softcap=3.0, temperature=0.8, gamma=2.0, alpha=rng.uniform(0.2, 1, 20))
+    loss, g = fx.softmax_cross_entropy(x, y, return_grad=True, **o)
+    dl, dg = fx.dask.softmax_cross_entropy(da.from_array(x, chunks=(70, 20)), da.from_array(y, chunks=70),
+                                           return_grad=True, **o)
+    np.testing.assert_allclose(dl.compute(), loss, rtol=1e-12)
+    np.testing.assert_allclose(dg.compute(), g, rtol=1e-12, atol=1e-18)
+    ev = fx.dask.evaluate(da.from_array(x, chunks=(70, 20)), da.from_array(y, chunks=70), softcap=3.0,
+                          temperature=0.8)
+    np.testing.assert_allclose(float(ev.loss.compute()), fx.evaluate(x, y, softcap=3.0, temperature=0.8).loss,
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("kw, err", [
+    (dict(softcap=0.0), ValueError), (dict(softcap=-1.0), ValueError), (dict(softcap=np.inf), ValueError),
+    (dict(softcap=np.nan), ValueError), (dict(temperature=0.0), ValueError), (dict(temperature=-2.0), ValueError),
+    (dict(temperature=np.inf), ValueError), (dict(gamma=-0.5), ValueError), (dict(gamma=np.nan), ValueError),
+    (dict(alpha=-0.1), ValueError), (dict(alpha=np.ones(4)), ValueError), (dict(alpha=np.ones((5, 1))), ValueError),
+    (dict(alpha=[1, 2, -1, 1, 1]), ValueError), (dict(softcap="3"), TypeError), (dict(temperature=True), TypeError),
+    (dict(alpha="x"), TypeError)])
+def test_errors_before_any_work(kw, err):
+    x = np.zeros((3, 5))
+    y = np.array([0, 1, 2])
+    out = np.full_like(x, 7.0)
+    with pytest.raises(err):
+        fx.softmax_cross_entropy(x, y, return_grad=True, grad_out=out, **kw)
+    assert np.all(out == 7.0)
+    if set(kw) <= {"softcap", "temperature"}:
+        with pytest.raises(err):
+            fx.evaluate(x, y, **kw)
+        with pytest.raises(err):
+            fx.Evaluator(**kw)
+        with pytest.raises(err):
+            R.evaluate(x, y, **kw)
+    with pytest.raises(err):
+        R.softmax_cross_entropy(x, y, **kw)
+
+
+def test_the_options_value():
+    a = xent_options(softcap=3, temperature=2, gamma=1, alpha=np.array([0.5, 1.0]))
+    b = xent_options(softcap=3.0, temperature=2.0, gamma=1.0, alpha=[0.5, 1.0])
+    assert isinstance(a, XentOptions) and a == b and hash(a) == hash(b)
+    assert a != xent_options(softcap=3.0, temperature=2.0, gamma=1.0, alpha=[0.5, 1.5])
+    with pytest.raises(Exception):
+        a.gamma = 2.0
+    with pytest.raises(ValueError):
+        a.alpha[0] = 3.0                  # read-only copy: the caller's later writes cannot reach it
+    w = np.ones(3)
+    o = xent_options(weight=w)
+    w[0] = 5.0
+    assert o.weight[0] == 1.0
+    assert xent_options().shortcut and xent_options(reduction="sum").shortcut
+    for kw in (dict(softcap=1.0), dict(temperature=2.0), dict(gamma=1.0), dict(alpha=0.5), dict(z_loss=0.1),
+               dict(label_smoothing=0.1), dict(weight=[1.0, 2.0]), dict(base=2), dict(reduction="none")):
+        assert not xent_options(**kw).shortcut, kw
+    assert not xent_options(gamma=1.0).plain and xent_options(softcap=1.0).plain
+    assert LogitTransform.of(None, 1.0).identity and not LogitTransform.of(2.0, 1.0).identity
+    # the memo does not confuse equal-comparing values of different types
+    assert xent_options(temperature=2).transform.temperature == 2.0
