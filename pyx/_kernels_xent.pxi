@@ -23,6 +23,36 @@ cdef struct CE:
     const double *alpha     # focal class balance (C) or NULL (1 for every class)
 
 
+cdef struct RowOut:
+    # per-row statistics of the (transformed) logits, written beside the
+    # loss when not NULL: lse, entropy (float64), argmax (first on ties)
+    double *lse
+    double *ent
+    int64_t *amax
+
+
+cdef inline RowOut ro_at(RowOut r, Py_ssize_t i) noexcept nogil:
+    r.lse = r.lse + i if r.lse != NULL else NULL
+    r.ent = r.ent + i if r.ent != NULL else NULL
+    r.amax = r.amax + i if r.amax != NULL else NULL
+    return r
+
+
+cdef inline void put_row_stats(RowOut r, const Work *w, Py_ssize_t n) noexcept nogil:
+    """From a tile's statistics (with the optional sx): lse = m + l (m
+    where l is NaN: a NaN row, or one whose maximum is infinite), entropy
+    H = l + sum_j p_j (m - x_j) = l + sx / (1 + s), argmax k."""
+    cdef Py_ssize_t i
+    cdef double l
+    if r.lse == NULL:
+        return
+    for i in range(n):
+        l = w.st.l[i]
+        r.lse[i] = w.st.m[i] if isnan(l) else w.st.m[i] + l
+        r.ent[i] = NAN if isnan(l) else l + w.st.sx[i] / (1.0 + w.st.s[i])
+        r.amax[i] = w.st.k[i]
+
+
 cdef class CEOptions:
     """The validated options of a softmax cross-entropy call, as the struct
     the block code reads (keyword-only: nothing can be swapped)."""
@@ -66,7 +96,8 @@ cdef class CEOptions:
 
 
 cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const double *sw,
-                        floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+                        floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part,
+                        RowOut ro) noexcept nogil:
     """n rows of the class-index loss; adds to part = (weighted loss sum,
     sum of s_i w[y_i] over kept rows: the mean's denominator); with
     o.check, labels out of range make both NaN instead."""
@@ -93,9 +124,9 @@ cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const 
         if bad:
             pass
         elif o.focal and o.eps != 0.0:
-            ce_focal_general(o, x, y, NULL, sw, loss, grad, n, w, part)
+            ce_focal_general(o, x, y, NULL, sw, loss, grad, n, w, part, ro)
         else:
-            ce_index_general(o, x, y, sw, loss, grad, n, w, part)
+            ce_index_general(o, x, y, sw, loss, grad, n, w, part, ro)
     if bad:
         # a label out of range: the partial sums say so (NaN), and the
         # caller finds and names it
@@ -104,7 +135,8 @@ cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const 
 
 
 cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, const double *sw,
-                           floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+                           floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part,
+                           RowOut ro) noexcept nogil:
     """ce_index_tile with smoothing, z-loss, the focal terms (without
     smoothing) or the gradient, row by row.
 
@@ -140,6 +172,7 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
     cdef double *a = w.a
     cdef double *b = w.b
     cdef floating *e = stats_exp_op(x, grad, n, C, w, 0)   # exp(x - m), scaled into grad below
+    put_row_stats(ro, w, n)
     if eps != 0.0:
         if floating is float:
             fx_F.wdiff_rows(x, n, C, ms, cw, d1)
@@ -223,7 +256,7 @@ cdef inline double focal_term(double L, double gam, double *g) noexcept nogil:
 
 cdef void ce_focal_general(const CE *o, const floating *x, const int64_t *y, const floating *t,
                            const double *sw, floating *loss, floating *grad, Py_ssize_t n, Work *w,
-                           double *part) noexcept nogil:
+                           double *part, RowOut ro) noexcept nogil:
     """Focal loss with a target distribution: probability targets t (y NULL)
     or class indices y with label smoothing, element by element.  With
     c_j = w_j t'_j (t' = ta t + tb, or (1-eps)[j=y] + eps/C) and
@@ -240,6 +273,7 @@ cdef void ce_focal_general(const CE *o, const floating *x, const int64_t *y, con
     cdef double gam = o.gamma, ec = o.eps / C
     cdef const floating *xr
     stats_op(x, n, C, &w.st)
+    put_row_stats(ro, w, n)
     for i in range(n):
         xr = x + i * C
         si = sw[i] if sw != NULL else 1.0
@@ -294,13 +328,17 @@ cdef void ce_focal_general(const CE *o, const floating *x, const int64_t *y, con
             gj = 0.0
             if cj != 0.0:
                 focal_term(L, gam, &gj)
-            grad[i * C + j] = <floating>(o.gscale * si * ((G + 2.0 * o.z * lse) * pk - cj * gj))
+                gj = cj * gj
+            # (G + 2 z lse) p_k - G_k, with p_k - 1 = -expm1(-L) exact where
+            # p_k rounds to 1
+            grad[i * C + j] = <floating>(o.gscale * si * ((G + 2.0 * o.z * lse - gj) * pk + gj * expm1(-L)))
     part[0] = total
     part[1] = wsum
 
 
 cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const double *sw,
-                       floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+                       floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part,
+                       RowOut ro) noexcept nogil:
     """n rows of the probability-target loss (grad may be x, not t); adds
     to part = (weighted loss sum, sum of s_i), row by row.  With c_j = w_j t'_j and T = sum_j c_j:
         row loss = s_i [ sum_j c_j (m - x_j) + T l + z lse^2 ]   (= s_i [-sum c_j log p_j + z lse^2])
@@ -310,9 +348,10 @@ cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const 
     cdef double m, l, lse, si, row, total = part[0], wsum = part[1]
     cdef floating *e
     if o.focal:
-        ce_focal_general(o, x, NULL, t, sw, loss, grad, n, w, part)
+        ce_focal_general(o, x, NULL, t, sw, loss, grad, n, w, part, ro)
         return
     e = stats_exp_op(x, grad, n, C, w, 0)   # exp(x - m), finished into grad below
+    put_row_stats(ro, w, n)
     if floating is float:
         fx_F.tdiff_rows(x, t, n, C, w.st.m, o.cw, o.ta, o.tb, w.d1, w.d2)
     else:
@@ -360,49 +399,71 @@ cdef inline const double *atd(const double *p, Py_ssize_t i) noexcept nogil:
 
 
 cdef void ce_index_rows(const CE *o, const floating *x, const int64_t *y, const double *sw,
-                        floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+                        floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part,
+                        RowOut ro) noexcept nogil:
     cdef Py_ssize_t t0, C = o.C
     part[0] = 0.0
     part[1] = 0.0
     t0 = 0
     while t0 < n:          # tile by tile
         ce_index_tile(o, x + t0 * C, y + t0, atd(sw, t0), at(loss, t0), at(grad, t0 * C), min(w.rows, n - t0),
-                      w, part)
+                      w, part, ro_at(ro, t0))
         t0 += w.rows
 
 
 cdef void ce_soft_rows(const CE *o, const floating *x, const floating *t, const double *sw,
-                       floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part) noexcept nogil:
+                       floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part,
+                       RowOut ro) noexcept nogil:
     cdef Py_ssize_t t0, C = o.C
     part[0] = 0.0
     part[1] = 0.0
     t0 = 0
     while t0 < n:          # tile by tile
         ce_soft_tile(o, x + t0 * C, t + t0 * C, atd(sw, t0), at(loss, t0), at(grad, t0 * C), min(w.rows, n - t0),
-                     w, part)
+                     w, part, ro_at(ro, t0))
         t0 += w.rows
 
 
-# streams: 0 logits, 1 labels | probabilities, 2 sample weights, 3 loss rows, 4 gradient
+cdef inline RowOut row_out(void **p) noexcept nogil:
+    cdef RowOut r
+    r.lse = <double *>p[5]
+    r.ent = <double *>p[6]
+    r.amax = <int64_t *>p[7]
+    return r
+
+
+# streams: 0 logits, 1 labels | probabilities, 2 sample weights, 3 loss rows, 4 gradient,
+# 5 lse, 6 entropy, 7 argmax
 cdef void ce_index_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part,
                        const floating *t) noexcept nogil:
     ce_index_rows(<const CE *>c, <const floating *>p[0], <const int64_t *>p[1], <const double *>p[2],
-                  <floating *>p[3], <floating *>p[4], n, w, part)
+                  <floating *>p[3], <floating *>p[4], n, w, part, row_out(p))
 
 cdef void ce_soft_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part,
                       const floating *t) noexcept nogil:
     ce_soft_rows(<const CE *>c, <const floating *>p[0], <const floating *>p[1], <const double *>p[2],
-                 <floating *>p[3], <floating *>p[4], n, w, part)
+                 <floating *>p[3], <floating *>p[4], n, w, part, row_out(p))
 
 
 def softmax_xent(x, *, CEOptions options, labels=None, probabilities=None, sample_weight=None,
-                 loss_out=None, grad_out=None, partial, Py_ssize_t rows_per_block, int nt):
+                 loss_out=None, grad_out=None, lse_out=None, entropy_out=None, argmax_out=None, partial,
+                 Py_ssize_t rows_per_block, int nt):
     """Softmax cross-entropy over the rows of x (N, C); partial[b] (nblocks
     x 2) receives block b's (loss sum, denominator sum).  Exactly one of
-    `labels` (int64, N) and `probabilities` (N, C) is given."""
+    `labels` (int64, N) and `probabilities` (N, C) is given.  lse_out,
+    entropy_out (float64) and argmax_out (int64), all or none, receive the
+    rows' statistics (the options must not be plain: xent_rows has none)."""
     cdef _Job job = _Job()
     cdef Py_ssize_t N = x.shape[0], C = options.c.C
     cdef bint by_index = labels is not None
+    cdef bint stats = lse_out is not None
+    if stats != (entropy_out is not None) or stats != (argmax_out is not None):
+        raise ValueError("fusedxent kernel: lse_out, entropy_out and argmax_out go together")
+    if stats and (lse_out.dtype.char != "d" or entropy_out.dtype.char != "d" or argmax_out.dtype.kind != "i"
+                  or argmax_out.dtype.itemsize != 8):
+        raise TypeError("fusedxent kernel: lse_out, entropy_out float64, argmax_out int64")
+    if stats and options.c.plain:
+        raise ValueError("fusedxent kernel: row statistics need options that are not plain")
     if x.shape[1] != C:
         raise ValueError(f"fusedxent kernel: x has {x.shape[1]} classes, options {C}")
     job.add(x, N, C, "x")
@@ -415,9 +476,13 @@ def softmax_xent(x, *, CEOptions options, labels=None, probabilities=None, sampl
     job.add(sample_weight, N, 1, "sample_weight", False, False)
     job.add(loss_out, N, 1, "loss_out", True)
     job.add(grad_out, N, C, "grad_out", True)
+    job.add(lse_out, N, 1, "lse_out", True, False)
+    job.add(entropy_out, N, 1, "entropy_out", True, False)
+    job.add(argmax_out, N, 1, "argmax_out", True, False)
     job.transform(options.temperature, options.softcap, 0, 4)
     job.run(ce_index_blk[float] if by_index else ce_soft_blk[float],
-            ce_index_blk[double] if by_index else ce_soft_blk[double], &options.c, N, rows_per_block, partials(partial, nblocks(N, rows_per_block), 2), 2, nt, C, False,
+            ce_index_blk[double] if by_index else ce_soft_blk[double], &options.c, N, rows_per_block,
+            partials(partial, nblocks(N, rows_per_block), 2), 2, nt, C, stats,   # extras: sx, for the entropy
             job.in_place(0, 4))                  # exps: the in-place gradient's scratch
 
 
@@ -429,6 +494,7 @@ def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t
     one label per row in [0, C) or ignore_index; the caller's full path
     then raises with the message."""
     cdef CE o
+    cdef RowOut no_rows
     cdef double part[2]
     cdef Py_ssize_t i, N = x.shape[0], C = x.shape[1]
     cdef Work *w
@@ -438,6 +504,7 @@ def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t
         if (y[i] < 0 or y[i] >= C) and y[i] != ignore_index:
             return None
     memset(&o, 0, sizeof(CE))
+    memset(&no_rows, 0, sizeof(RowOut))
     o.plain = True
     o.C = C
     o.cw_sum = C
@@ -450,6 +517,6 @@ def xent_index_one_block(const floating[:, ::1] x, const int64_t[::1] y, int64_t
         if w == NULL:
             raise MemoryError("fusedxent: no memory for the kernels' scratch")
         with nogil:
-            ce_index_rows(&o, &x[0, 0], &y[0], NULL, <floating *>NULL, <floating *>NULL, N, w, part)
+            ce_index_rows(&o, &x[0, 0], &y[0], NULL, <floating *>NULL, <floating *>NULL, N, w, part, no_rows)
         free(w)
     return part[0], part[1]

@@ -346,3 +346,110 @@ def test_the_options_value():
     assert LogitTransform.of(None, 1.0).identity and not LogitTransform.of(2.0, 1.0).identity
     # the memo does not confuse equal-comparing values of different types
     assert xent_options(temperature=2).transform.temperature == 2.0
+
+
+@pytest.mark.parametrize("V_, o", [(7, dict()), (90, dict(softcap=3.0, temperature=0.7)),
+                                   (130, dict(gamma=2.0, label_smoothing=0.1)), (50, dict(z_loss=1e-3))])
+def test_linear_return_stats(V_, o):
+    rng = np.random.default_rng(V_)
+    h = rng.standard_normal((3, 25, 16))
+    W = rng.standard_normal((V_, 16)) * 0.7
+    y = rng.integers(0, V_, (3, 25))
+    y[0, :3] = -100                                   # ignored rows still get their statistics
+    loss, stats = fx.linear_cross_entropy(h, W, y, return_stats=True, chunk_size=11, **o)
+    loss2, grads, stats2 = fx.linear_cross_entropy(h, W, y, return_stats=True, return_grad=True, chunk_size=11, **o)
+    assert isinstance(stats, fx.RowStats) and isinstance(grads, fx.LinearGrads)
+    np.testing.assert_allclose(loss, fx.linear_cross_entropy(h, W, y, chunk_size=11, **o), rtol=1e-13)
+    tf = LogitTransform.of(o.get("softcap"), o.get("temperature", 1.0))
+    z = tf.apply(h @ W.T)[0]
+    m = z.max(-1, keepdims=True)
+    lse = (m + np.log(np.exp(z - m).sum(-1, keepdims=True)))[..., 0]
+    p = np.exp(z - lse[..., None])
+    ent = -(p * np.log(p)).sum(-1)
+    rl, rst = R.linear_cross_entropy(h, W, y, return_stats=True, **o)
+    np.testing.assert_allclose(rl, loss, rtol=1e-12)
+    for st in (stats, stats2, rst):
+        assert st.lse.shape == y.shape and st.lse.dtype == np.float64 and st.argmax.dtype == np.int64
+        np.testing.assert_allclose(st.lse, lse, rtol=1e-13)
+        np.testing.assert_allclose(st.entropy, ent, rtol=1e-11, atol=1e-14)
+        np.testing.assert_array_equal(st.argmax, z.argmax(-1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("o", [dict(), dict(softcap=2.0, temperature=1.5, calibration_bins=8, per_class="confusion",
+                                            topk=(1, 3))])
+def test_linear_evaluate_equals_evaluate_on_the_logits(dtype, o):
+    rng = np.random.default_rng(3)
+    h = rng.standard_normal((200, 24)).astype(dtype)
+    W = (rng.standard_normal((40, 24)) * 0.5).astype(dtype)
+    b = (rng.standard_normal(40) * 0.1).astype(dtype)
+    y = rng.integers(0, 40, 200)
+    y[::9] = -1
+    sw = rng.uniform(0, 1, 200)
+    got = fx.linear_evaluate(h, W, y, linear_bias=b, ignore_index=-1, sample_weight=sw, chunk_size=33, **o)
+    want = fx.evaluate(h @ W.T + b, y, ignore_index=-1, sample_weight=sw, **o)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for f in ("loss", "accuracy", "brier", "entropy", "count"):
+        np.testing.assert_allclose(getattr(got, f), getattr(want, f), rtol=tol, err_msg=f)
+    np.testing.assert_allclose(got.lse, want.lse, rtol=tol)
+    np.testing.assert_array_equal(got.argmax, want.argmax)
+    assert got.topk_accuracy.keys() == want.topk_accuracy.keys()
+    if "calibration_bins" in o:
+        np.testing.assert_allclose(got.calibration.ece, want.calibration.ece, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(got.per_class.confusion, want.per_class.confusion)
+    with pytest.raises(ValueError):
+        fx.linear_evaluate(h, W, y[:-1])
+
+
+def test_cli_softcap_and_temperature(tmp_path):
+    import json
+    import subprocess
+    import sys
+    rng, x, y = _data(3000, 12, 6)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+
+    def cli(*args):
+        r = subprocess.run([sys.executable, "-m", "fusedxent", "evaluate", *map(str, args)], capture_output=True,
+                           text=True)
+        return r.returncode, r.stdout, r.stderr
+    code, out, err = cli(tmp_path / "x.npy", tmp_path / "y.npy", "--softcap", 2.5, "--temperature", 1.4,
+                         "--bins", 10, "--batch-rows", 700, "--json", tmp_path / "m.json", "--quiet")
+    assert code == 0, err
+    want = fx.evaluate(x, y, softcap=2.5, temperature=1.4, topk=(1, 5), calibration_bins=10)
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert doc["loss"] == pytest.approx(want.loss, rel=1e-12)
+    assert doc["calibration"]["ece"] == pytest.approx(want.calibration.ece, rel=1e-9)
+    assert doc["softcap"] == 2.5 and doc["temperature"] == 1.4
+    code, out, err = cli(tmp_path / "x.npy", tmp_path / "y.npy", "--softcap", -1, "--quiet")
+    assert code == 2 and "softcap" in err
+    code, out, err = cli(tmp_path / "x.npy", tmp_path / "x.npy", "--binary", "--temperature", 2, "--quiet")
+    assert code == 2 and "--binary" in err
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_focal_gradient_of_confident_rows_against_mpmath(smoothing):
+    # a confident row: p_y = 1 - 5e-17 rounds to 1 in float64; the label's
+    # gradient entry must come from q = 1 - p_y, not from p_y - 1
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 60
+    x = np.array([[0.0, -38.0, -40.0, -39.5]])
+    y = np.array([0])
+    gam = 2.0
+
+    def loss(*z):
+        lse = mp.log(sum(mp.e ** v for v in z))
+        tot = 0
+        for j, v in enumerate(z):
+            t = (1 - smoothing) * (j == 0) + smoothing / 4
+            p = mp.e ** (v - lse)
+            tot += -t * (1 - p) ** gam * (v - lse)
+        return tot
+    z0 = [mp.mpf(float(v)) for v in x[0]]
+    want_l = loss(*z0)
+    want_g = [mp.diff(lambda v, j=j: loss(*(z0[:j] + [v] + z0[j + 1:])), z0[j]) for j in range(4)]
+    got_l, got_g = fx.softmax_cross_entropy(x, y, gamma=gam, label_smoothing=smoothing, return_grad=True)
+    ref_l, ref_g = R.softmax_cross_entropy(x, y, gamma=gam, label_smoothing=smoothing, return_grad=True)
+    for l_, g_ in ((got_l, got_g), (ref_l, ref_g)):
+        np.testing.assert_allclose(l_, float(want_l), rtol=1e-12)
+        np.testing.assert_allclose(g_[0], [float(v) for v in want_g], rtol=1e-9)

@@ -22,8 +22,8 @@ from ._api import (
     softmax,
     softmax_cross_entropy,
 )
-from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass
-from ._linear import linear_cross_entropy
+from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass, RowStats
+from ._linear import linear_cross_entropy, linear_evaluate
 from ._check import check
 from ._config import show_config, set_isa
 
@@ -32,7 +32,8 @@ __version__ = "0.1.0"
 __all__ = [
     "sigmoid", "log_sigmoid", "softmax", "log_softmax", "logsumexp",
     "softmax_cross_entropy", "sigmoid_binary_cross_entropy",
-    "cross_entropy", "binary_cross_entropy", "linear_cross_entropy", "LinearGrads", "evaluate", "Evaluation", "Evaluator", "evaluate_file",
+    "cross_entropy", "binary_cross_entropy", "linear_cross_entropy", "LinearGrads", "RowStats",
+    "linear_evaluate", "evaluate", "Evaluation", "Evaluator", "evaluate_file",
     "evaluate_binary", "BinaryEvaluation", "BinaryEvaluator", "Calibration", "PerClass",
     "check", "show_config", "set_isa", "__version__",
 ]

@@ -22,7 +22,7 @@ import numpy as np
 from . import _kernels as _k
 from . import _validate as V
 from ._options import IDENTITY, LogitTransform, xent_options
-from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass
+from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass, RowStats
 
 BLOCK_ELEMS = 16384      # elements per reduction block (by shape only -> bitwise reproducible)
 SERIAL_BELOW = 1 << 15   # below this many elements one thread is faster than waking the team
@@ -271,6 +271,7 @@ class XentParts(NamedTuple):
     weight_sum: float        #: the mean's denominator over these rows
     rows: Any                #: per-row losses in units of `base` ("none"), else None
     grad: Any                #: the gradient (want_grad), else None
+    stats: Any = None        #: RowStats (want_stats), flat, else None
 
 
 def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight=None,
@@ -365,11 +366,12 @@ def xent_denominator(labels, *, ignore_index, weight=None, sample_weight=None, r
 
 
 def softmax_xent_parts(logits, target, options, *, sample_weight=None, want_grad=False, grad_out=None,
-                       grad_denominator=None, num_threads=None):
+                       grad_denominator=None, want_stats=False, num_threads=None):
     """One validated kernel pass of softmax cross-entropy: `options` an
     XentOptions (xent_options), `grad_denominator` to fix the mean
     gradient's denominator (fusedxent.dask passes the global one; default:
-    this batch's).  Returns XentParts."""
+    this batch's), want_stats: the rows' RowStats from the same pass.
+    Returns XentParts."""
     o = options
     x, ax, x2, mshape = _logit_rows(logits, o.axis, "logits")
     N, C = x2.shape
@@ -414,9 +416,11 @@ def softmax_xent_parts(logits, target, options, *, sample_weight=None, want_grad
             g2 = np.empty((N, C), x.dtype)
     rpb = _rows_per_block(C)
     partial = np.zeros((_nblocks(N, rpb), 2))
-    kopts = o.kernel(C, grad_scale=gscale, target_a=ta, target_b=tb, check_labels=defer)
+    kopts = o.kernel(C, grad_scale=gscale, target_a=ta, target_b=tb, check_labels=defer, row_stats=want_stats)
+    st = RowStats(np.empty(N), np.empty(N), np.empty(N, np.int64)) if want_stats else RowStats(None, None, None)
     _k.softmax_xent(x2, options=kopts, labels=y, probabilities=soft, sample_weight=sw, loss_out=loss_rows,
-                    grad_out=g2, partial=partial, rows_per_block=rpb, nt=nt)
+                    grad_out=g2, lse_out=st.lse, entropy_out=st.entropy, argmax_out=st.argmax, partial=partial,
+                    rows_per_block=rpb, nt=nt)
     sums = partial[0] if len(partial) == 1 else partial.sum(axis=0)
     if defer and not np.isfinite(sums).all():
         V.class_labels(t, C, ii)          # raises if a label is out of range (else the NaN is the data's)
@@ -425,7 +429,7 @@ def softmax_xent_parts(logits, target, options, *, sample_weight=None, want_grad
     grad = None
     if want_grad:
         grad = grad_out if direct else _place(g2, mshape, ax, grad_out)
-    return XentParts(float(sums[0]), float(sums[1]), loss_rows, grad)
+    return XentParts(float(sums[0]), float(sums[1]), loss_rows, grad, st if want_stats else None)
 
 
 # ------------------------------------------------------------------ sigmoid binary cross-entropy

@@ -173,6 +173,7 @@ class XentParts(NamedTuple):
     weight_sum: float
     rows: Any
     grad: Any
+    stats: Any = ...
 
 class BCEParts(NamedTuple):
     loss_sum: float
@@ -207,7 +208,8 @@ def xent_denominator(labels: Optional[NDArray[np.int64]], *, ignore_index: int,
                      rows: Optional[int] = ...) -> float: ...
 def softmax_xent_parts(logits: ArrayLike, target: ArrayLike, options: XentOptions, *,
                        sample_weight: Optional[ArrayLike] = ..., want_grad: bool = ..., grad_out: Optional[_Arr] = ...,
-                       grad_denominator: Optional[float] = ..., num_threads: _Threads = ...) -> XentParts: ...
+                       grad_denominator: Optional[float] = ..., want_stats: bool = ...,
+                       num_threads: _Threads = ...) -> XentParts: ...
 def bce_parts(logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
               pos_weight: Optional[ArrayLike] = ..., label_smoothing: float = ..., gamma: float = ...,
               alpha: Optional[float] = ..., reduction: str = ..., base: _Base = ..., want_grad: bool = ...,

@@ -122,13 +122,19 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
             for opts, label in (({}, "mean"), ({"reduction": "none", "weight": w}, "none,weight"),
                                 ({"reduction": "sum", "base": 2}, "sum,base2"),
                                 ({"label_smoothing": 0.1, "weight": w, "sample_weight": sw, "z_loss": 1e-3},
-                                 "smoothing,sample_weight,z")):
+                                 "smoothing,sample_weight,z"),
+                                ({"softcap": 3.0, "temperature": 1.5, "weight": w}, "softcap,temperature"),
+                                ({"gamma": 2.0, "alpha": 0.25 * w, "sample_weight": sw}, "focal"),
+                                ({"gamma": 1.5, "label_smoothing": 0.1, "softcap": 5.0}, "focal,smoothing,softcap")):
                 cmp(f"softmax_cross_entropy[{label}]", case, dt,
                     fx.softmax_cross_entropy(x, y, axis=axis, return_grad=True, **opts),
                     R.softmax_cross_entropy(x, y, axis=axis, return_grad=True, **opts))
-            cmp("softmax_cross_entropy[soft]", case, dt,
-                fx.softmax_cross_entropy(x, t.astype(dt), axis=axis, return_grad=True),
-                R.softmax_cross_entropy(x, t.astype(dt), axis=axis, return_grad=True))
+            sopts: Tuple[Tuple[dict[str, Any], str], ...] = (({}, "soft"),
+                                                              ({"gamma": 2.0, "temperature": 0.7}, "soft,focal,temperature"))
+            for opts, label in sopts:
+                cmp(f"softmax_cross_entropy[{label}]", case, dt,
+                    fx.softmax_cross_entropy(x, t.astype(dt), axis=axis, return_grad=True, **opts),
+                    R.softmax_cross_entropy(x, t.astype(dt), axis=axis, return_grad=True, **opts))
             for opts, label in (({}, "mean"), ({"reduction": "none", "pos_weight": 2.0}, "none,pos_weight"),
                                 ({"reduction": "none", "gamma": 2.0, "alpha": 0.25}, "none,focal"),
                                 ({"label_smoothing": 0.1, "weight": 0.5}, "smoothing,weight")):
@@ -162,6 +168,10 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
                              bool(np.allclose(ev.per_class.support, er.per_class.support, rtol=1e-12)
                                   and np.allclose(ev.per_class.correct, er.per_class.correct, rtol=1e-12)
                                   and np.allclose(ev.calibration.weight, er.calibration.weight, rtol=1e-12))))
+            tf: dict[str, Any] = dict(softcap=4.0, temperature=1.3)
+            ev, er = fx.evaluate(x, y, axis=axis, **tf), R.evaluate(x, y, axis=axis, **tf)
+            cmp("evaluate[softcap,temperature]", case, dt, [ev.loss, ev.brier, ev.entropy],
+                [er.loss, er.brier, er.entropy])
             bopts = dict(calibration_bins=5, sample_weight=0.5 + tb)
             bv, br = fx.evaluate_binary(x, tb.astype(dt), **bopts), R.evaluate_binary(x, tb.astype(dt), **bopts)
             cmp("evaluate_binary", case, dt, [bv.loss, bv.accuracy, bv.brier], [br.loss, br.accuracy, br.brier])
@@ -180,6 +190,18 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
         cmp("linear_cross_entropy.grads", "45x12 @ 19x12", dt,
             np.concatenate([a.reshape(-1) for a in gf if a is not None]),
             np.concatenate([a.reshape(-1) for a in gr if a is not None]))
+        fopts: dict[str, Any] = dict(linear_bias=b, softcap=3.0, temperature=0.8, gamma=2.0, return_grad=True)
+        lf, gf = fx.linear_cross_entropy(h, W, y, chunk_size=8, **fopts)
+        lr, gr = R.linear_cross_entropy(h, W, y, **fopts)
+        cmp("linear_cross_entropy[softcap,focal]", "45x12 @ 19x12", dt, [lf], [lr])
+        cmp("linear_cross_entropy[softcap,focal].grads", "45x12 @ 19x12", dt,
+            np.concatenate([a.reshape(-1) for a in gf if a is not None]),
+            np.concatenate([a.reshape(-1) for a in gr if a is not None]))
+        eopts: dict[str, Any] = dict(linear_bias=b, softcap=3.0, topk=(1, 3))
+        ef = fx.linear_evaluate(h, W, y, chunk_size=8, **eopts)
+        er = R.linear_evaluate(h, W, y, **eopts)
+        cmp("linear_evaluate", "45x12 @ 19x12", dt, [ef.loss, ef.brier, ef.entropy, ef.topk_accuracy[3]],
+            [er.loss, er.brier, er.entropy, er.topk_accuracy[3]])
     if raise_on_failure and not rep.ok:
         raise AssertionError("fusedxent.check() found disagreements:\n" + str(rep))
     return rep

@@ -30,6 +30,10 @@ def add_parser(sub):
     e.add_argument("--per-class", action="store_true", help="per-class recall, precision, F1")
     e.add_argument("--binary", action="store_true", help="sigmoid outputs: evaluate_binary per element")
     e.add_argument("--base", type=float, default=None, help="logarithm base of loss and entropy (default e)")
+    e.add_argument("--softcap", type=float, default=None,
+                   help="logit soft-cap: metrics of softcap*tanh(z/softcap) (not with --binary)")
+    e.add_argument("--temperature", type=float, default=1.0,
+                   help="metrics of logits/temperature (before the soft-cap; not with --binary)")
     e.add_argument("--batch-rows", type=int, default=65536, help="rows read per batch")
     e.add_argument("--json", metavar="OUT.json", help="write the metrics as JSON")
     e.add_argument("--plot", metavar="OUT.png", help="draw the reliability diagram (needs matplotlib)")
@@ -226,10 +230,13 @@ def _run(args, fx, _api, outputs, fail):
     bins = args.bins if args.bins is not None else (15 if args.plot else None)
     try:
         if args.binary:
+            if args.softcap is not None or args.temperature != 1.0:
+                return fail("--softcap and --temperature apply to softmax logits, not with --binary")
             opts = dict(base=args.base, calibration_bins=bins)
         else:
             opts = dict(axis=args.axis, ignore_index=args.ignore_index, base=args.base, topk=tuple(args.topk),
-                        calibration_bins=bins, per_class=args.per_class)
+                        calibration_bins=bins, per_class=args.per_class, softcap=args.softcap,
+                        temperature=args.temperature)
         progress = False if args.quiet else None
         try:
             import tqdm  # noqa: F401
@@ -243,6 +250,8 @@ def _run(args, fx, _api, outputs, fail):
     try:
         if json_tmp:
             doc.update(logits=str(args.logits), labels=str(args.labels), version=fx.__version__)
+            if not args.binary:
+                doc.update(softcap=args.softcap, temperature=args.temperature)
             with open(json_tmp, "w") as f:
                 json.dump(_json_safe(doc), f, indent=1, allow_nan=False)
         if plot_tmp:

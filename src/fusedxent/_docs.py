@@ -38,7 +38,9 @@ ValueError
     A shape does not match (the message gives the expected one); a label is
     out of ``[0, C)`` and not `ignore_index` (the message names its index
     and value); an option is out of range (`reduction`, `label_smoothing`,
-    `base`, `z_loss`); the logits have zero classes; `grad_out` has the
+    `base`, `z_loss`, `softcap` and `temperature` finite and > 0, `gamma`
+    >= 0, `alpha` >= 0 and a scalar or one per class); the logits have zero
+    classes; `grad_out` has the
     wrong shape or dtype or is read-only; `num_threads` is outside 1..1024.
     Nothing is written to `grad_out` when an error is raised.
 """,
@@ -79,7 +81,17 @@ ValueError
     `ignore_index`; `topk` holds a value below 1 or more than 16 values above
     1; `calibration_bins` is not a positive integer (at most 2**20);
     `per_class` is not False, True or "confusion" (at most 1024 classes for
-    the confusion matrix); `num_threads` is outside 1..1024.
+    the confusion matrix); `softcap` or `temperature` is not finite and
+    > 0; `num_threads` is outside 1..1024.
+""",
+    'linear_evaluate': """\
+TypeError
+    An operand is not real numbers; `labels` are not integer class indices.
+ValueError
+    A shape does not match (`linear_weight` must be (V, H) with V > 0,
+    `labels` hidden's shape without its last axis); a label is out of
+    ``[0, V)`` and not `ignore_index`; an option is out of range (as in
+    `evaluate`); `chunk_size` or `num_threads` is not a positive integer.
 """,
     'evaluate_binary': """\
 TypeError
@@ -120,7 +132,7 @@ ValueError
 """,
 }
 
-KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy'}
+KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'linear_evaluate': 'linear_evaluate', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy'}
 
 FX_EXAMPLES = {
     'sigmoid': """\
@@ -168,6 +180,10 @@ array([[-0.2144,  0.1753,  0.0391],
        [ 0.0493,  0.0545, -0.1038]], dtype=float32)
 >>> f'{fx.softmax_cross_entropy(np.array([[30.0, 0.0]], np.float32), np.array([0])):.4e}'  # exact where lse - x[y] rounds to 0
 '9.3576e-14'
+>>> round(fx.softmax_cross_entropy(x, y, gamma=2.0), 6)        # focal: confident rows count less
+0.006137
+>>> round(fx.softmax_cross_entropy(x, y, softcap=1.0, temperature=2.0), 6)
+0.631981
 """,
     'sigmoid_binary_cross_entropy': """\
 >>> import numpy as np
@@ -205,6 +221,20 @@ array([1.207519, 1.      ])
 True
 >>> g.hidden.shape, g.linear_weight.shape
 ((8, 4), (5, 4))
+>>> loss, stats = fx.linear_cross_entropy(h, W, y, softcap=2.0, return_stats=True)
+>>> stats.argmax
+array([3, 2, 1, 2, 3, 2, 4, 0])
+""",
+    'linear_evaluate': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> rng = np.random.default_rng(0)
+>>> h = rng.standard_normal((8, 4))
+>>> W = rng.standard_normal((5, 4))
+>>> y = np.array([0, 1, 2, 3, 4, 0, 1, -100])
+>>> ev = fx.linear_evaluate(h, W, y, topk=(1, 2))
+>>> ev.count, bool(np.isclose(ev.loss, fx.evaluate(h @ W.T, y).loss))
+(7, True)
 """,
     'evaluate': """\
 >>> import numpy as np
@@ -302,6 +332,15 @@ REFERENCE_EXAMPLES.update({
 >>> h, W = rng.standard_normal((8, 4)), rng.standard_normal((5, 4))
 >>> y = np.array([0, 1, 2, 3, 4, 0, 1, -100])
 >>> bool(np.isclose(reference.linear_cross_entropy(h, W, y), reference.softmax_cross_entropy(h @ W.T, y)))
+True
+""",
+    'linear_evaluate': """\
+>>> import numpy as np
+>>> from fusedxent import reference
+>>> rng = np.random.default_rng(0)
+>>> h, W = rng.standard_normal((8, 4)), rng.standard_normal((5, 4))
+>>> y = np.array([0, 1, 2, 3, 4, 0, 1, -100])
+>>> bool(np.isclose(reference.linear_evaluate(h, W, y).loss, reference.evaluate(h @ W.T, y).loss))
 True
 """,
 })

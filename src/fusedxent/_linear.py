@@ -1,5 +1,5 @@
-"""linear_cross_entropy: softmax cross-entropy of `hidden @ W.T + b`
-without the N x V logits.
+"""linear_cross_entropy and linear_evaluate: softmax cross-entropy and
+the evaluation of `hidden @ W.T + b` without the N x V logits.
 
 Row blocks of `chunk_size` rows: the block's logits come from one matrix
 product into a reused (chunk_size, V) buffer, the existing row kernel
@@ -21,9 +21,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _validate as V
-from ._api import finish_loss, softmax_xent_parts, xent_denominator
+from ._api import Evaluator, finish_loss, softmax_xent_parts, xent_denominator
 from ._options import xent_options
-from ._results import LinearGrads
+from ._results import LinearGrads, RowStats
 
 # the logits buffer's budget when chunk_size is None (bytes)
 CHUNK_BUDGET = 64 << 20
@@ -38,8 +38,8 @@ def default_chunk_size(V_, itemsize, budget=CHUNK_BUDGET):
 
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
                          ignore_index=-100, label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0,
-                         softcap=None, temperature=1.0, gamma=0.0, alpha=None, return_grad=False, chunk_size=None,
-                         num_threads=None):
+                         softcap=None, temperature=1.0, gamma=0.0, alpha=None, return_grad=False,
+                         return_stats=False, chunk_size=None, num_threads=None):
     """Softmax cross-entropy of a linear layer's outputs without forming them.
 
     Equal to ``softmax_cross_entropy(hidden @ linear_weight.T + linear_bias,
@@ -62,6 +62,10 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         As in `softmax_cross_entropy` (class-index targets).
     return_grad : bool
         Also return the gradients of hidden, linear_weight and linear_bias.
+    return_stats : bool
+        Also return RowStats(lse, entropy, argmax) of every row's
+        (transformed) logits, target's shape, from the same pass: lse and
+        entropy float64, argmax int64 (first index on ties).
     chunk_size : int, optional
         Rows per block (the logits buffer is chunk_size x V); None: as many
         as fit 64 MB.
@@ -76,23 +80,27 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     grads : LinearGrads, only with return_grad
         (hidden, linear_weight, linear_bias) gradients; linear_bias None
         when no bias was given.
+    stats : RowStats, only with return_stats
+        Last: (loss, stats) or (loss, grads, stats).
     """
     o = xent_options(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
                      reduction=reduction, base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
                      gamma=gamma, alpha=alpha)
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
     parts = linear_xent_parts(h2, W, y, b, o, hshape=hshape, sample_weight=sample_weight, want_grad=return_grad,
-                              chunk_size=chunk_size, num_threads=num_threads)
+                              want_stats=return_stats, chunk_size=chunk_size, num_threads=num_threads)
     if o.reduction == "none":
         loss = parts.rows.reshape(hshape[:-1]).astype(hdtype, copy=False)
     else:
         loss = finish_loss(parts.loss_sum, parts.weight_sum, o.reduction, o.k)
-    if not return_grad:
-        return loss
-    grads = LinearGrads(parts.d_hidden.reshape(hshape).astype(hdtype, copy=False),
-                        parts.d_weight.astype(W.dtype, copy=False),
-                        None if parts.d_bias is None else parts.d_bias.astype(b.dtype, copy=False))
-    return loss, grads
+    out = [loss]
+    if return_grad:
+        out.append(LinearGrads(parts.d_hidden.reshape(hshape).astype(hdtype, copy=False),
+                               parts.d_weight.astype(W.dtype, copy=False),
+                               None if parts.d_bias is None else parts.d_bias.astype(b.dtype, copy=False)))
+    if return_stats:
+        out.append(RowStats(*(a.reshape(hshape[:-1]) for a in parts.stats)))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 class LinearParts(NamedTuple):
@@ -103,10 +111,11 @@ class LinearParts(NamedTuple):
     d_hidden: Any            #: (N, H) compute dtype, or None
     d_weight: Any            #: (V, H) compute dtype, or None
     d_bias: Any              #: (V,) compute dtype, or None (no bias or no gradient)
+    stats: Any = None        #: RowStats of flat rows (want_stats), or None
 
 
 def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_weight=None, want_grad=False,
-                      grad_denominator=None, chunk_size=None, num_threads=None):
+                      grad_denominator=None, want_stats=False, chunk_size=None, num_threads=None):
     """The row-block loop of linear_cross_entropy over validated operands
     (h2 (N, H), W (V, H), integer y (N,) or of shape hshape[:-1], bias b)
     with `options` an XentOptions (default: the defaults): loss partials
@@ -142,6 +151,7 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
         tmp = np.empty((vs, H), dt)
         db = np.zeros(Vn, dt) if b is not None else None
     loss_sum = 0.0
+    stats = RowStats(np.empty(N), np.empty(N), np.empty(N, np.int64)) if want_stats else None
     with _blas_threads(nt):
         for r0 in range(0, N, cs):
             r1 = min(N, r0 + cs)
@@ -152,8 +162,11 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
                 logits += bc
             parts = softmax_xent_parts(logits, yf[r0:r1], o, sample_weight=None if sw is None else sw[r0:r1],
                                        want_grad=want_grad, grad_out=logits if want_grad else None,
-                                       grad_denominator=gden, num_threads=nt)
+                                       grad_denominator=gden, want_stats=want_stats, num_threads=nt)
             loss_sum += parts.loss_sum
+            if stats is not None:
+                for a, v in zip(stats, parts.stats):
+                    a[r0:r1] = v
             if rows is not None:
                 rows[r0:r1] = parts.rows
             if want_grad:
@@ -169,7 +182,67 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
                     dW[v0:v1] += t
                 if db is not None:
                     db += g.sum(axis=0)
-    return LinearParts(loss_sum, denom, rows, dh, dW, db)
+    return LinearParts(loss_sum, denom, rows, dh, dW, db, stats)
+
+
+def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
+                    base=None, topk=(1,), calibration_bins=None, per_class=False, softcap=None, temperature=1.0,
+                    chunk_size=None, num_threads=None):
+    """`evaluate` of a linear layer's outputs without forming them.
+
+    Equal to ``evaluate(hidden @ linear_weight.T + linear_bias, labels,
+    ...)``: the logits are computed ``chunk_size`` rows at a time into one
+    reused buffer, and each block goes through evaluate's kernel pass.
+
+    Parameters
+    ----------
+    hidden : array_like, float (..., H)
+        The layer's inputs.
+    linear_weight : array_like, float (V, H)
+        The layer's weight in torch.nn.Linear's layout.
+    labels : array_like of int (...)
+        Class indices, hidden's shape without its last axis.
+    linear_bias : array_like (V,), optional
+        The layer's bias.
+    ignore_index, sample_weight, base, topk, calibration_bins, per_class, softcap, temperature :
+        As in `evaluate`.
+    chunk_size : int, optional
+        Rows per block (the logits buffer is chunk_size x V); None: as many
+        as fit 64 MB.
+    num_threads : int, optional
+        As in `linear_cross_entropy`.
+
+    Returns
+    -------
+    Evaluation
+        As `evaluate` returns it; lse and argmax have labels' shape.
+    """
+    ev = Evaluator(ignore_index=ignore_index, base=base, topk=topk, calibration_bins=calibration_bins,
+                   per_class=per_class, softcap=softcap, temperature=temperature, num_threads=num_threads)
+    h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, labels, linear_bias)
+    N, H = h2.shape
+    Vn = W.shape[0]
+    yf = V.class_labels(y, Vn, ev.ignore_index, name="labels")
+    sw = None if sample_weight is None else V.sample_weight(sample_weight, hshape[:-1])
+    V.eval_options(ev.topk, ev.calibration_bins, ev.per_class, Vn)      # the class-count checks, before any work
+    cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
+    cs = min(cs, max(N, 1))
+    Wc = np.ascontiguousarray(W, dtype=dt)
+    bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
+    buf = np.empty((cs, Vn), dt)
+    with _blas_threads(ev.num_threads):
+        for r0 in range(0, N, cs):
+            r1 = min(N, r0 + cs)
+            logits = buf[:r1 - r0]
+            np.matmul(np.ascontiguousarray(h2[r0:r1], dtype=dt), Wc.T, out=logits)
+            if bc is not None:
+                logits += bc
+            ev.update(logits, yf[r0:r1], None if sw is None else sw[r0:r1])
+    if N == 0:
+        ev.n_classes = Vn
+    r = ev.result()
+    return r._replace(lse=r.lse.reshape(hshape[:-1]).astype(hdtype, copy=False),
+                      argmax=r.argmax.reshape(hshape[:-1]))
 
 
 def _blas_threads(nt):

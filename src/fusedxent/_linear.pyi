@@ -1,12 +1,12 @@
 # Public signature of fusedxent.linear_cross_entropy (defined and
 # documented in _linear.py).
-from typing import Any, Literal, NamedTuple, Optional, overload
+from typing import Any, Literal, NamedTuple, Optional, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._options import XentOptions
-from ._results import LinearGrads
+from ._results import Evaluation, LinearGrads, RowStats
 
 CHUNK_BUDGET: int
 DW_SLICE_BYTES: int
@@ -22,7 +22,7 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          base: Optional[float] = ..., z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
-                         chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> float: ...
+                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> float: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -31,7 +31,7 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          base: Optional[float] = ..., z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
-                         chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> _Arr: ...
+                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> _Arr: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -39,7 +39,7 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          label_smoothing: float = ..., reduction: Literal["mean", "sum"] = ...,
                          base: Optional[float] = ..., z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
-                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[True],
+                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[True], return_stats: Literal[False] = ...,
                          chunk_size: Optional[int] = ...,
                          num_threads: Optional[int] = ...) -> tuple[float, LinearGrads]: ...
 @overload
@@ -49,9 +49,40 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          label_smoothing: float = ..., reduction: Literal["none"],
                          base: Optional[float] = ..., z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
-                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[True],
+                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[True], return_stats: Literal[False] = ...,
                          chunk_size: Optional[int] = ...,
                          num_threads: Optional[int] = ...) -> tuple[_Arr, LinearGrads]: ...
+
+@overload
+def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
+                         linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
+                         sample_weight: Optional[ArrayLike] = ..., ignore_index: int = ...,
+                         label_smoothing: float = ..., reduction: str = ...,
+                         base: Optional[float] = ..., z_loss: float = ...,
+                         softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
+                         return_stats: Literal[True], chunk_size: Optional[int] = ...,
+                         num_threads: Optional[int] = ...) -> tuple[Union[float, _Arr], RowStats]: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
+                         linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
+                         sample_weight: Optional[ArrayLike] = ..., ignore_index: int = ...,
+                         label_smoothing: float = ..., reduction: str = ...,
+                         base: Optional[float] = ..., z_loss: float = ...,
+                         softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
+                         alpha: Optional[ArrayLike] = ..., return_grad: Literal[True],
+                         return_stats: Literal[True], chunk_size: Optional[int] = ...,
+                         num_threads: Optional[int] = ...) -> tuple[Union[float, _Arr], LinearGrads, RowStats]: ...
+
+def linear_evaluate(hidden: ArrayLike, linear_weight: ArrayLike, labels: ArrayLike, *,
+                    linear_bias: Optional[ArrayLike] = ..., ignore_index: int = ...,
+                    sample_weight: Optional[ArrayLike] = ..., base: Optional[float] = ...,
+                    topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
+                    per_class: Union[bool, Literal["confusion"]] = ..., softcap: Optional[float] = ...,
+                    temperature: float = ..., chunk_size: Optional[int] = ...,
+                    num_threads: Optional[int] = ...) -> Evaluation[float, int, Optional[_Arr],
+                                                                    Optional[NDArray[np.int64]],
+                                                                    NDArray[np.float64]]: ...
 
 class LinearParts(NamedTuple):
     loss_sum: float
@@ -60,9 +91,11 @@ class LinearParts(NamedTuple):
     d_hidden: Any
     d_weight: Any
     d_bias: Any
+    stats: Any = ...
 
 def linear_xent_parts(h2: NDArray[Any], W: NDArray[Any], y: ArrayLike, b: Optional[NDArray[Any]] = ...,
                       options: Optional[XentOptions] = ..., *, hshape: Optional[tuple[int, ...]] = ...,
                       sample_weight: Optional[ArrayLike] = ..., want_grad: bool = ...,
-                      grad_denominator: Optional[float] = ..., chunk_size: Optional[int] = ...,
+                      grad_denominator: Optional[float] = ..., want_stats: bool = ...,
+                      chunk_size: Optional[int] = ...,
                       num_threads: Optional[int] = ...) -> LinearParts: ...

@@ -133,15 +133,18 @@ class XentOptions:
             return None
         return V.weight_vector(self.alpha, C, "alpha", "one focal weight per class")
 
-    def kernel(self, C, *, grad_scale=0.0, target_a=1.0, target_b=0.0, check_labels=False):
-        """The kernels' option struct for C classes (the pass's own scales)."""
+    def kernel(self, C, *, grad_scale=0.0, target_a=1.0, target_b=0.0, check_labels=False, row_stats=False):
+        """The kernels' option struct for C classes (the pass's own scales;
+        row_stats: the pass writes per-row statistics, which the plain
+        forward path does not give)."""
         from . import _kernels as _k
         w = self.class_weight(C)
         T, cap = self.transform.kernel_args()
         return _k.CEOptions(n_classes=C, class_weight=w, class_weight_sum=float(C if w is None else np.sum(w)),
                             ignore_index=self.ignore_index, label_smoothing=self.label_smoothing,
                             z_loss=self.z_loss, grad_scale=grad_scale, loss_scale=self.k, target_a=target_a,
-                            target_b=target_b, check_labels=check_labels, plain=self.plain, gamma=self.gamma,
+                            target_b=target_b, check_labels=check_labels, plain=self.plain and not row_stats,
+                            gamma=self.gamma,
                             alpha=self.class_alpha(C), temperature=T, softcap=cap)
 
 

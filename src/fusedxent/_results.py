@@ -189,6 +189,25 @@ class BinaryEvaluation(namedtuple("BinaryEvaluation", ["loss", "accuracy", "coun
     __slots__ = ()
 
 
+class RowStats(NamedTuple):
+    """Per-row statistics of the (transformed) logits, computed in the
+    loss's pass: `linear_cross_entropy(..., return_stats=True)`.
+
+    Attributes
+    ----------
+    lse : ndarray of float64
+        log-sum-exp of each row, the target's shape.
+    entropy : ndarray of float64
+        Entropy of each row's softmax, in nats.
+    argmax : ndarray of int64
+        Predicted class (first index on ties; a row's first NaN for a row
+        holding one).
+    """
+    lse: Any
+    entropy: Any
+    argmax: Any
+
+
 class LinearGrads(NamedTuple):
     """Gradients of `linear_cross_entropy`.
 

@@ -77,6 +77,12 @@ class BinaryEvaluation(NamedTuple, Generic[_F, _I, _T]):
     calibration: Optional[Calibration[_T]] = ...
     base: float = ...
 
+class RowStats(NamedTuple):
+    """Per-row lse, entropy (float64) and argmax (int64) of linear_cross_entropy's logits."""
+    lse: NDArray[np.float64]
+    entropy: NDArray[np.float64]
+    argmax: NDArray[np.int64]
+
 class LinearGrads(NamedTuple):
     """Gradients of linear_cross_entropy: hidden, linear_weight, linear_bias (or None)."""
     hidden: NDArray[Any]

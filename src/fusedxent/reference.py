@@ -14,7 +14,8 @@ import numpy as np
 
 from . import _validate as V
 from ._options import LogitTransform, xent_options
-from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass   # noqa: F401 (result types)
+from ._results import (BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass,  # noqa: F401
+                       RowStats)
 
 
 # ------------------------------------------------------------------ helpers
@@ -146,7 +147,9 @@ def _focal_rows(x2, c, alpha, gamma, z, m, l, lse, finite):
         ratio = np.where(q > 0, L / q, 1.0)
         g = qg * (1.0 + np.where(p > 0, gamma * p * ratio, 0.0))
         G = np.where(ca == 0, 0.0, ca * g)
-        grad = (G.sum(axis=1) + 2 * z * lse)[:, None] * p - G
+        # (G_tot + 2 z lse) p_k - G_k with p_k - 1 = -q_k kept exact (a
+        # confident class's p_k rounds to 1)
+        grad = ((G.sum(axis=1) + 2 * z * lse)[:, None] - G) * p - G * q
     return np.where(finite, rows, np.nan), grad
 
 
@@ -433,7 +436,7 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None,
                                    sample_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
                                    base=None, z_loss=0.0, softcap=None, temperature=1.0, gamma=0.0, alpha=None,
-                                   return_grad=False, chunk_size=None, num_threads=None):
+                                   return_grad=False, return_stats=False, chunk_size=None, num_threads=None):
     """The oracle: the logits materialized in float64, then the reference
     softmax_cross_entropy and the chain rule through the linear layer."""
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
@@ -450,11 +453,38 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     loss, g = (out if return_grad else (out, None))
     if reduction == "none":
         loss = np.asarray(loss).reshape(hshape[:-1]).astype(hdtype)
-    if not return_grad:
-        return loss
-    g = np.asarray(g, np.float64)
-    return loss, LinearGrads((g @ W64).reshape(hshape).astype(hdtype), (g.T @ h64).astype(W.dtype),
-                             None if b is None else g.sum(axis=0).astype(b.dtype))
+    res = [loss]
+    if return_grad:
+        g = np.asarray(g, np.float64)
+        res.append(LinearGrads((g @ W64).reshape(hshape).astype(hdtype), (g.T @ h64).astype(W.dtype),
+                               None if b is None else g.sum(axis=0).astype(b.dtype)))
+    if return_stats:
+        z = LogitTransform.of(softcap, temperature).apply(logits)[0]
+        m, s, l, finite = _row_parts(z)
+        with np.errstate(invalid="ignore", over="ignore"):
+            p = np.exp(z - np.where(finite, m, 0.0)[:, None]) / (1.0 + s)[:, None]
+            ent = l + np.sum(np.where(p > 0, p * (np.where(finite, m, 0.0)[:, None] - z), 0.0), axis=1)
+        ent = np.where(finite, ent, np.nan)
+        shp = hshape[:-1]
+        res.append(RowStats(np.where(finite, m + l, m).reshape(shp), ent.reshape(shp),
+                            np.argmax(z, axis=1).reshape(shp)))
+    return res[0] if len(res) == 1 else tuple(res)
+
+
+def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
+                    base=None, topk=(1,), calibration_bins=None, per_class=False, softcap=None, temperature=1.0,
+                    chunk_size=None, num_threads=None):
+    """The oracle: the logits materialized in float64, then the reference
+    evaluate."""
+    h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, labels, linear_bias)
+    if chunk_size is not None:
+        V.positive_int(chunk_size, "chunk_size")
+    logits = h2.astype(np.float64) @ W.astype(np.float64).T + (0.0 if b is None else b.astype(np.float64))
+    r = evaluate(logits, np.reshape(y, -1), ignore_index=ignore_index,
+                 sample_weight=None if sample_weight is None else np.reshape(sample_weight, -1), base=base,
+                 topk=topk, calibration_bins=calibration_bins, per_class=per_class, softcap=softcap,
+                 temperature=temperature, num_threads=num_threads)
+    return r._replace(lse=r.lse.reshape(hshape[:-1]).astype(hdtype), argmax=r.argmax.reshape(hshape[:-1]))
 
 
 # ------------------------------------------------------------------ docstrings
@@ -474,6 +504,7 @@ def _document():
         "evaluate": "One evaluation of class logits: loss, accuracy, top-k, Brier, calibration.",
         "evaluate_binary": "One evaluation of sigmoid outputs, per element.",
         "linear_cross_entropy": "Softmax cross-entropy of a linear layer's outputs, materialized in float64.",
+        "linear_evaluate": "evaluate of a linear layer's outputs, materialized in float64.",
     }
     ns = globals()
     for name, summary in summaries.items():
