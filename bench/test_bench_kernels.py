@@ -139,3 +139,37 @@ def test_evaluate(benchmark, data, impl):
     _group(benchmark, "evaluate", x)
     mod = fx if impl == "fusedxent" else R
     assert benchmark(mod.evaluate, x, y).count == len(y)
+
+
+OPTIONS = {"softcap": dict(softcap=30.0), "temperature": dict(temperature=0.7), "focal": dict(gamma=2.0)}
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize("impl", ["fusedxent", "reference", "torch"])
+def test_cross_entropy_options_forward_backward(benchmark, data, option, impl):
+    """Soft-cap, temperature and the softmax focal loss (forward+gradient)
+    beside the same written in PyTorch with autograd."""
+    x, y, _ = data
+    o = OPTIONS[option]
+    _group(benchmark, f"softmax_cross_entropy+grad {option}", x)
+    if impl == "torch":
+        torch = _torch()
+        yt = torch.from_numpy(y)
+        F = torch.nn.functional
+
+        def fn():
+            xt = torch.from_numpy(x).clone().requires_grad_(True)
+            if option == "softcap":
+                loss = F.cross_entropy(30.0 * torch.tanh(xt / 30.0), yt)
+            elif option == "temperature":
+                loss = F.cross_entropy(xt / 0.7, yt)
+            else:
+                lp = F.log_softmax(xt, -1).gather(1, yt[:, None])[:, 0]
+                loss = (-(1 - lp.exp()) ** 2 * lp).mean()
+            loss.backward()
+            return xt.grad.numpy()
+    else:
+        mod = fx if impl == "fusedxent" else R
+        fn = lambda: mod.softmax_cross_entropy(x, y, return_grad=True, **o)[1]
+    g = benchmark(fn)
+    assert g.shape == x.shape

@@ -91,6 +91,30 @@ def _torch_cases(x, y, nt):
     return fwd, fwd_bwd
 
 
+def _torch_option_case(x, y, nt, kind):
+    """PyTorch forward+backward of the soft-capped (Gemma 2's
+    `cap * tanh(x / cap)` then F.cross_entropy) or the softmax focal loss
+    (gamma = 2, written out), with autograd; None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(nt)
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y)
+    F = torch.nn.functional
+
+    def fwd_bwd():
+        xg = xt.clone().requires_grad_(True)
+        if kind == "softcap":
+            loss = F.cross_entropy(SOFTCAP * torch.tanh(xg / SOFTCAP), yt)
+        else:
+            lp = F.log_softmax(xg, -1).gather(1, yt[:, None])[:, 0]
+            loss = (-(1 - lp.exp()) ** 2 * lp).mean()
+        loss.backward()
+    return fwd_bwd
+
+
 def _sklearn_cases(x, y, nt):
     """scikit-learn's HalfMultinomialLoss (per-row CE, then the mean), when installed."""
     try:
@@ -346,7 +370,18 @@ TARGETS = [
     ("evaluate_binary bins=15", (65536, 1024), "float32", "evaluate_binary", 1.2, "bce"),
     ("CE forward vs torch", (65536, 1000), "float32", "ce", 8.0, "torch"),
     ("CE forward+grad vs torch fwd+bwd", (65536, 1000), "float32", "ce+grad", 15.0, "torch"),
+    # issue 26: the options against the plain call of the same shape
+    ("CE forward softcap=30", (65536, 1000), "float32", "ce:softcap", 1.25, "ce"),
+    ("CE forward temperature=0.7", (65536, 1000), "float32", "ce:temperature", 1.25, "ce"),
+    ("CE forward focal gamma=2", (65536, 1000), "float32", "ce:focal", 1.3, "ce"),
+    ("CE fwd+grad softcap=30", (65536, 1000), "float32", "ce+grad:softcap", 1.3, "ce+grad"),
+    ("CE fwd+grad temperature=0.7", (65536, 1000), "float32", "ce+grad:temperature", 1.3, "ce+grad"),
+    ("CE fwd+grad focal gamma=2", (65536, 1000), "float32", "ce+grad:focal", 1.3, "ce+grad"),
+    ("softcap fwd+grad vs torch", (65536, 1000), "float32", "ce+grad:softcap", 10.0, "torch:softcap"),
+    ("focal fwd+grad vs torch", (65536, 1000), "float32", "ce+grad:focal", 10.0, "torch:focal"),
 ]
+SOFTCAP = 30.0
+OPTION_CASES = {"softcap": dict(softcap=SOFTCAP), "temperature": dict(temperature=0.7), "focal": dict(gamma=2.0)}
 
 
 def load_build(path):
@@ -373,10 +408,12 @@ def load_build(path):
 
 def _case(what, x, y, t, g, nt, api=None):
     _api = api or globals()["_api"]
+    what, _, opt = what.partition(":")
+    o = OPTION_CASES[opt] if opt else {}
     if what == "ce":
-        return lambda: _api.softmax_cross_entropy(x, y, num_threads=nt)
+        return lambda: _api.softmax_cross_entropy(x, y, num_threads=nt, **o)
     if what == "ce+grad":
-        return lambda: _api.softmax_cross_entropy(x, y, return_grad=True, grad_out=g, num_threads=nt)
+        return lambda: _api.softmax_cross_entropy(x, y, return_grad=True, grad_out=g, num_threads=nt, **o)
     if what in ("softmax", "log_softmax"):
         f = getattr(_api, what)
         return lambda: f(x, out=g, num_threads=nt)
@@ -422,7 +459,7 @@ def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=p
             x = rng.standard_normal((N, C)).astype(dt)
             y = rng.integers(0, C, N)
             t = (rng.random((N, C)) < 0.5).astype(dt) if what in ("bce", "evaluate_binary") else None
-            g = np.empty_like(x) if what in ("ce+grad", "softmax", "log_softmax") else None
+            g = np.empty_like(x) if what.split(":")[0] in ("ce+grad", "softmax", "log_softmax") else None
             read, copy = _probes(x.reshape(-1) if t is None else np.concatenate([x.reshape(-1), t.reshape(-1)]), nt)
             for isa in isas:
                 set_isa(isa)
@@ -436,19 +473,24 @@ def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=p
                     ref = tf if what == "ce" else tb
                     if ref is None:
                         continue
-                elif against in ("ce", "bce"):
+                elif against.startswith("torch:"):
+                    ref = _torch_option_case(x, y, nt, against.split(":")[1])
+                    if ref is None:
+                        continue
+                elif against in ("ce", "bce", "ce+grad"):
                     ref = _case(against, x, y, t, g, nt)
                 else:
                     ref = read if against == "probe" else copy
                 t_fx, t_ref, *t_base = _interleaved([f, ref] + ([fb] if fb else []), repeat)
-                ratio = t_ref / t_fx if against == "torch" else t_fx / t_ref
-                met = ratio >= target if against == "torch" else ratio <= target
+                peer = against.startswith("torch")
+                ratio = t_ref / t_fx if peer else t_fx / t_ref
+                met = ratio >= target if peer else ratio <= target
                 r = dict(path=isa, case=name, shape=list(shape if not quick else (N, C)), dtype=dt.name,
                          threads=nt, t=t_fx, t_ref=t_ref, against=against, ratio=ratio, target=target, met=met)
                 if t_base:
                     r["t_base"] = t_base[0]
                 res.append(r)
-                op = ">=" if against == "torch" else "<="
+                op = ">=" if peer else "<="
                 out(f"{isa:9}{name:34}{'x'.join(map(str, r['shape'])):>14}{t_fx * 1e3:9.2f}{t_ref * 1e3:9.2f}"
                     f"{ratio:7.2f}x{op:>4}{target:g}x  {'yes' if met else 'NO '}"
                     + (f"{t_base[0] * 1e3:10.2f}{t_fx / t_base[0]:9.3f}" if t_base else "") + f"  ({against})")
@@ -503,7 +545,7 @@ def linear(N=4096, H=768, V=50257, threads=None, repeat=3, quick=False, out=prin
     forward+gradient (logits, G @ W, G.T @ hidden); PyTorch's eager
     F.cross_entropy(F.linear(...)) forward+backward when installed.
     Returns result dicts."""
-    from ._linear import linear_cross_entropy
+    from ._linear import linear_cross_entropy, linear_evaluate
     if quick:
         N, H, V = N // 8, H // 4, V // 8
     nt = threads or _k.max_threads()
@@ -524,6 +566,8 @@ def linear(N=4096, H=768, V=50257, threads=None, repeat=3, quick=False, out=prin
         np.matmul(logits.T, h, out=dW)
 
     fns = {"hidden @ W.T": product, "forward": lambda: linear_cross_entropy(h, W, y, num_threads=nt),
+           "forward + stats": lambda: linear_cross_entropy(h, W, y, return_stats=True, num_threads=nt),
+           "linear_evaluate": lambda: linear_evaluate(h, W, y, num_threads=nt),
            "3 products": three,
            "forward+grad": lambda: linear_cross_entropy(h, W, y, return_grad=True, num_threads=nt)}
     try:
@@ -545,6 +589,9 @@ def linear(N=4096, H=768, V=50257, threads=None, repeat=3, quick=False, out=prin
         note = ""
         if name == "forward":
             note = f"{t / ts['hidden @ W.T']:.2f}x the product (target <= 1.1x)"
+        elif name in ("forward + stats", "linear_evaluate"):
+            note = (f"{t / ts['forward']:.3f}x the forward (target <= "
+                    f"{'1.03' if name == 'forward + stats' else '1.05'}x)")
         elif name == "forward+grad":
             note = f"{t / ts['3 products']:.2f}x the three products (target <= 1.2x)"
         elif name.startswith("torch"):
