@@ -1,0 +1,460 @@
+"""evaluate / Evaluator and evaluate_binary / BinaryEvaluator with their
+block passes (`evaluate_parts`, `evaluate_binary_parts`) and the results
+built from partial sums (`evaluation_from_parts`, ...)."""
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import _kernels as _k
+from . import _validate as V
+from ._layout import BLOCK_ELEMS, _logit_rows, _nblocks, _rows_per_block, _threads
+from ._options import IDENTITY, LogitTransform
+from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass
+
+
+def _check_classes(C, expected, what):
+    if expected is not None and C != expected:
+        raise ValueError(f"{what} has {C} classes, but the evaluator has seen {expected}: "
+                         f"rows with different class counts cannot be evaluated together")
+
+
+class EvalParts(NamedTuple):
+    """One pass of `evaluate` over a batch (or a Dask block): double sums
+    that add across batches, and the per-row outputs."""
+    sums: Any                #: [loss (nats), weight, top-1 hits, count, Brier, entropy (nats), hits per k...]
+    topk: tuple              #: the k of the per-k hits, in order
+    calibration: Any         #: (3, B): weight, confidence sum, hit sum per bin; or None
+    per_class: Any           #: (3, C): support, predicted, correct; or None
+    confusion: Any           #: (C, C) or None
+    lse: Any                 #: per-row logsumexp (the logits' dtype), index shape
+    argmax: Any              #: per-row argmax (int64), index shape
+    n_classes: int
+
+    @property
+    def loss_sum(self):
+        return float(self.sums[0])
+
+    @property
+    def weight_sum(self):
+        return float(self.sums[1])
+
+    @property
+    def correct_sum(self):
+        return float(self.sums[2])
+
+    @property
+    def count(self):
+        return int(self.sums[3])
+
+
+def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, topk=(1,),
+                   calibration_bins=None, per_class=False, num_threads=None, n_classes=None,
+                   transform=IDENTITY):
+    """One validated kernel pass of `evaluate` (its options, the logits'
+    transform as a LogitTransform; `n_classes`: the class count the logits
+    must have, an Evaluator's).  Returns
+    EvalParts: sums from the kernel's blocks, histograms from the per-row
+    outputs by np.bincount (summed in row order: independent of threads)."""
+    x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
+    N, C = x2.shape
+    _check_classes(C, n_classes, "this batch")
+    ks, B, pc = V.eval_options(topk, calibration_bins, per_class, C)
+    idx_shape = mshape[:-1]
+    ii = V.ignore_index(ignore_index)
+    yl = np.asarray(labels)
+    if yl.dtype.kind in "iu" and yl.shape != tuple(idx_shape):
+        raise ValueError(f"labels must have shape {tuple(idx_shape)} (the logits' shape without axis "
+                         f"{ax}), got {yl.shape}")
+    y = V.class_labels(yl, C, ii, name="labels")
+    sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
+    nt = _threads(num_threads, N * C)
+    lse = np.empty(N, x.dtype)
+    amax = np.empty(N, np.int64)
+    conf = np.empty(N) if B else None
+    rbin = np.empty(N, np.int64) if B else None
+    rpb = _rows_per_block(C)
+    big = tuple(k for k in ks if k > 1)
+    partial = np.zeros((_nblocks(N, rpb), 6 + len(big)))
+    # k >= C means every class: the kernel takes it as C (k may not fit a C integer)
+    _k.evaluate(x2, y, sample_weight=sw, ignore_index=ii, topk=tuple(min(k, C) for k in big), lse_out=lse, argmax_out=amax,
+                confidence_out=conf, bin_out=rbin, bins=B or 0, partial=partial, rows_per_block=rpb, nt=nt,
+                temperature=transform.kernel_args()[0], softcap=transform.kernel_args()[1])
+    sums = partial.sum(axis=0) if len(partial) else np.zeros(6 + len(big))
+    calib = per = conf_m = None
+    if B or pc:
+        # histograms of the per-row outputs, in row order (independent of
+        # threads); index -1 (B for bins, C for classes) collects the rows
+        # that count in no bin or class, so no masked copies are made
+        hit = amax == y                          # NaN rows: argmax is the NaN's index, excluded below
+        sw = None if sw is None else np.reshape(sw, -1)
+        if B:
+            b = rbin + 1                         # -1: ignored rows and rows without a finite confidence
+            hw = hit if sw is None else hit * sw
+            cw = conf if sw is None else conf * sw
+            calib = np.stack([np.bincount(b, sw, B + 1)[1:], np.bincount(b, cw, B + 1)[1:],
+                              np.bincount(b, hw, B + 1)[1:]])
+        if pc:
+            keep = y != ii
+            valid = keep & ~np.isnan(lse)        # rows holding a NaN have no predicted class
+            hit &= valid
+            yk = np.where(keep, y, C)
+            pk = np.where(valid, amax, C)
+            hk = np.where(hit, y, C)
+            per = np.stack([np.bincount(yk, sw, C + 1)[:C], np.bincount(pk, sw, C + 1)[:C],
+                            np.bincount(hk, sw, C + 1)[:C]]).astype(np.float64)
+            if pc == "confusion":
+                conf_m = np.bincount(np.where(valid, y * C + amax, C * C), sw, C * C + 1)[:-1].reshape(C, C)
+                conf_m = conf_m.astype(np.float64)
+    return EvalParts(sums, (1,) + big if 1 in ks else big, calib, per, conf_m, lse.reshape(idx_shape),
+                     amax.reshape(idx_shape), C)
+
+
+def _calibration_snapshot(calibration, wsum):
+    """Calibration over a (3, B) array of running sums, copied: a result
+    must not change when the evaluator that made it goes on (_results)."""
+    c = np.array(calibration, np.float64)
+    return Calibration(np.linspace(0.0, 1.0, c.shape[1] + 1), c[0], c[1], c[2], wsum)
+
+
+def evaluation_from_parts(sums, topk, calibration=None, per_class=None, confusion=None, *, k=1.0,
+                          base=None, lse=None, argmax=None):
+    """The Evaluation of a pass's (or a stream's) sums: means over the
+    counted weight, 0.0 when no row counts; loss and entropy times k (the
+    log-base factor)."""
+    lsum, wsum, hits, count, bsum, hsum = (float(v) for v in sums[:6])
+    mean = (lambda v: v / wsum) if wsum != 0 else (lambda v: 0.0)
+    hk = dict(zip([q for q in topk if q > 1], (float(v) for v in sums[6:])))
+    tk = {q: (mean(hits) if q == 1 else mean(hk[q])) for q in topk}
+    cal = None
+    if calibration is not None:
+        cal = _calibration_snapshot(calibration, wsum)
+    pcl = None
+    if per_class is not None:
+        per_class = np.array(per_class, np.float64)        # a snapshot: see _results
+        pcl = PerClass(per_class[0], per_class[1], per_class[2],
+                       None if confusion is None else np.array(confusion, np.float64))
+    return Evaluation(mean(lsum) * k, mean(hits), int(count), lse, argmax, tk, mean(bsum), mean(hsum) * k,
+                      cal, pcl, math.e if base is None else float(base))
+
+
+def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
+             calibration_bins=None, per_class=False, softcap=None, temperature=1.0, num_threads=None):
+    """One pass over the logits of an evaluation job.
+
+    Parameters
+    ----------
+    logits : array_like, float
+        Class scores; the class axis is `axis`.
+    labels : array_like of int
+        Class indices, the logits' shape without `axis`.
+    axis : int
+        The class axis.
+    ignore_index : int
+        Rows with this label count nowhere.
+    sample_weight : array_like, optional
+        Per-row weights of every metric.
+    base : float, optional
+        Logarithm base of loss and entropy (None or e: nats, 2: bits).
+    topk : sequence of int
+        The k of topk_accuracy (k >= 1; at most 16 values above 1).  A k
+        of the class count or more means every class: its accuracy is the
+        weighted share of counted rows without a NaN.
+    calibration_bins : int, optional
+        B equal-width reliability bins on [0, 1] of the confidence
+        max_j p_j; None: no calibration.
+    per_class : bool or "confusion"
+        Per-class support, predictions and hits (True), plus the C x C
+        confusion matrix ("confusion", C <= 1024).
+    softcap, temperature :
+        As in `softmax_cross_entropy`: every metric, lse and argmax is that
+        of z = softcap * tanh(logits / temperature / softcap).
+    num_threads : int, optional
+        OpenMP threads; default: the OpenMP default.
+
+    Returns
+    -------
+    Evaluation
+        loss, accuracy, count, lse, argmax, topk_accuracy, brier, entropy,
+        calibration, per_class, base (and .perplexity): means over the
+        rows whose label is not ignore_index, weighted by sample_weight,
+        0.0 when no row counts.  A row holding a NaN is never a hit (top-1,
+        top-k, per class) and has no predicted class; it makes loss, brier
+        and entropy NaN.  argmax: first index on ties (NumPy's rule).
+    """
+    k = V.log_base(base)
+    e = evaluate_parts(logits, labels, axis=axis, ignore_index=ignore_index, sample_weight=sample_weight,
+                       topk=topk, calibration_bins=calibration_bins, per_class=per_class,
+                       num_threads=num_threads, transform=LogitTransform.of(softcap, temperature))
+    return evaluation_from_parts(e.sums, e.topk, e.calibration, e.per_class, e.confusion, k=k, base=base,
+                                 lse=e.lse, argmax=e.argmax)
+
+
+class Evaluator:
+    """Streaming `evaluate`: feed batches with `update`, read `result()`.
+
+    Every partial (the sums, the calibration bins, the per-class counts) is
+    carried in double, so the result over any batch boundaries equals one
+    `evaluate` call over the concatenated rows to rounding (1e-12
+    relative).  Evaluators `merge` and pickle.
+
+    Parameters
+    ----------
+    axis, ignore_index, base, topk, calibration_bins, per_class, softcap, temperature, num_threads :
+        As in `evaluate`, for every batch.
+    keep_rows : bool
+        Keep the per-row lse and argmax for `result()`; False keeps memory
+        constant over a stream and `result()` has None in those fields.
+    """
+
+    def __init__(self, *, axis=-1, ignore_index=-100, base=None, topk=(1,), calibration_bins=None,
+                 per_class=False, softcap=None, temperature=1.0, num_threads=None, keep_rows=True):
+        self.axis = axis
+        self.transform = LogitTransform.of(softcap, temperature)
+        self.ignore_index = V.ignore_index(ignore_index)
+        self.base = base
+        self.k = V.log_base(base)
+        self.topk, self.calibration_bins, self.per_class = V.eval_options(topk, calibration_bins, per_class)
+        self.num_threads = V.num_threads(num_threads)
+        self.keep_rows = bool(keep_rows)
+        self.n_classes = None      # fixed by the first batch; later batches and merges must match
+        self.sums = np.zeros(6 + sum(1 for q in self.topk if q > 1))
+        self._calib = None if self.calibration_bins is None else np.zeros((3, self.calibration_bins))
+        self._per = None
+        self._confusion = None
+        self._lse = []
+        self._argmax = []
+
+    def _options(self):
+        return (self.topk, self.calibration_bins, self.per_class, self.transform)
+
+    def update(self, logits, labels, sample_weight=None):
+        """Add a batch (any number of rows).
+
+        Parameters
+        ----------
+        logits, labels, sample_weight :
+            As in `evaluate`.
+
+        Returns
+        -------
+        Evaluator
+            self.
+
+        Raises
+        ------
+        ValueError
+            And adds nothing, when the batch's class count differs from
+            the batches before it (or as `evaluate` raises)."""
+        e = evaluate_parts(logits, labels, axis=self.axis, ignore_index=self.ignore_index,
+                           sample_weight=sample_weight, topk=self.topk, calibration_bins=self.calibration_bins,
+                           per_class=self.per_class, num_threads=self.num_threads, n_classes=self.n_classes,
+                           transform=self.transform)
+        self.n_classes = e.n_classes
+        self.sums += e.sums
+        if e.calibration is not None:
+            self._calib += e.calibration
+        if e.per_class is not None:
+            self._per = e.per_class if self._per is None else self._per + e.per_class
+        if e.confusion is not None:
+            self._confusion = e.confusion if self._confusion is None else self._confusion + e.confusion
+        if self.keep_rows:
+            self._lse.append(e.lse)
+            self._argmax.append(e.argmax)
+        return self
+
+    def merge(self, other):
+        """Fold another Evaluator's rows into this one (this one's rows
+        first); per-row outputs are kept only if both keep them.
+
+        Parameters
+        ----------
+        other : Evaluator
+            With the same options and class count.
+
+        Returns
+        -------
+        Evaluator
+            self."""
+        if not isinstance(other, Evaluator):
+            raise TypeError(f"can only merge an Evaluator, got {type(other).__name__}")
+        if other._options() != self._options() or other.k != self.k:
+            raise ValueError("can only merge an Evaluator with the same base, topk, calibration_bins, "
+                             "per_class, softcap and temperature options")
+        if other.n_classes is not None:
+            _check_classes(other.n_classes, self.n_classes, "the merged evaluator")
+            self.n_classes = other.n_classes
+        self.sums += other.sums
+        if self._calib is not None:
+            self._calib += other._calib
+        for name in ("_per", "_confusion"):
+            a, b = getattr(self, name), getattr(other, name)
+            if b is not None:
+                setattr(self, name, b.copy() if a is None else a + b)
+        if self.keep_rows and other.keep_rows:
+            self._lse += other._lse
+            self._argmax += other._argmax
+        else:
+            self.keep_rows = False
+            self._lse, self._argmax = [], []
+        return self
+
+    def result(self):
+        """The `Evaluation` of every row seen so far.
+
+        Returns
+        -------
+        Evaluation
+            A snapshot: later updates and merges do not change it."""
+        lse = amax = None
+        if self.keep_rows:
+            lse = np.concatenate([a.reshape(-1) for a in self._lse]) if self._lse else np.empty(0)
+            amax = (np.concatenate([a.reshape(-1) for a in self._argmax]) if self._argmax
+                    else np.empty(0, np.int64))
+        per = self._per
+        if self.per_class and per is None:
+            per = np.zeros((3, self.n_classes or 0))
+        conf_m = self._confusion
+        if self.per_class == "confusion" and conf_m is None:
+            conf_m = np.zeros((self.n_classes or 0,) * 2)
+        return evaluation_from_parts(self.sums, self.topk, self._calib, per, conf_m, k=self.k, base=self.base,
+                                     lse=lse, argmax=amax)
+
+
+class BinaryParts(NamedTuple):
+    sums: Any                #: [loss (nats), weight, hits, count, Brier]
+    calibration: Any         #: (3, B): weight, probability sum, target sum; or None
+
+
+def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bins=None, num_threads=None):
+    """One validated kernel pass of `evaluate_binary`."""
+    x = V.float_array(logits, "logits")
+    t = V.bce_target(targets, x.shape)
+    _, B, _ = V.eval_options((1,), calibration_bins, False)
+    w = V.bce_weight(sample_weight, x.shape, "sample_weight")
+    n = x.size
+    nt = _threads(num_threads, n)
+    xf = V.as_kernel_layout(np.ascontiguousarray(x).reshape(-1), x.dtype)
+    tf = V.as_kernel_layout(np.ascontiguousarray(t).reshape(-1), V.partner_dtype(t.dtype, x.dtype))
+    wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, x.shape), dtype=np.float64).reshape(-1)
+    # blocks of at least 64 B elements: the per-block histograms stay
+    # under 3/8 byte per element whatever B is (the size depends on the
+    # shape and B only, so the sums stay independent of the thread count)
+    block = max(BLOCK_ELEMS, 64 * (B or 0))
+    width = 4 + 3 * (B or 0)
+    partial = np.zeros((_nblocks(n, block), width))
+    _k.evaluate_binary(xf, tf, weight=wf, bins=B or 0, partial=partial, block=block, nt=nt)
+    tot = partial.sum(axis=0) if len(partial) else np.zeros(width)
+    sums = np.array([tot[0], tot[3], tot[1], n, tot[2]])   # loss, weight, hits, count, Brier
+    calib = tot[4:].reshape(3, B) if B else None
+    return BinaryParts(sums, calib)
+
+
+def binary_evaluation_from_parts(sums, calibration=None, *, k=1.0, base=None):
+    lsum, wsum, hits, count, bsum = (float(v) for v in sums[:5])
+    mean = (lambda v: v / wsum) if wsum != 0 else (lambda v: 0.0)
+    cal = None if calibration is None else _calibration_snapshot(calibration, wsum)
+    return BinaryEvaluation(mean(lsum) * k, mean(hits), int(count), mean(bsum), cal,
+                            math.e if base is None else float(base))
+
+
+def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None, num_threads=None):
+    """One pass over sigmoid outputs: loss, accuracy, Brier and calibration
+    per element.
+
+    Parameters
+    ----------
+    logits : array_like, float
+        Any shape.
+    targets : array_like
+        The logits' shape; 0/1 labels or probabilities.
+    sample_weight : array_like, optional
+        Element weights broadcastable to the logits.
+    base : float, optional
+        Logarithm base of the loss (None or e: nats, 2: bits).
+    calibration_bins : int, optional
+        B equal-width bins of p = sigmoid(x), with the observed mean target.
+    num_threads : int, optional
+        OpenMP threads; default: the OpenMP default.
+
+    Returns
+    -------
+    BinaryEvaluation
+        loss (binary cross-entropy with logits), accuracy of (logit > 0)
+        against (target >= 0.5) (a NaN logit is never right), count
+        (elements), brier ((p - t)^2),
+        calibration, base: each averaged as sum(w m) / sum(w) (0.0 for no
+        weight).
+    """
+    k = V.log_base(base)
+    e = evaluate_binary_parts(logits, targets, sample_weight=sample_weight, calibration_bins=calibration_bins,
+                              num_threads=num_threads)
+    return binary_evaluation_from_parts(e.sums, e.calibration, k=k, base=base)
+
+
+class BinaryEvaluator:
+    """Streaming `evaluate_binary` (update / merge / pickle / result), with
+    exact double partials.
+
+    Parameters
+    ----------
+    base, calibration_bins, num_threads :
+        As in `evaluate_binary`.
+    """
+
+    def __init__(self, *, base=None, calibration_bins=None, num_threads=None):
+        self.base = base
+        self.k = V.log_base(base)
+        _, self.calibration_bins, _ = V.eval_options((1,), calibration_bins, False)
+        self.num_threads = V.num_threads(num_threads)
+        self.sums = np.zeros(5)
+        self._calib = None if self.calibration_bins is None else np.zeros((3, self.calibration_bins))
+
+    def update(self, logits, targets, sample_weight=None):
+        """Add a batch.
+
+        Parameters
+        ----------
+        logits, targets, sample_weight :
+            As in `evaluate_binary`.
+
+        Returns
+        -------
+        BinaryEvaluator
+            self."""
+        e = evaluate_binary_parts(logits, targets, sample_weight=sample_weight,
+                                  calibration_bins=self.calibration_bins, num_threads=self.num_threads)
+        self.sums += e.sums
+        if e.calibration is not None:
+            self._calib += e.calibration
+        return self
+
+    def merge(self, other):
+        """Fold another BinaryEvaluator in.
+
+        Parameters
+        ----------
+        other : BinaryEvaluator
+            With the same options.
+
+        Returns
+        -------
+        BinaryEvaluator
+            self."""
+        if not isinstance(other, BinaryEvaluator):
+            raise TypeError(f"can only merge a BinaryEvaluator, got {type(other).__name__}")
+        if other.calibration_bins != self.calibration_bins or other.k != self.k:
+            raise ValueError("can only merge a BinaryEvaluator with the same base and calibration_bins")
+        self.sums += other.sums
+        if self._calib is not None:
+            self._calib += other._calib
+        return self
+
+    def result(self):
+        """The `BinaryEvaluation` of every element seen so far.
+
+        Returns
+        -------
+        BinaryEvaluation
+            A snapshot: later updates and merges do not change it."""
+        return binary_evaluation_from_parts(self.sums, self._calib, k=self.k, base=self.base)
