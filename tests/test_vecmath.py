@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
 
 # fn -> (float32 bound, float64 bound), every function any path runs
 BOUNDS = {V.EXP: (1.5, 1.5), V.EXP_FLUSH: (1.5, 1.5), V.LOG: (3.0, 2.5), V.LOG1P01: (3.0, 3.0),
-          V.LOG1P: (3.5, 3.5), V.TANH: (4.0, 4.0), V.SECH2: (4.0, 4.0),
+          V.LOG1P: (3.5, 3.5), V.TANH: (3.5, 3.0), V.SECH2: (4.5, 4.5),
           # the exps the kernels run: the summed one's degree-5 float polynomial is 2.07 ULP at
           # most over every float input (the accuracy page), the others about 1 on every path
           V.EXP_SUM: (2.5, 1.5), V.EXP_WRITE: (1.5, 1.5), V.EXP_ACC: (1.5, 1.5),
