@@ -94,6 +94,25 @@ class XentOptions:
     gamma: float = 0.0
     alpha: float | np.ndarray | None = None
     k: float = field(default=1.0, repr=False)          # 1 / ln(base)
+    # derived once (a small call reads them on every call)
+    focal: bool = field(init=False, repr=False)
+    plain: bool = field(init=False, repr=False)
+    shortcut: bool = field(init=False, repr=False)
+
+    def __post_init__(self):
+        # The focal loss: gamma or alpha given (gamma 0, alpha None: cross-entropy).
+        focal = self.gamma != 0.0 or self.alpha is not None
+        # plain: the forward loss is sum s_i w_y (lse - x_y) of the
+        # (transformed) logits, which the kernels' one-operation path computes.
+        plain = self.label_smoothing == 0.0 and self.z_loss == 0.0 and not focal
+        # shortcut: every option at its default but the reduction ("mean" or
+        # "sum") and ignore_index -- the small-call path of softmax_cross_entropy.
+        shortcut = (plain and self.weight is None and self.base is None and self.transform.identity
+                    and self.reduction != "none" and self.axis in (-1, 1)
+                    and -(1 << 62) < self.ignore_index < (1 << 62))
+        object.__setattr__(self, "focal", focal)
+        object.__setattr__(self, "plain", plain)
+        object.__setattr__(self, "shortcut", shortcut)
 
     def _fields(self):
         return (self.axis, _key(self.weight), self.ignore_index, self.label_smoothing, self.reduction,
@@ -104,25 +123,6 @@ class XentOptions:
 
     def __hash__(self):
         return hash(self._fields())
-
-    @property
-    def focal(self):
-        """The focal loss: gamma or alpha given (gamma 0, alpha None: cross-entropy)."""
-        return self.gamma != 0.0 or self.alpha is not None
-
-    @property
-    def plain(self):
-        """The forward loss is sum s_i w_y (lse - x_y) of the (transformed)
-        logits: the kernels' one-operation path may compute it."""
-        return self.label_smoothing == 0.0 and self.z_loss == 0.0 and not self.focal
-
-    @property
-    def shortcut(self):
-        """Every option at its default but the reduction ("mean" or "sum")
-        and ignore_index: the small-call path of softmax_cross_entropy."""
-        return (self.plain and self.weight is None and self.base is None and self.transform.identity
-                and self.reduction != "none" and self.axis in (-1, 1)
-                and -(1 << 62) < self.ignore_index < (1 << 62))
 
     def class_weight(self, C):
         return None if self.weight is None else V.weight_vector(self.weight, C, "weight", "one weight per class")
