@@ -90,7 +90,9 @@ def test_elementwise_are_float32_rounded(rng, fn, H):
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("opts", [{}, {"label_smoothing": 0.1, "z_loss": 1e-3},
-                                  {"weight": True, "sample_weight": True, "ignore_index": 0}])
+                                  {"weight": True, "sample_weight": True, "ignore_index": 0},
+                                  {"softcap": 3.0, "temperature": 0.8}, {"gamma": 2.0, "alpha": 0.5},
+                                  {"softcap": 5.0, "gamma": 1.0, "label_smoothing": 0.1}])
 @pytest.mark.parametrize("base", [None, 2])
 def test_cross_entropy_index_is_float32_rounded(logits, rng, reduction, opts, base, H):
     N, C = logits.shape

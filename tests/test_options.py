@@ -453,3 +453,26 @@ def test_focal_gradient_of_confident_rows_against_mpmath(smoothing):
     for l_, g_ in ((got_l, got_g), (ref_l, ref_g)):
         np.testing.assert_allclose(l_, float(want_l), rtol=1e-12)
         np.testing.assert_allclose(g_[0], [float(v) for v in want_g], rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_evaluate_16bit_with_the_transform(dtype):
+    import pickle
+    if dtype == "bfloat16":
+        dt = np.dtype(pytest.importorskip("ml_dtypes").bfloat16)
+    else:
+        dt = np.dtype(dtype)
+    rng, x, y = _data(500, 30, 9)
+    xh = x.astype(dt)
+    tf = dict(softcap=2.0, temperature=0.9)
+    got = fx.evaluate(xh, y, calibration_bins=5, **tf)
+    want = fx.evaluate(xh.astype(np.float32), y, calibration_bins=5, **tf)    # 16-bit: the float32 call, bitwise
+    assert got.loss == want.loss and got.entropy == want.entropy and np.array_equal(got.argmax, want.argmax)
+    np.testing.assert_array_equal(np.asarray(got.lse, np.float32), np.asarray(want.lse.astype(dt), np.float32))
+    # an Evaluator with a transform survives pickling and refuses a merge without it
+    ev = fx.Evaluator(**tf).update(xh, y)
+    ev2 = pickle.loads(pickle.dumps(ev))
+    assert ev2.transform == ev.transform
+    np.testing.assert_allclose(ev2.merge(fx.Evaluator(**tf).update(xh, y)).result().loss, got.loss, rtol=1e-12)
+    with pytest.raises(ValueError):
+        ev2.merge(fx.Evaluator(softcap=2.0))
