@@ -183,20 +183,16 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
         b = rng.standard_normal(19).astype(dt)
         y = rng.integers(0, 19, 45)
         y[::5] = -100
-        lopts: dict[str, Any] = dict(linear_bias=b, label_smoothing=0.1, z_loss=1e-3, return_grad=True)
-        lf, gf = fx.linear_cross_entropy(h, W, y, chunk_size=8, **lopts)
-        lr, gr = R.linear_cross_entropy(h, W, y, **lopts)
-        cmp("linear_cross_entropy", "45x12 @ 19x12", dt, [lf], [lr])
-        cmp("linear_cross_entropy.grads", "45x12 @ 19x12", dt,
-            np.concatenate([a.reshape(-1) for a in gf if a is not None]),
-            np.concatenate([a.reshape(-1) for a in gr if a is not None]))
-        fopts: dict[str, Any] = dict(linear_bias=b, softcap=3.0, temperature=0.8, gamma=2.0, return_grad=True)
-        lf, gf = fx.linear_cross_entropy(h, W, y, chunk_size=8, **fopts)
-        lr, gr = R.linear_cross_entropy(h, W, y, **fopts)
-        cmp("linear_cross_entropy[softcap,focal]", "45x12 @ 19x12", dt, [lf], [lr])
-        cmp("linear_cross_entropy[softcap,focal].grads", "45x12 @ 19x12", dt,
-            np.concatenate([a.reshape(-1) for a in gf if a is not None]),
-            np.concatenate([a.reshape(-1) for a in gr if a is not None]))
+        lcases: Tuple[Tuple[str, dict[str, Any]], ...] = (
+            ("", dict(label_smoothing=0.1, z_loss=1e-3)),
+            ("[softcap,focal]", dict(softcap=3.0, temperature=0.8, gamma=2.0)))
+        for label, lopts in lcases:
+            lf, gf = fx.linear_cross_entropy(h, W, y, linear_bias=b, return_grad=True, chunk_size=8, **lopts)
+            lr, gr = R.linear_cross_entropy(h, W, y, linear_bias=b, return_grad=True, **lopts)
+            cmp(f"linear_cross_entropy{label}", "45x12 @ 19x12", dt, [lf], [lr])
+            cmp(f"linear_cross_entropy{label}.grads", "45x12 @ 19x12", dt,
+                np.concatenate([a.reshape(-1) for a in gf if a is not None]),
+                np.concatenate([a.reshape(-1) for a in gr if a is not None]))
         eopts: dict[str, Any] = dict(linear_bias=b, softcap=3.0, topk=(1, 3))
         ef = fx.linear_evaluate(h, W, y, chunk_size=8, **eopts)
         er = R.linear_evaluate(h, W, y, **eopts)

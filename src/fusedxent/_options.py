@@ -148,27 +148,20 @@ class XentOptions:
                             alpha=self.class_alpha(C), temperature=T, softcap=cap)
 
 
-def _alpha(alpha):
-    if alpha is None:
+def _class_vector(v, name, what, nonneg):
+    """A scalar or a (C,) vector of real numbers (C checked later, against
+    the logits): a float, or a read-only float64 copy."""
+    if v is None:
         return None
-    a = np.asarray(alpha)
+    a = np.asarray(v)
     if not V.is_real(a.dtype):
-        raise TypeError(f"alpha must be None, a real number or an array of one per class, got dtype {a.dtype}")
+        raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
     if a.ndim > 1:
-        raise ValueError(f"alpha must be a scalar or have shape (C,), got {a.shape}")
-    if not (np.all(a >= 0) and np.all(np.isfinite(a))):
-        raise ValueError("alpha must be finite and >= 0")
-    return float(a) if a.ndim == 0 else _frozen(a)
-
-
-def _weight(weight):
-    if weight is None:
-        return None
-    a = np.asarray(weight)
-    if not V.is_real(a.dtype):
-        raise TypeError(f"weight must be real numbers, got dtype {a.dtype}")
-    if a.ndim > 1:
-        raise ValueError(f"weight must have shape (C,) (one weight per class), got {a.shape}")
+        raise ValueError(f"{name} must be a scalar or have shape (C,) ({what}), got {a.shape}")
+    if nonneg and not (np.all(a >= 0) and np.all(np.isfinite(a))):
+        raise ValueError(f"{name} must be finite and >= 0")
+    if a.ndim == 0 and nonneg:
+        return float(a)                  # alpha: a scalar stays a number (hashable, and the memo's key)
     return _frozen(a)
 
 
@@ -176,11 +169,13 @@ def _build(axis, weight, ignore_index, label_smoothing, reduction, base, z_loss,
            gamma, alpha):
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an integer, got {type(axis).__name__}")
-    return XentOptions(axis=int(axis), weight=_weight(weight), ignore_index=V.ignore_index(ignore_index),
+    return XentOptions(axis=int(axis), weight=_class_vector(weight, "weight", "one weight per class", False),
+                       ignore_index=V.ignore_index(ignore_index),
                        label_smoothing=V.unit_interval(label_smoothing, "label_smoothing"),
                        reduction=V.reduction(reduction), base=base, z_loss=V.nonneg(z_loss, "z_loss"),
                        transform=LogitTransform.of(softcap, temperature), gamma=V.nonneg(gamma, "gamma"),
-                       alpha=_alpha(alpha), k=V.log_base(base))
+                       alpha=_class_vector(alpha, "alpha", "one focal weight per class", True),
+                       k=V.log_base(base))
 
 
 _build_cached = functools.lru_cache(maxsize=256, typed=True)(_build)
