@@ -346,6 +346,12 @@ def test_the_options_value():
     assert LogitTransform.of(None, 1.0).identity and not LogitTransform.of(2.0, 1.0).identity
     # the memo does not confuse equal-comparing values of different types
     assert xent_options(temperature=2).transform.temperature == 2.0
+    with pytest.raises(TypeError):
+        xent_options(label_smoothing=False)            # not the memo's entry for 0.0
+    # a pickled copy (what a Dask worker gets) is equal and as immutable
+    import pickle
+    p = pickle.loads(pickle.dumps(a))
+    assert p == a and hash(p) == hash(a) and p.focal and not p.alpha.flags.writeable
 
 
 @pytest.mark.parametrize("V_, o", [(7, dict()), (90, dict(softcap=3.0, temperature=0.7)),

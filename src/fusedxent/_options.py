@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -121,6 +121,10 @@ class XentOptions:
     def __eq__(self, other):
         return type(other) is XentOptions and self._fields() == other._fields()
 
+    def __reduce__(self):
+        # unpickled (a Dask worker's copy), the arrays are read-only again
+        return _rebuild, ({f.name: getattr(self, f.name) for f in fields(self) if f.init},)
+
     def __hash__(self):
         return hash(self._fields())
 
@@ -146,6 +150,10 @@ class XentOptions:
                             target_b=target_b, check_labels=check_labels, plain=self.plain and not row_stats,
                             gamma=self.gamma,
                             alpha=self.class_alpha(C), temperature=T, softcap=cap)
+
+
+def _rebuild(kw):
+    return XentOptions(**{k: (_frozen(v) if isinstance(v, np.ndarray) else v) for k, v in kw.items()})
 
 
 def _class_vector(v, name, what, nonneg):
