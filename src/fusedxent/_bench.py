@@ -17,7 +17,6 @@ import numpy as np
 from . import _kernels as _k
 from . import _testing as _t
 from . import _api
-from ._layout import BLOCK_ELEMS, _nblocks
 from . import reference as R
 
 
@@ -49,16 +48,16 @@ def _interleaved(fns, repeat):
 def _probes(flat, nt):
     if flat.dtype == np.float16:      # the probes stream bytes: read half data as float32 pairs
         flat = flat[: flat.size // 2 * 2].view(np.float32)
-    nb = _nblocks(flat.size, BLOCK_ELEMS)
+    nb = -(-flat.size // _api.BLOCK_ELEMS)        # blocks of the read probe's partial sums
     partial = np.empty(nb)
     out = []            # the copy probe's destination, allocated only if it runs
 
     def copy():
         if not out:
             out.append(np.empty_like(flat))
-        _t.probe_copy(flat, out[0], BLOCK_ELEMS, nt)
+        _t.probe_copy(flat, out[0], _api.BLOCK_ELEMS, nt)
 
-    read = lambda: _t.probe_read(flat, partial, BLOCK_ELEMS, nt)
+    read = lambda: _t.probe_read(flat, partial, _api.BLOCK_ELEMS, nt)
     return read, copy
 
 
