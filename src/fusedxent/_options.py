@@ -4,10 +4,12 @@ the Dask partials and the linear head.
 
 A public function builds its value from its keyword arguments
 (`xent_options(...)`); everything downstream reads fields of it, and the
-fast paths are chosen by its methods (`XentOptions.shortcut`, `.plain`),
-so an option added here is never silently ignored on one path.  Adding an
-option: a field, its check in the builder, its use in the kernel struct
-(`kernel`) and the reference -- the public signatures forward it by name.
+fast paths are chosen by fields derived from all the others at
+construction (`XentOptions.shortcut`, `.plain`), so an option added here is
+never silently ignored on one path.  Adding an option: a field, its check
+in the builder, its place in `plain`/`shortcut` if it changes the
+arithmetic, its use in the kernel struct (`kernel`) and the reference --
+the public signatures (and their stubs) forward it by name.
 """
 from __future__ import annotations
 
