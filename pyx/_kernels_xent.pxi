@@ -21,6 +21,7 @@ cdef struct CE:
     bint focal              # focal loss (gamma or alpha given)
     double gamma            # focal exponent
     const double *alpha     # focal class balance (C) or NULL (1 for every class)
+    const double *fa        # focal: class weight times alpha (C), for focal_rows
 
 
 cdef struct RowOut:
@@ -59,6 +60,7 @@ cdef class CEOptions:
     cdef CE c
     cdef readonly object class_weight
     cdef readonly object alpha
+    cdef readonly object focal_class
     cdef readonly double temperature     # the logits' transform, applied by the driver (_Job.transform)
     cdef readonly double softcap
 
@@ -66,9 +68,14 @@ cdef class CEOptions:
                  int64_t ignore_index=-100, double label_smoothing=0.0, double z_loss=0.0,
                  double grad_scale=0.0, double loss_scale=1.0, double target_a=1.0, double target_b=0.0,
                  bint check_labels=False, bint plain=False, double gamma=0.0, alpha=None,
-                 double temperature=1.0, double softcap=0.0):
+                 focal_class=None, double temperature=1.0, double softcap=0.0):
         self.class_weight = class_weight
         self.alpha = alpha
+        self.focal_class = focal_class
+        if (gamma != 0.0 or alpha is not None) and (focal_class is None or focal_class.dtype.char != "d"):
+            raise TypeError("fusedxent kernel: the focal loss needs focal_class (float64 class weight x alpha)")
+        self.c.fa = <const double *>addr(focal_class, n_classes, "focal_class") \
+            if focal_class is not None else NULL
         self.temperature = temperature
         self.softcap = softcap
         self.c.check = check_labels
@@ -244,94 +251,64 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
             grad[i * C + yi] = grad[i * C + yi] - <floating>(base * d1[i])
 
 
-cdef inline double focal_term(double L, double gam, double *g) noexcept nogil:
-    """The focal term -(1 - p)^g log p = q^g L of a class j at L = -log p_j
-    >= 0 (q = 1 - p = -expm1(-L)), and in g its gradient's coefficient
-    q^g (1 + g p L / q): d/dz_k of the term is that times (p_k - [k = j])."""
-    cdef double q = -expm1(-L), p = exp(-L)
-    cdef double qg = pow(q, gam) if gam != 0.0 else 1.0
-    g[0] = qg * (1.0 + (gam * p * (L / q if q > 0.0 else 1.0) if p > 0.0 else 0.0))
-    return qg * L
-
-
 cdef void ce_focal_general(const CE *o, const floating *x, const int64_t *y, const floating *t,
                            const double *sw, floating *loss, floating *grad, Py_ssize_t n, Work *w,
                            double *part, RowOut ro) noexcept nogil:
     """Focal loss with a target distribution: probability targets t (y NULL)
-    or class indices y with label smoothing, element by element.  With
-    c_j = w_j t'_j (t' = ta t + tb, or (1-eps)[j=y] + eps/C) and
-    L_j = lse - x_j:
-        row loss = s_i [ sum_j c_j a_j q_j^g L_j + z lse^2 ]
-        gradient = s_i [ sum_j G_j (p_k - [k=j]) + 2 z lse p_k ]
-                 = s_i [ (G + 2 z lse) p_k - G_k ],  G_j = c_j a_j g_j, G = sum_j G_j
-    (g_j: focal_term).  Two passes per row, the second recomputing each
-    term from x before its gradient entry is written, so grad may be x.
-    Adds to part = (weighted loss sum, the mean's denominator)."""
-    cdef Py_ssize_t C = o.C, i, j
-    cdef int64_t yi = -1
-    cdef double m, l, lse, si, wy, row, G, gj, cj, tj, L, pk, total = part[0], wsum = part[1]
-    cdef double gam = o.gamma, ec = o.eps / C
-    cdef const floating *xr
+    or class indices y with label smoothing.  With c_j = w_j a_j t'_j
+    (t' = ta t + tb, or (1-eps)[j=y] + eps/C) and L_j = lse - x_j:
+        row loss = s_i [ sum_j c_j q_j^g L_j + z lse^2 ]
+        gradient = s_i [ (G + 2 z lse) p_k - G_k ],  G_k = c_k q_k^g (1 + g p_k L_k / q_k)
+    element by element in focal_rows (fx_rows.h), which forms q = 1 - p
+    without cancellation; grad may be x.  Adds to part = (weighted loss
+    sum, the mean's denominator)."""
+    cdef Py_ssize_t C = o.C, i
+    cdef double l, lse, si, wy, row, total = part[0], wsum = part[1]
+    cdef fx_focal fo
+    cdef double *gs = w.a
+    cdef double *rows = w.b
     stats_op(x, n, C, &w.st)
     put_row_stats(ro, w, n)
+    fo.fa = o.fa
+    fo.gamma = o.gamma
+    fo.z = o.z
+    if y != NULL:
+        fo.ta = 1.0 - o.eps
+        fo.tb = o.eps / C
+    else:
+        fo.ta = o.ta
+        fo.tb = o.tb
     for i in range(n):
-        xr = x + i * C
+        gs[i] = o.gscale * (sw[i] if sw != NULL else 1.0)
+    if floating is float:
+        fx_F.focal_rows(x, t, y, grad, n, C, &fo, &w.st, gs if grad != NULL else NULL, rows)
+    else:
+        fx_D.focal_rows(x, t, y, grad, n, C, &fo, &w.st, gs if grad != NULL else NULL, rows)
+    for i in range(n):
         si = sw[i] if sw != NULL else 1.0
         wy = 1.0
         if y != NULL:
-            yi = y[i]
-            if yi == o.ignore_index:
+            if y[i] == o.ignore_index:
                 if loss != NULL:
                     loss[i] = 0
                 if grad != NULL:
                     memset(grad + i * C, 0, C * sizeof(floating))
                 continue
-            wy = o.cw[yi] if o.cw != NULL else 1.0
-        m = w.st.m[i]
+            wy = o.cw[y[i]] if o.cw != NULL else 1.0
         l = w.st.l[i]
-        lse = m + l
-        row = 0.0
-        G = 0.0
-        for j in range(C):
-            if y != NULL:
-                tj = ec + ((1.0 - o.eps) if j == yi else 0.0)
-            else:
-                tj = o.ta * t[i * C + j] + o.tb
-            cj = tj * (o.cw[j] if o.cw != NULL else 1.0) * (o.alpha[j] if o.alpha != NULL else 1.0)
-            if cj == 0.0:
-                continue
-            L = (m - xr[j]) + l
-            row = row + cj * focal_term(L, gam, &gj)
-            G = G + cj * gj
+        lse = w.st.m[i] + l
+        row = rows[i]
         if o.z != 0.0:
             row = row + o.z * lse * lse
         if isnan(l):
             row = NAN
+            if grad != NULL:
+                fill(grad + i * C, C, <floating>NAN)
         row = si * row
         if loss != NULL:
             loss[i] = <floating>(o.k * row)
         total += row
         wsum += si * wy
-        if grad == NULL:
-            continue
-        if isnan(l):
-            fill(grad + i * C, C, <floating>NAN)
-            continue
-        for j in range(C):
-            if y != NULL:
-                tj = ec + ((1.0 - o.eps) if j == yi else 0.0)
-            else:
-                tj = o.ta * t[i * C + j] + o.tb
-            cj = tj * (o.cw[j] if o.cw != NULL else 1.0) * (o.alpha[j] if o.alpha != NULL else 1.0)
-            L = (m - xr[j]) + l
-            pk = exp(-L)
-            gj = 0.0
-            if cj != 0.0:
-                focal_term(L, gam, &gj)
-                gj = cj * gj
-            # (G + 2 z lse) p_k - G_k, with p_k - 1 = -expm1(-L) exact where
-            # p_k rounds to 1
-            grad[i * C + j] = <floating>(o.gscale * si * ((G + 2.0 * o.z * lse - gj) * pk + gj * expm1(-L)))
     part[0] = total
     part[1] = wsum
 

@@ -46,6 +46,15 @@ typedef struct {
     int check;          /* labels not range-checked by the caller              */
 } fx_xent;
 
+/* The focal loss with a target distribution (fx_rows.h, focal_rows): the
+ * class coefficients and the target's affine map. */
+typedef struct {
+    const double *fa;   /* per class: class weight times focal alpha (C)      */
+    double gamma;       /* focal exponent                                      */
+    double ta, tb;      /* t'_j = ta t_j + tb (t given), or ta [j = y] + tb    */
+    double z;           /* z-loss coefficient (its gradient term)              */
+} fx_focal;
+
 #define FX_CAT2_(a, b) a##b
 #define FX_CAT2(a, b) FX_CAT2_(a, b)
 #define FX_CAT3_(a, b, c) a##_##b##_##c

@@ -678,6 +678,75 @@ static void FN(tdiff_rows)(const FX_T *x, const FX_T *t, ptrdiff_t n, ptrdiff_t 
 /* Soft-target gradient: g_ij = a_i exp(x_ij - m_i) - b_i w_j (ta t_ij + tb);
  * exps: x holds exp(x_ij - m_i) already (stats_exp_rows), m unused.  g may
  * alias x (not t). */
+/* The focal loss with a target distribution, row by row, element by
+ * element in double (vectorized across classes).  Per row, from its
+ * statistics (m, s, l = log1p(s), argmax k; lse = m + l) and class j:
+ *   L_j = (m - x_j) + l = -log p_j,  p_j = exp(-L_j),
+ *   q_j = 1 - p_j, taken as s / (1 + s) at the argmax (the only class
+ *         whose p can exceed 1/2; there 1 - p would cancel) and as 1 - p_j
+ *         elsewhere (p_j <= 1/2: no cancellation, and no expm1 needed),
+ *   c_j = fa_j t'_j  (class weight x alpha x the smoothed target),
+ *   term_j = c_j q_j^g L_j,  G_j = c_j q_j^g (1 + g p_j L_j / q_j)
+ * (q^g = exp(g log q); L/q -> 1 as q -> 0; a term with c_j = 0 is 0).
+ * rows[i] = sum_j term_j; with g (gs not NULL) the gradient
+ *   g_ij = gs_i [ (G_i + 2 z lse_i - G_ij) p_ij - G_ij q_ij ],  G_i = sum_j G_ij,
+ * its p - 1 at the label taken as -q (exact where p rounds to 1).  The
+ * second pass recomputes each term from x before writing g there, so g may
+ * be x.  Rows labelled out of range (ignored) get whatever their label
+ * makes of t': the caller zeroes them, as it fills NaN rows. */
+FX_INLINE void FN(focal_elem)(double xj, double m, double l, double s1, int at_k, double cj, double gam,
+                              double *pj, double *qj, double *term, double *gj)
+{
+    const double L = (m - xj) + l;
+    const double p = fx_expneg_d(-L);
+    const double q = at_k ? s1 : 1.0 - p;
+    const double qg = gam != 0.0 ? fx_expneg_d(gam * fx_log_d(q)) : 1.0;    /* log q <= 0; q = 0: 0 */
+    const double ratio = q > 0.0 ? L / q : 1.0;
+    *pj = p;
+    *qj = q;
+    *term = cj != 0.0 ? cj * qg * L : 0.0;
+    *gj = cj != 0.0 ? cj * qg * (1.0 + (p > 0.0 ? gam * p * ratio : 0.0)) : 0.0;
+}
+
+/* one pass over row i's classes, t'_j from the targets (TJ) */
+#define FX_FOCAL_PASS(TJ, BODY)                                                                       \
+    _Pragma("omp simd reduction(+:tot, G)")                                                          \
+    for (ptrdiff_t j = 0; j < C; j++) {                                                              \
+        double p, q, term, gj;                                                                       \
+        FN(focal_elem)((double)xr[j], m, l, s1, j == k, fa[j] * (TJ), gam, &p, &q, &term, &gj);     \
+        BODY                                                                                         \
+    }
+static void FN(focal_rows)(const FX_T *x, const FX_T *t, const int64_t *y, FX_T *g, ptrdiff_t n, ptrdiff_t C,
+                           const fx_focal *o, const fx_stats *st, const double *gs, double *rows)
+{
+    const double gam = o->gamma, ta = o->ta, tb = o->tb, z2 = 2.0 * o->z;
+    const double *fa = o->fa;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const FX_T *xr = x + i * C;
+        const FX_T *tr = t ? t + i * C : t;
+        const double m = st->m[i], l = st->l[i], s1 = st->s[i] / (1.0 + st->s[i]);
+        const int64_t k = st->k[i], yi = y ? y[i] : -1;
+        double tot = 0.0, G = 0.0;
+        /* separate loops for the two kinds of target: no load from a NULL t */
+        if (t) {
+            FX_FOCAL_PASS(ta * (double)tr[j] + tb, tot += term; G += gj;)
+        } else {
+            FX_FOCAL_PASS((j == yi ? ta : 0.0) + tb, tot += term; G += gj;)
+        }
+        rows[i] = tot;
+        if (gs == NULL)
+            continue;
+        const double a = G + z2 * (m + l), sc = gs[i];
+        FX_T *gr = g + i * C;
+        if (t) {
+            FX_FOCAL_PASS(ta * (double)tr[j] + tb, gr[j] = (FX_T)(sc * ((a - gj) * p - gj * q));)
+        } else {
+            FX_FOCAL_PASS((j == yi ? ta : 0.0) + tb, gr[j] = (FX_T)(sc * ((a - gj) * p - gj * q));)
+        }
+    }
+}
+#undef FX_FOCAL_PASS
+
 FX_INLINE void FN(grad_soft_rows_)(const FX_T *x, const FX_T *t, FX_T *g, ptrdiff_t n, ptrdiff_t C,
                                    const double *m, const double *a, const double *w, const double *b,
                                    double ta, double tb, const int exps)

@@ -30,6 +30,13 @@ cdef extern from "fx_ops.h" nogil:
         double alpha
         double k
 
+    ctypedef struct fx_focal:
+        const double *fa
+        double gamma
+        double ta
+        double tb
+        double z
+
     ctypedef struct fx_xent:
         const double *cw
         const double *sw

@@ -23,13 +23,15 @@ def simde_build() -> bool: ...
 class CEOptions:
     class_weight: Optional[_D]
     alpha: Optional[_D]
+    focal_class: Optional[_D]
     temperature: float
     softcap: float
     def __init__(self, *, n_classes: int, class_weight: Optional[_D] = ..., class_weight_sum: float,
                  ignore_index: int = ..., label_smoothing: float = ..., z_loss: float = ...,
                  grad_scale: float = ..., loss_scale: float = ..., target_a: float = ...,
                  target_b: float = ..., check_labels: bool = ..., plain: bool = ..., gamma: float = ...,
-                 alpha: Optional[_D] = ..., temperature: float = ..., softcap: float = ...) -> None: ...
+                 alpha: Optional[_D] = ..., focal_class: Optional[_D] = ..., temperature: float = ...,
+                 softcap: float = ...) -> None: ...
 
 class BCEOptions:
     arrays: tuple[Optional[_D], Optional[_D], Optional[_D]]
