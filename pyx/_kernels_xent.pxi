@@ -18,10 +18,8 @@ cdef struct CE:
     double ta, tb           # probability targets: t' = ta t + tb
     bint check              # labels not range-checked by the caller: each tile checks its own
     bint plain              # the forward loss is s_i w_y (lse - x_y): xent_rows may compute it
-    bint focal              # focal loss (gamma or alpha given)
     double gamma            # focal exponent
-    const double *alpha     # focal class balance (C) or NULL (1 for every class)
-    const double *fa        # focal: class weight times alpha (C), for focal_rows
+    const double *fa        # focal loss: class weight times alpha (C); NULL: no focal terms
 
 
 cdef struct RowOut:
@@ -59,7 +57,6 @@ cdef class CEOptions:
     the block code reads (keyword-only: nothing can be swapped)."""
     cdef CE c
     cdef readonly object class_weight
-    cdef readonly object alpha
     cdef readonly object focal_class
     cdef readonly double temperature     # the logits' transform, applied by the driver (_Job.transform)
     cdef readonly double softcap
@@ -67,13 +64,15 @@ cdef class CEOptions:
     def __init__(self, *, Py_ssize_t n_classes, class_weight=None, double class_weight_sum,
                  int64_t ignore_index=-100, double label_smoothing=0.0, double z_loss=0.0,
                  double grad_scale=0.0, double loss_scale=1.0, double target_a=1.0, double target_b=0.0,
-                 bint check_labels=False, bint plain=False, double gamma=0.0, alpha=None,
-                 focal_class=None, double temperature=1.0, double softcap=0.0):
+                 bint check_labels=False, bint plain=False, double gamma=0.0, focal_class=None,
+                 double temperature=1.0, double softcap=0.0):
         self.class_weight = class_weight
-        self.alpha = alpha
+        # focal_class (class weight x alpha, float64) given: the focal loss
         self.focal_class = focal_class
-        if (gamma != 0.0 or alpha is not None) and (focal_class is None or focal_class.dtype.char != "d"):
-            raise TypeError("fusedxent kernel: the focal loss needs focal_class (float64 class weight x alpha)")
+        if focal_class is not None and focal_class.dtype.char != "d":
+            raise TypeError("fusedxent kernel: focal_class must be float64")
+        if gamma != 0.0 and focal_class is None:
+            raise ValueError("fusedxent kernel: gamma needs focal_class (class weight x alpha)")
         self.c.fa = <const double *>addr(focal_class, n_classes, "focal_class") \
             if focal_class is not None else NULL
         self.temperature = temperature
@@ -85,12 +84,8 @@ cdef class CEOptions:
             if class_weight is not None else NULL
         if class_weight is not None and class_weight.dtype.char != "d":
             raise TypeError("fusedxent kernel: class_weight must be float64")
-        self.c.alpha = <const double *>addr(alpha, n_classes, "alpha") if alpha is not None else NULL
-        if alpha is not None and alpha.dtype.char != "d":
-            raise TypeError("fusedxent kernel: alpha must be float64")
         self.c.gamma = gamma
-        self.c.focal = gamma != 0.0 or alpha is not None
-        if plain and (label_smoothing != 0.0 or z_loss != 0.0 or self.c.focal):
+        if plain and (label_smoothing != 0.0 or z_loss != 0.0 or focal_class is not None):
             raise ValueError("fusedxent kernel: plain options with smoothing, z-loss or focal terms")
         self.c.cw_sum = class_weight_sum
         self.c.ignore_index = ignore_index
@@ -128,11 +123,9 @@ cdef void ce_index_tile(const CE *o, const floating *x, const int64_t *y, const 
         if o.check:
             bad = fx_F.labels_bad(y, n, o.C, o.ignore_index) if floating is float else \
                 fx_D.labels_bad(y, n, o.C, o.ignore_index)
-        if bad:
-            pass
-        elif o.focal and o.eps != 0.0:
+        if not bad and o.fa != NULL and o.eps != 0.0:
             ce_focal_general(o, x, y, NULL, sw, loss, grad, n, w, part, ro)
-        else:
+        elif not bad:
             ce_index_general(o, x, y, sw, loss, grad, n, w, part, ro)
     if bad:
         # a label out of range: the partial sums say so (NaN), and the
@@ -169,7 +162,7 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
     cdef double eps = o.eps, z = o.z, gs = o.gscale, k = o.k, W = o.cw_sum, ec = o.eps / C
     cdef double m, l, S, lse, wy, si, row, base, total = part[0], wsum = part[1]
     cdef double L, q, py, qg, lc, gc, gam = o.gamma
-    cdef bint focal = o.focal
+    cdef const double *fa = o.fa
     cdef const double *cw = o.cw
     cdef const double *ms = w.st.m
     cdef const double *ls = w.st.l
@@ -201,11 +194,11 @@ cdef void ce_index_general(const CE *o, const floating *x, const int64_t *y, con
         L = (m - x[i * C + yi]) + l
         lc = wy * (1.0 - eps)           # the label's coefficient in the loss ...
         gc = lc                         # ... and in the gradient
-        if focal:
+        if fa != NULL:
             q = -expm1(-L)
             py = exp(-L)
             qg = pow(q, gam) if gam != 0.0 else 1.0
-            lc = wy * (o.alpha[yi] if o.alpha != NULL else 1.0) * qg
+            lc = fa[yi] * qg
             gc = lc * (1.0 + (gam * py * (L / q if q > 0.0 else 1.0) if py > 0.0 else 0.0))
         row = lc * L
         if eps != 0.0:
@@ -324,7 +317,7 @@ cdef void ce_soft_tile(const CE *o, const floating *x, const floating *t, const 
     cdef Py_ssize_t C = o.C, i
     cdef double m, l, lse, si, row, total = part[0], wsum = part[1]
     cdef floating *e
-    if o.focal:
+    if o.fa != NULL:
         ce_focal_general(o, x, NULL, t, sw, loss, grad, n, w, part, ro)
         return
     e = stats_exp_op(x, grad, n, C, w, 0)   # exp(x - m), finished into grad below

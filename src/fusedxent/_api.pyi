@@ -25,7 +25,6 @@ _PerClass = Union[bool, Literal["confusion"]]
 BLOCK_ELEMS: int
 _FAST_DTYPES: tuple[np.dtype[Any], ...]
 _INT64: np.dtype[np.int64]
-_PLAIN_NUMBERS: tuple[type, ...]
 SERIAL_BELOW: int
 
 def sigmoid(x: ArrayLike, *, out: Optional[_Arr] = ..., num_threads: _Threads = ...) -> _Arr: ...

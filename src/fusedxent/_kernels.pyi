@@ -22,7 +22,6 @@ def simde_build() -> bool: ...
 
 class CEOptions:
     class_weight: Optional[_D]
-    alpha: Optional[_D]
     focal_class: Optional[_D]
     temperature: float
     softcap: float
@@ -30,7 +29,7 @@ class CEOptions:
                  ignore_index: int = ..., label_smoothing: float = ..., z_loss: float = ...,
                  grad_scale: float = ..., loss_scale: float = ..., target_a: float = ...,
                  target_b: float = ..., check_labels: bool = ..., plain: bool = ..., gamma: float = ...,
-                 alpha: Optional[_D] = ..., focal_class: Optional[_D] = ..., temperature: float = ...,
+                 focal_class: Optional[_D] = ..., temperature: float = ...,
                  softcap: float = ...) -> None: ...
 
 class BCEOptions:

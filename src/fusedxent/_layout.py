@@ -20,7 +20,6 @@ BLOCK_ELEMS = 16384      # elements per reduction block (by shape only -> bitwis
 SERIAL_BELOW = 1 << 15   # below this many elements one thread is faster than waking the team
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _INT64 = np.dtype(np.int64)
-_PLAIN_NUMBERS = (int, float)
 
 
 def _threads(num_threads, work):

@@ -145,9 +145,9 @@ class XentOptions:
         forward path does not give)."""
         from . import _kernels as _k
         w = self.class_weight(C)
-        a = self.class_alpha(C)
         fc = None
         if self.focal:          # the focal path's per-class coefficient: class weight x alpha
+            a = self.class_alpha(C)
             fc = (np.ones(C) if w is None else w) * (1.0 if a is None else a)
         T, cap = self.transform.kernel_args()
         return _k.CEOptions(n_classes=C, class_weight=w, class_weight_sum=float(C if w is None else np.sum(w)),
@@ -155,7 +155,7 @@ class XentOptions:
                             z_loss=self.z_loss, grad_scale=grad_scale, loss_scale=self.k, target_a=target_a,
                             target_b=target_b, check_labels=check_labels, plain=self.plain and not row_stats,
                             gamma=self.gamma,
-                            alpha=a, focal_class=fc, temperature=T, softcap=cap)
+                            focal_class=fc, temperature=T, softcap=cap)
 
 
 def _rebuild(kw):
