@@ -34,7 +34,7 @@ from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.math cimport isnan, exp, expm1, pow, INFINITY, NAN
 from libc.string cimport memset, memcpy
-from libc.stdint cimport int64_t, uint16_t
+from libc.stdint cimport int64_t, uint16_t, uintptr_t
 
 from cpython.pycapsule cimport PyCapsule_New
 from fx_types cimport fx_stats, fx_bce_seg, fx_xent, fx_focal
@@ -282,6 +282,11 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
                 if zf != NULL:
                     if zb != NULL:
                         zform_op(fn, zf, p[zf.src], zb, db, n * s[zf.src].width)
+                        if w != NULL:
+                            # the row kernels prefetch at x + pfd (fx_stats): while this
+                            # block computes from scratch, the next block's raw rows stream in
+                            w.st.pfd = <Py_ssize_t>(<uintptr_t>p[zf.src] + n * s[zf.src].width * s[zf.src].isz
+                                                    - <uintptr_t>zb)
                         p[zf.src] = zb
                     else:
                         zform_op(fn, zf, p[zf.src], p[zf.src], db, n * s[zf.src].width)

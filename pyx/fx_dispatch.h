@@ -48,6 +48,10 @@ static int fx_have_openmp(void) { return 0; }
 #ifndef FX_PF_LOCALITY
 #define FX_PF_LOCALITY 3   /* prefetch hint for the next row: into L1 */
 #endif
+/* The address pfd bytes from p (fx_stats.pfd: often in another
+ * allocation), formed in integers: only ever prefetched, which never
+ * faults, so it may point anywhere. */
+#define FX_PF_AT(p, pfd) ((const char *)((uintptr_t)(p) + (uintptr_t)(pfd)))
 #define FX_GROUP 64     /* rows per group of the small-class path */
 #define FX_SMALL_C 64   /* classes up to which rows are vectorized across: the across-rows
                            path measured faster than the row path up to here, not above */

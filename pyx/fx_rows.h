@@ -115,6 +115,10 @@ static void FN(exp_affine)(const FX_T *x, FX_T *out, ptrdiff_t n, FX_T m,
 
 /* ================================================================ row statistics */
 
+/* What to prefetch while row xr computes (fx_stats.pfd): the same row of
+ * the next block's raw logits when the driver set pfd, else dflt. */
+#define FX_PF_ROW(st, xr, dflt) ((st)->pfd ? (const FX_T *)FX_PF_AT(xr, (st)->pfd) : (dflt))
+
 /* sum of exp(x_j - m) over j != k (m = x[k] is the maximum).  The fast sum
  * drops terms below the normal range; when the sum is small enough for n
  * of them to matter at 1e-7 (float) or 1e-16 (double) relative, the row
@@ -135,8 +139,8 @@ static double FN(sum_rest)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, cons
  * still exactly the first maximum.  Rows whose maximum is not finite:
  * NaN anywhere -> m = NaN, k = first NaN; all -inf -> m = -inf; a +inf ->
  * m = +inf, k = first +inf; s = NaN for all of them. */
-static void FN(stats_row)(const FX_T *x, ptrdiff_t n, const FX_T *pf, double *m_out, double *s_out,
-                          int64_t *k_out)
+static void FN(stats_row)(const FX_T *x, ptrdiff_t n, const FX_T *pf, ptrdiff_t pfd, double *m_out,
+                          double *s_out, int64_t *k_out)
 {
     FX_T m;
     ptrdiff_t k = 0;
@@ -150,7 +154,8 @@ static void FN(stats_row)(const FX_T *x, ptrdiff_t n, const FX_T *pf, double *m_
             /* the next chunk (or row) streams in while this one's sum
              * computes: the max pass alone keeps the hardware prefetcher
              * running, the sum reads from cache */
-            const FX_T *next = c0 + cn < n ? x + c0 + cn : pf;
+            const FX_T *next = pfd ? (const FX_T *)FX_PF_AT(x + c0, pfd)        /* fx_stats.pfd */
+                                   : c0 + cn < n ? x + c0 + cn : pf;
             FX_T mc = FN(rowmax)(x + c0, cn);
             if (!isfinite(mc)) {
                 if (isnan(mc) || mc > 0) { m = mc; break; }     /* NaN or +inf: special row */
@@ -202,8 +207,9 @@ static void FN(stats_row)(const FX_T *x, ptrdiff_t n, const FX_T *pf, double *m_
  * sum is small enough for flushed terms to matter are below the flush
  * guard: row_stats redoes both with stats_row. */
 static void FN(stats_small)(const FX_T *x, ptrdiff_t rows, ptrdiff_t n,
-                            double *m_out, double *s_out, int64_t *k_out)
+                            double *m_out, double *s_out, int64_t *k_out, ptrdiff_t pfd)
 {
+    (void)pfd;                  /* the portable path leaves prefetching to the hardware */
     FX_T xt[FX_SMALL_C][FX_GROUP];
     FX_T mm[FX_GROUP];
     int32_t kk[FX_GROUP];
@@ -336,7 +342,7 @@ static void FN(settle_rows)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m, 
 {
     for (ptrdiff_t r = 0; r < n; r++)
         if (!(s[r] >= (double)C * FX_FLUSH_GUARD))
-            FN(stats_row)(x + r * C, C, NULL, m + r, s + r, k + r);
+            FN(stats_row)(x + r * C, C, NULL, 0, m + r, s + r, k + r);
 }
 
 static void FN(row_stats)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_stats *st)
@@ -353,17 +359,18 @@ static void FN(row_stats)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_stat
     if (C <= FX_SMALL_C) {
         for (ptrdiff_t g = 0; g < n; g += FX_GROUP) {
             ptrdiff_t gn = n - g < FX_GROUP ? n - g : FX_GROUP;
-            FN(stats_small)(x + g * C, gn, C, m + g, s + g, k + g);
+            FN(stats_small)(x + g * C, gn, C, m + g, s + g, k + g, st->pfd);
             FN(settle_rows)(x + g * C, gn, C, m + g, s + g, k + g);
         }
 #ifdef FX_HAS_stats_mid
     } else if (C <= FX_MID_C) {
-        FN(stats_mid)(x, n, C, m, s, k);
+        FN(stats_mid)(x, n, C, m, s, k, st->pfd);
         FN(settle_rows)(x, n, C, m, s, k);
 #endif
     } else {
         for (ptrdiff_t i = 0; i < n; i++)
-            FN(stats_row)(x + i * C, C, i + 1 < n ? x + (i + 1) * C : NULL, m + i, s + i, k + i);
+            FN(stats_row)(x + i * C, C, FX_PF_ROW(st, x + i * C, i + 1 < n ? x + (i + 1) * C : NULL), st->pfd,
+                           m + i, s + i, k + i);
     }
     FN(stats_l)(s, l, n);
     if (st->rank || st->s2 || st->sx) {
@@ -389,7 +396,7 @@ static void FN(row_stats_x)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_st
     for (ptrdiff_t i0 = 0; i0 < n; i0 += FX_GROUP) {
         const ptrdiff_t gn = n - i0 < FX_GROUP ? n - i0 : FX_GROUP;
         if (C <= FX_SMALL_C) {
-            FN(stats_small_x)(x + i0 * C, gn, C, m + i0, s + i0, k + i0, st, i0);
+            FN(stats_small_x)(x + i0 * C, gn, C, m + i0, s + i0, k + i0, st, i0, st->pfd);
         } else {
             for (ptrdiff_t i = i0; i < i0 + gn; i++) {
                 const FX_T *xr = x + i * C;
@@ -406,7 +413,7 @@ static void FN(row_stats_x)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_st
                 k[i] = ki < 0 ? 0 : ki;
                 /* the next row (prefetch never faults, past the block's end included) */
                 FN(sumexp_extras)(xr, C, mi, ki, want_rank ? xr[yi] : (FX_T)0, want_rank, s + i, &s2, &sx, &gt,
-                                  xr + 4 * C);
+                                  FX_PF_ROW(st, xr, xr + 4 * C));
                 if (st->s2) st->s2[i] = s2;
                 if (st->sx) st->sx[i] = sx;
                 if (want_rank) {
@@ -428,7 +435,7 @@ static void FN(row_stats_x)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_st
             if (!(s[r] >= (double)C * FX_FLUSH_GUARD)) {          /* NaN, special rows, tiny sums */
                 int64_t y = st->y ? st->y[r] : 0;
                 int skip = st->y == NULL || y == st->ignore;
-                FN(stats_row)(x + r * C, C, NULL, m + r, s + r, k + r);
+                FN(stats_row)(x + r * C, C, NULL, 0, m + r, s + r, k + r);
                 FN(stats_extra)(x + r * C, C, m[r], k[r], y, (st->rank && !skip) ? st->rank + r : NULL,
                                 st->s2 ? st->s2 + r : NULL, st->sx ? st->sx + r : NULL);
             }
@@ -476,7 +483,8 @@ static ptrdiff_t FN(xent_rows)(const FX_T *x, const int64_t *y, ptrdiff_t n, ptr
         int redo = 0, bad = 0;
         double sums[2] = {0.0, 0.0};
         for (ptrdiff_t g = 0; g < n; g += FX_GROUP)
-            redo |= FN(xent_small)(x + g * C, y + g, n - g < FX_GROUP ? n - g : FX_GROUP, C, ign, r + g, sums, &bad);
+            redo |= FN(xent_small)(x + g * C, y + g, n - g < FX_GROUP ? n - g : FX_GROUP, C, ign, r + g, sums, &bad,
+                                   st->pfd);
         if (bad)
             return bad;
         if (plain && !redo) {
@@ -488,7 +496,7 @@ static ptrdiff_t FN(xent_rows)(const FX_T *x, const int64_t *y, ptrdiff_t n, ptr
             if (isnan(r[i]) && y[i] != ign) {      /* non-finite maximum, NaN, tiny sum */
                 double m, s;
                 int64_t kk;
-                FN(stats_row)(x + i * C, C, NULL, &m, &s, &kk);
+                FN(stats_row)(x + i * C, C, NULL, 0, &m, &s, &kk);
                 r[i] = (m - (double)x[i * C + y[i]]) + fx_log1p_pos_d(s, FX_IS_FLOAT);
             }
     } else
@@ -563,9 +571,9 @@ static int FN(stats_exp_rows)(const FX_T *x, FX_T *e, ptrdiff_t n, ptrdiff_t C, 
         int64_t *k = st->k;
         for (ptrdiff_t i = 0; i < n; i++) {
             if (shifted)
-                FN(stats_exp_row)(x + i * C, e + i * C, C, x + (i + 1) * C, m + i, s + i, k + i, 1);
+                FN(stats_exp_row)(x + i * C, e + i * C, C, FX_PF_ROW(st, x + i * C, x + (i + 1) * C), m + i, s + i, k + i, 1);
             else
-                FN(stats_exp_row)(x + i * C, e + i * C, C, x + (i + 1) * C, m + i, s + i, k + i, 0);
+                FN(stats_exp_row)(x + i * C, e + i * C, C, FX_PF_ROW(st, x + i * C, x + (i + 1) * C), m + i, s + i, k + i, 0);
         }
         FN(settle_rows)(x, n, C, m, s, k);
         FN(stats_l)(s, st->l, n);

@@ -149,8 +149,10 @@ static double FN(sumexp_skip)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, c
  * performance log.)
  * Rows whose maximum is not finite (or that hold a NaN) come out with
  * s = NaN (through exp of NaN, or explicitly); row_stats redoes them. */
-static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out, double *s_out, int64_t *k_out)
+static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out, double *s_out, int64_t *k_out,
+                          ptrdiff_t pfd)
 {
+    const ptrdiff_t ahead = pfd ? pfd : C * (ptrdiff_t)sizeof(FX_T);    /* fx_stats.pfd, or the next row */
     const ptrdiff_t nv = C - C % VL;
     const MT t = MTAIL(C - nv);
     ptrdiff_t i = 0;
@@ -161,6 +163,9 @@ static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out
          * gain at 300: the performance log) */
         for (; i + 2 <= n; i += 2) {
             const FX_T *pa = x + i * C, *pb = pa + C;
+            if (pfd)        /* the next block's raw rows (fx_stats.pfd); else the hardware prefetcher's */
+                for (ptrdiff_t q = 0; q < 2 * C * (ptrdiff_t)sizeof(FX_T); q += 64)
+                    __builtin_prefetch(FX_PF_AT(pa, pfd + q), 0, FX_PF_LOCALITY);
             const FX_T ma = FN(rowmax)(pa, C), mb = FN(rowmax)(pb, C);
             const VT va = VSET(ma), vb = VSET(mb);
             VT sa = VZERO(), sb = VZERO();
@@ -193,7 +198,7 @@ static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out
             VT s0 = VZERO(), s1 = VZERO();
             for (; j + 2 * VL <= end; j += 2 * VL) {
                 for (int q = 0; q < 2 * VL; q += 64 / (int)sizeof(FX_T))    /* the next row (see above) */
-                    __builtin_prefetch(p + C + j + q, 0, FX_PF_LOCALITY);
+                    __builtin_prefetch(FX_PF_AT(p + j + q, ahead), 0, FX_PF_LOCALITY);
                 MID_TERM(VLOADU(p + j), vm, s0, ties, first, k, j);
                 MID_TERM(VLOADU(p + j + VL), vm, s1, ties, first, k, j + VL);
             }

@@ -92,21 +92,23 @@ FX_INLINE void FN(to_tile)(const FX_T *x, int nr, ptrdiff_t C, FX_T *tile)
 #ifndef FX_GROUP_AHEAD
 #define FX_GROUP_AHEAD 2048
 #endif
-/* The logits FX_GROUP_AHEAD bytes past the VL rows at xr: the across-rows
+/* The logits FX_GROUP_AHEAD bytes past the VL rows at xr (pfd bytes past
+ * when the driver set fx_stats.pfd: the next block's raw rows): the across-rows
  * loops' arithmetic keeps too few loads in flight to hide memory latency
  * by itself.  Into L1 while the VL rows span at most 1 KB; above, into L2
  * (prefetcht2): 32-64 L1 prefetches issued at once made the AVX-512 path's
  * time swing widely from minute to minute, into L2 it stayed steady; at
  * <= 16 classes L1 stayed the faster.  (Figures: the performance log.) */
-FX_INLINE void FN(prefetch_group)(const FX_T *xr, ptrdiff_t C)
+FX_INLINE void FN(prefetch_group)(const FX_T *xr, ptrdiff_t C, ptrdiff_t pfd)
 {
     const ptrdiff_t bytes = VL * C * (ptrdiff_t)sizeof(FX_T);
+    const char *at = FX_PF_AT(xr, pfd ? pfd : FX_GROUP_AHEAD);
     if (bytes <= 1024)
         for (ptrdiff_t q = 0; q < bytes; q += 64)
-            __builtin_prefetch((const char *)xr + FX_GROUP_AHEAD + q, 0, 3);
+            __builtin_prefetch(at + q, 0, 3);
     else
         for (ptrdiff_t q = 0; q < bytes; q += 64)
-            __builtin_prefetch((const char *)xr + FX_GROUP_AHEAD + q, 0, 1);
+            __builtin_prefetch(at + q, 0, 1);
 }
 
 /* The across-rows statistics of VL rows of C <= FX_SMALL_C classes
@@ -190,18 +192,18 @@ FX_INLINE void FN(pair_stats)(const FX_T *xr, int nr, VT yv, VT *m, VT *k, VT *x
  * is not finite come out with s = NaN, and row_stats redoes them (and rows
  * whose sum is small enough for flushed terms to matter) one at a time. */
 static void FN(stats_small_x)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C, double *m_out, double *s_out,
-                              int64_t *k_out, const fx_stats *st, ptrdiff_t g0);
+                              int64_t *k_out, const fx_stats *st, ptrdiff_t g0, ptrdiff_t pfd);
 
 static void FN(stats_small)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C,
-                            double *m_out, double *s_out, int64_t *k_out)
+                            double *m_out, double *s_out, int64_t *k_out, ptrdiff_t pfd)
 {
-    FN(stats_small_x)(x, rows, C, m_out, s_out, k_out, NULL, 0);
+    FN(stats_small_x)(x, rows, C, m_out, s_out, k_out, NULL, 0, pfd);
 }
 
 /* stats_small, and with st (rows g0.. of the block) the optional
  * statistics of evaluate from the same tile: s2, sx, rank. */
 static void FN(stats_small_x)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C, double *m_out, double *s_out,
-                              int64_t *k_out, const fx_stats *st, ptrdiff_t g0)
+                              int64_t *k_out, const fx_stats *st, ptrdiff_t g0, ptrdiff_t pfd)
 {
     FX_T tile[(FX_SMALL_C + VL) * VL];     /* to_tile writes whole VL x VL blocks */
     const int extras = st != NULL && (st->s2 || st->sx || st->rank);
@@ -210,7 +212,7 @@ static void FN(stats_small_x)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C, double
         const FX_T *xr = x + r0 * C;
         VT m, k, xy;
         DT d0 = DZERO(), d1 = DZERO();
-        FN(prefetch_group)(xr, C);
+        FN(prefetch_group)(xr, C, pfd);
         if (C == 2 && !extras) {
             VT e;
             FN(pair_stats)(xr, nr, VSET((FX_T)-1), &m, &k, &xy, &e);
@@ -366,7 +368,7 @@ FX_INLINE void FN(xent_sums)(VT acc, int kept, double *sums)
  * is NaN or infinite.  Returns, sums and *bad as xent_small. */
 #if FX_SP_TABLE
 static int FN(xent_pair)(const FX_T *x, const int64_t *y, ptrdiff_t rows, int64_t ign, double *r_out,
-                         double *sums, int *bad)
+                         double *sums, int *bad, ptrdiff_t pfd)
 {
     int redo = 0, kept = 0;
     VT acc = VZERO();
@@ -374,7 +376,7 @@ static int FN(xent_pair)(const FX_T *x, const int64_t *y, ptrdiff_t rows, int64_
     for (ptrdiff_t r0 = 0; r0 < rows; r0 += VL) {
         const int nr = rows - r0 < VL ? (int)(rows - r0) : VL;
         const FX_T *xr = x + r0 * 2;
-        FN(prefetch_group)(xr, 2);
+        FN(prefetch_group)(xr, 2, pfd);
         FN(prefetch_labels)(y + r0);
         const VT yv = FN(vlabels)(y + r0, nr, 2, ign, bad);
         VT a, b;
@@ -403,11 +405,11 @@ static int FN(xent_pair)(const FX_T *x, const int64_t *y, ptrdiff_t rows, int64_
  * NaN, sums[1] += the number of kept rows; *bad += the number of labels
  * outside [0, C) that are not `ign`. */
 static int FN(xent_small)(const FX_T *x, const int64_t *y, ptrdiff_t rows, ptrdiff_t C, int64_t ign,
-                          double *r_out, double *sums, int *bad)
+                          double *r_out, double *sums, int *bad, ptrdiff_t pfd)
 {
 #if FX_SP_TABLE
     if (C == 2)
-        return FN(xent_pair)(x, y, rows, ign, r_out, sums, bad);
+        return FN(xent_pair)(x, y, rows, ign, r_out, sums, bad, pfd);
 #endif
     int redo = 0;
     FX_T tile[(FX_SMALL_C + VL) * VL];     /* to_tile writes whole VL x VL blocks */
@@ -420,7 +422,7 @@ static int FN(xent_small)(const FX_T *x, const int64_t *y, ptrdiff_t rows, ptrdi
     for (ptrdiff_t r0 = 0; r0 < rows; r0 += VL) {
         const int nr = rows - r0 < VL ? (int)(rows - r0) : VL;
         const FX_T *xr = x + r0 * C;
-        FN(prefetch_group)(xr, C);
+        FN(prefetch_group)(xr, C, pfd);
         FN(prefetch_labels)(y + r0);
 
         const VT yv = FN(vlabels)(y + r0, nr, C, ign, bad);

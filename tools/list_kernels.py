@@ -56,6 +56,21 @@ def isa_suffixes():
         return tuple(re.findall(r"^#define FX_ISA (\w+)\s*$", f.read(), re.M))
 
 
+def defined_in(name):
+    """The one header that defines FN(name), for a symbol whose line table
+    names the generated driver file instead (its first instruction came
+    from an inlined call)."""
+    found = []
+    for h in sorted(os.listdir(PYX)):
+        if h.endswith(".h"):
+            with open(os.path.join(PYX, h)) as f:
+                if re.search(r"^(static|FX_INLINE)\b[^;]*\bFN\(" + name + r"\)\(", f.read(), re.M):
+                    found.append(os.path.join("pyx", h))
+    if len(found) != 1:
+        raise SystemExit(f"list_kernels: {name} is defined in {found or 'no header'}; cannot attribute it")
+    return found[0]
+
+
 def listing():
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "kernels.c")
@@ -72,7 +87,10 @@ def listing():
         if not m or m.group(3) not in paths:
             continue
         name, t, path, file = m.groups()
-        rel = os.path.relpath(file, ROOT) if os.path.isabs(file) else os.path.join("pyx", file)
+        if os.path.basename(file) == "kernels.c":
+            rel = defined_in(name)      # line table pointed at the call site (seen with aarch64 gcc)
+        else:
+            rel = os.path.relpath(file, ROOT) if os.path.isabs(file) else os.path.join("pyx", file)
         rows.append((name, "fdh".index(t), paths.index(path), f"{name}_{t}_{path}", rel))
     rows.sort()
     width = max(len(r[3]) for r in rows)
