@@ -336,3 +336,55 @@ def test_linear_cross_entropy_on_the_cluster(client, reduction):
         np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match="features"):
         fxd.linear_cross_entropy(H, W[:, :-1], y)
+
+
+@pytest.mark.parametrize("return_grad", [False, True])
+def test_linear_cross_entropy_row_stats_on_the_cluster(client, return_grad):
+    # return_stats: per-row lse, entropy and argmax of the transformed
+    # logits, blockwise, equal to the in-memory call's; returned last
+    rng = np.random.default_rng(22)
+    h = rng.standard_normal((4, 19, 10)).astype(np.float32)
+    W = (rng.standard_normal((27, 10)) / 2).astype(np.float32)
+    y = rng.integers(0, 27, (4, 19))
+    y[2, ::4] = -100
+    opts = dict(softcap=2.5, temperature=0.8, gamma=1.5, chunk_size=5, return_grad=return_grad)
+    H = da.from_array(h, chunks=(3, 8, 10))
+    out = fxd.linear_cross_entropy(H, W, da.from_array(y, chunks=(2, 6)), return_stats=True, **opts)
+    (got,) = dask.compute(out)
+    want = fx.linear_cross_entropy(h, W, y, return_stats=True, **opts)
+    assert len(got) == len(want) == (3 if return_grad else 2)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    for a, c in zip(got[-1], want[-1]):
+        assert a.shape == c.shape == y.shape and a.dtype == c.dtype
+        np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-7)
+    assert type(got[-1]) is fx.RowStats
+
+
+def test_linear_evaluate_on_the_cluster(client):
+    # equal to the in-memory linear_evaluate (and so to evaluate of the
+    # materialized logits) with every metric, uneven row chunks, a bias
+    rng = np.random.default_rng(23)
+    h = rng.standard_normal((5, 21, 9))
+    W = rng.standard_normal((33, 9)) / 2
+    b = rng.standard_normal(33) / 4
+    y = rng.integers(0, 33, (5, 21))
+    y[3, ::5] = -100
+    sw = rng.random((5, 21)) + 0.1
+    opts = dict(linear_bias=b, sample_weight=sw, topk=(1, 3), calibration_bins=7, per_class="confusion", base=2,
+                softcap=4.0, temperature=1.3, chunk_size=4)
+    H = da.from_array(h, chunks=(2, 8, 9))
+    (got,) = dask.compute(fxd.linear_evaluate(H, W, da.from_array(y, chunks=(3, 5)), **opts))
+    want = fx.linear_evaluate(h, W, y, **opts)
+    for f in ("loss", "accuracy", "brier", "entropy"):
+        assert _rel(getattr(got, f), getattr(want, f)) < 1e-12, f
+    assert got.count == want.count
+    assert all(_rel(got.topk_accuracy[q], want.topk_accuracy[q]) < 1e-12 for q in (1, 3))
+    assert _rel(got.calibration.ece, want.calibration.ece) < 1e-12
+    np.testing.assert_allclose(got.per_class.confusion, want.per_class.confusion, rtol=1e-12)
+    np.testing.assert_allclose(got.lse, want.lse, rtol=1e-12)
+    np.testing.assert_array_equal(got.argmax, want.argmax)
+    assert got.lse.shape == y.shape and got.lse.dtype == want.lse.dtype
+    with pytest.raises(ValueError, match="features"):
+        fxd.linear_evaluate(H, W[:, :-1], y)
+    with pytest.raises(ValueError):
+        fxd.linear_evaluate(H, W, y, temperature=0.0)

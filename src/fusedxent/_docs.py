@@ -450,6 +450,22 @@ array([3.4076, 1.0986])
 >>> bool(np.isclose(fxd.linear_cross_entropy(h, W, y).compute(), fx.linear_cross_entropy(h.compute(), W, y.compute())))
 True
 """,
+    'linear_evaluate': """\
+>>> import numpy as np
+>>> import dask
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> rng = np.random.default_rng(0)
+>>> h = da.from_array(rng.standard_normal((8, 4)), chunks=(4, 4))
+>>> W = rng.standard_normal((5, 4))
+>>> y = da.from_array(np.array([0, 1, 2, 3, 4, 0, 1, 2]), chunks=4)
+>>> (ev,) = dask.compute(fxd.linear_evaluate(h, W, y, topk=(1, 3)))
+>>> import fusedxent as fx
+>>> bool(np.isclose(ev.loss, fx.linear_evaluate(h.compute(), W, y.compute()).loss))
+True
+>>> int(ev.count), sorted(ev.topk_accuracy)
+(8, [1, 3])
+""",
 }
 
 

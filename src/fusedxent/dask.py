@@ -51,11 +51,11 @@ from . import _api
 from . import _validate as V
 from . import _linear
 from ._options import xent_options
-from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass
+from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass, RowStats
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
-           "linear_cross_entropy", "open_npy"]
+           "linear_cross_entropy", "linear_evaluate", "open_npy"]
 
 
 # ------------------------------------------------------------------ reading .npy files in the workers
@@ -592,6 +592,12 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     opts = dict(ignore_index=ii, topk=ks, calibration_bins=B, per_class=pc, num_threads=V.num_threads(num_threads),
                 transform=tf)
     tup = _tuple_blocks(_evaluate_block, x, [(y, b_ind), (sw, b_ind)], axis=ax, opts=opts)
+    return _evaluation_of(tup, ax, x.dtype, layout, size, ks, B, C, pc, k, base)
+
+
+def _evaluation_of(tup, ax, dtype, layout, size, ks, B, C, pc, k, base):
+    """The lazy Evaluation of per-block (lse, argmax, flat partials) tuples
+    (axis `ax` of the blocks dropped from the per-row outputs)."""
     total = _tree_sum(_take(tup, 2, np.float64, parts=size))
     topk_out = tuple(ks)
     fin = lambda field, dtype=np.float64: _scalar(total, _finish_evaluation, dtype=dtype, field=field,
@@ -605,7 +611,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     if pc:
         p3 = arr("per_class", (3, C))
         per = PerClass(p3[0], p3[1], p3[2], arr("confusion", (C, C)) if pc == "confusion" else None)
-    return Evaluation(fin(0), fin(1), fin(2, np.int64), _take(tup, 0, x.dtype, drop_axis=ax),
+    return Evaluation(fin(0), fin(1), fin(2, np.int64), _take(tup, 0, dtype, drop_axis=ax),
                       _take(tup, 1, np.int64, drop_axis=ax), {q: fin(("topk_accuracy", q)) for q in ks},
                       fin(6), fin(7), cal, per, float(np.e if base is None else base))
 
@@ -662,12 +668,12 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
 
 # ------------------------------------------------------------------ linear cross-entropy
 
-def _linear_block(h, y, sw, denom, W, *, b, want_grad, options, chunk_size, num_threads):
+def _linear_block(h, y, sw, denom, W, *, b, want_grad, want_stats, options, chunk_size, num_threads):
     hs = h.shape
     p = _linear.linear_xent_parts(h.reshape(math.prod(hs[:-1]), hs[-1]), W, y, b, options, hshape=hs,
                                   sample_weight=sw, want_grad=want_grad,
                                   grad_denominator=None if denom is None else float(denom),
-                                  chunk_size=chunk_size, num_threads=num_threads)
+                                  want_stats=want_stats, chunk_size=chunk_size, num_threads=num_threads)
     one = (1,) * h.ndim
     dh = None if p.d_hidden is None else p.d_hidden.reshape(hs).astype(h.dtype, copy=False)
     rows = None if p.rows is None else p.rows.reshape(hs[:-1]).astype(h.dtype, copy=False)
@@ -675,13 +681,14 @@ def _linear_block(h, y, sw, denom, W, *, b, want_grad, options, chunk_size, num_
     if want_grad:
         flat = [p.d_weight.reshape(-1)] + ([p.d_bias] if p.d_bias is not None else [])
         wparts = np.concatenate([np.asarray(a, np.float64) for a in flat]).reshape(one + (-1,))
-    return dh, rows, np.array([p.loss_sum, p.weight_sum]).reshape(one + (2,)), wparts
+    st = (None,) * 3 if p.stats is None else tuple(a.reshape(hs[:-1]) for a in p.stats)
+    return (dh, rows, np.array([p.loss_sum, p.weight_sum]).reshape(one + (2,)), wparts) + st
 
 
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
                          ignore_index=-100, label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0,
-                         softcap=None, temperature=1.0, gamma=0.0, alpha=None, return_grad=False, chunk_size=None,
-                         num_threads=None):
+                         softcap=None, temperature=1.0, gamma=0.0, alpha=None, return_grad=False,
+                         return_stats=False, chunk_size=None, num_threads=None):
     """Lazy `fusedxent.linear_cross_entropy`: hidden and target chunked by rows.
 
     Parameters
@@ -694,7 +701,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         hidden's shape without its last axis; rechunked like the rows.
     linear_bias, weight, sample_weight, ignore_index, label_smoothing :
         As in `fusedxent.linear_cross_entropy`.
-    reduction, base, z_loss, softcap, temperature, gamma, alpha, return_grad, chunk_size, num_threads :
+    reduction, base, z_loss, softcap, temperature, gamma, alpha, return_grad, return_stats, chunk_size, num_threads :
         As in `fusedxent.linear_cross_entropy` (chunk_size: rows per block
         inside each task).
 
@@ -704,6 +711,8 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     grads : LinearGrads of Dask arrays, only with return_grad
         d_hidden blockwise; d_linear_weight and d_linear_bias summed over
         the blocks (in double) in Dask's tree.
+    stats : RowStats of Dask arrays, only with return_stats
+        Per row, shaped like target, from the same tasks; returned last.
     """
     o = xent_options(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
                      reduction=reduction, base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
@@ -743,19 +752,114 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     # to each worker rather than pickled into every task
     Wd = da.from_array(W, chunks=W.shape)
     tup = _tuple_blocks(_linear_block, h, [(y, b_ind), (sw, b_ind), (denom, d_ind), (Wd, (nd, nd + 1))], b=b,
-                        want_grad=bool(return_grad), options=o, chunk_size=cs, num_threads=nt)
+                        want_grad=bool(return_grad), want_stats=bool(return_stats), options=o, chunk_size=cs,
+                        num_threads=nt)
     if reduction == "none":
         loss = _take(tup, 1, hdtype, drop_axis=nd - 1)
     else:
         total = _tree_sum(_take(tup, 2, np.float64, parts=2))
         loss = _scalar(total, _finish_mean_or_sum, reduction=reduction, k=k)
-    if not return_grad:
-        return loss
-    size = Vn * H + (Vn if b is not None else 0)
-    wsum = _tree_sum(_take(tup, 3, np.float64, parts=size))
-    dW = wsum[:Vn * H].reshape(Vn, H).astype(W.dtype)
-    db = None if b is None else wsum[Vn * H:].astype(b.dtype)
-    return loss, LinearGrads(_take(tup, 0, hdtype), dW, db)
+    out = (loss,)
+    if return_grad:
+        size = Vn * H + (Vn if b is not None else 0)
+        wsum = _tree_sum(_take(tup, 3, np.float64, parts=size))
+        dW = wsum[:Vn * H].reshape(Vn, H).astype(W.dtype)
+        db = None if b is None else wsum[Vn * H:].astype(b.dtype)
+        out += (LinearGrads(_take(tup, 0, hdtype), dW, db),)
+    if return_stats:
+        out += (RowStats(*(_take(tup, i, t, drop_axis=nd - 1)
+                           for i, t in ((4, np.float64), (5, np.float64), (6, np.int64)))),)
+    return out[0] if len(out) == 1 else out
+
+
+def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):
+    """evaluate's partials of one block of hidden rows: the logits formed
+    chunk_size rows at a time into one buffer, each chunk's flat partials
+    (sums, bins, per-class counts) added, lse and argmax per row."""
+    hs = h.shape
+    h2 = h.reshape(math.prod(hs[:-1]), hs[-1])
+    N = h2.shape[0]
+    dt = V.compute_dtype(W.dtype)
+    Wc = np.ascontiguousarray(W, dtype=dt)
+    bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
+    yf, swf = y.reshape(-1), None if sw is None else sw.reshape(-1)
+    cs = min(chunk_size or _linear.default_chunk_size(Wc.shape[0], dt.itemsize), max(N, 1))
+    buf = np.empty((cs, Wc.shape[0]), dt)
+    parts, lse, amax = np.zeros(size), np.empty(N, h.dtype), np.empty(N, np.int64)
+    with _linear._blas_threads(opts["num_threads"]):
+        for r0 in range(0, N, cs):
+            r1 = min(N, r0 + cs)
+            logits = buf[:r1 - r0]
+            np.matmul(np.ascontiguousarray(h2[r0:r1], dtype=dt), Wc.T, out=logits)
+            if bc is not None:
+                logits += bc
+            e = _api.evaluate_parts(logits, yf[r0:r1], sample_weight=None if swf is None else swf[r0:r1], **opts)
+            parts += np.concatenate([e.sums] + [a.reshape(-1) for a in (e.calibration, e.per_class, e.confusion)
+                                                if a is not None])
+            lse[r0:r1] = e.lse
+            amax[r0:r1] = e.argmax
+    one = (1,) * h.ndim
+    return lse.reshape(hs[:-1]), amax.reshape(hs[:-1]), parts.reshape(one + (size,))
+
+
+def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
+                    base=None, topk=(1,), calibration_bins=None, per_class=False, softcap=None, temperature=1.0,
+                    chunk_size=None, num_threads=None):
+    """Lazy `fusedxent.linear_evaluate`: hidden and labels chunked by rows.
+
+    Parameters
+    ----------
+    hidden : dask.array.Array or array_like (..., H)
+        Batch axes chunked any way; the feature axis is rechunked to one chunk.
+    linear_weight : array_like (V, H)
+        In memory, the same for every block (put into the graph once).
+    labels : dask.array.Array or array_like of int
+        hidden's shape without its last axis; rechunked like the rows.
+    linear_bias, ignore_index, sample_weight, base, topk, calibration_bins, per_class, softcap, temperature :
+        As in `fusedxent.linear_evaluate`.
+    chunk_size, num_threads :
+        As in `fusedxent.linear_evaluate` (chunk_size: rows per logits
+        buffer inside each task).
+
+    Returns
+    -------
+    Evaluation
+        Of Dask arrays, as `fusedxent.dask.evaluate` returns it (lse and
+        argmax shaped like labels); every block's double partials added in
+        Dask's tree.
+    """
+    tf = _api.LogitTransform.of(softcap, temperature)
+    h = _float_dask(hidden, "hidden")
+    if h.ndim < 1:
+        raise ValueError("hidden must have at least one dimension (the feature axis H), got a 0-d array")
+    nd = h.ndim
+    if len(h.chunks[-1]) > 1:
+        h = h.rechunk({nd - 1: -1})
+    y = _optional_dask(labels, "labels")
+    if y is None:
+        raise TypeError("labels must hold integer class indices, not None")
+    W = np.asarray(linear_weight)
+    _, W, _, b, _, hshape, hdtype = V.linear_operands(_stand_in(h), W, _stand_in(y), linear_bias)
+    Vn = W.shape[0]
+    ii = V.ignore_index(ignore_index)
+    k = V.log_base(base)
+    ks, B, pc = V.eval_options(topk, calibration_bins, per_class, Vn)
+    cs = None if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
+    b_ind = tuple(range(nd - 1))
+    bchunks = h.chunks[:-1]
+    y = y.rechunk(bchunks)
+    sw = _optional_dask(sample_weight, "sample_weight")
+    if sw is not None:
+        V.check_sample_weight(sw, hshape[:-1])
+        sw = sw.rechunk(bchunks)
+    nk = sum(1 for q in ks if q > 1)
+    layout, size = _eval_layout(nk, B, Vn, pc)
+    opts = dict(ignore_index=ii, topk=ks, calibration_bins=B, per_class=pc, num_threads=V.num_threads(num_threads),
+                transform=tf)
+    Wd = da.from_array(W, chunks=W.shape)          # one graph key, sent once to each worker
+    tup = _tuple_blocks(_linear_eval_block, h, [(y, b_ind), (sw, b_ind), (Wd, (nd, nd + 1))], b=b, opts=opts,
+                        size=size, chunk_size=cs)
+    return _evaluation_of(tup, nd - 1, hdtype, layout, size, ks, B, Vn, pc, k, base)
 
 
 from . import _docs  # noqa: E402

@@ -9,7 +9,7 @@ from ._results import BinaryEvaluation, Evaluation, LinearGrads
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
-           "linear_cross_entropy", "open_npy"]
+           "linear_cross_entropy", "linear_evaluate", "open_npy"]
 
 _In = Union[Array, ArrayLike]
 _Reduced = Literal["mean", "sum"]
@@ -70,5 +70,11 @@ def linear_cross_entropy(hidden: _In, linear_weight: ArrayLike, target: _In, *,
                          reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
                          z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
-                         alpha: Optional[ArrayLike] = ..., return_grad: bool = ..., chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ...) -> Any: ...
+                         alpha: Optional[ArrayLike] = ..., return_grad: bool = ..., return_stats: bool = ...,
+                         chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> Any: ...
+def linear_evaluate(hidden: _In, linear_weight: ArrayLike, labels: _In, *, linear_bias: Optional[ArrayLike] = ...,
+                    ignore_index: int = ..., sample_weight: Optional[_In] = ..., base: Optional[float] = ...,
+                    topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
+                    per_class: Union[bool, Literal["confusion"]] = ...,
+                    softcap: Optional[float] = ..., temperature: float = ..., chunk_size: Optional[int] = ...,
+                    num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
