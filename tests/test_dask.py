@@ -305,6 +305,7 @@ def test_evaluate_with_every_metric_on_the_cluster(client, files):
     assert all(_rel(got.topk_accuracy[q], want.topk_accuracy[q]) < 1e-12 for q in (1, 3))
     np.testing.assert_allclose(got.calibration.weight, want.calibration.weight, rtol=1e-12)
     assert _rel(got.calibration.ece, want.calibration.ece) < 1e-12
+    assert _rel(got.calibration.rmsce, want.calibration.rmsce) < 1e-12
     np.testing.assert_allclose(got.per_class.confusion, want.per_class.confusion, rtol=1e-12)
     assert _rel(got.per_class.macro_f1, want.per_class.macro_f1) < 1e-12
     t = (x > 0.5).astype(np.float32)

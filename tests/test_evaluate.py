@@ -81,6 +81,8 @@ def test_metrics_match_sklearn(dtype, weighted):
     nz = cal.weight > 0
     assert cal.mce == pytest.approx(np.max(np.abs(cal.correct_sum - cal.confidence_sum)[nz] / cal.weight[nz]),
                                     rel=1e-12)
+    acc_b, conf_b = np.bincount(b, ww * hit, 10)[nz] / cal.weight[nz], np.bincount(b, ww * c, 10)[nz] / cal.weight[nz]
+    assert cal.rmsce == pytest.approx(np.sqrt(np.sum(cal.weight[nz] / ww.sum() * (acc_b - conf_b) ** 2)), rel=rtol)
     np.testing.assert_array_equal(cal.edges, np.linspace(0, 1, 11))
 
 
@@ -255,6 +257,32 @@ def test_evaluate_binary_matches_sklearn(dtype):
         be.update(x[r0:r0 + 150], t[r0:r0 + 150], sample_weight=w[r0:r0 + 150])
     got = pickle.loads(pickle.dumps(be)).result()
     assert got.loss == pytest.approx(ev.loss, rel=1e-12) and got.brier == pytest.approx(ev.brier, rel=1e-12)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_calibration_norms_match_torchmetrics(binary):
+    # ece, rmsce, mce are torchmetrics' CalibrationError with norm l1, l2,
+    # max (equal-width bins; no confidence exactly on an edge here)
+    torch = pytest.importorskip("torch")
+    tm = pytest.importorskip("torchmetrics.classification")
+    rng = np.random.default_rng(9)
+    if binary:
+        x = rng.standard_normal(3000) * 2
+        t = (rng.random(x.shape) < 1 / (1 + np.exp(-1.5 * x))).astype(np.float64)   # over-confident
+        cal = fx.evaluate_binary(x, t, calibration_bins=12).calibration
+        make = lambda norm: tm.BinaryCalibrationError(n_bins=12, norm=norm)
+        args = (torch.from_numpy(1 / (1 + np.exp(-x))), torch.from_numpy(t.astype(np.int64)))
+    else:
+        x = rng.standard_normal((3000, 7)) * 2
+        y = rng.integers(0, 7, 3000)
+        x[np.arange(3000), y] += 1.5
+        cal = fx.evaluate(x, y, calibration_bins=12).calibration
+        make = lambda norm: tm.MulticlassCalibrationError(num_classes=7, n_bins=12, norm=norm)
+        args = (torch.from_numpy(x), torch.from_numpy(y))
+    for norm, got in (("l1", cal.ece), ("l2", cal.rmsce), ("max", cal.mce)):
+        want = float(make(norm)(*args))
+        assert got == pytest.approx(want, rel=1e-6), norm
+    assert 0 < cal.ece <= cal.rmsce <= cal.mce
 
 
 def test_check_covers_evaluate():

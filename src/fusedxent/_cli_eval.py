@@ -72,10 +72,11 @@ def _report(ev, binary):
     rows.append(("brier", ev.brier))
     cal = ev.calibration
     if cal is not None:
-        rows += [("ece", cal.ece), ("mce", cal.mce)]
+        rows += [("ece", cal.ece), ("rmsce", cal.rmsce), ("mce", cal.mce)]
         doc["calibration"] = {"edges": cal.edges.tolist(), "weight": cal.weight.tolist(),
                               "confidence_sum": cal.confidence_sum.tolist(), "correct_sum": cal.correct_sum.tolist(),
-                              "total_weight": float(cal.total_weight), "ece": cal.ece, "mce": cal.mce}
+                              "total_weight": float(cal.total_weight), "ece": cal.ece, "rmsce": cal.rmsce,
+                              "mce": cal.mce}
     per = getattr(ev, "per_class", None)
     if per is not None:
         rows += [("macro F1", per.macro_f1), ("balanced accuracy", per.balanced_accuracy)]

@@ -45,6 +45,17 @@ class Calibration(namedtuple("Calibration", ["edges", "weight", "confidence_sum"
         return float(np.sum(np.abs(self.correct_sum - self.confidence_sum)) / self.total_weight)
 
     @property
+    def rmsce(self):
+        """Root-mean-square calibration error (the l2 norm):
+        ``sqrt(sum_b (weight_b / total) (accuracy_b - confidence_b)^2)``, as
+        torchmetrics' ``CalibrationError(norm="l2")``."""
+        nz = self.weight > 0
+        if self.total_weight == 0 or not nz.any():
+            return 0.0
+        d = self.correct_sum[nz] - self.confidence_sum[nz]
+        return float(np.sqrt(np.sum(d * d / self.weight[nz]) / self.total_weight))
+
+    @property
     def mce(self):
         """Maximum calibration error over the non-empty bins."""
         nz = self.weight > 0
