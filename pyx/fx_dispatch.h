@@ -48,6 +48,14 @@ static int fx_have_openmp(void) { return 0; }
 #ifndef FX_PF_LOCALITY
 #define FX_PF_LOCALITY 3   /* prefetch hint for the next row: into L1 */
 #endif
+/* A read prefetch of the line at p into the cache level of `loc` (0-3,
+ * GCC's locality).  MSVC builds only the portable path (FX_X86 needs GNU C):
+ * there it is dropped. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FX_PREFETCH(p, loc) ((void)(p))
+#else
+#define FX_PREFETCH(p, loc) __builtin_prefetch((p), 0, (loc))
+#endif
 /* The address pfd bytes from p (fx_stats.pfd: often in another
  * allocation), formed in integers: only ever prefetched, which never
  * faults, so it may point anywhere. */
@@ -64,24 +72,53 @@ static int fx_have_openmp(void) { return 0; }
 /* ---- one path per instruction set: the rows of fx_isa_table.def ---- */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FX_X86 1
-/* the CPU checks of the table's x86 rows */
-/* F16C from CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports
- * does not know "f16c"); the OS saves its YMM state when it saves AVX2's,
- * which __builtin_cpu_supports("avx2") checks */
-static int fx_cpu_f16c(void)
+/* The CPU checks of the table's x86 rows, from CPUID and XCR0 directly
+ * (no __builtin_cpu_supports: MSVC has none, clang 14's lacks "f16c").
+ * A feature counts only when the OS saves its registers: XCR0 bits 1-2
+ * (SSE, AVX state) for AVX2/FMA/F16C, and 5-7 (opmask, upper ZMM) too for
+ * AVX-512 -- what the Intel SDM's detection procedure (vol. 1, 14.3 and
+ * 15.2) tests, OSXSAVE first. */
+static void fx_cpuid(unsigned leaf, unsigned sub, unsigned r[4])
 {
-    unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1u);
+#if defined(_MSC_VER) && !defined(__clang__)
+    int a[4];
+    __cpuidex(a, (int)leaf, (int)sub);
+    r[0] = (unsigned)a[0]; r[1] = (unsigned)a[1]; r[2] = (unsigned)a[2]; r[3] = (unsigned)a[3];
+#else
+    r[0] = r[1] = r[2] = r[3] = 0;
+    if (leaf <= __get_cpuid_max(0, NULL))
+        __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+#endif
+}
+static unsigned long long fx_xcr0(void)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return _xgetbv(0);
+#else
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));   /* no -mxsave needed, unlike _xgetbv */
+    return ((unsigned long long)hi << 32) | lo;
+#endif
 }
 static int fx_cpu_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && fx_cpu_f16c();
+    unsigned l1[4], l7[4];
+    fx_cpuid(1, 0, l1);
+    if (!(l1[2] >> 27 & 1u))                            /* OSXSAVE: XGETBV usable */
+        return 0;
+    fx_cpuid(7, 0, l7);
+    return (fx_xcr0() & 0x6) == 0x6
+        && (l1[2] >> 12 & 1u) && (l1[2] >> 28 & 1u) && (l1[2] >> 29 & 1u)   /* FMA, AVX, F16C */
+        && (l7[1] >> 5 & 1u);                                                 /* AVX2 */
 }
 static int fx_cpu_avx512(void)
 {
-    return fx_cpu_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+    unsigned l7[4];
+    if (!fx_cpu_avx2() || (fx_xcr0() & 0xe6) != 0xe6)
+        return 0;
+    fx_cpuid(7, 0, l7);
+    return (l7[1] >> 16 & 1u) && (l7[1] >> 17 & 1u)     /* AVX512F, DQ */
+        && (l7[1] >> 30 & 1u) && (l7[1] >> 31 & 1u);    /* BW, VL */
 }
 #else
 #define FX_X86 0

@@ -38,7 +38,7 @@
 #  define LOG1P fx_log1p_f
 #  define TANH fx_tanh_f
 #  define SECH2 fx_sech2_f
-#  define FX_INF __builtin_inff()
+#  define FX_INF ((float)INFINITY)
 #  define FX_MAXV 3.40282347e+38f   /* FLT_MAX */
 #  define FX_FLUSH_GUARD 1.2e-31    /* see row_stats */
 #else
@@ -49,7 +49,7 @@
 #  define LOG1P fx_log1p_d
 #  define TANH fx_tanh_d
 #  define SECH2 fx_sech2_d
-#  define FX_INF __builtin_inf()
+#  define FX_INF ((double)INFINITY)
 #  define FX_MAXV 1.7976931348623157e+308   /* DBL_MAX */
 #  define FX_FLUSH_GUARD 2.3e-292
 #endif

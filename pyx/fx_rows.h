@@ -39,7 +39,7 @@ static FX_T FN(rowmax)(const FX_T *x, ptrdiff_t n)
     for (; j + 64 <= n; j += 64) {                                            \
         FX_T b = 0;                                                           \
         if (pf)                                                               \
-            for (int q = 0; q < 64; q += 64 / (int)sizeof(FX_T)) __builtin_prefetch(pf + j + q, 0, FX_PF_LOCALITY); \
+            for (int q = 0; q < 64; q += 64 / (int)sizeof(FX_T)) FX_PREFETCH(pf + j + q, FX_PF_LOCALITY); \
         _Pragma("omp simd reduction(+:b)")                                    \
         for (int k = 0; k < 64; k++) b += EXPF(x[j + k] - m);                 \
         s += (double)b;                                                       \

@@ -57,7 +57,7 @@ FX_INLINE void FN(vsum_run)(const FX_T *x, ptrdiff_t j0, ptrdiff_t j1, const VT 
     ptrdiff_t j = j0;
     for (; j + 8 * VL <= j1; j += 8 * VL) {
         if (pf)      /* the next row streams in while this one computes */
-            for (int q = 0; q < 8 * VL; q += 64 / (int)sizeof(FX_T)) __builtin_prefetch(pf + j + q, 0, FX_PF_LOCALITY);
+            for (int q = 0; q < 8 * VL; q += 64 / (int)sizeof(FX_T)) FX_PREFETCH(pf + j + q, FX_PF_LOCALITY);
         VT a0 = FN(vexp_sum)(VSUB(VLOADU(x + j), vm));
         VT a1 = FN(vexp_sum)(VSUB(VLOADU(x + j + VL), vm));
         a0 = VADD(a0, FN(vexp_sum)(VSUB(VLOADU(x + j + 2 * VL), vm)));
@@ -165,7 +165,7 @@ static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out
             const FX_T *pa = x + i * C, *pb = pa + C;
             if (pfd)        /* the next block's raw rows (fx_stats.pfd); else the hardware prefetcher's */
                 for (ptrdiff_t q = 0; q < 2 * C * (ptrdiff_t)sizeof(FX_T); q += 64)
-                    __builtin_prefetch(FX_PF_AT(pa, pfd + q), 0, FX_PF_LOCALITY);
+                    FX_PREFETCH(FX_PF_AT(pa, pfd + q), FX_PF_LOCALITY);
             const FX_T ma = FN(rowmax)(pa, C), mb = FN(rowmax)(pb, C);
             const VT va = VSET(ma), vb = VSET(mb);
             VT sa = VZERO(), sb = VZERO();
@@ -198,7 +198,7 @@ static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out
             VT s0 = VZERO(), s1 = VZERO();
             for (; j + 2 * VL <= end; j += 2 * VL) {
                 for (int q = 0; q < 2 * VL; q += 64 / (int)sizeof(FX_T))    /* the next row (see above) */
-                    __builtin_prefetch(FX_PF_AT(p + j + q, ahead), 0, FX_PF_LOCALITY);
+                    FX_PREFETCH(FX_PF_AT(p + j + q, ahead), FX_PF_LOCALITY);
                 MID_TERM(VLOADU(p + j), vm, s0, ties, first, k, j);
                 MID_TERM(VLOADU(p + j + VL), vm, s1, ties, first, k, j + VL);
             }
@@ -251,7 +251,7 @@ static void FN(stats_exp_row)(const FX_T *x, FX_T *e, ptrdiff_t n, const FX_T *p
         VT s0 = VZERO(), s1 = VZERO();
         for (; j + 2 * VL <= end; j += 2 * VL) {
             for (int q = 0; q < 2 * VL; q += 64 / (int)sizeof(FX_T))
-                __builtin_prefetch(pf + j + q, 0, FX_PF_LOCALITY);
+                FX_PREFETCH(pf + j + q, FX_PF_LOCALITY);
             VT e0 = FN(vexp_write)(VSUB(VLOADU(x + j), vm));
             VT e1 = FN(vexp_write)(VSUB(VLOADU(x + j + VL), vm));
             VSTOREU(e + j, shifted ? VSUB(VLOADU(x + j), vm) : e0);
@@ -306,7 +306,7 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
         for (; j + 2 * VL <= end; j += 2 * VL) {
             if (pf)      /* the next row streams in while this one computes */
                 for (int q = 0; q < 2 * VL; q += 64 / (int)sizeof(FX_T))
-                    __builtin_prefetch(pf + j + q, 0, FX_PF_LOCALITY);
+                    FX_PREFETCH(pf + j + q, FX_PF_LOCALITY);
             const VT v0 = VLOADU(x + j), v1 = VLOADU(x + j + VL);
             const VT d0 = VSUB(v0, vm), d1 = VSUB(v1, vm);
             VT e0 = FN(vexp_sum)(d0), e1 = FN(vexp_sum)(d1);

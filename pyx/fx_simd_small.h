@@ -105,10 +105,10 @@ FX_INLINE void FN(prefetch_group)(const FX_T *xr, ptrdiff_t C, ptrdiff_t pfd)
     const char *at = FX_PF_AT(xr, pfd ? pfd : FX_GROUP_AHEAD);
     if (bytes <= 1024)
         for (ptrdiff_t q = 0; q < bytes; q += 64)
-            __builtin_prefetch(at + q, 0, 3);
+            FX_PREFETCH(at + q, 3);
     else
         for (ptrdiff_t q = 0; q < bytes; q += 64)
-            __builtin_prefetch(at + q, 0, 1);
+            FX_PREFETCH(at + q, 1);
 }
 
 /* The across-rows statistics of VL rows of C <= FX_SMALL_C classes
@@ -326,7 +326,7 @@ FX_INLINE VT FN(vlog1p_pos)(VT s)
 FX_INLINE void FN(prefetch_labels)(const int64_t *y)
 {
     for (int q = 0; q < VL * (int)sizeof(int64_t); q += 64)
-        __builtin_prefetch((const char *)y + FX_GROUP_AHEAD + q, 0, 3);
+        FX_PREFETCH((const char *)y + FX_GROUP_AHEAD + q, 3);
 }
 
 /* The end of VL rows of xent_small / xent_pair: r (NaN where not good)

@@ -28,7 +28,11 @@
 #include <stddef.h>
 #include "fx_coeffs.h"
 
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FX_INLINE static __forceinline
+#else
 #define FX_INLINE static inline __attribute__((always_inline))
+#endif
 
 /* The functions measured on their own, by name (fx_vecmath_fns.def). */
 enum fx_vm_fn {

@@ -4,6 +4,9 @@ the baseline path: row max and first argmax exactly, the exp-sum, row
 statistics, row writes and element-wise functions within the documented
 tolerance -- on every length around the vector widths (masked tails), and
 on the IEEE cases that take special branches."""
+import os
+import platform
+
 import numpy as np
 import pytest
 
@@ -327,3 +330,17 @@ def test_paths_reported():
     assert sup[0] == "baseline" and set(sup) <= set(names)
     if K.simde_build():
         assert "avx512" in sup      # emulated
+
+
+@pytest.mark.skipif(K.simde_build() or platform.machine() != "x86_64" or not os.path.exists("/proc/cpuinfo"),
+                    reason="x86-64 Linux: the kernel's CPU flags are the second opinion")
+def test_cpu_detection_agrees_with_the_operating_system():
+    # The x86 paths are chosen from CPUID and XCR0 directly; Linux lists a
+    # feature in /proc/cpuinfo only when the CPU has it and the kernel
+    # saves its registers -- the same two conditions.
+    with open("/proc/cpuinfo") as f:
+        flags = set(next(ln for ln in f if ln.startswith("flags")).split(":", 1)[1].split())
+    avx2 = {"avx", "avx2", "fma", "f16c"} <= flags
+    avx512 = avx2 and {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= flags
+    got = set(K.isa_supported())
+    assert ("avx2" in got) == avx2 and ("avx512" in got) == avx512, (sorted(got), avx2, avx512)
