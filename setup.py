@@ -53,7 +53,9 @@ def _openmp_flags():
     builds (CC) lacks it -- clang without libomp, for one: the kernels then
     build serial rather than fail on omp.h."""
     if sys.platform == "win32":
-        return ["/openmp"], []
+        # MSVC: /openmp:experimental is /openmp (2.0, what Cython's prange
+        # needs) plus `omp simd`, which plain /openmp does not accept
+        return ["/openmp:experimental"], []
     if sys.platform == "darwin":
         candidates = [(["-Xpreprocessor", "-fopenmp"], ["-lomp"])]
     else:
