@@ -185,6 +185,24 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
     return LinearParts(loss_sum, denom, rows, dh, dW, db, stats)
 
 
+def logit_chunks(h2, W, b, dt, chunk_size):
+    """(r0, r1, logits) for rows [r0, r1) of h2 @ W.T + b in dtype dt,
+    chunk_size rows at a time, every chunk in one reused buffer (valid
+    until the next is yielded)."""
+    N = h2.shape[0]
+    Wc = np.ascontiguousarray(W, dtype=dt)
+    bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
+    cs = min(chunk_size, max(N, 1))
+    buf = np.empty((cs, Wc.shape[0]), dt)
+    for r0 in range(0, N, cs):
+        r1 = min(N, r0 + cs)
+        logits = buf[:r1 - r0]
+        np.matmul(np.ascontiguousarray(h2[r0:r1], dtype=dt), Wc.T, out=logits)
+        if bc is not None:
+            logits += bc
+        yield r0, r1, logits
+
+
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
                     base=None, topk=(1,), calibration_bins=None, per_class=False, softcap=None, temperature=1.0,
                     chunk_size=None, num_threads=None):
@@ -226,17 +244,8 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     sw = None if sample_weight is None else V.sample_weight(sample_weight, hshape[:-1])
     V.eval_options(ev.topk, ev.calibration_bins, ev.per_class, Vn)      # the class-count checks, before any work
     cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
-    cs = min(cs, max(N, 1))
-    Wc = np.ascontiguousarray(W, dtype=dt)
-    bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
-    buf = np.empty((cs, Vn), dt)
     with _blas_threads(ev.num_threads):
-        for r0 in range(0, N, cs):
-            r1 = min(N, r0 + cs)
-            logits = buf[:r1 - r0]
-            np.matmul(np.ascontiguousarray(h2[r0:r1], dtype=dt), Wc.T, out=logits)
-            if bc is not None:
-                logits += bc
+        for r0, r1, logits in logit_chunks(h2, W, b, dt, cs):
             ev.update(logits, yf[r0:r1], None if sw is None else sw[r0:r1])
     if N == 0:
         ev.n_classes = Vn

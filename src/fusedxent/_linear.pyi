@@ -1,6 +1,6 @@
 # Public signature of fusedxent.linear_cross_entropy (defined and
 # documented in _linear.py).
-from typing import Any, Literal, NamedTuple, Optional, Union, overload
+from typing import Any, Iterator, Literal, NamedTuple, Optional, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -13,6 +13,8 @@ DW_SLICE_BYTES: int
 _Arr = NDArray[np.floating]
 
 def default_chunk_size(V_: int, itemsize: int, budget: int = ...) -> int: ...
+def logit_chunks(h2: _Arr, W: ArrayLike, b: Optional[ArrayLike], dt: Any,
+                 chunk_size: int) -> Iterator[tuple[int, int, _Arr]]: ...
 
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,

@@ -668,6 +668,24 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
 
 # ------------------------------------------------------------------ linear cross-entropy
 
+def _linear_operands(hidden, linear_weight, target, linear_bias, tname):
+    """The lazy linear head's operands: hidden as a float Dask array with
+    its feature axis in one chunk, the integer target, the weight and bias
+    in memory (checked as the in-memory head checks them), and the shape
+    and dtype of hidden."""
+    h = _float_dask(hidden, "hidden")
+    if h.ndim < 1:
+        raise ValueError("hidden must have at least one dimension (the feature axis H), got a 0-d array")
+    if len(h.chunks[-1]) > 1:
+        h = h.rechunk({h.ndim - 1: -1})
+    y = _optional_dask(target, tname)
+    if y is None:
+        raise TypeError(f"{tname} must hold integer class indices, not None")
+    _, W, _, b, _, hshape, hdtype = V.linear_operands(_stand_in(h), np.asarray(linear_weight), _stand_in(y),
+                                                      linear_bias)
+    return h, y, W, b, hshape, hdtype
+
+
 def _linear_block(h, y, sw, denom, W, *, b, want_grad, want_stats, options, chunk_size, num_threads):
     hs = h.shape
     p = _linear.linear_xent_parts(h.reshape(math.prod(hs[:-1]), hs[-1]), W, y, b, options, hshape=hs,
@@ -717,17 +735,8 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     o = xent_options(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
                      reduction=reduction, base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
                      gamma=gamma, alpha=alpha)
-    h = _float_dask(hidden, "hidden")
-    if h.ndim < 1:
-        raise ValueError("hidden must have at least one dimension (the feature axis H), got a 0-d array")
+    h, y, W, b, hshape, hdtype = _linear_operands(hidden, linear_weight, target, linear_bias, "target")
     nd = h.ndim
-    if len(h.chunks[-1]) > 1:
-        h = h.rechunk({nd - 1: -1})
-    y = _optional_dask(target, "target")
-    if y is None:
-        raise TypeError("target must hold integer class indices, not None")
-    W = np.asarray(linear_weight)
-    _, W, _, b, _, hshape, hdtype = V.linear_operands(_stand_in(h), W, _stand_in(y), linear_bias)
     Vn, H = W.shape
     reduction, k, ii = o.reduction, o.k, o.ignore_index
     w = o.class_weight(Vn)
@@ -780,19 +789,11 @@ def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):
     h2 = h.reshape(math.prod(hs[:-1]), hs[-1])
     N = h2.shape[0]
     dt = V.compute_dtype(W.dtype)
-    Wc = np.ascontiguousarray(W, dtype=dt)
-    bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
     yf, swf = y.reshape(-1), None if sw is None else sw.reshape(-1)
-    cs = min(chunk_size or _linear.default_chunk_size(Wc.shape[0], dt.itemsize), max(N, 1))
-    buf = np.empty((cs, Wc.shape[0]), dt)
+    cs = chunk_size or _linear.default_chunk_size(W.shape[0], dt.itemsize)
     parts, lse, amax = np.zeros(size), np.empty(N, h.dtype), np.empty(N, np.int64)
     with _linear._blas_threads(opts["num_threads"]):
-        for r0 in range(0, N, cs):
-            r1 = min(N, r0 + cs)
-            logits = buf[:r1 - r0]
-            np.matmul(np.ascontiguousarray(h2[r0:r1], dtype=dt), Wc.T, out=logits)
-            if bc is not None:
-                logits += bc
+        for r0, r1, logits in _linear.logit_chunks(h2, W, b, dt, cs):
             e = _api.evaluate_parts(logits, yf[r0:r1], sample_weight=None if swf is None else swf[r0:r1], **opts)
             parts += np.concatenate([e.sums] + [a.reshape(-1) for a in (e.calibration, e.per_class, e.confusion)
                                                 if a is not None])
@@ -829,17 +830,8 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
         Dask's tree.
     """
     tf = _api.LogitTransform.of(softcap, temperature)
-    h = _float_dask(hidden, "hidden")
-    if h.ndim < 1:
-        raise ValueError("hidden must have at least one dimension (the feature axis H), got a 0-d array")
+    h, y, W, b, hshape, hdtype = _linear_operands(hidden, linear_weight, labels, linear_bias, "labels")
     nd = h.ndim
-    if len(h.chunks[-1]) > 1:
-        h = h.rechunk({nd - 1: -1})
-    y = _optional_dask(labels, "labels")
-    if y is None:
-        raise TypeError("labels must hold integer class indices, not None")
-    W = np.asarray(linear_weight)
-    _, W, _, b, _, hshape, hdtype = V.linear_operands(_stand_in(h), W, _stand_in(y), linear_bias)
     Vn = W.shape[0]
     ii = V.ignore_index(ignore_index)
     k = V.log_base(base)
