@@ -24,7 +24,7 @@ def test_mypy_strict_on_public_api_and_examples():
 def test_stubs_match_the_modules():
     pytest.importorskip("dask.array")
     code, out = _run("mypy.stubtest", "fusedxent._api", "fusedxent.reference", "fusedxent.dask",
-                     "fusedxent._kernels", "fusedxent._testing", "fusedxent._linear",
+                     "fusedxent._kernels", "fusedxent._testing", "fusedxent._linear", "fusedxent._results",
                      "--allowlist", "stubtest-allowlist.txt")
     assert code == 0, out
 

@@ -17,7 +17,7 @@ _T = TypeVar("_T", default=NDArray[np.float64])
 
 class Calibration(NamedTuple, Generic[_T]):
     """Reliability bins: edges (B + 1), weight, confidence_sum, correct_sum
-    (B each) and the total counted weight; .ece, .mce, .confidence, .accuracy."""
+    (B each) and the total counted weight; .ece, .rmsce, .mce, .confidence, .accuracy."""
     edges: NDArray[np.float64]
     weight: _T
     confidence_sum: _T
@@ -25,6 +25,8 @@ class Calibration(NamedTuple, Generic[_T]):
     total_weight: Any
     @property
     def ece(self) -> float: ...
+    @property
+    def rmsce(self) -> float: ...
     @property
     def mce(self) -> float: ...
     @property
