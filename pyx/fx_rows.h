@@ -257,31 +257,36 @@ static void FN(stats_small)(const FX_T *x, ptrdiff_t rows, ptrdiff_t n,
 }
 #endif
 
-/* a += sum of e_j^2, b += sum of e_j (m - x_j), e_j = exp(x_j - m), over
- * [j0, j1): runs of 64 summed in the element type (terms <= 1), folded
- * into double; branch-free so it vectorizes on every path.  (m - x_j) is
- * capped, so a -inf logit adds 0 * cap = 0, not 0 * inf. */
-FX_INLINE void FN(extras_run)(const FX_T *x, ptrdiff_t j0, ptrdiff_t j1, FX_T mt, double *a, double *b)
+/* a += sum of e_j^2, b += sum of e_j d_j, c += sum of e_j d_j^2 (c not
+ * NULL), e_j = exp(x_j - m), d_j = m - x_j, over [j0, j1): runs of 64
+ * summed in the element type (terms <= 1, and e d, e d^2 < 1 too),
+ * folded into double; branch-free so it vectorizes on every path.  d_j is
+ * capped (e_j is 0 long before the cap, and (e d) d multiplies that 0
+ * first), so a -inf logit adds 0, not 0 * inf. */
+FX_INLINE void FN(extras_run)(const FX_T *x, ptrdiff_t j0, ptrdiff_t j1, FX_T mt, double *a, double *b, double *c)
 {
     const FX_T cap = (FX_T)1e30;
     for (; j0 < j1; j0 += 64) {
         const ptrdiff_t e1 = j1 - j0 < 64 ? j1 : j0 + 64;
-        FX_T fa = 0, fb = 0;
-#pragma omp simd reduction(+:fa, fb)
+        FX_T fa = 0, fb = 0, fc = 0;
+#pragma omp simd reduction(+:fa, fb, fc)
         for (ptrdiff_t j = j0; j < e1; j++) {
-            const FX_T d = mt - x[j];
-            const FX_T e = EXPFAST(-d);
+            const FX_T d0 = mt - x[j];
+            const FX_T e = EXPFAST(-d0);
+            const FX_T d = d0 < cap ? d0 : cap;
             fa += e * e;
-            fb += e * (d < cap ? d : cap);
+            fb += e * d;
+            fc += (e * d) * d;
         }
         *a += (double)fa;
         *b += (double)fb;
+        if (c) *c += (double)fc;
     }
 }
 
-/* Optional statistics of one finite row (fx_stats: rank, s2, sx). */
+/* Optional statistics of one finite row (fx_stats: rank, s2, sx, sxx). */
 static void FN(stats_extra)(const FX_T *x, ptrdiff_t C, double m, int64_t k, int64_t y,
-                            int64_t *rank, double *s2, double *sx)
+                            int64_t *rank, double *s2, double *sx, double *sxx)
 {
     if (rank) {
         if (isnan(m)) {
@@ -303,23 +308,25 @@ static void FN(stats_extra)(const FX_T *x, ptrdiff_t C, double m, int64_t k, int
             *rank = r;
         }
     }
-    if (s2 || sx) {
-        double a = 0.0, b = 0.0;
+    if (s2 || sx || sxx) {
+        double a = 0.0, b = 0.0, c = 0.0;
         if (isfinite(m)) {
             const FX_T mt = (FX_T)m;
-            FN(extras_run)(x, 0, k < C ? k : C, mt, &a, &b);          /* the maximum's term skipped */
+            double *cp = sxx ? &c : NULL;
+            FN(extras_run)(x, 0, k < C ? k : C, mt, &a, &b, cp);          /* the maximum's term skipped */
             if (k + 1 < C)
-                FN(extras_run)(x, k + 1, C, mt, &a, &b);
+                FN(extras_run)(x, k + 1, C, mt, &a, &b, cp);
         } else {
-            a = b = NAN;
+            a = b = c = NAN;
         }
         if (s2) *s2 = a;
         if (sx) *sx = b;
+        if (sxx) *sxx = c;
     }
 }
 
 /* Row statistics of n rows of C classes (fx_stats): m, k, s for every row,
- * l = log1p(s), and the optional rank, s2 and sx.  Rows of at most
+ * l = log1p(s), and the optional rank, s2, sx and sxx.  Rows of at most
  * FX_SMALL_C classes are computed FX_GROUP at a time across rows; rows
  * that path cannot settle (non-finite maximum, sums small enough for
  * flushed terms to matter) are redone one at a time. */
@@ -350,7 +357,7 @@ static void FN(row_stats)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_stat
     double *m = st->m, *s = st->s, *l = st->l;
     int64_t *k = st->k;
 #ifdef FX_HAS_sumexp_extras
-    if (st->rank || st->s2 || st->sx) {
+    if (st->rank || st->s2 || st->sx || st->sxx) {
         /* evaluate's statistics in the same pass as the sum (intrinsics) */
         FN(row_stats_x)(x, n, C, st);
         return;
@@ -373,18 +380,19 @@ static void FN(row_stats)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_stat
                            m + i, s + i, k + i);
     }
     FN(stats_l)(s, l, n);
-    if (st->rank || st->s2 || st->sx) {
+    if (st->rank || st->s2 || st->sx || st->sxx) {
         for (ptrdiff_t i = 0; i < n; i++) {
             int64_t y = st->y ? st->y[i] : 0;
             int skip = st->y && y == st->ignore;
             FN(stats_extra)(x + i * C, C, m[i], k[i], y, (st->rank && !skip) ? st->rank + i : NULL,
-                            st->s2 ? st->s2 + i : NULL, st->sx ? st->sx + i : NULL);
+                            st->s2 ? st->s2 + i : NULL, st->sx ? st->sx + i : NULL,
+                            st->sxx ? st->sxx + i : NULL);
         }
     }
 }
 
 #ifdef FX_HAS_sumexp_extras
-/* row_stats with the optional statistics (rank, s2, sx), computed in the
+/* row_stats with the optional statistics (rank, s2, sx, sxx), computed in the
  * exp-sum pass itself: across rows from the tile for small class counts,
  * else row by row (max, first argmax, one fused pass).  Rows the fast pass
  * cannot settle (non-finite maximum, NaN, sums small enough for flushed
@@ -403,7 +411,7 @@ static void FN(row_stats_x)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_st
                 const FX_T mi = FN(rowmax)(xr, C);
                 const int64_t yi = st->y ? st->y[i] : -1;
                 const int want_rank = st->rank && st->y && yi != st->ignore;
-                double gt = 0.0, s2 = 0.0, sx = 0.0;
+                double gt = 0.0, s2 = 0.0, sx = 0.0, sxx = 0.0;
                 m[i] = mi;
                 if (!isfinite(mi)) {
                     s[i] = NAN;
@@ -412,10 +420,11 @@ static void FN(row_stats_x)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_st
                 ptrdiff_t ki = FN(first_eq)(xr, C, mi);
                 k[i] = ki < 0 ? 0 : ki;
                 /* the next row (prefetch never faults, past the block's end included) */
-                FN(sumexp_extras)(xr, C, mi, ki, want_rank ? xr[yi] : (FX_T)0, want_rank, s + i, &s2, &sx, &gt,
-                                  FX_PF_ROW(st, xr, xr + 4 * C));
+                FN(sumexp_extras)(xr, C, mi, ki, want_rank ? xr[yi] : (FX_T)0, want_rank, s + i, &s2, &sx,
+                                  st->sxx ? &sxx : NULL, &gt, FX_PF_ROW(st, xr, xr + 4 * C));
                 if (st->s2) st->s2[i] = s2;
                 if (st->sx) st->sx[i] = sx;
+                if (st->sxx) st->sxx[i] = sxx;
                 if (want_rank) {
                     /* counters as wide as the elements, so the compare
                      * vectorizes without widening (C < 2^31) */
@@ -437,7 +446,8 @@ static void FN(row_stats_x)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, const fx_st
                 int skip = st->y == NULL || y == st->ignore;
                 FN(stats_row)(x + r * C, C, NULL, 0, m + r, s + r, k + r);
                 FN(stats_extra)(x + r * C, C, m[r], k[r], y, (st->rank && !skip) ? st->rank + r : NULL,
-                                st->s2 ? st->s2 + r : NULL, st->sx ? st->sx + r : NULL);
+                                st->s2 ? st->s2 + r : NULL, st->sx ? st->sx + r : NULL,
+                                st->sxx ? st->sxx + r : NULL);
             }
     }
     FN(stats_l)(s, l, n);
@@ -566,7 +576,7 @@ static ptrdiff_t FN(xent_rows)(const FX_T *x, const int64_t *y, ptrdiff_t n, ptr
 static int FN(stats_exp_rows)(const FX_T *x, FX_T *e, ptrdiff_t n, ptrdiff_t C, const fx_stats *st, int shifted)
 {
 #ifdef FX_HAS_stats_exp
-    if (C > FX_SMALL_C && !(st->rank || st->s2 || st->sx)) {
+    if (C > FX_SMALL_C && !(st->rank || st->s2 || st->sx || st->sxx)) {
         double *m = st->m, *s = st->s;
         int64_t *k = st->k;
         for (ptrdiff_t i = 0; i < n; i++) {

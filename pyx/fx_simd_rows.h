@@ -286,23 +286,26 @@ static void FN(stats_exp_row)(const FX_T *x, FX_T *e, ptrdiff_t n, const FX_T *p
 #define FX_HAS_sumexp_extras 1
 /* The exp-sum pass of one row with the statistics of evaluate in the same
  * pass (fx_stats): s = sum over j != k of e_j = exp(x_j - m), s2 = sum of
- * e_j^2, sx = sum of e_j (m - x_j) -- one FMA each per element -- and,
+ * e_j^2, sx = sum of e_j (m - x_j) -- one FMA each per element -- sxx =
+ * sum of e_j (m - x_j)^2 when sxx_out is not NULL, and,
  * when want_rank, #{j : x_j > xy} (the ties before y are added by the
  * caller).  (m - x_j) is taken at the exp's own clamp, so a -inf logit
  * adds 0, not 0 * inf.  pf: the next row, prefetched (NULL: none). */
 static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, FX_T xy, int want_rank,
-                              double *s_out, double *s2_out, double *sx_out, double *gt_out, const FX_T *pf)
+                              double *s_out, double *s2_out, double *sx_out, double *sxx_out, double *gt_out,
+                              const FX_T *pf)
 {
     const VT vm = VSET(m), vxy = VSET(xy), one = VSET((FX_T)1), floor_ = VSET((FX_T)XP_MIN);
-    DT d = DZERO(), d2 = DZERO(), dx = DZERO(), dg = DZERO();
+    DT d = DZERO(), d2 = DZERO(), dx = DZERO(), dg = DZERO(), dq = DZERO();
+    const int want_xx = sxx_out != NULL;
     const ptrdiff_t kv = k >= 0 && k < n ? k - k % VL : -1;
     ptrdiff_t j = 0;
     while (j < n) {
         /* runs of <= 8 terms a lane in each of two accumulator sets: two
          * vectors an iteration, so the four sums' add latencies overlap */
         const ptrdiff_t end = j + 16 * VL < n ? j + 16 * VL : n;
-        VT a = VZERO(), a2 = VZERO(), ax = VZERO(), ag = VZERO();
-        VT b = VZERO(), b2 = VZERO(), bx = VZERO(), bg = VZERO();
+        VT a = VZERO(), a2 = VZERO(), ax = VZERO(), ag = VZERO(), aq = VZERO();
+        VT b = VZERO(), b2 = VZERO(), bx = VZERO(), bg = VZERO(), bq = VZERO();
         for (; j + 2 * VL <= end; j += 2 * VL) {
             if (pf)      /* the next row streams in while this one computes */
                 for (int q = 0; q < 2 * VL; q += 64 / (int)sizeof(FX_T))
@@ -316,8 +319,13 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
             b = VADD(b, e1);
             a2 = VFMA(e0, e0, a2);
             b2 = VFMA(e1, e1, b2);
-            ax = VFNMA(e0, VMAX(floor_, d0), ax);
-            bx = VFNMA(e1, VMAX(floor_, d1), bx);
+            const VT c0 = VMAX(floor_, d0), c1 = VMAX(floor_, d1);     /* -(m - x), at the clamp */
+            ax = VFNMA(e0, c0, ax);
+            bx = VFNMA(e1, c1, bx);
+            if (want_xx) {
+                aq = VFMA(VMUL(e0, c0), c0, aq);
+                bq = VFMA(VMUL(e1, c1), c1, bq);
+            }
             if (want_rank) {
                 ag = VADD(ag, VZMASK(VGT(v0, vxy), one));
                 bg = VADD(bg, VZMASK(VGT(v1, vxy), one));
@@ -327,6 +335,7 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
         a2 = VADD(a2, b2);
         ax = VADD(ax, bx);
         ag = VADD(ag, bg);
+        aq = VADD(aq, bq);
         for (; j < end; j += VL) {
             const int left = (int)(n - j);
             const MT t = left >= VL ? VEQ(vm, vm) : MTAIL(left);
@@ -337,7 +346,9 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
             if (j == kv) e = VSEL(MLANE(k - j), VZERO(), e);
             a = VADD(a, e);
             a2 = VFMA(e, e, a2);
-            ax = VFNMA(e, VMAX(floor_, dd), ax);              /* e (m - x), at the clamp */
+            const VT cc = VMAX(floor_, dd);
+            ax = VFNMA(e, cc, ax);                             /* e (m - x), at the clamp */
+            if (want_xx) aq = VFMA(VMUL(e, cc), cc, aq);
             if (want_rank) {             /* padding lanes hold m: never counted */
                 VT g = VZMASK(VGT(v, vxy), one);
                 ag = VADD(ag, left < VL ? VZMASK(t, g) : g);
@@ -347,10 +358,12 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
         FN(dfold1)(&d2, a2);
         FN(dfold1)(&dx, ax);
         if (want_rank) FN(dfold1)(&dg, ag);
+        if (want_xx) FN(dfold1)(&dq, aq);
     }
     *s_out = DHSUM(d);
     *s2_out = DHSUM(d2);
     *sx_out = DHSUM(dx);
+    if (want_xx) *sxx_out = DHSUM(dq);
     *gt_out = want_rank ? DHSUM(dg) : 0.0;
 }
 

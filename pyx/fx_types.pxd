@@ -18,6 +18,7 @@ cdef extern from "fx_ops.h" nogil:
         int64_t *rank
         double *s2
         double *sx
+        double *sxx
         ptrdiff_t pfd
 
     ctypedef struct fx_bce_seg:

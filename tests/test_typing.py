@@ -25,6 +25,7 @@ def test_stubs_match_the_modules():
     pytest.importorskip("dask.array")
     code, out = _run("mypy.stubtest", "fusedxent._api", "fusedxent.reference", "fusedxent.dask",
                      "fusedxent._kernels", "fusedxent._testing", "fusedxent._linear", "fusedxent._results",
+                     "fusedxent._temperature",
                      "--allowlist", "stubtest-allowlist.txt")
     assert code == 0, out
 
@@ -39,7 +40,7 @@ def test_mypy_catches_a_misuse(tmp_path):
 
 
 # the result types document their fields as Attributes, the rest take Parameters
-RESULT_TYPES = {"Evaluation", "BinaryEvaluation", "Calibration", "PerClass", "LinearGrads", "RowStats"}
+RESULT_TYPES = {"Evaluation", "BinaryEvaluation", "Calibration", "PerClass", "LinearGrads", "RowStats", "TemperatureFit"}
 
 
 def test_every_public_function_has_numpydoc_sections():

@@ -11,6 +11,8 @@ from numpy.typing import ArrayLike, NDArray
 from ._options import IDENTITY as IDENTITY, LogitTransform as LogitTransform, XentOptions
 from ._options import xent_options as xent_options
 from ._results import BinaryEvaluation, Evaluation
+from ._temperature import fit_temperature as fit_temperature
+from ._temperature import fit_temperature_file as fit_temperature_file
 
 _Arr = NDArray[np.floating[Any]]
 _Reduced = Literal["mean", "sum"]

@@ -94,7 +94,9 @@ def _torch_cases(x, y, nt):
 def _torch_option_case(x, y, nt, kind):
     """PyTorch forward+backward of the soft-capped (Gemma 2's
     `cap * tanh(x / cap)` then F.cross_entropy) or the softmax focal loss
-    (gamma = 2, written out), with autograd; None without torch."""
+    (gamma = 2, written out), with autograd; or (kind "lbfgs") the
+    temperature fit of Guo et al.'s code (LBFGS, lr 0.01, max_iter 50, from
+    T = 1.5, on the NLL of logits / T); None without torch."""
     try:
         import torch
     except ImportError:
@@ -103,6 +105,20 @@ def _torch_option_case(x, y, nt, kind):
     xt = torch.from_numpy(x)
     yt = torch.from_numpy(y)
     F = torch.nn.functional
+
+    if kind == "lbfgs":
+        def fit():
+            T = torch.nn.Parameter(torch.full((1,), 1.5, dtype=xt.dtype))
+            opt = torch.optim.LBFGS([T], lr=0.01, max_iter=50)
+
+            def closure():
+                opt.zero_grad()
+                loss = F.cross_entropy(xt / T, yt)
+                loss.backward()
+                return loss
+            opt.step(closure)
+            return float(T.detach())
+        return fit
 
     def fwd_bwd():
         xg = xt.clone().requires_grad_(True)
@@ -379,6 +395,10 @@ TARGETS = [
     ("CE fwd+grad focal gamma=2", (65536, 1000), "float32", "ce+grad:focal", 1.3, "ce+grad"),
     ("softcap fwd+grad vs torch", (65536, 1000), "float32", "ce+grad:softcap", 10.0, "torch:softcap"),
     ("focal fwd+grad vs torch", (65536, 1000), "float32", "ce+grad:focal", 10.0, "torch:focal"),
+    # issue 28: temperature scaling to tol=1e-7 (every pass), against one CE
+    # forward and against PyTorch's LBFGS recipe (Guo et al.'s code)
+    ("fit_temperature", (65536, 1000), "float32", "fit", 8.0, "ce"),
+    ("fit_temperature vs torch LBFGS", (65536, 1000), "float32", "fit", 1.0, "torch:lbfgs"),
 ]
 SOFTCAP = 30.0
 OPTION_CASES = {"softcap": dict(softcap=SOFTCAP), "temperature": dict(temperature=0.7), "focal": dict(gamma=2.0)}
@@ -427,6 +447,8 @@ def _case(what, x, y, t, g, nt, api=None):
         return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, per_class=True, num_threads=nt)
     if what == "evaluate_binary":
         return lambda: _api.evaluate_binary(x, t, calibration_bins=15, num_threads=nt)
+    if what == "fit":
+        return lambda: _api.fit_temperature(x, y, num_threads=nt)
     raise ValueError(what)
 
 
@@ -458,6 +480,9 @@ def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=p
             dt = np.dtype(dtype)
             x = rng.standard_normal((N, C)).astype(dt)
             y = rng.integers(0, C, N)
+            if what == "fit":          # an over-confident model: labels score high, logits too large
+                x[np.arange(N), y] += 3.0
+                x *= 2.0
             t = (rng.random((N, C)) < 0.5).astype(dt) if what in ("bce", "evaluate_binary") else None
             g = np.empty_like(x) if what.split(":")[0] in ("ce+grad", "softmax", "log_softmax") else None
             read, copy = _probes(x.reshape(-1) if t is None else np.concatenate([x.reshape(-1), t.reshape(-1)]), nt)
@@ -465,7 +490,7 @@ def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=p
                 set_isa(isa)
                 f = _case(what, x, y, t, g, nt)
                 fb = None
-                if base is not None:
+                if base is not None and (what != "fit" or hasattr(base, "fit_temperature")):
                     base.set_isa(isa)
                     fb = _case(what, x, y, t, g, nt, api=base)
                 if against == "torch":

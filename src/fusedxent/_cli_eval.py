@@ -34,6 +34,9 @@ def add_parser(sub):
                    help="logit soft-cap: metrics of softcap*tanh(z/softcap) (not with --binary)")
     e.add_argument("--temperature", type=float, default=1.0,
                    help="metrics of logits/temperature (before the soft-cap; not with --binary)")
+    e.add_argument("--fit-temperature", action="store_true",
+                   help="fit the temperature minimising the NLL (a few streamed passes) and show the metrics "
+                        "before and after scaling")
     e.add_argument("--batch-rows", type=int, default=65536, help="rows read per batch")
     e.add_argument("--json", metavar="OUT.json", help="write the metrics as JSON")
     e.add_argument("--plot", metavar="OUT.png", help="draw the reliability diagram (needs matplotlib)")
@@ -199,6 +202,24 @@ def _plot(cal, path, title, fmt="png"):
         plt.close(fig)
 
 
+def _scaled_evaluation(args, fx, _api, T, opts, progress):
+    """The evaluation of logits / T: evaluate_file's temperature for class
+    logits; sigmoid outputs streamed through a BinaryEvaluator, each batch
+    divided by T (evaluate_binary has no temperature)."""
+    if not args.binary:
+        return _api.evaluate_file(args.logits, args.labels, batch_rows=args.batch_rows, progress=progress,
+                                  binary=False, **dict(opts, temperature=T))
+    x = np.load(args.logits, mmap_mode="r")
+    y = np.load(args.labels, mmap_mode="r")
+    ev = fx.BinaryEvaluator(**opts)
+    if x.ndim == 0:
+        return ev.update(np.asarray(x) / T, y).result()
+    for r0 in range(0, x.shape[0], args.batch_rows):
+        xb = np.asarray(x[r0:r0 + args.batch_rows])
+        ev.update(xb / np.asarray(T, xb.dtype), y[r0:r0 + args.batch_rows])
+    return ev.result()
+
+
 def run(args):
     """The `evaluate` command; returns the exit code."""
     import fusedxent as fx
@@ -243,11 +264,24 @@ def _run(args, fx, _api, outputs, fail):
             import tqdm  # noqa: F401
         except ImportError:
             progress = False if args.quiet else _progress_line
+        fit = after = None
+        if args.fit_temperature:
+            if args.softcap is not None or args.temperature != 1.0:
+                return fail("--fit-temperature fits the logits as saved: not with --softcap or --temperature")
+            fopts = {} if args.binary else dict(axis=args.axis, ignore_index=args.ignore_index)
+            fit = fx.fit_temperature_file(args.logits, args.labels, batch_rows=args.batch_rows, progress=progress,
+                                          binary=args.binary, **fopts)
         ev = _api.evaluate_file(args.logits, args.labels, batch_rows=args.batch_rows, progress=progress,
                                 binary=args.binary, **opts)
+        if fit is not None:
+            after = _scaled_evaluation(args, fx, _api, fit.temperature, opts, progress)
     except (OSError, ValueError, TypeError) as e:
         return fail(str(e) if not isinstance(e, FileNotFoundError) else f"no such file: {e.filename}")
     rows, doc = _report(ev, args.binary)
+    if fit is not None:
+        rows_after, doc_after = _report(after, args.binary)
+        doc["temperature_fit"] = {"temperature": fit.temperature, "loss_before": fit.loss_before,
+                                  "loss_after": fit.loss_after, "iterations": fit.iterations, "after": doc_after}
     try:
         if json_tmp:
             doc.update(logits=str(args.logits), labels=str(args.labels), version=fx.__version__)
@@ -263,8 +297,15 @@ def _run(args, fx, _api, outputs, fail):
     print(f"fusedxent evaluate: {args.logits} against {args.labels}"
           f"{' (binary, per element)' if args.binary else ''}; "
           f"loss in {'nats' if ev.base == math.e else f'base {ev.base:g}'}")
-    for name, v in rows:
-        print(f"  {name:<20}{v:>14}" if isinstance(v, (int, np.integer)) else f"  {name:<20}{v:>14.6g}")
+    cell = lambda v: f"{v:>14}" if isinstance(v, (int, np.integer)) else f"{v:>14.6g}"
+    if fit is None:
+        for name, v in rows:
+            print(f"  {name:<20}{cell(v)}")
+    else:
+        print(f"  fitted temperature  {fit.temperature:>14.6g}   ({fit.iterations} passes)")
+        print(f"  {'':<20}{'T = 1':>14}{f'T = {fit.temperature:.4g}':>14}")
+        for (name, v), (_, va) in zip(rows, rows_after):
+            print(f"  {name:<20}{cell(v)}{cell(va)}")
     if args.json:
         print(f"metrics written to {args.json}")
     if args.plot:

@@ -112,6 +112,26 @@ ValueError
 TypeError
     The logits are not real numbers or the labels are not integers.
 """,
+    'fit_temperature': """\
+ValueError
+    No finite temperature minimises the NLL (every counted row's label is
+    its top class: T -> 0; the logits score the labels below chance:
+    T -> infinity); counted rows hold NaN or infinite logits; no counted
+    rows; a label is out of range; shapes do not match; `tol` is not in
+    (0, 1) or `max_iter` < 1; `ignore_index` with binary=True.
+TypeError
+    The logits are not real numbers or the labels are not integers.
+""",
+    'fit_temperature_file': """\
+FileNotFoundError
+    A file does not exist.
+ValueError
+    As in `fit_temperature`; a file is not a `.npy` file; the class axis is
+    the first (streamed) axis; a label is out of range (the message gives
+    the rows of the file).
+TypeError
+    The logits are not real numbers or the labels are not integers.
+""",
     'Evaluator': """\
 ValueError
     An option is invalid (as in `evaluate`); `update` gets a batch whose
@@ -132,7 +152,7 @@ ValueError
 """,
 }
 
-KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'linear_evaluate': 'linear_evaluate', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy'}
+KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'linear_evaluate': 'linear_evaluate', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy', 'fit_temperature': 'fit_temperature', 'fit_temperature_file': 'fit_temperature_file'}
 
 FX_EXAMPLES = {
     'sigmoid': """\
@@ -269,6 +289,27 @@ array([0, 2, 1])
 >>> ev.count, round(ev.accuracy, 4), round(ev.loss, 6)
 (3, 0.6667, 0.522746)
 """,
+    'fit_temperature': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> x = np.array([[4.0, 1.0, -2.0], [0.5, 0.0, 6.0], [3.0, 5.0, 0.0], [1.0, -1.0, 2.0]])
+>>> y = np.array([0, 2, 0, 2])
+>>> r = fx.fit_temperature(x, y)
+>>> round(r.temperature, 4), round(r.loss_before, 4), round(r.loss_after, 4)
+(1.6013, 0.6348, 0.5691)
+>>> round(fx.fit_temperature(np.array([3.0, -2.0, 0.5, -4.0, 2.0]), np.array([1, 0, 0, 0, 1]), binary=True).temperature, 4)
+0.7481
+""",
+    'fit_temperature_file': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> import os, tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), 'logits.npy')
+>>> np.save(path, np.array([[4.0, 1.0, -2.0], [0.5, 0.0, 6.0], [3.0, 5.0, 0.0], [1.0, -1.0, 2.0]]))
+>>> r = fx.fit_temperature_file(path, np.array([0, 2, 0, 2]), batch_rows=3, progress=False)
+>>> round(r.temperature, 4), r.iterations
+(1.6013, 7)
+""",
     'Evaluator': """\
 >>> import numpy as np
 >>> import fusedxent as fx
@@ -322,7 +363,7 @@ REFERENCE_EXAMPLES = {
                            .replace("fx.", "reference.")
     for name in ("sigmoid", "log_sigmoid", "softmax", "log_softmax", "logsumexp", "softmax_cross_entropy",
                  "sigmoid_binary_cross_entropy", "cross_entropy", "binary_cross_entropy", "evaluate",
-                 "evaluate_binary")
+                 "evaluate_binary", "fit_temperature")
 }
 REFERENCE_EXAMPLES.update({
     'linear_cross_entropy': """\
@@ -449,6 +490,14 @@ array([3.4076, 1.0986])
 >>> import fusedxent as fx
 >>> bool(np.isclose(fxd.linear_cross_entropy(h, W, y).compute(), fx.linear_cross_entropy(h.compute(), W, y.compute())))
 True
+""",
+    'fit_temperature': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> x = da.from_array(np.array([[4.0, 1.0, -2.0], [0.5, 0.0, 6.0], [3.0, 5.0, 0.0], [1.0, -1.0, 2.0]]), chunks=(2, 3))
+>>> round(fxd.fit_temperature(x, np.array([0, 2, 0, 2])).temperature, 4)
+1.6013
 """,
     'linear_evaluate': """\
 >>> import numpy as np

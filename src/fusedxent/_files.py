@@ -49,36 +49,11 @@ def evaluate_file(logits_path, labels, *, batch_rows=65536, progress=None, binar
     # name neither the file nor the problem
     x = _open_npy(logits_path, "logits")
     y = _open_npy(labels, "labels") if _is_path(labels) else np.asarray(labels)
-    V.float_array(x[:0] if x.ndim else x, "logits")
-    if binary:
-        V.bce_target(y[:0] if y.ndim else y, x[:0].shape if x.ndim else x.shape)
-        if y.shape != x.shape:
-            raise ValueError(f"targets must have the logits' shape {x.shape}, got {y.shape}")
-        ev = BinaryEvaluator(**options)
-    else:
-        if x.ndim < 2:
-            raise ValueError(f"evaluate_file reads (rows, ..., classes) logits of 2 or more dimensions, "
-                             f"got shape {x.shape}")
-        ax = V.axis_index(options.get("axis", -1), x.ndim)
-        if ax == 0:
-            raise ValueError("evaluate_file streams the first axis of the logits: the class axis must be another")
-        want = x.shape[:ax] + x.shape[ax + 1:]
-        if y.shape != want:
-            raise ValueError(f"labels must have shape {want} (the logits' shape without axis {ax}), got {y.shape}")
-        V.class_labels(y[:0], 1, 0, name="labels")     # the dtype: integer class indices
-        ev = Evaluator(keep_rows=False, **options)
+    check_file_operands(x, y, binary, options.get("axis", -1), "evaluate_file")
+    ev = BinaryEvaluator(**options) if binary else Evaluator(keep_rows=False, **options)
     n = x.shape[0] if x.ndim else 1
     batch_rows = V.positive_int(batch_rows, "batch_rows")
-    starts = range(0, n, batch_rows)
-    tick = None
-    if callable(progress):
-        tick = progress(len(starts))
-    elif progress is not False:
-        try:
-            from tqdm.auto import tqdm
-            starts = tqdm(starts, total=len(starts), unit="batch", disable=progress is None and len(starts) < 8)
-        except ImportError:
-            pass
+    starts, tick = _progress(range(0, n, batch_rows), progress, "evaluate_file")
     for r0 in starts:
         try:
             if x.ndim:
@@ -91,3 +66,42 @@ def evaluate_file(logits_path, labels, *, batch_rows=65536, progress=None, binar
         if tick:
             tick()
     return ev.result()
+
+
+def check_file_operands(x, y, binary, axis, name):
+    """The memory-mapped logits and their labels (targets) checked before
+    any work, without reading them: dtypes and shapes.  Returns the class
+    axis (None for binary)."""
+    V.float_array(x[:0] if x.ndim else x, "logits")
+    if binary:
+        V.bce_target(y[:0] if y.ndim else y, x[:0].shape if x.ndim else x.shape)
+        if y.shape != x.shape:
+            raise ValueError(f"targets must have the logits' shape {x.shape}, got {y.shape}")
+        return None
+    if x.ndim < 2:
+        raise ValueError(f"{name} reads (rows, ..., classes) logits of 2 or more dimensions, got shape {x.shape}")
+    ax = V.axis_index(axis, x.ndim)
+    if ax == 0:
+        raise ValueError(f"{name} streams the first axis of the logits: the class axis must be another")
+    want = x.shape[:ax] + x.shape[ax + 1:]
+    if y.shape != want:
+        raise ValueError(f"labels must have shape {want} (the logits' shape without axis {ax}), got {y.shape}")
+    V.class_labels(y[:0], 1, 0, name="labels")     # the dtype: integer class indices
+    return ax
+
+
+def _progress(starts, progress, desc):
+    """(iterable over starts, tick or None): progress False: none; a
+    callable: progress(total) returns the tick called after each batch;
+    else a tqdm bar when tqdm is installed (None: only for 8 batches or
+    more)."""
+    if callable(progress):
+        return starts, progress(len(starts))
+    if progress is not False:
+        try:
+            from tqdm.auto import tqdm
+            return tqdm(starts, total=len(starts), unit="batch", desc=desc,
+                        disable=progress is None and len(starts) < 8), None
+        except ImportError:
+            pass
+    return starts, None

@@ -234,3 +234,24 @@ class LinearGrads(NamedTuple):
     hidden: Any
     linear_weight: Any
     linear_bias: Any
+
+
+class TemperatureFit(NamedTuple):
+    """The temperature that minimises the mean NLL: `fit_temperature`.
+
+    Attributes
+    ----------
+    temperature : float
+        T > 0: divide the logits by it (``softmax(x / T)``, or
+        ``evaluate(..., temperature=T)``).
+    loss_before : float
+        The weighted mean NLL at T = 1, in nats.
+    loss_after : float
+        The weighted mean NLL at the fitted T, in nats.
+    iterations : int
+        Passes over the data (one per Newton step).
+    """
+    temperature: float
+    loss_before: float
+    loss_after: float
+    iterations: int

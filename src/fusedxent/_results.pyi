@@ -90,3 +90,10 @@ class LinearGrads(NamedTuple):
     hidden: NDArray[Any]
     linear_weight: NDArray[Any]
     linear_bias: Optional[NDArray[Any]]
+
+class TemperatureFit(NamedTuple):
+    """fit_temperature's result: temperature, loss_before, loss_after (nats), iterations."""
+    temperature: float
+    loss_before: float
+    loss_after: float
+    iterations: int

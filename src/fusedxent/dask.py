@@ -50,12 +50,13 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 from . import _api
 from . import _validate as V
 from . import _linear
+from . import _temperature
 from ._options import xent_options
 from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass, RowStats
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
-           "linear_cross_entropy", "linear_evaluate", "open_npy"]
+           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "open_npy"]
 
 
 # ------------------------------------------------------------------ reading .npy files in the workers
@@ -664,6 +665,74 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
         c3 = total[5:].reshape(3, B)
         cal = Calibration(np.linspace(0.0, 1.0, B + 1), c3[0], c3[1], c3[2], total[1])
     return BinaryEvaluation(fin(0), fin(1), fin(2, np.int64), fin(3), cal, float(np.e if base is None else base))
+
+
+# ------------------------------------------------------------------ temperature scaling
+
+def _tfit_block(x, y, sw, *, T, binary, opts):
+    if binary:
+        s = _temperature.binary_moments(x, y, sample_weight=sw, **opts)(T)
+    else:
+        s = _temperature.class_moments(x, y, sample_weight=sw, **opts)(T)
+    return s.reshape((1,) * x.ndim + (6,))
+
+
+def fit_temperature(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, binary=False, tol=1e-7,
+                    max_iter=50, num_threads=None):
+    """`fusedxent.fit_temperature` over Dask arrays: each Newton step is one
+    computed pass (every block's six partial sums added in Dask's tree), so
+    the fit is eager and returns a TemperatureFit of Python numbers.
+
+    Parameters
+    ----------
+    logits, labels, sample_weight : dask.array.Array or array_like
+        As in `fusedxent.fit_temperature` (labels and weights rechunked
+        like the rows; binary: like the logits, weights broadcast).
+        Every pass reads the inputs again: ``persist()`` them first when
+        they are computed rather than read.
+    axis, ignore_index, binary, tol, max_iter, num_threads :
+        As in `fusedxent.fit_temperature`.
+
+    Returns
+    -------
+    TemperatureFit
+    """
+    tol, max_iter = _temperature.fit_options(tol, max_iter, binary, ignore_index)
+    nt = V.num_threads(num_threads)
+    if binary:
+        x = _float_dask(logits, "logits")
+        nd = x.ndim
+        ind = tuple(range(nd))
+        y, w = _bce_operands(x, labels, "targets", sample_weight, "sample_weight")
+        yind = ind
+        opts = dict(num_threads=nt)
+    else:
+        x, ax = _logits(logits, axis)
+        nd = x.ndim
+        ind = tuple(range(nd))
+        yind = tuple(i for i in ind if i != ax)
+        idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
+        ii = V.ignore_index(ignore_index)
+        y = _optional_dask(labels, "labels")
+        if y is None:
+            raise TypeError("labels must hold integer class indices, not None")
+        V.class_labels(np.zeros(0, y.dtype), x.shape[ax], ii, name="labels")   # the dtype check
+        if y.shape != idx_shape:
+            raise ValueError(f"labels must have shape {idx_shape} (the logits' shape without axis "
+                             f"{ax}), got {y.shape}")
+        y = y.rechunk(_batch_chunks(x, ax))
+        w = _optional_dask(sample_weight, "sample_weight")
+        if w is not None:
+            V.check_sample_weight(w, idx_shape)
+            w = w.rechunk(_batch_chunks(x, ax))
+        opts = dict(axis=ax, ignore_index=ii, num_threads=nt)
+
+    def sums(T):
+        parts = da.blockwise(_tfit_block, ind + (nd,), x, ind, y, yind, w, yind if w is not None else None,
+                             T=T, binary=binary, opts=opts, new_axes={nd: 6}, adjust_chunks={i: 1 for i in ind},
+                             dtype=np.float64, meta=np.empty((0,) * (nd + 1)))
+        return np.asarray(_tree_sum(parts).compute(), np.float64)
+    return _temperature.fit(sums, binary=binary, tol=tol, max_iter=max_iter)
 
 
 # ------------------------------------------------------------------ linear cross-entropy

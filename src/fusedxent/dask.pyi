@@ -5,11 +5,11 @@ from typing import Any, Literal, Optional, Union, overload
 from dask.array import Array
 from numpy.typing import ArrayLike
 
-from ._results import BinaryEvaluation, Evaluation, LinearGrads
+from ._results import BinaryEvaluation, Evaluation, LinearGrads, TemperatureFit
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
-           "linear_cross_entropy", "linear_evaluate", "open_npy"]
+           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "open_npy"]
 
 _In = Union[Array, ArrayLike]
 _Reduced = Literal["mean", "sum"]
@@ -78,3 +78,7 @@ def linear_evaluate(hidden: _In, linear_weight: ArrayLike, labels: _In, *, linea
                     per_class: Union[bool, Literal["confusion"]] = ...,
                     softcap: Optional[float] = ..., temperature: float = ..., chunk_size: Optional[int] = ...,
                     num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
+
+def fit_temperature(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = ...,
+                    sample_weight: Optional[_In] = ..., binary: bool = ..., tol: float = ..., max_iter: int = ...,
+                    num_threads: Optional[int] = ...) -> TemperatureFit: ...

@@ -15,7 +15,7 @@ import numpy as np
 from . import _validate as V
 from ._options import LogitTransform, xent_options
 from ._results import (BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass,  # noqa: F401
-                       RowStats)
+                       RowStats, TemperatureFit)
 
 
 # ------------------------------------------------------------------ helpers
@@ -487,6 +487,76 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     return r._replace(lse=r.lse.reshape(hshape[:-1]).astype(hdtype), argmax=r.argmax.reshape(hshape[:-1]))
 
 
+def fit_temperature(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, binary=False, tol=1e-7,
+                    max_iter=50, num_threads=None):
+    """The oracle: bisection on the NLL's derivative in beta = 1 / T
+    (increasing: the NLL is convex in beta), from explicit float64
+    probabilities, until the bracket is tol / 16 of beta wide.  A method
+    independent of the kernels' Newton steps; max_iter is checked, not used
+    (bisection needs about log2(16 / tol) passes); iterations counts its
+    passes."""
+    from ._temperature import fit_options, no_minimiser
+    tol, max_iter = fit_options(tol, max_iter, binary, ignore_index)
+    V.num_threads(num_threads)
+    if binary:
+        x = V.float_array(logits, "logits").astype(np.float64).reshape(-1)
+        t = V.bce_target(labels, np.shape(logits)).astype(np.float64).reshape(-1)
+        w = V.bce_weight(sample_weight, np.shape(logits), "sample_weight")
+        w = np.ones(x.size) if w is None else np.broadcast_to(w, np.shape(logits)).astype(np.float64).reshape(-1)
+
+        def nll(beta):
+            z = beta * x
+            return np.sum(w * (np.logaddexp(0.0, z) - t * z)), np.sum(w * (sigmoid(z) - t) * x)
+        slope_inf, slope_0 = np.sum(w * (np.maximum(x, 0.0) - t * x)), np.sum(w * (0.5 - t) * x)
+    else:
+        x, ax, x2, mshape = _rows(logits, axis, "logits")
+        ii = V.ignore_index(ignore_index)
+        y = V.class_labels(np.asarray(labels), x2.shape[1], ii, name="labels").reshape(-1)
+        w = np.ones(len(y)) if sample_weight is None else \
+            np.asarray(V.sample_weight(sample_weight, tuple(mshape[:-1])), np.float64).reshape(-1)
+        keep = y != ii
+        x2, y, w = x2[keep].astype(np.float64), y[keep], w[keep]
+        xy = x2[np.arange(len(y)), y]
+
+        def nll(beta):
+            z = beta * x2
+            m, s, l, finite = _row_parts(z)
+            p = np.exp(z - m[:, None]) / (1.0 + s)[:, None]
+            return np.sum(w * (m + l - beta * xy)), np.sum(w * (np.sum(p * x2, axis=1) - xy))
+        slope_inf, slope_0 = np.sum(w * (x2.max(axis=1) - xy)) if len(y) else 0.0, -1.0
+    W = float(np.sum(w))
+    if not W > 0:
+        raise ValueError("fit_temperature needs counted rows of positive total weight; there are none")
+    f1, g1 = nll(1.0)
+    if not (np.isfinite(f1) and np.isfinite(g1)):
+        raise ValueError("the NLL at T = 1 is not finite: the counted rows hold NaN or infinite logits")
+    if not slope_inf > 0:
+        raise no_minimiser(True)
+    if not slope_0 < 0:
+        raise no_minimiser(False)
+    passes = 1
+    lo, hi = (1.0, 2.0) if g1 < 0 else (0.5, 1.0)
+    while True:                               # the bracket: g(lo) < 0 < g(hi)
+        b = hi if g1 < 0 else lo
+        g = nll(b)[1]
+        passes += 1
+        if (g > 0) == (g1 < 0) or g == 0:
+            break
+        if b < 1e-12:
+            raise no_minimiser(False)
+        lo, hi = (hi, 2.0 * hi) if g1 < 0 else (lo / 2.0, lo)
+    while hi - lo > tol / 16.0 * lo:
+        mid = 0.5 * (lo + hi)
+        g = nll(mid)[1]
+        passes += 1
+        if g > 0:
+            hi = mid
+        else:
+            lo = mid
+    beta = 0.5 * (lo + hi)
+    return TemperatureFit(1.0 / beta, float(f1) / W, float(nll(beta)[0]) / W, passes + 1)
+
+
 # ------------------------------------------------------------------ docstrings
 
 def _document():
@@ -505,6 +575,7 @@ def _document():
         "evaluate_binary": "One evaluation of sigmoid outputs, per element.",
         "linear_cross_entropy": "Softmax cross-entropy of a linear layer's outputs, materialized in float64.",
         "linear_evaluate": "evaluate of a linear layer's outputs, materialized in float64.",
+        "fit_temperature": "Temperature scaling by bisection on the NLL's derivative, in float64.",
     }
     ns = globals()
     for name, summary in summaries.items():

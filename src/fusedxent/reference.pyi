@@ -15,10 +15,12 @@ from ._api import (
     softmax_cross_entropy as softmax_cross_entropy,
 )
 from ._linear import linear_cross_entropy as linear_cross_entropy
+from ._temperature import fit_temperature as fit_temperature
 from ._linear import linear_evaluate as linear_evaluate
 from ._results import BinaryEvaluation as BinaryEvaluation
 from ._results import LinearGrads as LinearGrads
 from ._results import RowStats as RowStats
+from ._results import TemperatureFit as TemperatureFit
 from ._results import Calibration as Calibration
 from ._results import Evaluation as Evaluation
 from ._results import PerClass as PerClass
