@@ -201,29 +201,34 @@ cdef struct TFit:
 cdef void tfit_tile(const TFit *o, const floating *z, const int64_t *y, const double *sw, Py_ssize_t n,
                     Work *w, double *part) noexcept nogil:
     """n rows of z = x / T; adds to part = (sum w NLL, sum w, sum w D,
-    sum w V, sum w (m - z_y), count) over the counted rows, where, per row
-    (e_j = exp(z_j - m), S = sum_j e_j = 1 + s, d_j = m - z_j >= 0 and the
-    statistics sx = sum e_j d_j, sxx = sum e_j d_j^2 of fx_stats):
+    sum w V, sum w (m - z_y), count, sum w K) over the counted rows, where,
+    per row (e_j = exp(z_j - m), S = sum_j e_j = 1 + s, d_j = m - z_j >= 0,
+    the moments E[d^k] = sum_j e_j d_j^k / S from fx_stats' sx, sxx, sx3):
         NLL = lse - z_y = (m - z_y) + l
-        D   = E_p[z] - z_y = (m - z_y) - sx / S        (d NLL / d beta = D / beta)
-        V   = Var_p[z] = sxx / S - (sx / S)^2 >= 0     (d^2 NLL / d beta^2 = V / beta^2)
-    with beta = 1 / T.  m - z_y is the limit slope: d NLL / d beta -> it
+        D   = E_p[z] - z_y = (m - z_y) - E[d]          (d NLL / d beta = D / beta)
+        V   = Var_p[z] = E[d^2] - E[d]^2 >= 0          (d^2 NLL / d beta^2 = V / beta^2)
+        K   = E_p[(z - E_p z)^3] = -(E[d^3] - 3 E[d] E[d^2] + 2 E[d]^3)
+                                                       (d^3 NLL / d beta^3 = K / beta^3)
+    with beta = 1 / T (K: Halley's step in the fit).  m - z_y is the limit slope: d NLL / d beta -> it
     (over beta) as beta -> infinity, 0 only where the label is a maximum.
     A row with a NaN or an infinite logit makes the sums NaN."""
     cdef Py_ssize_t C = o.C, i
     cdef int64_t yi, ii = o.ignore_index
-    cdef double si, S, d, mu, v
+    cdef double si, S, d, mu, m2, v
     cdef double nll = part[0], wsum = part[1], dsum = part[2], vsum = part[3], msum = part[4], cnt = part[5]
+    cdef double ksum = part[6]
     cdef const double *ms = w.st.m
     cdef const double *ls = w.st.l
     cdef const double *ss = w.st.s
     cdef const double *sx = w.st.sx
     cdef const double *sq = w.d1
+    cdef const double *s3 = w.d2
     w.st.y = y
     w.st.ignore = ii
     w.st.rank = NULL
     w.st.s2 = NULL
     w.st.sxx = w.d1
+    w.st.sx3 = w.d2
     stats_op(z, n, C, &w.st)
     for i in range(n):
         yi = y[i]
@@ -233,19 +238,22 @@ cdef void tfit_tile(const TFit *o, const floating *z, const int64_t *y, const do
         S = 1.0 + ss[i]
         d = ms[i] - z[i * C + yi]
         mu = sx[i] / S
-        v = sq[i] / S - mu * mu
+        m2 = sq[i] / S
+        v = m2 - mu * mu
         nll += si * (d + ls[i])
         wsum += si
         dsum += si * (d - mu)
         vsum += si * (v if v > 0.0 else (0.0 if v == v else v))
         msum += si * d
         cnt += 1.0
+        ksum -= si * (s3[i] / S - mu * (3.0 * m2 - 2.0 * mu * mu))
     part[0] = nll
     part[1] = wsum
     part[2] = dsum
     part[3] = vsum
     part[4] = msum
     part[5] = cnt
+    part[6] = ksum
 
 
 # streams: 0 logits, 1 labels, 2 sample weights
@@ -264,7 +272,7 @@ cdef void tfit_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w
 def temperature_moments(x, labels, *, sample_weight=None, int64_t ignore_index, double temperature,
                         partial, Py_ssize_t rows_per_block, int nt):
     """The softmax NLL of z = x / temperature over the rows of x (N, C)
-    with its derivatives in beta = 1 / temperature: partial (nblocks x 6)
+    with its derivatives in beta = 1 / temperature: partial (nblocks x 7)
     receives each block's sums (see tfit_tile)."""
     cdef _Job job = _Job()
     cdef TFit o
@@ -276,7 +284,7 @@ def temperature_moments(x, labels, *, sample_weight=None, int64_t ignore_index, 
     job.add(sample_weight, N, 1, "sample_weight", False, False)
     job.transform(temperature, 0.0, 0, -1)
     job.run(tfit_blk[float], tfit_blk[double], &o, N, rows_per_block,
-            partials(partial, nblocks(N, rows_per_block), 6), 6, nt, o.C, True)
+            partials(partial, nblocks(N, rows_per_block), 7), 7, nt, o.C, True)
 
 
 cdef struct BinTFit:
@@ -288,18 +296,21 @@ cdef void bin_tfit_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Wor
                        const floating *t) noexcept nogil:
     """Elements r0.. of (x, t): adds to part = (sum w NLL, sum w,
     sum w (sigma(z) - t) x, sum w sigma(z) (1 - sigma(z)) x^2,
-    sum w (max(x, 0) - t x), sum w (1/2 - t) x) with z = beta x:
-    the binary NLL max(z, 0) - t z + log1p(exp(-|z|)), its first and
-    second derivatives in beta, and their limits as beta -> infinity and
-    at beta = 0.  In double, element by element (e = exp(-|z|):
-    sigma(1 - sigma) = e / (1 + e)^2 without cancellation)."""
+    sum w (max(x, 0) - t x), sum w (1/2 - t) x,
+    sum w sigma (1 - sigma) (1 - 2 sigma) x^3) with z = beta x: the binary
+    NLL max(z, 0) - t z + log1p(exp(-|z|)), its first and second
+    derivatives in beta, the first's limits as beta -> infinity and at
+    beta = 0, and the third derivative.  In double, element by element
+    (e = exp(-|z|): sigma (1 - sigma) = e / (1 + e)^2 and 1 - 2 sigma =
+    -sign(z) (1 - e) / (1 + e), without cancellation)."""
     cdef const BinTFit *o = <const BinTFit *>c
     cdef const floating *x = <const floating *>p[0]
     cdef const floating *tt = <const floating *>p[1]
     cdef const double *wt = o.w + r0 if o.w != NULL else NULL
     cdef Py_ssize_t i
-    cdef double b = o.beta, xi, ti, wi, z, e, sg, q
+    cdef double b = o.beta, xi, ti, wi, z, e, sg, q, v
     cdef double s0 = part[0], s1 = part[1], s2 = part[2], s3 = part[3], s4 = part[4], s5 = part[5]
+    cdef double s6 = part[6]
     for i in range(n):
         xi = x[i]
         ti = tt[i]
@@ -311,7 +322,9 @@ cdef void bin_tfit_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Wor
         s0 += wi * ((z if z > 0 else 0.0) - ti * z + log1p(e))
         s1 += wi
         s2 += wi * (sg - ti) * xi
-        s3 += wi * (e / (q * q)) * xi * xi
+        v = wi * (e / (q * q)) * xi * xi
+        s3 += v
+        s6 -= v * xi * ((1.0 - e) / q if z >= 0 else (e - 1.0) / q)
         s4 += wi * ((xi if xi > 0 else 0.0) - ti * xi)
         s5 += wi * (0.5 - ti) * xi
     part[0] = s0
@@ -320,12 +333,13 @@ cdef void bin_tfit_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Wor
     part[3] = s3
     part[4] = s4
     part[5] = s5
+    part[6] = s6
 
 
 def binary_temperature_moments(x, t, *, weight=None, double temperature, partial, Py_ssize_t block, int nt):
     """The binary NLL of sigmoid(x / temperature) against t over n flat
     elements with its derivatives in beta = 1 / temperature: partial
-    (nblocks x 6) receives each block's sums (see bin_tfit_blk)."""
+    (nblocks x 7) receives each block's sums (see bin_tfit_blk)."""
     cdef _Job job = _Job()
     cdef BinTFit o
     cdef Py_ssize_t n = x.shape[0]
@@ -339,4 +353,4 @@ def binary_temperature_moments(x, t, *, weight=None, double temperature, partial
     job.add(t, n, 1, "t")
     job.keep.append(weight)
     job.run(bin_tfit_blk[float], bin_tfit_blk[double], &o, n, block,
-            partials(partial, nblocks(n, block), 6), 6, nt, 0)
+            partials(partial, nblocks(n, block), 7), 7, nt, 0)

@@ -22,7 +22,8 @@ typedef struct {
     int64_t *rank;      /* #{j : x_j > x_y} + #{j < y : x_j == x_y}; C for a NaN row           */
     double *s2;         /* sum over j != k of exp(2 (x_j - m))                                  */
     double *sx;         /* sum over j != k of exp(x_j - m) (m - x_j)                            */
-    double *sxx;        /* sum over j != k of exp(x_j - m) (m - x_j)^2: the row's variance       */
+    double *sxx;        /* sum over j != k of exp(x_j - m) (m - x_j)^2   (variance: fit_temperature) */
+    double *sx3;        /* sum over j != k of exp(x_j - m) (m - x_j)^3   (skewness; with sxx only)  */
     ptrdiff_t pfd;      /* bytes from a row of x to what to prefetch while it computes; 0: each
                            kernel's own distance (the next row, or a fixed distance ahead).
                            The driver sets it when x is transformed scratch, so the next

@@ -287,7 +287,8 @@ static void FN(stats_exp_row)(const FX_T *x, FX_T *e, ptrdiff_t n, const FX_T *p
 /* The exp-sum pass of one row with the statistics of evaluate in the same
  * pass (fx_stats): s = sum over j != k of e_j = exp(x_j - m), s2 = sum of
  * e_j^2, sx = sum of e_j (m - x_j) -- one FMA each per element -- sxx =
- * sum of e_j (m - x_j)^2 when sxx_out is not NULL, and,
+ * sum of e_j (m - x_j)^2 and sum of e_j (m - x_j)^3 into sxx_out[0..1]
+ * when sxx_out is not NULL, and,
  * when want_rank, #{j : x_j > xy} (the ties before y are added by the
  * caller).  (m - x_j) is taken at the exp's own clamp, so a -inf logit
  * adds 0, not 0 * inf.  pf: the next row, prefetched (NULL: none). */
@@ -296,7 +297,7 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
                               const FX_T *pf)
 {
     const VT vm = VSET(m), vxy = VSET(xy), one = VSET((FX_T)1), floor_ = VSET((FX_T)XP_MIN);
-    DT d = DZERO(), d2 = DZERO(), dx = DZERO(), dg = DZERO(), dq = DZERO();
+    DT d = DZERO(), d2 = DZERO(), dx = DZERO(), dg = DZERO(), dq = DZERO(), dc = DZERO();
     const int want_xx = sxx_out != NULL;
     const ptrdiff_t kv = k >= 0 && k < n ? k - k % VL : -1;
     ptrdiff_t j = 0;
@@ -304,8 +305,8 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
         /* runs of <= 8 terms a lane in each of two accumulator sets: two
          * vectors an iteration, so the four sums' add latencies overlap */
         const ptrdiff_t end = j + 16 * VL < n ? j + 16 * VL : n;
-        VT a = VZERO(), a2 = VZERO(), ax = VZERO(), ag = VZERO(), aq = VZERO();
-        VT b = VZERO(), b2 = VZERO(), bx = VZERO(), bg = VZERO(), bq = VZERO();
+        VT a = VZERO(), a2 = VZERO(), ax = VZERO(), ag = VZERO(), aq = VZERO(), ac = VZERO();
+        VT b = VZERO(), b2 = VZERO(), bx = VZERO(), bg = VZERO(), bq = VZERO(), bc = VZERO();
         for (; j + 2 * VL <= end; j += 2 * VL) {
             if (pf)      /* the next row streams in while this one computes */
                 for (int q = 0; q < 2 * VL; q += 64 / (int)sizeof(FX_T))
@@ -322,9 +323,12 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
             const VT c0 = VMAX(floor_, d0), c1 = VMAX(floor_, d1);     /* -(m - x), at the clamp */
             ax = VFNMA(e0, c0, ax);
             bx = VFNMA(e1, c1, bx);
-            if (want_xx) {
-                aq = VFMA(VMUL(e0, c0), c0, aq);
-                bq = VFMA(VMUL(e1, c1), c1, bq);
+            if (want_xx) {                 /* e d^2 and e d^3 (c = -d) */
+                const VT q0 = VMUL(VMUL(e0, c0), c0), q1 = VMUL(VMUL(e1, c1), c1);
+                aq = VADD(aq, q0);
+                bq = VADD(bq, q1);
+                ac = VFNMA(q0, c0, ac);
+                bc = VFNMA(q1, c1, bc);
             }
             if (want_rank) {
                 ag = VADD(ag, VZMASK(VGT(v0, vxy), one));
@@ -336,6 +340,7 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
         ax = VADD(ax, bx);
         ag = VADD(ag, bg);
         aq = VADD(aq, bq);
+        ac = VADD(ac, bc);
         for (; j < end; j += VL) {
             const int left = (int)(n - j);
             const MT t = left >= VL ? VEQ(vm, vm) : MTAIL(left);
@@ -348,7 +353,11 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
             a2 = VFMA(e, e, a2);
             const VT cc = VMAX(floor_, dd);
             ax = VFNMA(e, cc, ax);                             /* e (m - x), at the clamp */
-            if (want_xx) aq = VFMA(VMUL(e, cc), cc, aq);
+            if (want_xx) {
+                const VT q = VMUL(VMUL(e, cc), cc);
+                aq = VADD(aq, q);
+                ac = VFNMA(q, cc, ac);
+            }
             if (want_rank) {             /* padding lanes hold m: never counted */
                 VT g = VZMASK(VGT(v, vxy), one);
                 ag = VADD(ag, left < VL ? VZMASK(t, g) : g);
@@ -358,12 +367,18 @@ static void FN(sumexp_extras)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, F
         FN(dfold1)(&d2, a2);
         FN(dfold1)(&dx, ax);
         if (want_rank) FN(dfold1)(&dg, ag);
-        if (want_xx) FN(dfold1)(&dq, aq);
+        if (want_xx) {
+            FN(dfold1)(&dq, aq);
+            FN(dfold1)(&dc, ac);
+        }
     }
     *s_out = DHSUM(d);
     *s2_out = DHSUM(d2);
     *sx_out = DHSUM(dx);
-    if (want_xx) *sxx_out = DHSUM(dq);
+    if (want_xx) {
+        sxx_out[0] = DHSUM(dq);
+        sxx_out[1] = DHSUM(dc);
+    }
     *gt_out = want_rank ? DHSUM(dg) : 0.0;
 }
 

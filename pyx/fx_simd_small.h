@@ -201,7 +201,7 @@ static void FN(stats_small)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C,
 }
 
 /* stats_small, and with st (rows g0.. of the block) the optional
- * statistics of evaluate from the same tile: s2, sx, sxx, rank. */
+ * statistics of evaluate from the same tile: s2, sx, sxx, sx3, rank. */
 static void FN(stats_small_x)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C, double *m_out, double *s_out,
                               int64_t *k_out, const fx_stats *st, ptrdiff_t g0, ptrdiff_t pfd)
 {
@@ -236,9 +236,10 @@ static void FN(stats_small_x)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C, double
                 const VT vy = VLOADU(yl), vxy = VLOADU(xyl), one = VSET((FX_T)1), fl = VSET((FX_T)XP_MIN);
                 VT cnt = VZERO();
                 DT e0 = DZERO(), e1 = DZERO(), x0 = DZERO(), x1 = DZERO(), q0 = DZERO(), q1 = DZERO();
+                DT c0 = DZERO(), c1 = DZERO();
                 for (ptrdiff_t j0 = 0; j0 < C; j0 += 16) {
                     ptrdiff_t j1 = j0 + 16 < C ? j0 + 16 : C;
-                    VT a = VZERO(), a2 = VZERO(), ax = VZERO(), axx = VZERO();
+                    VT a = VZERO(), a2 = VZERO(), ax = VZERO(), axx = VZERO(), ax3 = VZERO();
                     for (ptrdiff_t j = j0; j < j1; j++) {
                         const VT v = VLOADU(tile + j * VL), vj = VSET((FX_T)j), dd = VSUB(v, m);
                         VT e = VSEL(VEQ(k, vj), VZERO(), FN(vexp_sum)(dd));
@@ -246,7 +247,11 @@ static void FN(stats_small_x)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C, double
                         a2 = VFMA(e, e, a2);
                         const VT dc = VMAX(fl, dd);            /* x_j - m at the exp's clamp: -d_j */
                         ax = VFNMA(e, dc, ax);
-                        if (want_xx) axx = VFMA(VMUL(e, dc), dc, axx);
+                        if (want_xx) {                 /* e d^2, e d^3 */
+                            const VT q = VMUL(VMUL(e, dc), dc);
+                            axx = VADD(axx, q);
+                            ax3 = VFNMA(q, dc, ax3);
+                        }
                         /* x_j > x_y, or a tie before y */
                         const VT gt = VZMASK(VGT(v, vxy), one);
                         const VT tie = VZMASK(VEQ(v, vxy), VZMASK(VLT(vj, vy), one));
@@ -255,24 +260,30 @@ static void FN(stats_small_x)(const FX_T *x, ptrdiff_t rows, ptrdiff_t C, double
                     DFOLD(d, a);
                     DFOLD(e, a2);
                     DFOLD(x, ax);
-                    if (want_xx) DFOLD(q, axx);
+                    if (want_xx) {
+                        DFOLD(q, axx);
+                        DFOLD(c, ax3);
+                    }
                 }
-                double b2[VL], bx[VL], bq[VL];
+                double b2[VL], bx[VL], bq[VL], b3[VL];
                 FX_T bc[VL];
 #if FX_IS_FLOAT
                 DSTOREU(b2, e0); DSTOREU(b2 + VL / 2, e1);
                 DSTOREU(bx, x0); DSTOREU(bx + VL / 2, x1);
                 DSTOREU(bq, q0); DSTOREU(bq + VL / 2, q1);
+                DSTOREU(b3, c0); DSTOREU(b3 + VL / 2, c1);
 #else
                 VSTOREU(b2, VADD(e0, e1));
                 VSTOREU(bx, VADD(x0, x1));
                 VSTOREU(bq, VADD(q0, q1));
+                VSTOREU(b3, VADD(c0, c1));
 #endif
                 VSTOREU(bc, cnt);
                 for (int r = 0; r < nr; r++) {
                     if (st->s2) st->s2[r0g + r] = b2[r];
                     if (st->sx) st->sx[r0g + r] = bx[r];
                     if (want_xx) st->sxx[r0g + r] = bq[r];
+                    if (want_xx && st->sx3) st->sx3[r0g + r] = b3[r];
                     if (st->rank && yl[r] >= 0 && st->y[r0g + r] != st->ignore) st->rank[r0g + r] = (int64_t)bc[r];
                 }
             }

@@ -19,6 +19,7 @@ cdef extern from "fx_ops.h" nogil:
         double *s2
         double *sx
         double *sxx
+        double *sx3
         ptrdiff_t pfd
 
     ctypedef struct fx_bce_seg:

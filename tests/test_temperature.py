@@ -51,7 +51,7 @@ def test_moments_match_explicit_sums(isa, rng, C, dt):
     y[7] = -100
     sw = rng.random(N)
     T = 0.7
-    part = np.zeros((3, 6))
+    part = np.zeros((3, 7))
     _kernels.temperature_moments(x, y, sample_weight=sw, ignore_index=-100, temperature=T, partial=part,
                                  rows_per_block=128, nt=2)
     s = part.sum(axis=0)
@@ -64,7 +64,8 @@ def test_moments_match_explicit_sums(isa, rng, C, dt):
     zs = np.where(np.isfinite(z), z, 0.0)
     Ez = np.sum(p * zs, axis=1)
     want = [np.sum(w * (m + np.log(e.sum(axis=1)) - zy)), w.sum(), np.sum(w * (Ez - zy)),
-            np.sum(w * (np.sum(p * zs * zs, axis=1) - Ez ** 2)), np.sum(w * (m - zy)), keep.sum()]
+            np.sum(w * (np.sum(p * zs * zs, axis=1) - Ez ** 2)), np.sum(w * (m - zy)), keep.sum(),
+            np.sum(w * np.sum(p * np.where(np.isfinite(z), z - Ez[:, None], 0.0) ** 3, axis=1))]
     tol = 2e-6 if dt == np.float32 else 1e-11
     np.testing.assert_allclose(s, want, rtol=tol)
 
@@ -231,3 +232,20 @@ def test_cli_fit_temperature(tmp_path, rng):
                         str(tmp_path / "y.npy"), "--fit-temperature", "--temperature", "2", "--quiet"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--fit-temperature" in r.stderr
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_binary_moments_match_explicit_sums(rng, dt):
+    x = (rng.standard_normal(5000) * 4).astype(dt)
+    x[:3] = [0.0, 40.0, -40.0]
+    t = rng.random(5000).astype(dt)
+    w = rng.random(5000)
+    part = np.zeros((2, 7))
+    _kernels.binary_temperature_moments(x, t, weight=w, temperature=0.8, partial=part, block=2500, nt=2)
+    x64, t64 = x.astype(np.float64), t.astype(np.float64)
+    z = x64 / 0.8
+    sg = 1 / (1 + np.exp(-z))
+    want = [np.sum(w * (np.logaddexp(0, z) - t64 * z)), w.sum(), np.sum(w * (sg - t64) * x64),
+            np.sum(w * sg * (1 - sg) * x64 ** 2), np.sum(w * (np.maximum(x64, 0) - t64 * x64)),
+            np.sum(w * (0.5 - t64) * x64), np.sum(w * sg * (1 - sg) * (1 - 2 * sg) * x64 ** 3)]
+    np.testing.assert_allclose(part.sum(axis=0), want, rtol=1e-12)

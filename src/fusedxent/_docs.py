@@ -308,7 +308,7 @@ array([0, 2, 1])
 >>> np.save(path, np.array([[4.0, 1.0, -2.0], [0.5, 0.0, 6.0], [3.0, 5.0, 0.0], [1.0, -1.0, 2.0]]))
 >>> r = fx.fit_temperature_file(path, np.array([0, 2, 0, 2]), batch_rows=3, progress=False)
 >>> round(r.temperature, 4), r.iterations
-(1.6013, 7)
+(1.6013, 3)
 """,
     'Evaluator': """\
 >>> import numpy as np

@@ -1,15 +1,19 @@
 """fit_temperature: temperature scaling (Guo et al. 2017) fitted by a
-safeguarded Newton method, one fused kernel pass per step.
+safeguarded Halley method, one fused kernel pass per step.
 
-With beta = 1 / T, the mean NLL of softmax(beta x) is convex in beta:
-    f(beta)   = mean_w [lse(beta x) - beta x_y]
-    f'(beta)  = mean_w [E_p x - x_y]              (p = softmax(beta x))
-    f''(beta) = mean_w Var_p x  >= 0
-(sigmoid: f' = mean_w (sigma - t) x, f'' = mean_w sigma (1 - sigma) x^2).
-The kernels return the three in one pass (the row moments come with the
-exp-sum: _kernels.temperature_moments), so Newton's method in beta needs a
-handful of passes; a bracket [lo, hi] on the root of f' (f' increases)
-catches a step that leaves it.  A finite minimiser exists when f'(inf) > 0
+With beta = 1 / T, the mean NLL f of softmax(beta x) is convex in beta;
+its derivatives f1, f2, f3 in beta are
+    f(beta)  = mean_w [lse(beta x) - beta x_y]
+    f1(beta) = mean_w [E_p x - x_y]              (p = softmax(beta x))
+    f2(beta) = mean_w Var_p x  >= 0
+    f3(beta) = mean_w E_p[(x - E_p x)^3]
+(sigmoid: f1 = mean_w (sigma - t) x, f2 = mean_w sigma (1 - sigma) x^2,
+f3 = mean_w sigma (1 - sigma) (1 - 2 sigma) x^3).  The kernels return the
+four in one pass (the row moments come with the exp-sum:
+_kernels.temperature_moments), so Halley's method on the root of f1
+(cubic convergence: Newton's step corrected by f3) needs a few passes; a
+bracket [lo, hi] on that root (f1 increases) catches a step that leaves
+it, and Newton's step stands in where the correction is not modest.  A finite minimiser exists when f'(inf) > 0
 (some counted row's label is not its top class) and f'(0) < 0 (the labels
 score above the average class); otherwise the NLL falls toward T -> 0 or
 T -> inf and the fit says so.
@@ -26,12 +30,14 @@ from ._results import TemperatureFit
 
 #: beta below this (T above 1e12) with the NLL still falling: no finite minimiser
 _BETA_FLOOR = 1e-12
+#: the partial sums of one pass (both kernels)
+WIDTH = 7
 
 
 def class_moments(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, num_threads=None):
-    """The softmax operands validated once; returns sums(T): the (6,)
+    """The softmax operands validated once; returns sums(T): the (7,)
     sums of _kernels.temperature_moments over every block (in block order,
-    so independent of threads): NLL, weight, D, V, m - z_y, count."""
+    so independent of threads): NLL, weight, D, V, m - z_y, count, K."""
     x, ax, x2, mshape = _logit_rows(logits, axis, "logits")
     N, C = x2.shape
     idx_shape = tuple(mshape[:-1])
@@ -44,20 +50,20 @@ def class_moments(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=N
     sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
     nt = _threads(num_threads, N * C)
     rpb = _rows_per_block(C)
-    partial = np.zeros((_nblocks(N, rpb), 6))
+    partial = np.zeros((_nblocks(N, rpb), WIDTH))
 
     def sums(T):
         partial[:] = 0.0
         _k.temperature_moments(x2, y, sample_weight=sw, ignore_index=ii, temperature=T, partial=partial,
                                rows_per_block=rpb, nt=nt)
-        return partial.sum(axis=0) if len(partial) else np.zeros(6)
+        return partial.sum(axis=0) if len(partial) else np.zeros(WIDTH)
     return sums
 
 
 def binary_moments(logits, targets, *, sample_weight=None, num_threads=None):
-    """The sigmoid operands validated once; returns sums(T): the (6,) sums
-    of _kernels.binary_temperature_moments: NLL, weight, f' sum, f'' sum,
-    f'(inf) sum, f'(0) sum."""
+    """The sigmoid operands validated once; returns sums(T): the (7,) sums
+    of _kernels.binary_temperature_moments: NLL, weight, f1, f2, f1(inf),
+    f1(0), f3 (each times the weight sum)."""
     x = V.float_array(logits, "logits")
     t = V.bce_target(targets, x.shape)
     w = V.bce_weight(sample_weight, x.shape, "sample_weight")
@@ -66,12 +72,12 @@ def binary_moments(logits, targets, *, sample_weight=None, num_threads=None):
     xf = V.as_kernel_layout(np.ascontiguousarray(x).reshape(-1), x.dtype)
     tf = V.as_kernel_layout(np.ascontiguousarray(t).reshape(-1), V.partner_dtype(t.dtype, x.dtype))
     wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, x.shape), dtype=np.float64).reshape(-1)
-    partial = np.zeros((_nblocks(n, BLOCK_ELEMS), 6))
+    partial = np.zeros((_nblocks(n, BLOCK_ELEMS), WIDTH))
 
     def sums(T):
         partial[:] = 0.0
         _k.binary_temperature_moments(xf, tf, weight=wf, temperature=T, partial=partial, block=BLOCK_ELEMS, nt=nt)
-        return partial.sum(axis=0) if len(partial) else np.zeros(6)
+        return partial.sum(axis=0) if len(partial) else np.zeros(WIDTH)
     return sums
 
 
@@ -88,11 +94,24 @@ def fit_options(tol, max_iter, binary, ignore_index):
 
 
 def _derivatives(s, beta, binary):
-    """(f, f', f'', f'(inf), f'(0) or None) in beta from one pass's sums."""
+    """(f, f1, f2, f3, f1(inf), f1(0) or None) in beta from one pass's sums."""
     W = s[1]
     if binary:
-        return s[0] / W, s[2] / W, s[3] / W, s[4] / W, s[5] / W
-    return s[0] / W, s[2] / (beta * W), s[3] / (beta * beta * W), s[4] / (beta * W), None
+        return s[0] / W, s[2] / W, s[3] / W, s[6] / W, s[4] / W, s[5] / W
+    return (s[0] / W, s[2] / (beta * W), s[3] / (beta * beta * W), s[6] / (beta ** 3 * W), s[4] / (beta * W),
+            None)
+
+
+def _step(g, h, k):
+    """Halley's step for the root of f1 (f1 = g, f2 = h, f3 = k): Newton's
+    -g/h divided by 1 + (-g/h) k / (2 h); Newton's alone where that divisor
+    is outside [1/2, 2] (far from the root, where the correction is not
+    to be trusted).  NaN without curvature."""
+    if not h > 0:
+        return math.nan
+    sn = -g / h
+    c = 1.0 + sn * k / (2.0 * h)
+    return sn / c if 0.5 <= c <= 2.0 else sn
 
 
 def _result(T, before, after, it):
@@ -109,35 +128,52 @@ def no_minimiser(toward_zero):
 
 
 def fit(sums, *, binary, tol, max_iter):
-    """The safeguarded Newton iteration in beta = 1 / T over sums(T)."""
+    """The safeguarded Halley iteration in beta = 1 / T over sums(T).
+
+    Stops when the step just computed is below tol (relative to beta), or
+    when the steps shrink fast enough (superlinearly: ratio r < 0.1) that
+    the next one, about r times this one or less, would be: then this
+    step is taken without another pass.  loss_after is f at the final
+    beta to third order in that last step."""
     beta, lo, hi = 1.0, 0.0, math.inf
     s = np.asarray(sums(1.0), np.float64)
     if not s[1] > 0:
         raise ValueError("fit_temperature needs counted rows of positive total weight; there are none")
-    f, g, h, ginf, g0 = _derivatives(s, beta, binary)
+    f, g, h, k, ginf, g0 = _derivatives(s, beta, binary)
     if not (math.isfinite(f) and math.isfinite(g) and math.isfinite(h)):
         raise ValueError("the NLL at T = 1 is not finite: the counted rows hold NaN or infinite logits")
     if not ginf > 0:
         raise no_minimiser(True)
     if g0 is not None and not g0 < 0:
         raise no_minimiser(False)
-    loss_before, it = f, 1
+    loss_before, it, prev = f, 1, math.nan
     while True:
         if g > 0:
             hi = beta
         elif g < 0:
             lo = beta
-        step = -g / h if h > 0 else math.nan
+        step = _step(g, h, k)
         bn = beta + step
         if g == 0:
             return _result(1.0 / beta, loss_before, f, it)
         if lo < bn < hi:
-            if abs(step) <= tol * beta:
-                # the step is the error of beta to first order; its own
-                # error is second order: take it, with f to second order
-                return _result(1.0 / bn, loss_before, f + g * step + 0.5 * h * step * step, it)
+            r = abs(step) / abs(prev) if prev else math.inf
+            if abs(step) <= tol * beta or (r < 0.1 and r * abs(step) <= tol * beta):
+                # the step is the error of beta to first order, and what
+                # remains after it is below tol: take it, with f along it
+                return _result(1.0 / bn, loss_before,
+                               f + step * (g + step * (0.5 * h + step * k / 6.0)), it)
+            prev = step
         else:
-            bn = 4.0 * beta if hi == math.inf else (0.5 * (lo + hi) if lo > 0 else 0.25 * hi)
+            prev = math.nan
+            if hi == math.inf:                   # no curvature yet: search upward
+                bn = 4.0 * beta
+            elif lo > 0:                         # bracketed: bisect
+                bn = 0.5 * (lo + hi)
+            elif step < 0:                       # past 0: the step taken in T instead,
+                bn = beta / (1.0 - step / beta)  # T (1 + |step| / beta), Newton's to first order
+            else:
+                bn = 0.25 * hi
             if hi - lo <= tol * beta:
                 return _result(1.0 / beta, loss_before, f, it)
         if hi < _BETA_FLOOR:
@@ -149,7 +185,7 @@ def fit(sums, *, binary, tol, max_iter):
             return _result(1.0 / beta, loss_before, f, it)
         beta = bn
         s = np.asarray(sums(1.0 / beta), np.float64)
-        f, g, h, _, _ = _derivatives(s, beta, binary)
+        f, g, h, k, _, _ = _derivatives(s, beta, binary)
         it += 1
         if not (math.isfinite(f) and math.isfinite(g) and math.isfinite(h)):
             raise FloatingPointError(f"the NLL at T = {1.0 / beta:g} is not finite")
@@ -218,7 +254,7 @@ def _file_sums(x, y, w, *, binary, batch_rows, progress, options):
 
     def sums(T):
         passes[0] += 1
-        total = np.zeros(6)
+        total = np.zeros(WIDTH)
         it, tick = _progress(starts, progress, f"fit_temperature pass {passes[0]}")
         for r0 in it:
             r1 = min(r0 + batch_rows, n)

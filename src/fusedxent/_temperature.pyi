@@ -6,6 +6,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._results import TemperatureFit
 
+WIDTH: int
+
 _Sums = Callable[[float], NDArray[np.float64]]
 _Path = Union[str, os.PathLike[str]]
 

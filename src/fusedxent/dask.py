@@ -674,13 +674,13 @@ def _tfit_block(x, y, sw, *, T, binary, opts):
         s = _temperature.binary_moments(x, y, sample_weight=sw, **opts)(T)
     else:
         s = _temperature.class_moments(x, y, sample_weight=sw, **opts)(T)
-    return s.reshape((1,) * x.ndim + (6,))
+    return s.reshape((1,) * x.ndim + (s.size,))
 
 
 def fit_temperature(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, binary=False, tol=1e-7,
                     max_iter=50, num_threads=None):
     """`fusedxent.fit_temperature` over Dask arrays: each Newton step is one
-    computed pass (every block's six partial sums added in Dask's tree), so
+    computed pass (every block's partial sums added in Dask's tree), so
     the fit is eager and returns a TemperatureFit of Python numbers.
 
     Parameters
@@ -729,7 +729,7 @@ def fit_temperature(logits, labels, *, axis=-1, ignore_index=-100, sample_weight
 
     def sums(T):
         parts = da.blockwise(_tfit_block, ind + (nd,), x, ind, y, yind, w, yind if w is not None else None,
-                             T=T, binary=binary, opts=opts, new_axes={nd: 6}, adjust_chunks={i: 1 for i in ind},
+                             T=T, binary=binary, opts=opts, new_axes={nd: _temperature.WIDTH}, adjust_chunks={i: 1 for i in ind},
                              dtype=np.float64, meta=np.empty((0,) * (nd + 1)))
         return np.asarray(_tree_sum(parts).compute(), np.float64)
     return _temperature.fit(sums, binary=binary, tol=tol, max_iter=max_iter)
