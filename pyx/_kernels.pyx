@@ -32,7 +32,7 @@
 cimport numpy as cnp
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
-from libc.math cimport isnan, exp, expm1, log1p, fabs, pow, INFINITY, NAN
+from libc.math cimport isnan, exp, expm1, log, log1p, fabs, pow, INFINITY, NAN
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint16_t, uintptr_t
 

@@ -16,6 +16,7 @@ cdef struct Eval:
     int nk                   # top-k values beyond top-1 (k > 1)
     int64_t ks[MAX_TOPK]
     int64_t bins             # calibration bins B (with bin_out)
+    double ulo, uscale       # uscale > 0: bins of the confidence's logit -log(s), floor((-log(s) - ulo) uscale)
 
 
 cdef void eval_rows(const Eval *o, const floating *x, const int64_t *y, const double *sw,
@@ -83,6 +84,12 @@ cdef void eval_tile(const Eval *o, const floating *x, const int64_t *y, const do
             conf[i] = c
             if yi == ii or not (c >= 0.0 and c <= 1.0):
                 bins[i] = -1
+            elif o.uscale > 0:
+                # the logit of c = 1/(1+s) is -log(s) (s = 0: +inf, the last bin)
+                c = (-log(ss[i]) - o.ulo) * o.uscale if ss[i] > 0 else <double>o.bins
+                bins[i] = <int64_t>c if c < o.bins - 1 else o.bins - 1
+                if c < 0:
+                    bins[i] = 0
             else:
                 bins[i] = min(<int64_t>(c * o.bins), o.bins - 1)
         if yi == ii:
@@ -120,9 +127,11 @@ cdef void eval_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w
 
 def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), lse_out, argmax_out,
              confidence_out=None, bin_out=None, int64_t bins=0, partial, Py_ssize_t rows_per_block, int nt,
-             double temperature=1.0, double softcap=0.0):
+             double temperature=1.0, double softcap=0.0, double logit_lo=0.0, double logit_scale=0.0):
     """The evaluation pass over the rows of x (N, C): per-row lse, argmax
-    and (optionally, together) confidence 1/(1+s) and its bin of `bins`;
+    and (optionally, together) confidence 1/(1+s) and its bin of `bins`
+    (equal-width bins of c, or with logit_scale > 0 of its logit -log(s),
+    floor((-log(s) - logit_lo) logit_scale) clamped to [0, bins));
     partial (nblocks x (6 + len(topk))) receives each block's sums (see
     eval_tile).  topk: the k > 1.  Every output is that of the transformed
     logits (temperature, softcap: _Job.transform)."""
@@ -144,6 +153,8 @@ def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), ls
     if bin_out is not None and (bin_out.dtype.kind != "i" or bin_out.dtype.itemsize != 8):
         raise TypeError("fusedxent kernel: bin_out must be int64")
     o.bins = bins
+    o.ulo = logit_lo
+    o.uscale = logit_scale
     job.add(x, N, o.C, "x")
     job.add(labels, N, 1, "labels", False, False)
     job.add(sample_weight, N, 1, "sample_weight", False, False)
@@ -161,27 +172,32 @@ def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), ls
 cdef struct BinEval:
     const double *w          # element weights (n) or NULL
     int64_t bins             # calibration bins B (0: none)
+    double ulo, uscale       # uscale > 0: bins of the logit, floor((x - ulo) uscale)
 
 cdef void bin_eval_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part,
                        const floating *t) noexcept nogil:
     cdef const BinEval *o = <const BinEval *>c
     cdef const double *wt = o.w + r0 if o.w != NULL else NULL
     if floating is float:
-        fx_F.bce_eval(<const float *>p[0], <const float *>p[1], n, wt, part, o.bins, part + 4)
+        fx_F.bce_eval(<const float *>p[0], <const float *>p[1], n, wt, part, o.bins, o.ulo, o.uscale, part + 4)
     else:
-        fx_D.bce_eval(<const double *>p[0], <const double *>p[1], n, wt, part, o.bins, part + 4)
+        fx_D.bce_eval(<const double *>p[0], <const double *>p[1], n, wt, part, o.bins, o.ulo, o.uscale, part + 4)
 
 
-def evaluate_binary(x, t, *, weight=None, int64_t bins=0, partial, Py_ssize_t block, int nt):
+def evaluate_binary(x, t, *, weight=None, int64_t bins=0, partial, Py_ssize_t block, int nt,
+                    double logit_lo=0.0, double logit_scale=0.0):
     """evaluate_binary over n flat elements: partial[b] = block b's
     (weighted loss, weighted hits, weighted Brier, weight) and, with bins
     B > 0, its histogram (3 x B: weight, weighted sigmoid(x), weighted
-    target per bin)."""
+    target per bin): bins of p, or with logit_scale > 0 of the logit,
+    floor((x - logit_lo) logit_scale) clamped to [0, B)."""
     cdef _Job job = _Job()
     cdef BinEval o
     cdef Py_ssize_t n = x.shape[0]
     o.w = <const double *>addr(weight, n, "weight") if weight is not None else NULL
     o.bins = bins if bins > 0 else 0
+    o.ulo = logit_lo
+    o.uscale = logit_scale
     if weight is not None and weight.dtype.char != "d":
         raise TypeError("fusedxent kernel: weight must be float64")
     job.add(x, n, 1, "x")

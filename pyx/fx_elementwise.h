@@ -130,7 +130,10 @@ static double FN(bce)(const FX_T *x, const FX_T *t, ptrdiff_t n, const fx_bce_se
  * With B > 0, hist (3 x B doubles: weight, weighted sigmoid(x), weighted
  * t; three rows rather than interleaved triples, whose paired stores would
  * stall the next element's load of the same bin) += those of the elements whose p = sigmoid(x) falls in
- * bin b = floor(p B) (p = 1 in the last; NaN in none).  The same softplus
+ * bin b = floor(p B) (p = 1 in the last; NaN in none) -- or, with
+ * uscale > 0, in bin b = floor((x - ulo) uscale) of the logit, clamped to
+ * [0, B) (the fine histogram of equal-mass bins: confident outputs
+ * resolved in x, where p rounds to 0 or 1).  The same softplus
  * form as bce, no cancellation.  Runs of FX_EVB elements: a vectorized
  * pass for the sums that leaves p in a small buffer, then the scalar
  * histogram pass over it (a scatter does not vectorize). */
@@ -178,7 +181,7 @@ FX_INLINE void FN(bce_eval_run)(const FX_T *x, const FX_T *t, ptrdiff_t n, const
 #undef FX_EVB_BODY
 
 static void FN(bce_eval)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double *w, double *sums,
-                         int64_t B, double *hist)
+                         int64_t B, double ulo, double uscale, double *hist)
 {
     /* the bin indices of a run vectorized (-1 for NaN), then the scatter;
      * up to FX_EVB_NB bins it alternates between two copies of the
@@ -189,6 +192,7 @@ static void FN(bce_eval)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double
     double loc[2 * 3 * FX_EVB_NB];
     const int local = B <= FX_EVB_NB;
     const FX_T fb = (FX_T)B;
+    const int by_logit = uscale > 0;
     const int32_t last = (int32_t)(B - 1);
     double *h0 = local ? loc : hist, *h1 = local ? loc + 3 * B : hist;
     sums[0] = sums[1] = sums[2] = sums[3] = 0.0;
@@ -199,11 +203,23 @@ static void FN(bce_eval)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double
         FN(bce_eval_run)(x + j0, t + j0, m, w ? w + j0 : NULL, sums, p);
         if (B <= 0)
             continue;
+        if (by_logit) {
+            const FX_T lo = (FX_T)ulo, sc = (FX_T)uscale, fl = (FX_T)last;
 #pragma omp simd
-        for (ptrdiff_t j = 0; j < m; j++) {
-            const FX_T q = p[j] >= 0 ? p[j] * fb : (FX_T)-1;     /* NaN: -1 */
-            const int32_t b = (int32_t)q;
-            bi[j] = q < 0 ? -1 : (b < last ? b : last);
+            for (ptrdiff_t j = 0; j < m; j++) {
+                const FX_T q = (x[j0 + j] - lo) * sc;
+                /* clamped to [0, last] before the conversion (NaN and +inf
+                 * to last), then NaN marked -1 */
+                const int32_t b = (int32_t)(q < fl ? (q > 0 ? q : (FX_T)0) : fl);
+                bi[j] = q == q ? b : -1;
+            }
+        } else {
+#pragma omp simd
+            for (ptrdiff_t j = 0; j < m; j++) {
+                const FX_T q = p[j] >= 0 ? p[j] * fb : (FX_T)-1;     /* NaN: -1 */
+                const int32_t b = (int32_t)q;
+                bi[j] = q < 0 ? -1 : (b < last ? b : last);
+            }
         }
         const FX_T *tj = t + j0;
         const double *wj = w ? w + j0 : NULL;

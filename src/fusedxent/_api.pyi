@@ -23,6 +23,7 @@ _Eval = Evaluation[float, int, Optional[_Arr], Optional[NDArray[np.int64]], _His
 _BinEval = BinaryEvaluation[float, int, _Hist]
 _TopK = Union[int, tuple[int, ...], list[int]]
 _PerClass = Union[bool, Literal["confusion"]]
+_Strategy = Literal["uniform", "quantile"]
 
 BLOCK_ELEMS: int
 _FAST_DTYPES: tuple[np.dtype[Any], ...]
@@ -118,8 +119,8 @@ def binary_cross_entropy(prob: ArrayLike, target: ArrayLike, *, weight: Optional
 
 def evaluate(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ignore_index: int = ...,
              sample_weight: Optional[ArrayLike] = ..., base: _Base = ..., topk: _TopK = ...,
-             calibration_bins: Optional[int] = ..., per_class: _PerClass = ...,
-             softcap: Optional[float] = ..., temperature: float = ...,
+             calibration_bins: Optional[int] = ..., calibration_strategy: _Strategy = ...,
+             per_class: _PerClass = ..., softcap: Optional[float] = ..., temperature: float = ...,
              num_threads: _Threads = ...) -> _Eval: ...
 
 class Evaluator:
@@ -129,6 +130,7 @@ class Evaluator:
     k: float
     topk: tuple[int, ...]
     calibration_bins: Optional[int]
+    calibration_strategy: _Strategy
     per_class: _PerClass
     transform: LogitTransform
     num_threads: _Threads
@@ -136,9 +138,9 @@ class Evaluator:
     n_classes: Optional[int]
     sums: NDArray[np.float64]
     def __init__(self, *, axis: int = ..., ignore_index: int = ..., base: _Base = ..., topk: _TopK = ...,
-                 calibration_bins: Optional[int] = ..., per_class: _PerClass = ...,
-                 softcap: Optional[float] = ..., temperature: float = ..., num_threads: _Threads = ...,
-                 keep_rows: bool = ...) -> None: ...
+                 calibration_bins: Optional[int] = ..., calibration_strategy: _Strategy = ...,
+                 per_class: _PerClass = ..., softcap: Optional[float] = ..., temperature: float = ...,
+                 num_threads: _Threads = ..., keep_rows: bool = ...) -> None: ...
     def update(self, logits: ArrayLike, labels: ArrayLike,
                sample_weight: Optional[ArrayLike] = ...) -> Evaluator: ...
     def merge(self, other: Evaluator) -> Evaluator: ...
@@ -151,16 +153,17 @@ def evaluate_file(logits_path: Union[str, os.PathLike[str]],
 
 def evaluate_binary(logits: ArrayLike, targets: ArrayLike, *, sample_weight: Optional[ArrayLike] = ...,
                     base: _Base = ..., calibration_bins: Optional[int] = ...,
-                    num_threads: _Threads = ...) -> _BinEval: ...
+                    calibration_strategy: _Strategy = ..., num_threads: _Threads = ...) -> _BinEval: ...
 
 class BinaryEvaluator:
     base: _Base
     k: float
     calibration_bins: Optional[int]
+    calibration_strategy: _Strategy
     num_threads: _Threads
     sums: NDArray[np.float64]
     def __init__(self, *, base: _Base = ..., calibration_bins: Optional[int] = ...,
-                 num_threads: _Threads = ...) -> None: ...
+                 calibration_strategy: _Strategy = ..., num_threads: _Threads = ...) -> None: ...
     def update(self, logits: ArrayLike, targets: ArrayLike,
                sample_weight: Optional[ArrayLike] = ...) -> BinaryEvaluator: ...
     def merge(self, other: BinaryEvaluator) -> BinaryEvaluator: ...
@@ -220,13 +223,17 @@ def evaluate_parts(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ign
                    sample_weight: Optional[ArrayLike] = ..., topk: _TopK = ...,
                    calibration_bins: Optional[int] = ..., per_class: _PerClass = ...,
                    num_threads: _Threads = ..., n_classes: Optional[int] = ...,
-                   transform: LogitTransform = ...) -> EvalParts: ...
+                   transform: LogitTransform = ..., calibration_strategy: _Strategy = ...) -> EvalParts: ...
 def evaluation_from_parts(sums: NDArray[np.float64], topk: tuple[int, ...],
                           calibration: Optional[NDArray[np.float64]] = ...,
                           per_class: Optional[NDArray[np.float64]] = ...,
                           confusion: Optional[NDArray[np.float64]] = ..., *, k: float = ..., base: _Base = ...,
-                          lse: Optional[_Arr] = ..., argmax: Optional[NDArray[np.int64]] = ...) -> _Eval: ...
+                          lse: Optional[_Arr] = ..., argmax: Optional[NDArray[np.int64]] = ...,
+                          calibration_bins: Optional[int] = ...,
+                          calibration_strategy: _Strategy = ...) -> _Eval: ...
 def evaluate_binary_parts(logits: ArrayLike, targets: ArrayLike, *, sample_weight: Optional[ArrayLike] = ...,
-                          calibration_bins: Optional[int] = ..., num_threads: _Threads = ...) -> BinaryParts: ...
+                          calibration_bins: Optional[int] = ..., num_threads: _Threads = ...,
+                          calibration_strategy: _Strategy = ...) -> BinaryParts: ...
 def binary_evaluation_from_parts(sums: NDArray[np.float64], calibration: Optional[NDArray[np.float64]] = ..., *,
-                                 k: float = ..., base: _Base = ...) -> _BinEval: ...
+                                 k: float = ..., base: _Base = ..., calibration_bins: Optional[int] = ...,
+                                 calibration_strategy: _Strategy = ...) -> _BinEval: ...

@@ -383,6 +383,7 @@ TARGETS = [
     ("evaluate", (65536, 1000), "float32", "evaluate", 1.1, "ce"),
     ("evaluate topk=(1,5) bins=15", (65536, 1000), "float32", "evaluate+", 1.25, "ce"),
     ("evaluate + per_class", (65536, 1000), "float32", "evaluate+pc", 1.35, "ce"),
+    ("evaluate + per_class, quantile bins", (65536, 1000), "float32", "evaluate+pcq", 1.35, "ce"),
     ("evaluate_binary bins=15", (65536, 1024), "float32", "evaluate_binary", 1.2, "bce"),
     ("CE forward vs torch", (65536, 1000), "float32", "ce", 8.0, "torch"),
     ("CE forward+grad vs torch fwd+bwd", (65536, 1000), "float32", "ce+grad", 15.0, "torch"),
@@ -445,11 +446,25 @@ def _case(what, x, y, t, g, nt, api=None):
         return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, num_threads=nt)
     if what == "evaluate+pc":
         return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, per_class=True, num_threads=nt)
+    if what == "evaluate+pcq":
+        return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, per_class=True,
+                                     calibration_strategy="quantile", num_threads=nt)
     if what == "evaluate_binary":
         return lambda: _api.evaluate_binary(x, t, calibration_bins=15, num_threads=nt)
     if what == "fit":
         return lambda: _api.fit_temperature(x, y, num_threads=nt)
     raise ValueError(what)
+
+
+def _has_case(api, what):
+    """Whether an earlier build has what the case calls (a baseline build
+    joins only the cases it can run)."""
+    import inspect
+    if what == "fit":
+        return hasattr(api, "fit_temperature")
+    if what == "evaluate+pcq":
+        return "calibration_strategy" in inspect.signature(api.evaluate).parameters
+    return True
 
 
 def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=print):
@@ -490,7 +505,7 @@ def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=p
                 set_isa(isa)
                 f = _case(what, x, y, t, g, nt)
                 fb = None
-                if base is not None and (what != "fit" or hasattr(base, "fit_temperature")):
+                if base is not None and _has_case(base, what):
                     base.set_isa(isa)
                     fb = _case(what, x, y, t, g, nt, api=base)
                 if against == "torch":

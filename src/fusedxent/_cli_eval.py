@@ -27,6 +27,8 @@ def add_parser(sub):
     e.add_argument("--ignore-index", type=int, default=-100, help="label of rows to leave out")
     e.add_argument("--topk", type=int, nargs="+", default=[1, 5], help="k of the top-k accuracies")
     e.add_argument("--bins", type=int, default=None, help="reliability bins (default 15 with --plot)")
+    e.add_argument("--bins-strategy", choices=("uniform", "quantile"), default="uniform",
+                   help="reliability bins of equal width or of equal mass (edges at the confidence's quantiles)")
     e.add_argument("--per-class", action="store_true", help="per-class recall, precision, F1")
     e.add_argument("--binary", action="store_true", help="sigmoid outputs: evaluate_binary per element")
     e.add_argument("--base", type=float, default=None, help="logarithm base of loss and entropy (default e)")
@@ -57,7 +59,7 @@ def _progress_line(total):
     return tick
 
 
-def _report(ev, binary):
+def _report(ev, binary, strategy="uniform"):
     """(label, value) rows of the table, and the JSON document."""
     doc = {"count": int(ev.count), "loss": float(ev.loss), "base": float(ev.base), "accuracy": float(ev.accuracy),
            "brier": float(ev.brier)}
@@ -76,7 +78,7 @@ def _report(ev, binary):
     cal = ev.calibration
     if cal is not None:
         rows += [("ece", cal.ece), ("rmsce", cal.rmsce), ("mce", cal.mce)]
-        doc["calibration"] = {"edges": cal.edges.tolist(), "weight": cal.weight.tolist(),
+        doc["calibration"] = {"strategy": strategy, "edges": cal.edges.tolist(), "weight": cal.weight.tolist(),
                               "confidence_sum": cal.confidence_sum.tolist(), "correct_sum": cal.correct_sum.tolist(),
                               "total_weight": float(cal.total_weight), "ece": cal.ece, "rmsce": cal.rmsce,
                               "mce": cal.mce}
@@ -182,9 +184,9 @@ def _plot(cal, path, title, fmt="png"):
                                       gridspec_kw={"height_ratios": [3, 1]})
     edges = cal.edges
     mid = (edges[:-1] + edges[1:]) / 2
-    width = edges[1] - edges[0]
+    width = np.diff(edges)                       # equal-mass bins are not equally wide
     nz = cal.weight > 0
-    top.bar(mid[nz], cal.accuracy[nz], width=width * 0.9, color="tab:blue", alpha=0.75, label="accuracy per bin")
+    top.bar(mid[nz], cal.accuracy[nz], width=width[nz] * 0.9, color="tab:blue", alpha=0.75, label="accuracy per bin")
     top.plot(cal.confidence[nz], cal.accuracy[nz], "o", color="tab:orange", ms=4, label="(mean confidence, accuracy)")
     top.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     top.set_ylabel("accuracy")
@@ -254,10 +256,11 @@ def _run(args, fx, _api, outputs, fail):
         if args.binary:
             if args.softcap is not None or args.temperature != 1.0:
                 return fail("--softcap and --temperature apply to softmax logits, not with --binary")
-            opts = dict(base=args.base, calibration_bins=bins)
+            opts = dict(base=args.base, calibration_bins=bins, calibration_strategy=args.bins_strategy)
         else:
             opts = dict(axis=args.axis, ignore_index=args.ignore_index, base=args.base, topk=tuple(args.topk),
-                        calibration_bins=bins, per_class=args.per_class, softcap=args.softcap,
+                        calibration_bins=bins, calibration_strategy=args.bins_strategy, per_class=args.per_class,
+                        softcap=args.softcap,
                         temperature=args.temperature)
         progress = False if args.quiet else None
         try:
@@ -277,9 +280,9 @@ def _run(args, fx, _api, outputs, fail):
             after = _scaled_evaluation(args, fx, _api, fit.temperature, opts, progress)
     except (OSError, ValueError, TypeError) as e:
         return fail(str(e) if not isinstance(e, FileNotFoundError) else f"no such file: {e.filename}")
-    rows, doc = _report(ev, args.binary)
+    rows, doc = _report(ev, args.binary, args.bins_strategy)
     if fit is not None:
-        rows_after, doc_after = _report(after, args.binary)
+        rows_after, doc_after = _report(after, args.binary, args.bins_strategy)
         doc["temperature_fit"] = {"temperature": fit.temperature, "loss_before": fit.loss_before,
                                   "loss_after": fit.loss_after, "iterations": fit.iterations, "after": doc_after}
     try:

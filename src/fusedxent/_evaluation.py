@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _calibration as CAL
 from . import _kernels as _k
 from . import _validate as V
 from ._layout import BLOCK_ELEMS, _logit_rows, _nblocks, _rows_per_block, _threads
@@ -24,7 +25,7 @@ class EvalParts(NamedTuple):
     that add across batches, and the per-row outputs."""
     sums: Any                #: [loss (nats), weight, top-1 hits, count, Brier, entropy (nats), hits per k...]
     topk: tuple              #: the k of the per-k hits, in order
-    calibration: Any         #: (3, B): weight, confidence sum, hit sum per bin; or None
+    calibration: Any         #: (3, B): weight, confidence sum, hit sum per bin (quantile: the fine histogram); or None
     per_class: Any           #: (3, C): support, predicted, correct; or None
     confusion: Any           #: (C, C) or None
     lse: Any                 #: per-row logsumexp (the logits' dtype), index shape
@@ -50,7 +51,7 @@ class EvalParts(NamedTuple):
 
 def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, topk=(1,),
                    calibration_bins=None, per_class=False, num_threads=None, n_classes=None,
-                   transform=IDENTITY):
+                   transform=IDENTITY, calibration_strategy="uniform"):
     """One validated kernel pass of `evaluate` (its options, the logits'
     transform as a LogitTransform; `n_classes`: the class count the logits
     must have, an Evaluator's).  Returns
@@ -60,6 +61,7 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
     N, C = x2.shape
     _check_classes(C, n_classes, "this batch")
     ks, B, pc = V.eval_options(topk, calibration_bins, per_class, C)
+    quantile = CAL.strategy(calibration_strategy) == "quantile" and bool(B)
     idx_shape = mshape[:-1]
     ii = V.ignore_index(ignore_index)
     yl = np.asarray(labels)
@@ -78,7 +80,9 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
     partial = np.zeros((_nblocks(N, rpb), 6 + len(big)))
     # k >= C means every class: the kernel takes it as C (k may not fit a C integer)
     _k.evaluate(x2, y, sample_weight=sw, ignore_index=ii, topk=tuple(min(k, C) for k in big), lse_out=lse, argmax_out=amax,
-                confidence_out=conf, bin_out=rbin, bins=B or 0, partial=partial, rows_per_block=rpb, nt=nt,
+                confidence_out=conf, bin_out=rbin, bins=(CAL.FINE_BINS if quantile else B) or 0, partial=partial,
+                rows_per_block=rpb, nt=nt, logit_lo=CAL.logit_args()[0] if quantile else 0.0,
+                logit_scale=CAL.logit_args()[1] if quantile else 0.0,
                 temperature=transform.kernel_args()[0], softcap=transform.kernel_args()[1])
     sums = partial.sum(axis=0) if len(partial) else np.zeros(6 + len(big))
     calib = per = conf_m = None
@@ -89,11 +93,12 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
         hit = amax == y                          # NaN rows: argmax is the NaN's index, excluded below
         sw = None if sw is None else np.reshape(sw, -1)
         if B:
-            b = rbin + 1                         # -1: ignored rows and rows without a finite confidence
+            b = rbin + 1                         # 0: ignored rows and rows without a finite confidence
+            FB = CAL.partial_bins(B, calibration_strategy)   # quantile: the fine histogram of the logit
             hw = hit if sw is None else hit * sw
             cw = conf if sw is None else conf * sw
-            calib = np.stack([np.bincount(b, sw, B + 1)[1:], np.bincount(b, cw, B + 1)[1:],
-                              np.bincount(b, hw, B + 1)[1:]])
+            calib = np.stack([np.bincount(b, sw, FB + 1)[1:], np.bincount(b, cw, FB + 1)[1:],
+                              np.bincount(b, hw, FB + 1)[1:]])
         if pc:
             keep = y != ii
             valid = keep & ~np.isnan(lse)        # rows holding a NaN have no predicted class
@@ -110,15 +115,19 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
                      amax.reshape(idx_shape), C)
 
 
-def _calibration_snapshot(calibration, wsum):
+def _calibration_snapshot(calibration, wsum, B=None, strategy="uniform"):
     """Calibration over a (3, B) array of running sums, copied: a result
-    must not change when the evaluator that made it goes on (_results)."""
+    must not change when the evaluator that made it goes on (_results);
+    "quantile": B equal-mass bins cut from the fine histogram."""
     c = np.array(calibration, np.float64)
+    if strategy == "quantile":
+        edges, c = CAL.quantile_bins(c, B)
+        return Calibration(edges, c[0], c[1], c[2], wsum)
     return Calibration(np.linspace(0.0, 1.0, c.shape[1] + 1), c[0], c[1], c[2], wsum)
 
 
 def evaluation_from_parts(sums, topk, calibration=None, per_class=None, confusion=None, *, k=1.0,
-                          base=None, lse=None, argmax=None):
+                          base=None, lse=None, argmax=None, calibration_bins=None, calibration_strategy="uniform"):
     """The Evaluation of a pass's (or a stream's) sums: means over the
     counted weight, 0.0 when no row counts; loss and entropy times k (the
     log-base factor)."""
@@ -128,7 +137,7 @@ def evaluation_from_parts(sums, topk, calibration=None, per_class=None, confusio
     tk = {q: (mean(hits) if q == 1 else mean(hk[q])) for q in topk}
     cal = None
     if calibration is not None:
-        cal = _calibration_snapshot(calibration, wsum)
+        cal = _calibration_snapshot(calibration, wsum, calibration_bins, calibration_strategy)
     pcl = None
     if per_class is not None:
         per_class = np.array(per_class, np.float64)        # a snapshot: see _results
@@ -139,7 +148,8 @@ def evaluation_from_parts(sums, topk, calibration=None, per_class=None, confusio
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
-             calibration_bins=None, per_class=False, softcap=None, temperature=1.0, num_threads=None):
+             calibration_bins=None, calibration_strategy="uniform", per_class=False, softcap=None, temperature=1.0,
+             num_threads=None):
     """One pass over the logits of an evaluation job.
 
     Parameters
@@ -161,8 +171,13 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         of the class count or more means every class: its accuracy is the
         weighted share of counted rows without a NaN.
     calibration_bins : int, optional
-        B equal-width reliability bins on [0, 1] of the confidence
-        max_j p_j; None: no calibration.
+        B reliability bins of the confidence max_j p_j; None: no
+        calibration.
+    calibration_strategy : {"uniform", "quantile"}
+        "uniform": equal-width bins on [0, 1]; "quantile": equal-mass bins,
+        their edges at the weighted quantiles of the confidence over the
+        counted rows (to a fine histogram's resolution: fusedxent._calibration),
+        reported in calibration.edges.
     per_class : bool or "confusion"
         Per-class support, predictions and hits (True), plus the C x C
         confusion matrix ("confusion", C <= 1024).
@@ -185,9 +200,11 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     k = V.log_base(base)
     e = evaluate_parts(logits, labels, axis=axis, ignore_index=ignore_index, sample_weight=sample_weight,
                        topk=topk, calibration_bins=calibration_bins, per_class=per_class,
-                       num_threads=num_threads, transform=LogitTransform.of(softcap, temperature))
+                       num_threads=num_threads, transform=LogitTransform.of(softcap, temperature),
+                       calibration_strategy=calibration_strategy)
     return evaluation_from_parts(e.sums, e.topk, e.calibration, e.per_class, e.confusion, k=k, base=base,
-                                 lse=e.lse, argmax=e.argmax)
+                                 lse=e.lse, argmax=e.argmax, calibration_bins=calibration_bins,
+                                 calibration_strategy=calibration_strategy)
 
 
 class Evaluator:
@@ -200,33 +217,39 @@ class Evaluator:
 
     Parameters
     ----------
-    axis, ignore_index, base, topk, calibration_bins, per_class, softcap, temperature, num_threads :
-        As in `evaluate`, for every batch.
+    axis, ignore_index, base, topk, calibration_bins, calibration_strategy, per_class, softcap, temperature, num_threads :
+        As in `evaluate`, for every batch (quantile bins: the fine
+        histogram is what streams and merges).
     keep_rows : bool
         Keep the per-row lse and argmax for `result()`; False keeps memory
         constant over a stream and `result()` has None in those fields.
     """
 
+    calibration_strategy = "uniform"      # the default of evaluators pickled before the option existed
+
     def __init__(self, *, axis=-1, ignore_index=-100, base=None, topk=(1,), calibration_bins=None,
-                 per_class=False, softcap=None, temperature=1.0, num_threads=None, keep_rows=True):
+                 calibration_strategy="uniform", per_class=False, softcap=None, temperature=1.0, num_threads=None,
+                 keep_rows=True):
         self.axis = axis
         self.transform = LogitTransform.of(softcap, temperature)
         self.ignore_index = V.ignore_index(ignore_index)
         self.base = base
         self.k = V.log_base(base)
         self.topk, self.calibration_bins, self.per_class = V.eval_options(topk, calibration_bins, per_class)
+        self.calibration_strategy = CAL.strategy(calibration_strategy)
         self.num_threads = V.num_threads(num_threads)
         self.keep_rows = bool(keep_rows)
         self.n_classes = None      # fixed by the first batch; later batches and merges must match
         self.sums = np.zeros(6 + sum(1 for q in self.topk if q > 1))
-        self._calib = None if self.calibration_bins is None else np.zeros((3, self.calibration_bins))
+        self._calib = None if self.calibration_bins is None else \
+            np.zeros((3, CAL.partial_bins(self.calibration_bins, self.calibration_strategy)))
         self._per = None
         self._confusion = None
         self._lse = []
         self._argmax = []
 
     def _options(self):
-        return (self.topk, self.calibration_bins, self.per_class, self.transform)
+        return (self.topk, self.calibration_bins, self.calibration_strategy, self.per_class, self.transform)
 
     def update(self, logits, labels, sample_weight=None):
         """Add a batch (any number of rows).
@@ -249,7 +272,7 @@ class Evaluator:
         e = evaluate_parts(logits, labels, axis=self.axis, ignore_index=self.ignore_index,
                            sample_weight=sample_weight, topk=self.topk, calibration_bins=self.calibration_bins,
                            per_class=self.per_class, num_threads=self.num_threads, n_classes=self.n_classes,
-                           transform=self.transform)
+                           transform=self.transform, calibration_strategy=self.calibration_strategy)
         self.n_classes = e.n_classes
         self.sums += e.sums
         if e.calibration is not None:
@@ -280,7 +303,7 @@ class Evaluator:
             raise TypeError(f"can only merge an Evaluator, got {type(other).__name__}")
         if other._options() != self._options() or other.k != self.k:
             raise ValueError("can only merge an Evaluator with the same base, topk, calibration_bins, "
-                             "per_class, softcap and temperature options")
+                             "calibration_strategy, per_class, softcap and temperature options")
         if other.n_classes is not None:
             _check_classes(other.n_classes, self.n_classes, "the merged evaluator")
             self.n_classes = other.n_classes
@@ -318,19 +341,24 @@ class Evaluator:
         if self.per_class == "confusion" and conf_m is None:
             conf_m = np.zeros((self.n_classes or 0,) * 2)
         return evaluation_from_parts(self.sums, self.topk, self._calib, per, conf_m, k=self.k, base=self.base,
-                                     lse=lse, argmax=amax)
+                                     lse=lse, argmax=amax, calibration_bins=self.calibration_bins,
+                                     calibration_strategy=self.calibration_strategy)
 
 
 class BinaryParts(NamedTuple):
     sums: Any                #: [loss (nats), weight, hits, count, Brier]
-    calibration: Any         #: (3, B): weight, probability sum, target sum; or None
+    calibration: Any         #: (3, B): weight, probability sum, target sum (quantile: fine); or None
 
 
-def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bins=None, num_threads=None):
+def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bins=None, num_threads=None,
+                          calibration_strategy="uniform"):
     """One validated kernel pass of `evaluate_binary`."""
     x = V.float_array(logits, "logits")
     t = V.bce_target(targets, x.shape)
     _, B, _ = V.eval_options((1,), calibration_bins, False)
+    quantile = CAL.strategy(calibration_strategy) == "quantile" and bool(B)
+    B = CAL.FINE_BINS if quantile else B          # quantile: the fine histogram of the logit
+    lo, scale = CAL.logit_args() if quantile else (0.0, 0.0)
     w = V.bce_weight(sample_weight, x.shape, "sample_weight")
     n = x.size
     nt = _threads(num_threads, n)
@@ -343,22 +371,26 @@ def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bi
     block = max(BLOCK_ELEMS, 64 * (B or 0))
     width = 4 + 3 * (B or 0)
     partial = np.zeros((_nblocks(n, block), width))
-    _k.evaluate_binary(xf, tf, weight=wf, bins=B or 0, partial=partial, block=block, nt=nt)
+    _k.evaluate_binary(xf, tf, weight=wf, bins=B or 0, partial=partial, block=block, nt=nt, logit_lo=lo,
+                       logit_scale=scale)
     tot = partial.sum(axis=0) if len(partial) else np.zeros(width)
     sums = np.array([tot[0], tot[3], tot[1], n, tot[2]])   # loss, weight, hits, count, Brier
     calib = tot[4:].reshape(3, B) if B else None
     return BinaryParts(sums, calib)
 
 
-def binary_evaluation_from_parts(sums, calibration=None, *, k=1.0, base=None):
+def binary_evaluation_from_parts(sums, calibration=None, *, k=1.0, base=None, calibration_bins=None,
+                                 calibration_strategy="uniform"):
     lsum, wsum, hits, count, bsum = (float(v) for v in sums[:5])
     mean = (lambda v: v / wsum) if wsum != 0 else (lambda v: 0.0)
-    cal = None if calibration is None else _calibration_snapshot(calibration, wsum)
+    cal = None if calibration is None else _calibration_snapshot(calibration, wsum, calibration_bins,
+                                                                 calibration_strategy)
     return BinaryEvaluation(mean(lsum) * k, mean(hits), int(count), mean(bsum), cal,
                             math.e if base is None else float(base))
 
 
-def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None, num_threads=None):
+def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None,
+                    calibration_strategy="uniform", num_threads=None):
     """One pass over sigmoid outputs: loss, accuracy, Brier and calibration
     per element.
 
@@ -373,7 +405,11 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
     base : float, optional
         Logarithm base of the loss (None or e: nats, 2: bits).
     calibration_bins : int, optional
-        B equal-width bins of p = sigmoid(x), with the observed mean target.
+        B bins of p = sigmoid(x), with the observed mean target.
+    calibration_strategy : {"uniform", "quantile"}
+        Equal-width bins on [0, 1], or equal-mass bins (edges at the
+        weighted quantiles of p over the elements, to a fine histogram's
+        resolution, in calibration.edges).
     num_threads : int, optional
         OpenMP threads; default: the OpenMP default.
 
@@ -388,8 +424,9 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
     """
     k = V.log_base(base)
     e = evaluate_binary_parts(logits, targets, sample_weight=sample_weight, calibration_bins=calibration_bins,
-                              num_threads=num_threads)
-    return binary_evaluation_from_parts(e.sums, e.calibration, k=k, base=base)
+                              num_threads=num_threads, calibration_strategy=calibration_strategy)
+    return binary_evaluation_from_parts(e.sums, e.calibration, k=k, base=base, calibration_bins=calibration_bins,
+                                        calibration_strategy=calibration_strategy)
 
 
 class BinaryEvaluator:
@@ -398,17 +435,21 @@ class BinaryEvaluator:
 
     Parameters
     ----------
-    base, calibration_bins, num_threads :
+    base, calibration_bins, calibration_strategy, num_threads :
         As in `evaluate_binary`.
     """
 
-    def __init__(self, *, base=None, calibration_bins=None, num_threads=None):
+    calibration_strategy = "uniform"      # the default of evaluators pickled before the option existed
+
+    def __init__(self, *, base=None, calibration_bins=None, calibration_strategy="uniform", num_threads=None):
         self.base = base
         self.k = V.log_base(base)
         _, self.calibration_bins, _ = V.eval_options((1,), calibration_bins, False)
+        self.calibration_strategy = CAL.strategy(calibration_strategy)
         self.num_threads = V.num_threads(num_threads)
         self.sums = np.zeros(5)
-        self._calib = None if self.calibration_bins is None else np.zeros((3, self.calibration_bins))
+        self._calib = None if self.calibration_bins is None else \
+            np.zeros((3, CAL.partial_bins(self.calibration_bins, self.calibration_strategy)))
 
     def update(self, logits, targets, sample_weight=None):
         """Add a batch.
@@ -423,7 +464,8 @@ class BinaryEvaluator:
         BinaryEvaluator
             self."""
         e = evaluate_binary_parts(logits, targets, sample_weight=sample_weight,
-                                  calibration_bins=self.calibration_bins, num_threads=self.num_threads)
+                                  calibration_bins=self.calibration_bins, num_threads=self.num_threads,
+                                  calibration_strategy=self.calibration_strategy)
         self.sums += e.sums
         if e.calibration is not None:
             self._calib += e.calibration
@@ -443,8 +485,10 @@ class BinaryEvaluator:
             self."""
         if not isinstance(other, BinaryEvaluator):
             raise TypeError(f"can only merge a BinaryEvaluator, got {type(other).__name__}")
-        if other.calibration_bins != self.calibration_bins or other.k != self.k:
-            raise ValueError("can only merge a BinaryEvaluator with the same base and calibration_bins")
+        if ((other.calibration_bins, other.calibration_strategy) != (self.calibration_bins, self.calibration_strategy)
+                or other.k != self.k):
+            raise ValueError("can only merge a BinaryEvaluator with the same base, calibration_bins and "
+                             "calibration_strategy")
         self.sums += other.sums
         if self._calib is not None:
             self._calib += other._calib
@@ -457,4 +501,6 @@ class BinaryEvaluator:
         -------
         BinaryEvaluation
             A snapshot: later updates and merges do not change it."""
-        return binary_evaluation_from_parts(self.sums, self._calib, k=self.k, base=self.base)
+        return binary_evaluation_from_parts(self.sums, self._calib, k=self.k, base=self.base,
+                                            calibration_bins=self.calibration_bins,
+                                            calibration_strategy=self.calibration_strategy)

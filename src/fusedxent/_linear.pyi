@@ -80,6 +80,7 @@ def linear_evaluate(hidden: ArrayLike, linear_weight: ArrayLike, labels: ArrayLi
                     linear_bias: Optional[ArrayLike] = ..., ignore_index: int = ...,
                     sample_weight: Optional[ArrayLike] = ..., base: Optional[float] = ...,
                     topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
+                    calibration_strategy: Literal["uniform", "quantile"] = ...,
                     per_class: Union[bool, Literal["confusion"]] = ..., softcap: Optional[float] = ...,
                     temperature: float = ..., chunk_size: Optional[int] = ...,
                     num_threads: Optional[int] = ...) -> Evaluation[float, int, Optional[_Arr],

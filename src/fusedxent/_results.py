@@ -23,8 +23,11 @@ class Calibration(namedtuple("Calibration", ["edges", "weight", "confidence_sum"
     Attributes
     ----------
     edges : ndarray (B + 1,)
-        Equal-width bin edges on [0, 1]; bin b holds b/B <= c < (b+1)/B and
-        the last bin also c = 1.
+        Bin edges on [0, 1].  Equal-width bins (calibration_strategy
+        "uniform"): bin b holds b/B <= c < (b+1)/B and the last bin also
+        c = 1.  Equal-mass bins ("quantile"): 0, the B - 1 interior edges at
+        the weighted quantiles of the confidence (to the fine histogram's
+        resolution, fusedxent._calibration), 1.
     weight : ndarray (B,)
         Sum of the sample weights of the rows (elements) in each bin.
     confidence_sum : ndarray (B,)

@@ -50,6 +50,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 from . import _api
 from . import _validate as V
 from . import _linear
+from . import _calibration
 from . import _temperature
 from ._options import xent_options
 from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass, RowStats
@@ -520,22 +521,25 @@ def _evaluate_block(x, y, sw, *, axis, opts):
     return e.lse, e.argmax, parts.reshape((1,) * x.ndim + (parts.size,))
 
 
-def _eval_layout(nk, B, C, pc):
-    """Slices of the flat partial vector: sums, calibration, per-class, confusion."""
+def _eval_layout(nk, B, C, pc, strategy="uniform"):
+    """Slices of the flat partial vector: sums, calibration (quantile: the
+    fine histogram), per-class, confusion."""
     sl, at = {}, 0
-    for name, size in (("sums", 6 + nk), ("calibration", 3 * B if B else 0), ("per_class", 3 * C if pc else 0),
+    FB = _calibration.partial_bins(B, strategy)
+    for name, size in (("sums", 6 + nk), ("calibration", 3 * FB if B else 0), ("per_class", 3 * C if pc else 0),
                        ("confusion", C * C if pc == "confusion" else 0)):
         sl[name] = slice(at, at + size)
         at += size
     return sl, at
 
 
-def _finish_evaluation(total, *, field, layout, topk, B, C, pc, k, base):
+def _finish_evaluation(total, *, field, layout, topk, B, C, pc, k, base, strategy="uniform"):
     sl = layout
-    cal = total[sl["calibration"]].reshape(3, B) if B else None
+    cal = total[sl["calibration"]].reshape(3, -1) if B else None
     per = total[sl["per_class"]].reshape(3, C) if pc else None
     conf = total[sl["confusion"]].reshape(C, C) if pc == "confusion" else None
-    ev = _api.evaluation_from_parts(total[sl["sums"]], topk, cal, per, conf, k=k, base=base)
+    ev = _api.evaluation_from_parts(total[sl["sums"]], topk, cal, per, conf, k=k, base=base, calibration_bins=B,
+                                    calibration_strategy=strategy)
     v = ev[field] if isinstance(field, int) else getattr(ev, field[0])
     if isinstance(field, tuple):          # an item of a structured field
         v = v[field[1]] if isinstance(v, dict) else getattr(v, field[1])
@@ -543,7 +547,8 @@ def _finish_evaluation(total, *, field, layout, topk, B, C, pc, k, base):
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
-             calibration_bins=None, per_class=False, softcap=None, temperature=1.0, num_threads=None):
+             calibration_bins=None, calibration_strategy="uniform", per_class=False, softcap=None, temperature=1.0,
+             num_threads=None):
     """Lazy `fusedxent.evaluate`: one pass over the logits for every field.
 
     Parameters
@@ -553,8 +558,9 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         to one chunk.
     labels : dask.array.Array or array_like of int
         The logits' shape without `axis`; rechunked like the rows.
-    axis, ignore_index, base, topk, calibration_bins, per_class, softcap, temperature, num_threads :
-        As in `fusedxent.evaluate`.
+    axis, ignore_index, base, topk, calibration_bins, calibration_strategy, per_class, softcap, temperature, num_threads :
+        As in `fusedxent.evaluate` (quantile bins: every block's fine
+        histogram is summed, the bins cut once at the root).
     sample_weight : dask.array.Array or array_like, optional
         Per-row weights.
 
@@ -589,25 +595,48 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         V.check_sample_weight(sw, idx_shape)
         sw = sw.rechunk(_batch_chunks(x, ax))
     nk = sum(1 for q in ks if q > 1)
-    layout, size = _eval_layout(nk, B, C, pc)
+    strategy = _calibration.strategy(calibration_strategy)
+    layout, size = _eval_layout(nk, B, C, pc, strategy)
     opts = dict(ignore_index=ii, topk=ks, calibration_bins=B, per_class=pc, num_threads=V.num_threads(num_threads),
-                transform=tf)
+                transform=tf, calibration_strategy=strategy)
     tup = _tuple_blocks(_evaluate_block, x, [(y, b_ind), (sw, b_ind)], axis=ax, opts=opts)
-    return _evaluation_of(tup, ax, x.dtype, layout, size, ks, B, C, pc, k, base)
+    return _evaluation_of(tup, ax, x.dtype, layout, size, ks, B, C, pc, k, base, strategy)
 
 
-def _evaluation_of(tup, ax, dtype, layout, size, ks, B, C, pc, k, base):
+def _quantile_rows(fine, *, B):
+    """(4, B + 1): the edges, then the three sums (padded) of the
+    equal-mass bins cut from a flat fine histogram."""
+    edges, sums = _calibration.quantile_bins(fine, B)
+    out = np.zeros((4, B + 1))
+    out[0] = edges
+    out[1:, :B] = sums
+    return out
+
+
+def _lazy_calibration(cal, B, strategy, total_weight):
+    """The Calibration of Dask arrays of a one-chunk flat calibration
+    partial: B equal-width bins as they are, or equal-mass bins cut from
+    the fine histogram in one task at the root."""
+    if strategy != "quantile":
+        c3 = cal.reshape(3, B)
+        return Calibration(np.linspace(0.0, 1.0, B + 1), c3[0], c3[1], c3[2], total_weight)
+    q = cal.map_blocks(_quantile_rows, B=B, chunks=((4,), (B + 1,)), new_axis=0, dtype=np.float64,
+                       meta=np.empty((0, 0)))
+    return Calibration(q[0], q[1, :B], q[2, :B], q[3, :B], total_weight)
+
+
+def _evaluation_of(tup, ax, dtype, layout, size, ks, B, C, pc, k, base, strategy="uniform"):
     """The lazy Evaluation of per-block (lse, argmax, flat partials) tuples
     (axis `ax` of the blocks dropped from the per-row outputs)."""
     total = _tree_sum(_take(tup, 2, np.float64, parts=size))
     topk_out = tuple(ks)
     fin = lambda field, dtype=np.float64: _scalar(total, _finish_evaluation, dtype=dtype, field=field,
-                                                  layout=layout, topk=topk_out, B=B, C=C, pc=pc, k=k, base=base)
+                                                  layout=layout, topk=topk_out, B=B, C=C, pc=pc, k=k, base=base,
+                                                  strategy=strategy)
     arr = lambda name, shape: total[layout[name]].reshape(shape)
     cal = None
     if B:
-        cal = Calibration(np.linspace(0.0, 1.0, B + 1), arr("calibration", (3, B))[0],
-                          arr("calibration", (3, B))[1], arr("calibration", (3, B))[2], total[1])
+        cal = _lazy_calibration(total[layout["calibration"]], B, strategy, total[1])
     per = None
     if pc:
         p3 = arr("per_class", (3, C))
@@ -623,13 +652,15 @@ def _binary_block(x, t, w, *, opts):
     return parts.reshape((1,) * x.ndim + (parts.size,))
 
 
-def _finish_binary(total, *, field, B, k, base):
-    cal = total[5:].reshape(3, B) if B else None
-    return np.asarray(_api.binary_evaluation_from_parts(total[:5], cal, k=k, base=base)[field],
+def _finish_binary(total, *, field, B, k, base, strategy="uniform"):
+    cal = total[5:].reshape(3, -1) if B else None
+    return np.asarray(_api.binary_evaluation_from_parts(total[:5], cal, k=k, base=base, calibration_bins=B,
+                                                        calibration_strategy=strategy)[field],
                       np.int64 if field == 2 else np.float64)
 
 
-def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None, num_threads=None):
+def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None,
+                    calibration_strategy="uniform", num_threads=None):
     """Lazy `fusedxent.evaluate_binary` over Dask arrays (any chunking).
 
     Parameters
@@ -638,7 +669,7 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
         The same shape; targets rechunked like the logits.
     sample_weight : dask.array.Array or array_like, optional
         Broadcastable to the logits; broadcast blockwise.
-    base, calibration_bins, num_threads :
+    base, calibration_bins, calibration_strategy, num_threads :
         As in `fusedxent.evaluate_binary`.
 
     Returns
@@ -652,18 +683,18 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
     k = V.log_base(base)
     _, B, _ = V.eval_options((1,), calibration_bins, False)
     t, w = _bce_operands(x, targets, "targets", sample_weight, "sample_weight")
-    size = 5 + (3 * B if B else 0)
-    opts = dict(calibration_bins=B, num_threads=V.num_threads(num_threads))
+    strategy = _calibration.strategy(calibration_strategy)
+    size = 5 + (3 * _calibration.partial_bins(B, strategy) if B else 0)
+    opts = dict(calibration_bins=B, num_threads=V.num_threads(num_threads), calibration_strategy=strategy)
     parts = da.blockwise(_binary_block, ind + (nd,), x, ind, t, ind, w, ind if w is not None else None,
                          opts=opts, new_axes={nd: size}, adjust_chunks={i: 1 for i in ind}, dtype=np.float64,
                          meta=np.empty((0,) * (nd + 1)))
     total = _tree_sum(parts)
     fin = lambda field, dtype=np.float64: _scalar(total, _finish_binary, dtype=dtype, field=field, B=B, k=k,
-                                                  base=base)
+                                                  base=base, strategy=strategy)
     cal = None
     if B:
-        c3 = total[5:].reshape(3, B)
-        cal = Calibration(np.linspace(0.0, 1.0, B + 1), c3[0], c3[1], c3[2], total[1])
+        cal = _lazy_calibration(total[5:], B, strategy, total[1])
     return BinaryEvaluation(fin(0), fin(1), fin(2, np.int64), fin(3), cal, float(np.e if base is None else base))
 
 
@@ -873,8 +904,8 @@ def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):
 
 
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
-                    base=None, topk=(1,), calibration_bins=None, per_class=False, softcap=None, temperature=1.0,
-                    chunk_size=None, num_threads=None):
+                    base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", per_class=False,
+                    softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
     """Lazy `fusedxent.linear_evaluate`: hidden and labels chunked by rows.
 
     Parameters
@@ -885,7 +916,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
         In memory, the same for every block (put into the graph once).
     labels : dask.array.Array or array_like of int
         hidden's shape without its last axis; rechunked like the rows.
-    linear_bias, ignore_index, sample_weight, base, topk, calibration_bins, per_class, softcap, temperature :
+    linear_bias, ignore_index, sample_weight, base, topk, calibration_bins, calibration_strategy, per_class, softcap, temperature :
         As in `fusedxent.linear_evaluate`.
     chunk_size, num_threads :
         As in `fusedxent.linear_evaluate` (chunk_size: rows per logits
@@ -914,13 +945,14 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
         V.check_sample_weight(sw, hshape[:-1])
         sw = sw.rechunk(bchunks)
     nk = sum(1 for q in ks if q > 1)
-    layout, size = _eval_layout(nk, B, Vn, pc)
+    strategy = _calibration.strategy(calibration_strategy)
+    layout, size = _eval_layout(nk, B, Vn, pc, strategy)
     opts = dict(ignore_index=ii, topk=ks, calibration_bins=B, per_class=pc, num_threads=V.num_threads(num_threads),
-                transform=tf)
+                transform=tf, calibration_strategy=strategy)
     Wd = da.from_array(W, chunks=W.shape)          # one graph key, sent once to each worker
     tup = _tuple_blocks(_linear_eval_block, h, [(y, b_ind), (sw, b_ind), (Wd, (nd, nd + 1))], b=b, opts=opts,
                         size=size, chunk_size=cs)
-    return _evaluation_of(tup, nd - 1, hdtype, layout, size, ks, B, Vn, pc, k, base)
+    return _evaluation_of(tup, nd - 1, hdtype, layout, size, ks, B, Vn, pc, k, base, strategy)
 
 
 from . import _docs  # noqa: E402

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from . import _validate as V
+from ._calibration import strategy as _calibration_strategy
 from ._options import LogitTransform, xent_options
 from ._results import (BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass,  # noqa: F401
                        RowStats, TemperatureFit)
@@ -342,16 +343,33 @@ def binary_cross_entropy(prob, target, *, weight=None, base=None, eps="auto", re
 
 # ------------------------------------------------------------------ evaluation
 
-def _calibration(conf, hit, w, B, total):
-    """Equal-width bins on [0, 1] of finite confidences, the last bin closed."""
+def _calibration(conf, hit, w, B, total, strategy="uniform"):
+    """Equal-width bins on [0, 1] of finite confidences, the last bin
+    closed; or ("quantile") equal-mass bins, exactly: the rows sorted by
+    confidence, interior edge k the smallest confidence whose cumulative
+    weight reaches k W / B (the weighted inverted-CDF quantile), a
+    confidence equal to an edge in the bin below it."""
     ok = np.isfinite(conf)
-    b = np.minimum(np.floor(conf[ok] * B).astype(np.int64), B - 1)
-    return Calibration(np.linspace(0.0, 1.0, B + 1), np.bincount(b, w[ok], B),
-                       np.bincount(b, (w * conf)[ok], B), np.bincount(b, (w * hit)[ok], B), total)
+    if _calibration_strategy(strategy) == "quantile":
+        c, ww = conf[ok], w[ok]
+        order = np.argsort(c, kind="stable")
+        cum = np.cumsum(ww[order])
+        inner = np.empty(max(B - 1, 0))
+        if len(c):
+            at = np.searchsorted(cum, cum[-1] * np.arange(1, B) / B, side="left")
+            inner = c[order][np.minimum(at, len(c) - 1)]
+        b = np.searchsorted(inner, c, side="left")
+        edges = np.concatenate([[0.0], inner, [1.0]])
+    else:
+        b = np.minimum(np.floor(conf[ok] * B).astype(np.int64), B - 1)
+        edges = np.linspace(0.0, 1.0, B + 1)
+    return Calibration(edges, np.bincount(b, w[ok], B), np.bincount(b, (w * conf)[ok], B),
+                       np.bincount(b, (w * hit)[ok], B), total)
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
-             calibration_bins=None, per_class=False, softcap=None, temperature=1.0, num_threads=None):
+             calibration_bins=None, calibration_strategy="uniform", per_class=False, softcap=None, temperature=1.0,
+             num_threads=None):
     """Every metric of `evaluate` from the softmax in float64, row by row."""
     tf = LogitTransform.of(softcap, temperature)
     x, ax, x2, mshape = _rows(logits, axis, "logits")
@@ -362,6 +380,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     ignore_index = V.ignore_index(ignore_index)
     k = V.log_base(base)
     ks, B, pc = V.eval_options(topk, calibration_bins, per_class, C)
+    _calibration_strategy(calibration_strategy)
     V.num_threads(num_threads)
     y = V.class_labels(labels, C, ignore_index, name="labels")
     if y.size != x2.shape[0]:
@@ -397,7 +416,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     wsum = float(np.sum(w))
     mean = (lambda v: float(np.sum((w * v)[keep])) / wsum) if wsum != 0 else (lambda v: 0.0)
     topk_acc = {q: mean((rank < q) & ~nanrow) for q in ks}
-    cal = _calibration(np.where(keep, 1.0 / (1.0 + s), np.nan), hit, w, B, wsum) if B else None
+    cal = _calibration(np.where(keep, 1.0 / (1.0 + s), np.nan), hit, w, B, wsum, calibration_strategy) if B else None
     per = None
     if pc:
         valid = keep & ~nanrow
@@ -411,12 +430,14 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
                       cal, per, math.e if base is None else float(base))
 
 
-def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None, num_threads=None):
+def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None,
+                    calibration_strategy="uniform", num_threads=None):
     """evaluate_binary in float64: BCE, accuracy, Brier, calibration per element."""
     x = V.float_array(logits, "logits")
     t = V.bce_target(targets, x.shape).astype(np.float64)
     k = V.log_base(base)
     _, B, _ = V.eval_options((1,), calibration_bins, False)
+    _calibration_strategy(calibration_strategy)
     V.num_threads(num_threads)
     w = V.bce_weight(sample_weight, x.shape, "sample_weight")
     w = np.ones(x.shape) if w is None else np.broadcast_to(w, x.shape).astype(np.float64)
@@ -428,7 +449,7 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
     hit = (((v > 0) == (t >= 0.5)) & ~np.isnan(v)).astype(np.float64)   # a NaN logit is never right
     wsum = float(np.sum(w))
     mean = (lambda a: float(np.sum(a)) / wsum) if wsum != 0 else (lambda a: 0.0)
-    cal = _calibration(p.reshape(-1), t.reshape(-1), w.reshape(-1), B, wsum) if B else None
+    cal = _calibration(p.reshape(-1), t.reshape(-1), w.reshape(-1), B, wsum, calibration_strategy) if B else None
     return BinaryEvaluation(mean(loss) * k, mean(w * hit), int(x.size), mean(w * (p - t) ** 2), cal,
                             math.e if base is None else float(base))
 
@@ -472,8 +493,8 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
 
 
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
-                    base=None, topk=(1,), calibration_bins=None, per_class=False, softcap=None, temperature=1.0,
-                    chunk_size=None, num_threads=None):
+                    base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", per_class=False,
+                    softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
     """The oracle: the logits materialized in float64, then the reference
     evaluate."""
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, labels, linear_bias)
@@ -482,7 +503,8 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     logits = h2.astype(np.float64) @ W.astype(np.float64).T + (0.0 if b is None else b.astype(np.float64))
     r = evaluate(logits, np.reshape(y, -1), ignore_index=ignore_index,
                  sample_weight=None if sample_weight is None else np.reshape(sample_weight, -1), base=base,
-                 topk=topk, calibration_bins=calibration_bins, per_class=per_class, softcap=softcap,
+                 topk=topk, calibration_bins=calibration_bins, calibration_strategy=calibration_strategy,
+                 per_class=per_class, softcap=softcap,
                  temperature=temperature, num_threads=num_threads)
     return r._replace(lse=r.lse.reshape(hshape[:-1]).astype(hdtype), argmax=r.argmax.reshape(hshape[:-1]))
 
