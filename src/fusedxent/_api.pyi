@@ -153,17 +153,20 @@ def evaluate_file(logits_path: Union[str, os.PathLike[str]],
 
 def evaluate_binary(logits: ArrayLike, targets: ArrayLike, *, sample_weight: Optional[ArrayLike] = ...,
                     base: _Base = ..., calibration_bins: Optional[int] = ...,
-                    calibration_strategy: _Strategy = ..., num_threads: _Threads = ...) -> _BinEval: ...
+                    calibration_strategy: _Strategy = ..., roc_bins: Optional[int] = ...,
+                    num_threads: _Threads = ...) -> _BinEval: ...
 
 class BinaryEvaluator:
     base: _Base
     k: float
     calibration_bins: Optional[int]
     calibration_strategy: _Strategy
+    roc_bins: Optional[int]
     num_threads: _Threads
     sums: NDArray[np.float64]
     def __init__(self, *, base: _Base = ..., calibration_bins: Optional[int] = ...,
-                 calibration_strategy: _Strategy = ..., num_threads: _Threads = ...) -> None: ...
+                 calibration_strategy: _Strategy = ..., roc_bins: Optional[int] = ...,
+                 num_threads: _Threads = ...) -> None: ...
     def update(self, logits: ArrayLike, targets: ArrayLike,
                sample_weight: Optional[ArrayLike] = ...) -> BinaryEvaluator: ...
     def merge(self, other: BinaryEvaluator) -> BinaryEvaluator: ...
@@ -206,6 +209,7 @@ class EvalParts(NamedTuple):
 class BinaryParts(NamedTuple):
     sums: NDArray[np.float64]
     calibration: Optional[NDArray[np.float64]]
+    roc: Optional[NDArray[np.float64]] = ...
 
 def xent_denominator(labels: Optional[NDArray[np.int64]], *, ignore_index: int,
                      weight: Optional[NDArray[np.float64]] = ..., sample_weight: Optional[NDArray[np.float64]] = ...,
@@ -233,7 +237,8 @@ def evaluation_from_parts(sums: NDArray[np.float64], topk: tuple[int, ...],
                           calibration_strategy: _Strategy = ...) -> _Eval: ...
 def evaluate_binary_parts(logits: ArrayLike, targets: ArrayLike, *, sample_weight: Optional[ArrayLike] = ...,
                           calibration_bins: Optional[int] = ..., num_threads: _Threads = ...,
-                          calibration_strategy: _Strategy = ...) -> BinaryParts: ...
+                          calibration_strategy: _Strategy = ..., roc_bins: Optional[int] = ...) -> BinaryParts: ...
 def binary_evaluation_from_parts(sums: NDArray[np.float64], calibration: Optional[NDArray[np.float64]] = ..., *,
                                  k: float = ..., base: _Base = ..., calibration_bins: Optional[int] = ...,
-                                 calibration_strategy: _Strategy = ...) -> _BinEval: ...
+                                 calibration_strategy: _Strategy = ...,
+                                 roc: Optional[NDArray[np.float64]] = ...) -> _BinEval: ...

@@ -385,6 +385,7 @@ TARGETS = [
     ("evaluate + per_class", (65536, 1000), "float32", "evaluate+pc", 1.35, "ce"),
     ("evaluate + per_class, quantile bins", (65536, 1000), "float32", "evaluate+pcq", 1.35, "ce"),
     ("evaluate_binary bins=15", (65536, 1024), "float32", "evaluate_binary", 1.2, "bce"),
+    ("evaluate_binary roc_bins=4096", (65536, 1024), "float32", "evaluate_binary_roc", 2.0, "bce"),
     ("CE forward vs torch", (65536, 1000), "float32", "ce", 8.0, "torch"),
     ("CE forward+grad vs torch fwd+bwd", (65536, 1000), "float32", "ce+grad", 15.0, "torch"),
     # issue 26: the options against the plain call of the same shape
@@ -451,6 +452,8 @@ def _case(what, x, y, t, g, nt, api=None):
                                      calibration_strategy="quantile", num_threads=nt)
     if what == "evaluate_binary":
         return lambda: _api.evaluate_binary(x, t, calibration_bins=15, num_threads=nt)
+    if what == "evaluate_binary_roc":
+        return lambda: _api.evaluate_binary(x, t, roc_bins=4096, num_threads=nt)
     if what == "fit":
         return lambda: _api.fit_temperature(x, y, num_threads=nt)
     raise ValueError(what)
@@ -464,6 +467,8 @@ def _has_case(api, what):
         return hasattr(api, "fit_temperature")
     if what == "evaluate+pcq":
         return "calibration_strategy" in inspect.signature(api.evaluate).parameters
+    if what == "evaluate_binary_roc":
+        return "roc_bins" in inspect.signature(api.evaluate_binary).parameters
     return True
 
 
@@ -498,7 +503,8 @@ def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=p
             if what == "fit":          # an over-confident model: labels score high, logits too large
                 x[np.arange(N), y] += 3.0
                 x *= 2.0
-            t = (rng.random((N, C)) < 0.5).astype(dt) if what in ("bce", "evaluate_binary") else None
+            t = (rng.random((N, C)) < 0.5).astype(dt) if what in ("bce", "evaluate_binary", "evaluate_binary_roc") \
+                else None
             g = np.empty_like(x) if what.split(":")[0] in ("ce+grad", "softmax", "log_softmax") else None
             read, copy = _probes(x.reshape(-1) if t is None else np.concatenate([x.reshape(-1), t.reshape(-1)]), nt)
             for isa in isas:

@@ -17,6 +17,8 @@ Kernel-free: the reference does not use it (it sorts, exactly).
 """
 import numpy as np
 
+from . import _validate as V
+
 FINE_BINS = 1 << 14
 LOGIT_SPAN = 36.0                       # beyond: 1 - c < 2.4e-16, c = 1 in double
 FINE_WIDTH = 2.0 * LOGIT_SPAN / FINE_BINS
@@ -33,6 +35,25 @@ def strategy(s):
 def partial_bins(B, s):
     """Bins of a pass's calibration partials: B, or the fine histogram's."""
     return FINE_BINS if (B and s == "quantile") else B
+
+
+MAX_ROC_BINS = 1 << 16
+
+
+def roc_bins(R):
+    """roc_bins checked: None or 1..MAX_ROC_BINS equal-width bins of the
+    logit on [-LOGIT_SPAN, LOGIT_SPAN] (the outer bins open)."""
+    if R is None:
+        return None
+    R = V.positive_int(R, "roc_bins")
+    if R > MAX_ROC_BINS:
+        raise ValueError(f"roc_bins must be at most {MAX_ROC_BINS}, got {R}")
+    return R
+
+
+def roc_edges(R):
+    """The R + 1 logit edges of the ROC bins."""
+    return np.linspace(-LOGIT_SPAN, LOGIT_SPAN, R + 1)
 
 
 def logit_args():

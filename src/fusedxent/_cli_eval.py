@@ -29,6 +29,8 @@ def add_parser(sub):
     e.add_argument("--bins", type=int, default=None, help="reliability bins (default 15 with --plot)")
     e.add_argument("--bins-strategy", choices=("uniform", "quantile"), default="uniform",
                    help="reliability bins of equal width or of equal mass (edges at the confidence's quantiles)")
+    e.add_argument("--roc-bins", type=int, default=None,
+                   help="with --binary: AUROC and average precision from this many logit bins (4096: within 1e-3)")
     e.add_argument("--per-class", action="store_true", help="per-class recall, precision, F1")
     e.add_argument("--binary", action="store_true", help="sigmoid outputs: evaluate_binary per element")
     e.add_argument("--base", type=float, default=None, help="logarithm base of loss and entropy (default e)")
@@ -42,6 +44,9 @@ def add_parser(sub):
     e.add_argument("--batch-rows", type=int, default=65536, help="rows read per batch")
     e.add_argument("--json", metavar="OUT.json", help="write the metrics as JSON")
     e.add_argument("--plot", metavar="OUT.png", help="draw the reliability diagram (needs matplotlib)")
+    e.add_argument("--plot-roc", metavar="OUT.png",
+                   help="with --binary: draw the ROC and precision-recall curves (needs matplotlib; "
+                        "--roc-bins default 4096)")
     e.add_argument("--quiet", action="store_true", help="no progress line")
     return e
 
@@ -82,6 +87,11 @@ def _report(ev, binary, strategy="uniform"):
                               "confidence_sum": cal.confidence_sum.tolist(), "correct_sum": cal.correct_sum.tolist(),
                               "total_weight": float(cal.total_weight), "ece": cal.ece, "rmsce": cal.rmsce,
                               "mce": cal.mce}
+    roc = getattr(ev, "roc", None)
+    if roc is not None:
+        rows += [("auroc", roc.auroc), ("average precision", roc.average_precision)]
+        doc["roc"] = {"edges": roc.edges.tolist(), "positive": roc.positive.tolist(), "negative": roc.negative.tolist(),
+                      "auroc": roc.auroc, "average_precision": roc.average_precision}
     per = getattr(ev, "per_class", None)
     if per is not None:
         rows += [("macro F1", per.macro_f1), ("balanced accuracy", per.balanced_accuracy)]
@@ -108,7 +118,7 @@ class OutputError(Exception):
     """An output path the command cannot write (one line for the user)."""
 
 
-def _plot_format(path):
+def _plot_format(path, option="--plot"):
     """The image format of a --plot path: its extension when it has one
     (it must be one matplotlib writes), PNG when it has none -- the file is
     written at exactly the path given, never at PATH.png."""
@@ -119,7 +129,7 @@ def _plot_format(path):
     from matplotlib.figure import Figure
     supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
     if ext not in supported:
-        raise OutputError(f"--plot {path}: matplotlib cannot write .{ext} files "
+        raise OutputError(f"{option} {path}: matplotlib cannot write .{ext} files "
                           f"(supported: {', '.join('.' + e for e in sorted(supported))})")
     return ext
 
@@ -222,6 +232,32 @@ def _scaled_evaluation(args, fx, _api, T, opts, progress):
     return ev.result()
 
 
+def _plot_roc(roc, path, title, fmt="png"):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6))
+    left.plot(roc.fpr, roc.tpr, color="tab:blue", lw=1.5, label=f"AUROC {roc.auroc:.4f}")
+    left.plot([0, 1], [0, 1], "k--", lw=1)
+    left.set_xlabel("false-positive rate")
+    left.set_ylabel("true-positive rate")
+    left.set_title("ROC")
+    left.legend(loc="lower right", fontsize=8)
+    right.step(roc.recall, roc.precision, where="post", color="tab:orange", lw=1.5,
+               label=f"average precision {roc.average_precision:.4f}")
+    right.set_xlabel("recall")
+    right.set_ylabel("precision")
+    right.set_ylim(0, 1.02)
+    right.set_title("precision-recall")
+    right.legend(loc="lower left", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=110, format=fmt)
+    finally:
+        plt.close(fig)
+
+
 def run(args):
     """The `evaluate` command; returns the exit code."""
     import fusedxent as fx
@@ -241,22 +277,32 @@ def run(args):
 
 
 def _run(args, fx, _api, outputs, fail):
-    plot_fmt = None
+    plot_fmt = roc_fmt = None
+    if (args.roc_bins is not None or args.plot_roc) and not args.binary:
+        return fail("--roc-bins and --plot-roc need --binary (one-vs-rest AUROC of class logits is not "
+                    "implemented)")
+    for opt, path in (("--plot", args.plot), ("--plot-roc", args.plot_roc)):
+        if path:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                return fail(f"{opt} needs matplotlib (pip install matplotlib)")
     if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            return fail("--plot needs matplotlib (pip install matplotlib)")
         plot_fmt = _plot_format(args.plot)
+    if args.plot_roc:
+        roc_fmt = _plot_format(args.plot_roc, "--plot-roc")
+    roc_bins = args.roc_bins if args.roc_bins is not None else (4096 if args.plot_roc else None)
     # every output is checked (and reserved) before the pass
     json_tmp = outputs.reserve("--json", args.json) if args.json else None
     plot_tmp = outputs.reserve("--plot", args.plot) if args.plot else None
+    roc_tmp = outputs.reserve("--plot-roc", args.plot_roc) if args.plot_roc else None
     bins = args.bins if args.bins is not None else (15 if args.plot else None)
     try:
         if args.binary:
             if args.softcap is not None or args.temperature != 1.0:
                 return fail("--softcap and --temperature apply to softmax logits, not with --binary")
-            opts = dict(base=args.base, calibration_bins=bins, calibration_strategy=args.bins_strategy)
+            opts = dict(base=args.base, calibration_bins=bins, calibration_strategy=args.bins_strategy,
+                        roc_bins=roc_bins)
         else:
             opts = dict(axis=args.axis, ignore_index=args.ignore_index, base=args.base, topk=tuple(args.topk),
                         calibration_bins=bins, calibration_strategy=args.bins_strategy, per_class=args.per_class,
@@ -294,6 +340,8 @@ def _run(args, fx, _api, outputs, fail):
                 json.dump(_json_safe(doc), f, indent=1, allow_nan=False)
         if plot_tmp:
             _plot(ev.calibration, plot_tmp, f"reliability: {args.logits}", plot_fmt)
+        if roc_tmp:
+            _plot_roc(ev.roc, roc_tmp, f"{args.logits} against {args.labels}", roc_fmt)
     except OSError as e:
         return fail(f"writing the outputs failed: {e.strerror or e}")
     outputs.commit()
@@ -313,4 +361,6 @@ def _run(args, fx, _api, outputs, fail):
         print(f"metrics written to {args.json}")
     if args.plot:
         print(f"reliability diagram written to {args.plot}")
+    if args.plot_roc:
+        print(f"ROC and precision-recall curves written to {args.plot_roc}")
     return 0

@@ -11,7 +11,7 @@ from . import _kernels as _k
 from . import _validate as V
 from ._layout import BLOCK_ELEMS, _logit_rows, _nblocks, _rows_per_block, _threads
 from ._options import IDENTITY, LogitTransform
-from ._results import BinaryEvaluation, Calibration, Evaluation, PerClass
+from ._results import ROC, BinaryEvaluation, Calibration, Evaluation, PerClass
 
 
 def _check_classes(C, expected, what):
@@ -348,14 +348,30 @@ class Evaluator:
 class BinaryParts(NamedTuple):
     sums: Any                #: [loss (nats), weight, hits, count, Brier]
     calibration: Any         #: (3, B): weight, probability sum, target sum (quantile: fine); or None
+    roc: Any = None          #: (2, R): positive and negative weight per logit bin; or None
+
+
+def _binary_pass(xf, tf, wf, n, nt, B, lo, scale):
+    """One kernel pass: the summed partials (4 sums, then 3 x B bins)."""
+    # blocks of at least 64 B elements: the per-block histograms stay
+    # under 3/8 byte per element whatever B is (the size depends on the
+    # shape and B only, so the sums stay independent of the thread count)
+    block = max(BLOCK_ELEMS, 64 * (B or 0))
+    width = 4 + 3 * (B or 0)
+    partial = np.zeros((_nblocks(n, block), width))
+    _k.evaluate_binary(xf, tf, weight=wf, bins=B or 0, partial=partial, block=block, nt=nt, logit_lo=lo,
+                       logit_scale=scale)
+    return partial.sum(axis=0) if len(partial) else np.zeros(width)
 
 
 def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bins=None, num_threads=None,
-                          calibration_strategy="uniform"):
-    """One validated kernel pass of `evaluate_binary`."""
+                          calibration_strategy="uniform", roc_bins=None):
+    """One validated kernel pass of `evaluate_binary` (two with both
+    calibration bins and ROC bins: each its own histogram)."""
     x = V.float_array(logits, "logits")
     t = V.bce_target(targets, x.shape)
     _, B, _ = V.eval_options((1,), calibration_bins, False)
+    R = CAL.roc_bins(roc_bins)
     quantile = CAL.strategy(calibration_strategy) == "quantile" and bool(B)
     B = CAL.FINE_BINS if quantile else B          # quantile: the fine histogram of the logit
     lo, scale = CAL.logit_args() if quantile else (0.0, 0.0)
@@ -365,32 +381,37 @@ def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bi
     xf = V.as_kernel_layout(np.ascontiguousarray(x).reshape(-1), x.dtype)
     tf = V.as_kernel_layout(np.ascontiguousarray(t).reshape(-1), V.partner_dtype(t.dtype, x.dtype))
     wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, x.shape), dtype=np.float64).reshape(-1)
-    # blocks of at least 64 B elements: the per-block histograms stay
-    # under 3/8 byte per element whatever B is (the size depends on the
-    # shape and B only, so the sums stay independent of the thread count)
-    block = max(BLOCK_ELEMS, 64 * (B or 0))
-    width = 4 + 3 * (B or 0)
-    partial = np.zeros((_nblocks(n, block), width))
-    _k.evaluate_binary(xf, tf, weight=wf, bins=B or 0, partial=partial, block=block, nt=nt, logit_lo=lo,
-                       logit_scale=scale)
-    tot = partial.sum(axis=0) if len(partial) else np.zeros(width)
+    roc_args = (R, -CAL.LOGIT_SPAN, R / (2.0 * CAL.LOGIT_SPAN)) if R else None
+    if B or not R:
+        tot = _binary_pass(xf, tf, wf, n, nt, B, lo, scale)
+        rtot = _binary_pass(xf, tf, wf, n, nt, *roc_args) if R else None
+    else:                                         # the ROC histogram in the one pass
+        tot = rtot = _binary_pass(xf, tf, wf, n, nt, *roc_args)
     sums = np.array([tot[0], tot[3], tot[1], n, tot[2]])   # loss, weight, hits, count, Brier
     calib = tot[4:].reshape(3, B) if B else None
-    return BinaryParts(sums, calib)
+    roc = None
+    if R:
+        h = rtot[4:].reshape(3, R)
+        roc = np.stack([h[2], h[0] - h[2]])       # sum w t, sum w (1 - t)
+    return BinaryParts(sums, calib, roc)
 
 
 def binary_evaluation_from_parts(sums, calibration=None, *, k=1.0, base=None, calibration_bins=None,
-                                 calibration_strategy="uniform"):
+                                 calibration_strategy="uniform", roc=None):
     lsum, wsum, hits, count, bsum = (float(v) for v in sums[:5])
     mean = (lambda v: v / wsum) if wsum != 0 else (lambda v: 0.0)
     cal = None if calibration is None else _calibration_snapshot(calibration, wsum, calibration_bins,
                                                                  calibration_strategy)
+    r = None
+    if roc is not None:
+        r2 = np.array(roc, np.float64)            # a snapshot: see _results
+        r = ROC(CAL.roc_edges(r2.shape[1]), r2[0], r2[1])
     return BinaryEvaluation(mean(lsum) * k, mean(hits), int(count), mean(bsum), cal,
-                            math.e if base is None else float(base))
+                            math.e if base is None else float(base), r)
 
 
 def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None,
-                    calibration_strategy="uniform", num_threads=None):
+                    calibration_strategy="uniform", roc_bins=None, num_threads=None):
     """One pass over sigmoid outputs: loss, accuracy, Brier and calibration
     per element.
 
@@ -410,6 +431,12 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
         Equal-width bins on [0, 1], or equal-mass bins (edges at the
         weighted quantiles of p over the elements, to a fine histogram's
         resolution, in calibration.edges).
+    roc_bins : int, optional
+        R equal-width bins of the logit on [-36, 36] (at most 65536) for
+        the ROC and precision-recall curves, AUROC and average precision
+        (`BinaryEvaluation.roc`); 4096 give AUROC within 1e-3 and average
+        precision within 2e-3 of scikit-learn's exact values.  With
+        calibration bins too, a second pass.
     num_threads : int, optional
         OpenMP threads; default: the OpenMP default.
 
@@ -424,9 +451,9 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
     """
     k = V.log_base(base)
     e = evaluate_binary_parts(logits, targets, sample_weight=sample_weight, calibration_bins=calibration_bins,
-                              num_threads=num_threads, calibration_strategy=calibration_strategy)
+                              num_threads=num_threads, calibration_strategy=calibration_strategy, roc_bins=roc_bins)
     return binary_evaluation_from_parts(e.sums, e.calibration, k=k, base=base, calibration_bins=calibration_bins,
-                                        calibration_strategy=calibration_strategy)
+                                        calibration_strategy=calibration_strategy, roc=e.roc)
 
 
 class BinaryEvaluator:
@@ -435,13 +462,16 @@ class BinaryEvaluator:
 
     Parameters
     ----------
-    base, calibration_bins, calibration_strategy, num_threads :
+    base, calibration_bins, calibration_strategy, roc_bins, num_threads :
         As in `evaluate_binary`.
     """
 
     calibration_strategy = "uniform"      # the default of evaluators pickled before the option existed
 
-    def __init__(self, *, base=None, calibration_bins=None, calibration_strategy="uniform", num_threads=None):
+    roc_bins = None                       # likewise
+
+    def __init__(self, *, base=None, calibration_bins=None, calibration_strategy="uniform", roc_bins=None,
+                 num_threads=None):
         self.base = base
         self.k = V.log_base(base)
         _, self.calibration_bins, _ = V.eval_options((1,), calibration_bins, False)
@@ -450,6 +480,8 @@ class BinaryEvaluator:
         self.sums = np.zeros(5)
         self._calib = None if self.calibration_bins is None else \
             np.zeros((3, CAL.partial_bins(self.calibration_bins, self.calibration_strategy)))
+        self.roc_bins = CAL.roc_bins(roc_bins)
+        self._roc = None if self.roc_bins is None else np.zeros((2, self.roc_bins))
 
     def update(self, logits, targets, sample_weight=None):
         """Add a batch.
@@ -465,10 +497,12 @@ class BinaryEvaluator:
             self."""
         e = evaluate_binary_parts(logits, targets, sample_weight=sample_weight,
                                   calibration_bins=self.calibration_bins, num_threads=self.num_threads,
-                                  calibration_strategy=self.calibration_strategy)
+                                  calibration_strategy=self.calibration_strategy, roc_bins=self.roc_bins)
         self.sums += e.sums
         if e.calibration is not None:
             self._calib += e.calibration
+        if e.roc is not None:
+            self._roc += e.roc
         return self
 
     def merge(self, other):
@@ -485,13 +519,15 @@ class BinaryEvaluator:
             self."""
         if not isinstance(other, BinaryEvaluator):
             raise TypeError(f"can only merge a BinaryEvaluator, got {type(other).__name__}")
-        if ((other.calibration_bins, other.calibration_strategy) != (self.calibration_bins, self.calibration_strategy)
-                or other.k != self.k):
-            raise ValueError("can only merge a BinaryEvaluator with the same base, calibration_bins and "
-                             "calibration_strategy")
+        mine = (self.calibration_bins, self.calibration_strategy, self.roc_bins)
+        if (other.calibration_bins, other.calibration_strategy, other.roc_bins) != mine or other.k != self.k:
+            raise ValueError("can only merge a BinaryEvaluator with the same base, calibration_bins, "
+                             "calibration_strategy and roc_bins")
         self.sums += other.sums
         if self._calib is not None:
             self._calib += other._calib
+        if self._roc is not None:
+            self._roc += other._roc
         return self
 
     def result(self):
@@ -503,4 +539,5 @@ class BinaryEvaluator:
             A snapshot: later updates and merges do not change it."""
         return binary_evaluation_from_parts(self.sums, self._calib, k=self.k, base=self.base,
                                             calibration_bins=self.calibration_bins,
-                                            calibration_strategy=self.calibration_strategy)
+                                            calibration_strategy=self.calibration_strategy,
+                                            roc=getattr(self, "_roc", None))

@@ -182,7 +182,7 @@ class Evaluation(namedtuple("Evaluation", _EVAL_FIELDS, defaults=({}, 0.0, 0.0, 
 
 
 class BinaryEvaluation(namedtuple("BinaryEvaluation", ["loss", "accuracy", "count", "brier", "calibration",
-                                                       "base"], defaults=(None, math.e))):
+                                                       "base", "roc"], defaults=(None, math.e, None))):
     """Result of `evaluate_binary`, per element.
 
     Attributes
@@ -199,6 +199,9 @@ class BinaryEvaluation(namedtuple("BinaryEvaluation", ["loss", "accuracy", "coun
         Bins of p = sigmoid(x) with the observed (weighted) mean target.
     base : float
         The logarithm base of loss.
+    roc : ROC or None
+        With roc_bins: the binned ROC and precision-recall curves, with
+        .auroc and .average_precision.
     """
     __slots__ = ()
 
@@ -258,3 +261,87 @@ class TemperatureFit(NamedTuple):
     loss_before: float
     loss_after: float
     iterations: int
+
+
+class ROC(namedtuple("ROC", ["edges", "positive", "negative"])):
+    """Binned ROC and precision-recall curves of `evaluate_binary(...,
+    roc_bins=R)`: the weight of positive and negative targets in R
+    equal-width bins of the logit (a monotone image of the probability in
+    which confident outputs, within 1e-6 of 0 or 1, stay apart).
+
+    Attributes
+    ----------
+    edges : ndarray (R + 1,)
+        Logit bin edges, ascending, on [-36, 36]; the first and last bins
+        also hold the logits beyond (their probabilities round to 0 and 1
+        in double).
+    positive : ndarray (R,)
+        Weighted count of positives per bin: sum of w t.
+    negative : ndarray (R,)
+        Weighted count of negatives per bin: sum of w (1 - t).
+
+    The curves are evaluated at the thresholds `edges[R], ..., edges[0]`
+    (descending; predicted positive: logit >= threshold, so a bin's
+    elements cross together, as scikit-learn's tied scores do).
+    """
+    __slots__ = ()
+
+    def _cum(self):
+        tp = np.concatenate([[0.0], np.cumsum(self.positive[::-1])])
+        fp = np.concatenate([[0.0], np.cumsum(self.negative[::-1])])
+        return tp, fp
+
+    @property
+    def thresholds(self):
+        """The logit thresholds of the curve's points, descending (R + 1)."""
+        return np.asarray(self.edges, np.float64)[::-1].copy()
+
+    @property
+    def tpr(self):
+        """True-positive rate at each threshold (0 when there are no positives)."""
+        tp, _ = self._cum()
+        return tp / tp[-1] if tp[-1] > 0 else np.zeros_like(tp)
+
+    @property
+    def fpr(self):
+        """False-positive rate at each threshold (0 when there are no negatives)."""
+        _, fp = self._cum()
+        return fp / fp[-1] if fp[-1] > 0 else np.zeros_like(fp)
+
+    @property
+    def recall(self):
+        """Recall at each threshold: the true-positive rate."""
+        return self.tpr
+
+    @property
+    def precision(self):
+        """Precision tp / (tp + fp) at each threshold; 1 where nothing is
+        predicted positive (scikit-learn's convention)."""
+        tp, fp = self._cum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(tp + fp > 0, tp / (tp + fp), 1.0)
+
+    @property
+    def auroc(self):
+        """Area under the ROC curve, trapezoids between the thresholds: a
+        positive and a negative in one bin count one half.  NaN without
+        positives or without negatives (scikit-learn raises)."""
+        pos, neg = np.asarray(self.positive, np.float64), np.asarray(self.negative, np.float64)
+        P, N = pos.sum(), neg.sum()
+        if not (P > 0 and N > 0):
+            return math.nan
+        above = np.cumsum(pos[::-1])[::-1] - pos           # positives in the bins above each bin
+        return float(np.sum(neg * (above + 0.5 * pos)) / (P * N))
+
+    @property
+    def average_precision(self):
+        """Average precision: sum over the thresholds of (recall step) x
+        precision, as scikit-learn's average_precision_score (a bin's
+        elements crossing together).  NaN without positives."""
+        tp, fp = self._cum()
+        if not tp[-1] > 0:
+            return math.nan
+        step = np.diff(tp) / tp[-1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prec = np.where(tp[1:] + fp[1:] > 0, tp[1:] / (tp[1:] + fp[1:]), 0.0)
+        return float(np.sum(step * prec))

@@ -53,7 +53,7 @@ from . import _linear
 from . import _calibration
 from . import _temperature
 from ._options import xent_options
-from ._results import BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass, RowStats
+from ._results import ROC, BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass, RowStats
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
@@ -648,19 +648,19 @@ def _evaluation_of(tup, ax, dtype, layout, size, ks, B, C, pc, k, base, strategy
 
 def _binary_block(x, t, w, *, opts):
     e = _api.evaluate_binary_parts(x, t, sample_weight=w, **opts)
-    parts = np.concatenate([e.sums] + ([e.calibration.reshape(-1)] if e.calibration is not None else []))
+    parts = np.concatenate([e.sums] + [a.reshape(-1) for a in (e.calibration, e.roc) if a is not None])
     return parts.reshape((1,) * x.ndim + (parts.size,))
 
 
-def _finish_binary(total, *, field, B, k, base, strategy="uniform"):
-    cal = total[5:].reshape(3, -1) if B else None
+def _finish_binary(total, *, field, B, k, base, strategy="uniform", csize=0):
+    cal = total[5:5 + csize].reshape(3, -1) if B else None
     return np.asarray(_api.binary_evaluation_from_parts(total[:5], cal, k=k, base=base, calibration_bins=B,
                                                         calibration_strategy=strategy)[field],
                       np.int64 if field == 2 else np.float64)
 
 
 def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None,
-                    calibration_strategy="uniform", num_threads=None):
+                    calibration_strategy="uniform", roc_bins=None, num_threads=None):
     """Lazy `fusedxent.evaluate_binary` over Dask arrays (any chunking).
 
     Parameters
@@ -669,13 +669,13 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
         The same shape; targets rechunked like the logits.
     sample_weight : dask.array.Array or array_like, optional
         Broadcastable to the logits; broadcast blockwise.
-    base, calibration_bins, calibration_strategy, num_threads :
+    base, calibration_bins, calibration_strategy, roc_bins, num_threads :
         As in `fusedxent.evaluate_binary`.
 
     Returns
     -------
     BinaryEvaluation
-        Of 0-d Dask arrays (calibration of Dask arrays, or None).
+        Of 0-d Dask arrays (calibration and roc of Dask arrays, or None).
     """
     x = _float_dask(logits, "logits")
     nd = x.ndim
@@ -684,18 +684,25 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
     _, B, _ = V.eval_options((1,), calibration_bins, False)
     t, w = _bce_operands(x, targets, "targets", sample_weight, "sample_weight")
     strategy = _calibration.strategy(calibration_strategy)
-    size = 5 + (3 * _calibration.partial_bins(B, strategy) if B else 0)
-    opts = dict(calibration_bins=B, num_threads=V.num_threads(num_threads), calibration_strategy=strategy)
+    R = _calibration.roc_bins(roc_bins)
+    csize = 3 * _calibration.partial_bins(B, strategy) if B else 0
+    size = 5 + csize + (2 * R if R else 0)
+    opts = dict(calibration_bins=B, num_threads=V.num_threads(num_threads), calibration_strategy=strategy,
+                roc_bins=R)
     parts = da.blockwise(_binary_block, ind + (nd,), x, ind, t, ind, w, ind if w is not None else None,
                          opts=opts, new_axes={nd: size}, adjust_chunks={i: 1 for i in ind}, dtype=np.float64,
                          meta=np.empty((0,) * (nd + 1)))
     total = _tree_sum(parts)
     fin = lambda field, dtype=np.float64: _scalar(total, _finish_binary, dtype=dtype, field=field, B=B, k=k,
-                                                  base=base, strategy=strategy)
-    cal = None
+                                                  base=base, strategy=strategy, csize=csize)
+    cal = roc = None
     if B:
-        cal = _lazy_calibration(total[5:], B, strategy, total[1])
-    return BinaryEvaluation(fin(0), fin(1), fin(2, np.int64), fin(3), cal, float(np.e if base is None else base))
+        cal = _lazy_calibration(total[5:5 + csize], B, strategy, total[1])
+    if R:
+        r2 = total[5 + csize:].reshape(2, R)
+        roc = ROC(_calibration.roc_edges(R), r2[0], r2[1])
+    return BinaryEvaluation(fin(0), fin(1), fin(2, np.int64), fin(3), cal, float(np.e if base is None else base),
+                            roc)
 
 
 # ------------------------------------------------------------------ temperature scaling

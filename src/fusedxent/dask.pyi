@@ -63,7 +63,7 @@ def evaluate(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = .
              num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
 def evaluate_binary(logits: _In, targets: _In, *, sample_weight: Optional[_In] = ...,
                     base: Optional[float] = ..., calibration_bins: Optional[int] = ...,
-             calibration_strategy: Literal["uniform", "quantile"] = ...,
+             calibration_strategy: Literal["uniform", "quantile"] = ..., roc_bins: Optional[int] = ...,
                     num_threads: Optional[int] = ...) -> BinaryEvaluation[Array, Array, Array]: ...
 
 def linear_cross_entropy(hidden: _In, linear_weight: ArrayLike, target: _In, *,

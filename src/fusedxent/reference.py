@@ -13,9 +13,10 @@ import math
 import numpy as np
 
 from . import _validate as V
+from ._calibration import roc_bins as _roc_bins
 from ._calibration import strategy as _calibration_strategy
 from ._options import LogitTransform, xent_options
-from ._results import (BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass,  # noqa: F401
+from ._results import (ROC, BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass,  # noqa: F401
                        RowStats, TemperatureFit)
 
 
@@ -431,7 +432,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
 
 
 def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None,
-                    calibration_strategy="uniform", num_threads=None):
+                    calibration_strategy="uniform", roc_bins=None, num_threads=None):
     """evaluate_binary in float64: BCE, accuracy, Brier, calibration per element."""
     x = V.float_array(logits, "logits")
     t = V.bce_target(targets, x.shape).astype(np.float64)
@@ -450,8 +451,17 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
     wsum = float(np.sum(w))
     mean = (lambda a: float(np.sum(a)) / wsum) if wsum != 0 else (lambda a: 0.0)
     cal = _calibration(p.reshape(-1), t.reshape(-1), w.reshape(-1), B, wsum, calibration_strategy) if B else None
+    roc = None
+    if roc_bins is not None:
+        # R equal-width bins of the logit on [-36, 36], the outer bins open
+        R = _roc_bins(roc_bins)
+        vf, tf_, wf = v.reshape(-1), t.reshape(-1), w.reshape(-1)
+        ok = ~np.isnan(vf)
+        b = np.clip(np.floor((vf[ok] + 36.0) * (R / 72.0)), 0, R - 1).astype(np.int64)
+        roc = ROC(np.linspace(-36.0, 36.0, R + 1), np.bincount(b, (wf * tf_)[ok], R),
+                  np.bincount(b, (wf * (1 - tf_))[ok], R))
     return BinaryEvaluation(mean(loss) * k, mean(w * hit), int(x.size), mean(w * (p - t) ** 2), cal,
-                            math.e if base is None else float(base))
+                            math.e if base is None else float(base), roc)
 
 
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None,
