@@ -5,7 +5,6 @@ and the cases without a finite minimiser."""
 import json
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest

@@ -134,14 +134,9 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
     nt = V.num_threads(num_threads)
     cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
     cs = min(cs, max(N, 1))
-    # float16 / bfloat16 compute in float32: the weight converted once, the
-    # hidden rows per block
-    Wc = np.ascontiguousarray(W, dtype=dt)
-    bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
-    WT = Wc.T
+    Wc = np.ascontiguousarray(W, dtype=dt)      # the gradient's products (logit_chunks converts its own)
     denom = xent_denominator(yf, ignore_index=ii, weight=w, sample_weight=sw, rows=N)
     gden = denom if grad_denominator is None else float(grad_denominator)
-    buf = np.empty((cs, Vn), dt)
     rows = np.empty(N, dt) if reduction == "none" else None
     dh = dW = db = tmp = None
     if want_grad:
@@ -153,13 +148,7 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
     loss_sum = 0.0
     stats = RowStats(np.empty(N), np.empty(N), np.empty(N, np.int64)) if want_stats else None
     with _blas_threads(nt):
-        for r0 in range(0, N, cs):
-            r1 = min(N, r0 + cs)
-            hb = np.ascontiguousarray(h2[r0:r1], dtype=dt)
-            logits = buf[:r1 - r0]
-            np.matmul(hb, WT, out=logits)
-            if bc is not None:
-                logits += bc
+        for r0, r1, hb, logits in logit_chunks(h2, W, b, dt, cs):
             parts = softmax_xent_parts(logits, yf[r0:r1], o, sample_weight=None if sw is None else sw[r0:r1],
                                        want_grad=want_grad, grad_out=logits if want_grad else None,
                                        grad_denominator=gden, want_stats=want_stats, num_threads=nt)
@@ -186,9 +175,11 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
 
 
 def logit_chunks(h2, W, b, dt, chunk_size):
-    """(r0, r1, logits) for rows [r0, r1) of h2 @ W.T + b in dtype dt,
-    chunk_size rows at a time, every chunk in one reused buffer (valid
-    until the next is yielded)."""
+    """(r0, r1, hidden, logits) for rows [r0, r1): the hidden rows in dtype
+    dt and their logits h2 @ W.T + b, chunk_size rows at a time, every
+    chunk's logits in one reused buffer (valid until the next is yielded).
+    float16 / bfloat16 compute in float32: the weight converted once, the
+    hidden rows per chunk."""
     N = h2.shape[0]
     Wc = np.ascontiguousarray(W, dtype=dt)
     bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
@@ -196,11 +187,12 @@ def logit_chunks(h2, W, b, dt, chunk_size):
     buf = np.empty((cs, Wc.shape[0]), dt)
     for r0 in range(0, N, cs):
         r1 = min(N, r0 + cs)
+        hb = np.ascontiguousarray(h2[r0:r1], dtype=dt)
         logits = buf[:r1 - r0]
-        np.matmul(np.ascontiguousarray(h2[r0:r1], dtype=dt), Wc.T, out=logits)
+        np.matmul(hb, Wc.T, out=logits)
         if bc is not None:
             logits += bc
-        yield r0, r1, logits
+        yield r0, r1, hb, logits
 
 
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
@@ -245,7 +237,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     V.eval_options(ev.topk, ev.calibration_bins, ev.per_class, Vn)      # the class-count checks, before any work
     cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
     with _blas_threads(ev.num_threads):
-        for r0, r1, logits in logit_chunks(h2, W, b, dt, cs):
+        for r0, r1, _, logits in logit_chunks(h2, W, b, dt, cs):
             ev.update(logits, yf[r0:r1], None if sw is None else sw[r0:r1])
     if N == 0:
         ev.n_classes = Vn

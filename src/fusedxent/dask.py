@@ -516,9 +516,14 @@ def _finish_bce(total, *, reduction, k, count):
 
 def _evaluate_block(x, y, sw, *, axis, opts):
     e = _api.evaluate_parts(x, y, axis=axis, sample_weight=sw, **opts)
-    flat = [e.sums] + [a.reshape(-1) for a in (e.calibration, e.per_class, e.confusion) if a is not None]
-    parts = np.concatenate(flat)
+    parts = _flat_parts(e)
     return e.lse, e.argmax, parts.reshape((1,) * x.ndim + (parts.size,))
+
+
+def _flat_parts(e):
+    """An EvalParts' partials as one flat vector, in _eval_layout's order."""
+    return np.concatenate([e.sums] + [a.reshape(-1) for a in (e.calibration, e.per_class, e.confusion)
+                                      if a is not None])
 
 
 def _eval_layout(nk, B, C, pc, strategy="uniform"):
@@ -900,10 +905,9 @@ def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):
     cs = chunk_size or _linear.default_chunk_size(W.shape[0], dt.itemsize)
     parts, lse, amax = np.zeros(size), np.empty(N, h.dtype), np.empty(N, np.int64)
     with _linear._blas_threads(opts["num_threads"]):
-        for r0, r1, logits in _linear.logit_chunks(h2, W, b, dt, cs):
+        for r0, r1, _, logits in _linear.logit_chunks(h2, W, b, dt, cs):
             e = _api.evaluate_parts(logits, yf[r0:r1], sample_weight=None if swf is None else swf[r0:r1], **opts)
-            parts += np.concatenate([e.sums] + [a.reshape(-1) for a in (e.calibration, e.per_class, e.confusion)
-                                                if a is not None])
+            parts += _flat_parts(e)
             lse[r0:r1] = e.lse
             amax[r0:r1] = e.argmax
     one = (1,) * h.ndim
