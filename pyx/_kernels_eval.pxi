@@ -17,20 +17,87 @@ cdef struct Eval:
     int64_t ks[MAX_TOPK]
     int64_t bins             # calibration bins B (with bin_out)
     double ulo, uscale       # uscale > 0: bins of the confidence's logit -log(s), floor((-log(s) - ulo) uscale)
+    int64_t cwb              # classwise bins (0: none): their sums follow the 6 + nk in part (classwise)
 
 
 cdef void eval_rows(const Eval *o, const floating *x, const int64_t *y, const double *sw,
                     floating *lse_out, int64_t *amax, double *conf, int64_t *bins, Py_ssize_t n, Work *w,
                     double *part) noexcept nogil:
-    cdef Py_ssize_t t0, C = o.C, j
-    for j in range(6 + o.nk):
+    cdef Py_ssize_t t0, C = o.C, j, m = 6 + o.nk
+    cdef floating *p = NULL
+    if o.cwb > 0:
+        m += 3 * C * o.cwb + C + 1
+        p = <floating *>malloc(w.rows * C * sizeof(floating))
+    for j in range(m):
         part[j] = 0.0
     t0 = 0
     while t0 < n:          # tile by tile
         eval_tile(o, x + t0 * C, y + t0, atd(sw, t0), lse_out + t0, amax + t0,
                   conf + t0 if conf != NULL else NULL, bins + t0 if bins != NULL else NULL,
                   min(w.rows, n - t0), w, part)
+        if p != NULL:
+            classwise(o, x + t0 * C, y + t0, atd(sw, t0), min(w.rows, n - t0), w, p, part + 6 + o.nk)
+        elif o.cwb > 0:
+            part[6 + o.nk + 3 * C * o.cwb + C] = -INFINITY   # no scratch: the caller raises MemoryError
         t0 += w.rows
+    free(p)
+
+
+cdef void classwise(const Eval *o, const floating *x, const int64_t *y, const double *sw, Py_ssize_t n,
+                    Work *w, floating *p, double *cw) noexcept nogil:
+    """Classwise reliability sums of n rows whose statistics are in w.st
+    (eval_tile's): for every class j and bin b of p_j (B equal-width bins),
+    cw = [W (C x B) | P (C x B) | F (C x B) | T (C) | finite weight]: the
+    weight, the weighted p_j and the weighted [y = j] of the counted rows
+    with a finite maximum.  Most p_j fall in bin 0, so every row's totals
+    go to bin 0 (w into F[y, 0]; W[j, 0] is left to the caller: the finite
+    weight) and to T (sum_i w_i p_ij, contiguous: a vectorized pass), and
+    only the p_j >= 1/B (at most B a row, found 16 at a time by a
+    vectorized any()) are also added to their own bin; the caller forms
+    bin 0 as the totals less the other bins.  p = exp(z - m) / S from the
+    row writes' op, into scratch p."""
+    cdef Py_ssize_t C = o.C, i, j, B = o.cwb
+    cdef int64_t yi, b, ii = o.ignore_index
+    cdef double si, pj, thr = 1.0 / <double>B
+    cdef double *W = cw
+    cdef double *P = cw + C * B
+    cdef double *F = cw + 2 * C * B
+    cdef double *T = cw + 3 * C * B
+    cdef floating *pr
+    cdef floating ft = <floating>thr
+    cdef Py_ssize_t j0, j1
+    cdef int hit
+    for i in range(n):
+        w.a[i] = 1.0 / (1.0 + w.st.s[i])            # NaN or 0 for rows without a finite maximum
+    exp_affine_op(x, p, n, C, w.st.m, w.a, NULL, NULL)
+    for i in range(n):
+        yi = y[i]
+        if yi == ii or not (w.st.s[i] >= 0.0 and w.st.m[i] - w.st.m[i] == 0.0):
+            continue
+        si = sw[i] if sw != NULL else 1.0
+        pr = p + i * C
+        cw[3 * C * B + C] += si
+        F[yi * B] += si
+        for j in range(C):                        # the column totals
+            T[j] += si * pr[j]
+        j0 = 0
+        while j0 < C:                             # the few p_j >= 1/B: their own bins too
+            j1 = min(j0 + 16, C)
+            hit = 0
+            for j in range(j0, j1):
+                hit |= pr[j] >= ft
+            if hit:
+                for j in range(j0, j1):
+                    pj = pr[j]
+                    b = <int64_t>(pj * B) if pj >= ft else 0
+                    if b > B - 1:
+                        b = B - 1
+                    if b >= 1:
+                        W[j * B + b] += si
+                        P[j * B + b] += si * pj
+                        if j == yi:
+                            F[j * B + b] += si
+            j0 = j1
 
 
 cdef void eval_tile(const Eval *o, const floating *x, const int64_t *y, const double *sw,
@@ -127,17 +194,19 @@ cdef void eval_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w
 
 def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), lse_out, argmax_out,
              confidence_out=None, bin_out=None, int64_t bins=0, partial, Py_ssize_t rows_per_block, int nt,
-             double temperature=1.0, double softcap=0.0, double logit_lo=0.0, double logit_scale=0.0):
+             double temperature=1.0, double softcap=0.0, double logit_lo=0.0, double logit_scale=0.0,
+             int64_t classwise_bins=0):
     """The evaluation pass over the rows of x (N, C): per-row lse, argmax
     and (optionally, together) confidence 1/(1+s) and its bin of `bins`
     (equal-width bins of c, or with logit_scale > 0 of its logit -log(s),
     floor((-log(s) - logit_lo) logit_scale) clamped to [0, bins));
-    partial (nblocks x (6 + len(topk))) receives each block's sums (see
-    eval_tile).  topk: the k > 1.  Every output is that of the transformed
+    partial (nblocks x (6 + len(topk)), + 3 C classwise_bins + C + 1 with
+    classwise bins) receives each block's sums (see eval_tile,
+    classwise).  topk: the k > 1.  Every output is that of the transformed
     logits (temperature, softcap: _Job.transform)."""
     cdef _Job job = _Job()
     cdef Eval o
-    cdef Py_ssize_t N = x.shape[0]
+    cdef Py_ssize_t N = x.shape[0], width
     cdef int q
     if len(topk) > MAX_TOPK:
         raise ValueError(f"fusedxent kernel: at most {MAX_TOPK} top-k values")
@@ -153,6 +222,9 @@ def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), ls
     if bin_out is not None and (bin_out.dtype.kind != "i" or bin_out.dtype.itemsize != 8):
         raise TypeError("fusedxent kernel: bin_out must be int64")
     o.bins = bins
+    o.cwb = classwise_bins
+    if classwise_bins > 0 and o.C > 4096:
+        raise ValueError("fusedxent kernel: classwise bins need at most 4096 classes")
     o.ulo = logit_lo
     o.uscale = logit_scale
     job.add(x, N, o.C, "x")
@@ -163,8 +235,9 @@ def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), ls
     job.add(confidence_out, N, 1, "confidence_out", True, False)
     job.add(bin_out, N, 1, "bin_out", True, False)
     job.transform(temperature, softcap, 0, -1)
+    width = 6 + o.nk + (3 * o.C * o.cwb + o.C + 1 if o.cwb > 0 else 0)
     job.run(eval_blk[float], eval_blk[double], &o, N, rows_per_block,
-            partials(partial, nblocks(N, rows_per_block), 6 + o.nk), 6 + o.nk, nt, o.C, True)
+            partials(partial, nblocks(N, rows_per_block), width), width, nt, o.C, True)
 
 
 # ---------------------------------------------------------------- binary evaluation

@@ -384,6 +384,7 @@ TARGETS = [
     ("evaluate topk=(1,5) bins=15", (65536, 1000), "float32", "evaluate+", 1.25, "ce"),
     ("evaluate + per_class", (65536, 1000), "float32", "evaluate+pc", 1.35, "ce"),
     ("evaluate + per_class, quantile bins", (65536, 1000), "float32", "evaluate+pcq", 1.35, "ce"),
+    ("evaluate classwise_bins=15", (65536, 1000), "float32", "evaluate+cw", 2.0, "ce"),
     ("evaluate_binary bins=15", (65536, 1024), "float32", "evaluate_binary", 1.2, "bce"),
     ("evaluate_binary roc_bins=4096", (65536, 1024), "float32", "evaluate_binary_roc", 2.0, "bce"),
     ("CE forward vs torch", (65536, 1000), "float32", "ce", 8.0, "torch"),
@@ -447,6 +448,8 @@ def _case(what, x, y, t, g, nt, api=None):
         return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, num_threads=nt)
     if what == "evaluate+pc":
         return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, per_class=True, num_threads=nt)
+    if what == "evaluate+cw":
+        return lambda: _api.evaluate(x, y, classwise_bins=15, num_threads=nt)
     if what == "evaluate+pcq":
         return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, per_class=True,
                                      calibration_strategy="quantile", num_threads=nt)
@@ -467,6 +470,8 @@ def _has_case(api, what):
         return hasattr(api, "fit_temperature")
     if what == "evaluate+pcq":
         return "calibration_strategy" in inspect.signature(api.evaluate).parameters
+    if what == "evaluate+cw":
+        return "classwise_bins" in inspect.signature(api.evaluate).parameters
     if what == "evaluate_binary_roc":
         return "roc_bins" in inspect.signature(api.evaluate_binary).parameters
     return True

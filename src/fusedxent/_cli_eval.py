@@ -29,6 +29,8 @@ def add_parser(sub):
     e.add_argument("--bins", type=int, default=None, help="reliability bins (default 15 with --plot)")
     e.add_argument("--bins-strategy", choices=("uniform", "quantile"), default="uniform",
                    help="reliability bins of equal width or of equal mass (edges at the confidence's quantiles)")
+    e.add_argument("--classwise-bins", type=int, default=None,
+                   help="classwise calibration: bins of every class's probability (not with --binary)")
     e.add_argument("--roc-bins", type=int, default=None,
                    help="with --binary: AUROC and average precision from this many logit bins (4096: within 1e-3)")
     e.add_argument("--per-class", action="store_true", help="per-class recall, precision, F1")
@@ -87,6 +89,10 @@ def _report(ev, binary, strategy="uniform"):
                               "confidence_sum": cal.confidence_sum.tolist(), "correct_sum": cal.correct_sum.tolist(),
                               "total_weight": float(cal.total_weight), "ece": cal.ece, "rmsce": cal.rmsce,
                               "mce": cal.mce}
+    cw = getattr(ev, "classwise", None)
+    if cw is not None:
+        rows.append(("classwise ece", cw.ece))
+        doc["classwise"] = {"bins": int(cw.weight.shape[1]), "ece": cw.ece, "class_ece": cw.class_ece.tolist()}
     roc = getattr(ev, "roc", None)
     if roc is not None:
         rows += [("auroc", roc.auroc), ("average precision", roc.average_precision)]
@@ -278,6 +284,8 @@ def run(args):
 
 def _run(args, fx, _api, outputs, fail):
     plot_fmt = roc_fmt = None
+    if args.classwise_bins is not None and args.binary:
+        return fail("--classwise-bins applies to class logits, not with --binary")
     if (args.roc_bins is not None or args.plot_roc) and not args.binary:
         return fail("--roc-bins and --plot-roc need --binary (one-vs-rest AUROC of class logits is not "
                     "implemented)")
@@ -305,7 +313,8 @@ def _run(args, fx, _api, outputs, fail):
                         roc_bins=roc_bins)
         else:
             opts = dict(axis=args.axis, ignore_index=args.ignore_index, base=args.base, topk=tuple(args.topk),
-                        calibration_bins=bins, calibration_strategy=args.bins_strategy, per_class=args.per_class,
+                        calibration_bins=bins, calibration_strategy=args.bins_strategy,
+                        classwise_bins=args.classwise_bins, per_class=args.per_class,
                         softcap=args.softcap,
                         temperature=args.temperature)
         progress = False if args.quiet else None

@@ -11,7 +11,7 @@ from . import _kernels as _k
 from . import _validate as V
 from ._layout import BLOCK_ELEMS, _logit_rows, _nblocks, _rows_per_block, _threads
 from ._options import IDENTITY, LogitTransform
-from ._results import ROC, BinaryEvaluation, Calibration, Evaluation, PerClass
+from ._results import ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, PerClass
 
 
 def _check_classes(C, expected, what):
@@ -31,6 +31,7 @@ class EvalParts(NamedTuple):
     lse: Any                 #: per-row logsumexp (the logits' dtype), index shape
     argmax: Any              #: per-row argmax (int64), index shape
     n_classes: int
+    classwise: Any = None    #: flat classwise sums (see classwise_from_sums), or None
 
     @property
     def loss_sum(self):
@@ -49,9 +50,41 @@ class EvalParts(NamedTuple):
         return int(self.sums[3])
 
 
+MAX_CLASSWISE_CLASSES = 4096
+MAX_CLASSWISE_BINS = 1024
+
+
+def check_classwise_bins(B, C=None):
+    """classwise_bins checked: None or 1..1024, with at most 4096 classes."""
+    if B is None:
+        return None
+    B = V.positive_int(B, "classwise_bins")
+    if B > MAX_CLASSWISE_BINS:
+        raise ValueError(f"classwise_bins must be at most {MAX_CLASSWISE_BINS}, got {B}")
+    if C is not None and C > MAX_CLASSWISE_CLASSES:
+        raise ValueError(f"classwise_bins needs at most {MAX_CLASSWISE_CLASSES} classes (C x B bins per class "
+                         f"and block), got {C}")
+    return B
+
+
+def classwise_from_sums(flat, C, B, total_weight):
+    """The Classwise of the kernel's flat sums [W | P | F (each C x B) |
+    T (C) | finite weight]: bin 0 holds (F) or is (W: the finite weight, P:
+    T) every row's totals (classwise in _kernels_eval.pxi) and becomes the
+    totals less the other bins."""
+    f = np.array(flat, np.float64)
+    if f[-1] == -np.inf:
+        raise MemoryError("fusedxent: no memory for the classwise bins' scratch")
+    W, P, F = (f[k * C * B:(k + 1) * C * B].reshape(C, B) for k in range(3))
+    W[:, 0] = f[-1] - W[:, 1:].sum(axis=1)
+    P[:, 0] = f[3 * C * B:3 * C * B + C] - P[:, 1:].sum(axis=1)
+    F[:, 0] -= F[:, 1:].sum(axis=1)
+    return Classwise(np.linspace(0.0, 1.0, B + 1), W, P, F, float(total_weight))
+
+
 def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, topk=(1,),
                    calibration_bins=None, per_class=False, num_threads=None, n_classes=None,
-                   transform=IDENTITY, calibration_strategy="uniform"):
+                   transform=IDENTITY, calibration_strategy="uniform", classwise_bins=None):
     """One validated kernel pass of `evaluate` (its options, the logits'
     transform as a LogitTransform; `n_classes`: the class count the logits
     must have, an Evaluator's).  Returns
@@ -62,6 +95,7 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
     _check_classes(C, n_classes, "this batch")
     ks, B, pc = V.eval_options(topk, calibration_bins, per_class, C)
     quantile = CAL.strategy(calibration_strategy) == "quantile" and bool(B)
+    CB = check_classwise_bins(classwise_bins, C)
     idx_shape = mshape[:-1]
     ii = V.ignore_index(ignore_index)
     yl = np.asarray(labels)
@@ -77,14 +111,22 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
     rbin = np.empty(N, np.int64) if B else None
     rpb = _rows_per_block(C)
     big = tuple(k for k in ks if k > 1)
-    partial = np.zeros((_nblocks(N, rpb), 6 + len(big)))
+    width = 6 + len(big)
+    if CB:
+        # blocks of at least 64 B rows: the per-block classwise sums (3 C B
+        # doubles) stay under 3/8 byte per logit
+        rpb = max(rpb, 64 * CB)
+        width += 3 * C * CB + C + 1
+    partial = np.zeros((_nblocks(N, rpb), width))
     # k >= C means every class: the kernel takes it as C (k may not fit a C integer)
     _k.evaluate(x2, y, sample_weight=sw, ignore_index=ii, topk=tuple(min(k, C) for k in big), lse_out=lse, argmax_out=amax,
                 confidence_out=conf, bin_out=rbin, bins=(CAL.FINE_BINS if quantile else B) or 0, partial=partial,
                 rows_per_block=rpb, nt=nt, logit_lo=CAL.logit_args()[0] if quantile else 0.0,
-                logit_scale=CAL.logit_args()[1] if quantile else 0.0,
+                logit_scale=CAL.logit_args()[1] if quantile else 0.0, classwise_bins=CB or 0,
                 temperature=transform.kernel_args()[0], softcap=transform.kernel_args()[1])
-    sums = partial.sum(axis=0) if len(partial) else np.zeros(6 + len(big))
+    tot = partial.sum(axis=0) if len(partial) else np.zeros(width)
+    sums = tot[:6 + len(big)]
+    classwise = tot[6 + len(big):] if CB else None
     calib = per = conf_m = None
     if B or pc:
         # histograms of the per-row outputs, in row order (independent of
@@ -112,7 +154,7 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
                 conf_m = np.bincount(np.where(valid, y * C + amax, C * C), sw, C * C + 1)[:-1].reshape(C, C)
                 conf_m = conf_m.astype(np.float64)
     return EvalParts(sums, (1,) + big if 1 in ks else big, calib, per, conf_m, lse.reshape(idx_shape),
-                     amax.reshape(idx_shape), C)
+                     amax.reshape(idx_shape), C, classwise)
 
 
 def _calibration_snapshot(calibration, wsum, B=None, strategy="uniform"):
@@ -127,7 +169,8 @@ def _calibration_snapshot(calibration, wsum, B=None, strategy="uniform"):
 
 
 def evaluation_from_parts(sums, topk, calibration=None, per_class=None, confusion=None, *, k=1.0,
-                          base=None, lse=None, argmax=None, calibration_bins=None, calibration_strategy="uniform"):
+                          base=None, lse=None, argmax=None, calibration_bins=None, calibration_strategy="uniform",
+                          classwise=None, classwise_bins=None):
     """The Evaluation of a pass's (or a stream's) sums: means over the
     counted weight, 0.0 when no row counts; loss and entropy times k (the
     log-base factor)."""
@@ -143,13 +186,17 @@ def evaluation_from_parts(sums, topk, calibration=None, per_class=None, confusio
         per_class = np.array(per_class, np.float64)        # a snapshot: see _results
         pcl = PerClass(per_class[0], per_class[1], per_class[2],
                        None if confusion is None else np.array(confusion, np.float64))
+    cws = None
+    if classwise is not None:
+        B = int(classwise_bins)
+        cws = classwise_from_sums(classwise, (len(classwise) - 1) // (3 * B + 1), B, wsum)
     return Evaluation(mean(lsum) * k, mean(hits), int(count), lse, argmax, tk, mean(bsum), mean(hsum) * k,
-                      cal, pcl, math.e if base is None else float(base))
+                      cal, pcl, math.e if base is None else float(base), cws)
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
-             calibration_bins=None, calibration_strategy="uniform", per_class=False, softcap=None, temperature=1.0,
-             num_threads=None):
+             calibration_bins=None, calibration_strategy="uniform", classwise_bins=None, per_class=False,
+             softcap=None, temperature=1.0, num_threads=None):
     """One pass over the logits of an evaluation job.
 
     Parameters
@@ -178,6 +225,10 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         their edges at the weighted quantiles of the confidence over the
         counted rows (to a fine histogram's resolution: fusedxent._calibration),
         reported in calibration.edges.
+    classwise_bins : int, optional
+        B equal-width bins of every class's p_j over all counted rows, with
+        the observed frequency of y = j (classwise calibration, Kull et al.
+        2019; at most 4096 classes): Evaluation.classwise, with .ece.
     per_class : bool or "confusion"
         Per-class support, predictions and hits (True), plus the C x C
         confusion matrix ("confusion", C <= 1024).
@@ -201,10 +252,11 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     e = evaluate_parts(logits, labels, axis=axis, ignore_index=ignore_index, sample_weight=sample_weight,
                        topk=topk, calibration_bins=calibration_bins, per_class=per_class,
                        num_threads=num_threads, transform=LogitTransform.of(softcap, temperature),
-                       calibration_strategy=calibration_strategy)
+                       calibration_strategy=calibration_strategy, classwise_bins=classwise_bins)
     return evaluation_from_parts(e.sums, e.topk, e.calibration, e.per_class, e.confusion, k=k, base=base,
                                  lse=e.lse, argmax=e.argmax, calibration_bins=calibration_bins,
-                                 calibration_strategy=calibration_strategy)
+                                 calibration_strategy=calibration_strategy, classwise=e.classwise,
+                                 classwise_bins=classwise_bins)
 
 
 class Evaluator:
@@ -217,7 +269,7 @@ class Evaluator:
 
     Parameters
     ----------
-    axis, ignore_index, base, topk, calibration_bins, calibration_strategy, per_class, softcap, temperature, num_threads :
+    axis, ignore_index, base, topk, calibration_bins, calibration_strategy, classwise_bins, per_class, softcap, temperature, num_threads :
         As in `evaluate`, for every batch (quantile bins: the fine
         histogram is what streams and merges).
     keep_rows : bool
@@ -225,11 +277,13 @@ class Evaluator:
         constant over a stream and `result()` has None in those fields.
     """
 
-    calibration_strategy = "uniform"      # the default of evaluators pickled before the option existed
+    calibration_strategy = "uniform"      # the defaults of evaluators pickled before the options existed
+    classwise_bins = None
+    _cw = None
 
     def __init__(self, *, axis=-1, ignore_index=-100, base=None, topk=(1,), calibration_bins=None,
-                 calibration_strategy="uniform", per_class=False, softcap=None, temperature=1.0, num_threads=None,
-                 keep_rows=True):
+                 calibration_strategy="uniform", classwise_bins=None, per_class=False, softcap=None, temperature=1.0,
+                 num_threads=None, keep_rows=True):
         self.axis = axis
         self.transform = LogitTransform.of(softcap, temperature)
         self.ignore_index = V.ignore_index(ignore_index)
@@ -237,6 +291,8 @@ class Evaluator:
         self.k = V.log_base(base)
         self.topk, self.calibration_bins, self.per_class = V.eval_options(topk, calibration_bins, per_class)
         self.calibration_strategy = CAL.strategy(calibration_strategy)
+        self.classwise_bins = check_classwise_bins(classwise_bins)
+        self._cw = None
         self.num_threads = V.num_threads(num_threads)
         self.keep_rows = bool(keep_rows)
         self.n_classes = None      # fixed by the first batch; later batches and merges must match
@@ -249,7 +305,8 @@ class Evaluator:
         self._argmax = []
 
     def _options(self):
-        return (self.topk, self.calibration_bins, self.calibration_strategy, self.per_class, self.transform)
+        return (self.topk, self.calibration_bins, self.calibration_strategy, self.classwise_bins,
+                self.per_class, self.transform)
 
     def update(self, logits, labels, sample_weight=None):
         """Add a batch (any number of rows).
@@ -272,8 +329,11 @@ class Evaluator:
         e = evaluate_parts(logits, labels, axis=self.axis, ignore_index=self.ignore_index,
                            sample_weight=sample_weight, topk=self.topk, calibration_bins=self.calibration_bins,
                            per_class=self.per_class, num_threads=self.num_threads, n_classes=self.n_classes,
-                           transform=self.transform, calibration_strategy=self.calibration_strategy)
+                           transform=self.transform, calibration_strategy=self.calibration_strategy,
+                           classwise_bins=self.classwise_bins)
         self.n_classes = e.n_classes
+        if e.classwise is not None:
+            self._cw = e.classwise if self._cw is None else self._cw + e.classwise
         self.sums += e.sums
         if e.calibration is not None:
             self._calib += e.calibration
@@ -303,14 +363,14 @@ class Evaluator:
             raise TypeError(f"can only merge an Evaluator, got {type(other).__name__}")
         if other._options() != self._options() or other.k != self.k:
             raise ValueError("can only merge an Evaluator with the same base, topk, calibration_bins, "
-                             "calibration_strategy, per_class, softcap and temperature options")
+                             "calibration_strategy, classwise_bins, per_class, softcap and temperature options")
         if other.n_classes is not None:
             _check_classes(other.n_classes, self.n_classes, "the merged evaluator")
             self.n_classes = other.n_classes
         self.sums += other.sums
         if self._calib is not None:
             self._calib += other._calib
-        for name in ("_per", "_confusion"):
+        for name in ("_per", "_confusion", "_cw"):
             a, b = getattr(self, name), getattr(other, name)
             if b is not None:
                 setattr(self, name, b.copy() if a is None else a + b)
@@ -342,7 +402,16 @@ class Evaluator:
             conf_m = np.zeros((self.n_classes or 0,) * 2)
         return evaluation_from_parts(self.sums, self.topk, self._calib, per, conf_m, k=self.k, base=self.base,
                                      lse=lse, argmax=amax, calibration_bins=self.calibration_bins,
-                                     calibration_strategy=self.calibration_strategy)
+                                     calibration_strategy=self.calibration_strategy, **self._classwise_args())
+
+    def _classwise_args(self):
+        B = self.classwise_bins
+        if not B:
+            return {}
+        cw = self._cw
+        if cw is None:                                  # no rows yet
+            cw = np.zeros(3 * (self.n_classes or 0) * B + 1)
+        return dict(classwise=cw, classwise_bins=B)
 
 
 class BinaryParts(NamedTuple):
@@ -469,6 +538,7 @@ class BinaryEvaluator:
     calibration_strategy = "uniform"      # the default of evaluators pickled before the option existed
 
     roc_bins = None                       # likewise
+    _roc = None
 
     def __init__(self, *, base=None, calibration_bins=None, calibration_strategy="uniform", roc_bins=None,
                  num_threads=None):
@@ -540,4 +610,4 @@ class BinaryEvaluator:
         return binary_evaluation_from_parts(self.sums, self._calib, k=self.k, base=self.base,
                                             calibration_bins=self.calibration_bins,
                                             calibration_strategy=self.calibration_strategy,
-                                            roc=getattr(self, "_roc", None))
+                                            roc=self._roc)

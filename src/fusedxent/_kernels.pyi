@@ -52,7 +52,8 @@ def evaluate(x: _F, labels: NDArray[np.int64], *, sample_weight: Optional[_D] = 
              topk: tuple[int, ...] = ..., lse_out: _F, argmax_out: NDArray[np.int64],
              confidence_out: Optional[_D] = ..., bin_out: Optional[NDArray[np.int64]] = ..., bins: int = ...,
              partial: _D, rows_per_block: int, nt: int, temperature: float = ...,
-             softcap: float = ..., logit_lo: float = ..., logit_scale: float = ...) -> None: ...
+             softcap: float = ..., logit_lo: float = ..., logit_scale: float = ...,
+             classwise_bins: int = ...) -> None: ...
 def evaluate_binary(x: _F, t: _F, *, weight: Optional[_D] = ..., bins: int = ..., partial: _D,
                     block: int, nt: int, logit_lo: float = ..., logit_scale: float = ...) -> None: ...
 def temperature_moments(x: _F, labels: NDArray[np.int64], *, sample_weight: Optional[_D] = ..., ignore_index: int,

@@ -81,6 +81,7 @@ def linear_evaluate(hidden: ArrayLike, linear_weight: ArrayLike, labels: ArrayLi
                     sample_weight: Optional[ArrayLike] = ..., base: Optional[float] = ...,
                     topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
                     calibration_strategy: Literal["uniform", "quantile"] = ...,
+                    classwise_bins: Optional[int] = ...,
                     per_class: Union[bool, Literal["confusion"]] = ..., softcap: Optional[float] = ...,
                     temperature: float = ..., chunk_size: Optional[int] = ...,
                     num_threads: Optional[int] = ...) -> Evaluation[float, int, Optional[_Arr],

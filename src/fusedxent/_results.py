@@ -134,10 +134,10 @@ class PerClass(namedtuple("PerClass", ["support", "predicted", "correct", "confu
 
 
 _EVAL_FIELDS = ["loss", "accuracy", "count", "lse", "argmax", "topk_accuracy", "brier", "entropy",
-                "calibration", "per_class", "base"]
+                "calibration", "per_class", "base", "classwise"]
 
 
-class Evaluation(namedtuple("Evaluation", _EVAL_FIELDS, defaults=({}, 0.0, 0.0, None, None, math.e))):
+class Evaluation(namedtuple("Evaluation", _EVAL_FIELDS, defaults=({}, 0.0, 0.0, None, None, math.e, None))):
     """Result of `evaluate`.
 
     Attributes
@@ -166,6 +166,8 @@ class Evaluation(namedtuple("Evaluation", _EVAL_FIELDS, defaults=({}, 0.0, 0.0, 
         Per-class counts (per_class=True or "confusion").
     base : float
         The logarithm base of loss and entropy (e for nats).
+    classwise : Classwise or None
+        Classwise reliability bins (classwise_bins=B), with .ece.
 
     In `fusedxent.dask` every field is a lazy Dask array.
     """
@@ -345,3 +347,38 @@ class ROC(namedtuple("ROC", ["edges", "positive", "negative"])):
         with np.errstate(invalid="ignore", divide="ignore"):
             prec = np.where(tp[1:] + fp[1:] > 0, tp[1:] / (tp[1:] + fp[1:]), 0.0)
         return float(np.sum(step * prec))
+
+
+class Classwise(namedtuple("Classwise", ["edges", "weight", "confidence_sum", "frequency_sum", "total_weight"])):
+    """Classwise reliability bins of `evaluate(..., classwise_bins=B)`
+    (Kull et al. 2019): for every class j, B equal-width bins of p_j over
+    all counted rows, with the observed frequency of y = j.
+
+    Attributes
+    ----------
+    edges : ndarray (B + 1,)
+        Equal-width bin edges on [0, 1] (the last bin also holds p = 1).
+    weight : ndarray (C, B)
+        Sum of the sample weights of the rows whose p_j is in bin b.
+    confidence_sum : ndarray (C, B)
+        Weighted sum of p_j in each bin.
+    frequency_sum : ndarray (C, B)
+        Weighted count of the rows labelled j in each bin.
+    total_weight : float
+        Weight of every counted row (rows holding a NaN are in no bin).
+    """
+    __slots__ = ()
+
+    @property
+    def class_ece(self):
+        """Each class's ECE: ``sum_b |frequency_b - confidence_b| / total weight``."""
+        if self.total_weight == 0:
+            return np.zeros(np.shape(self.weight)[0])
+        return np.sum(np.abs(np.asarray(self.frequency_sum) - np.asarray(self.confidence_sum)), axis=1) / \
+            self.total_weight
+
+    @property
+    def ece(self):
+        """Classwise ECE: the mean over the classes of `class_ece`."""
+        c = self.class_ece
+        return float(np.mean(c)) if c.size else 0.0

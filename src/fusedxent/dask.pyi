@@ -57,7 +57,7 @@ def sigmoid_binary_cross_entropy(logits: _In, target: _In, *, weight: Optional[_
 def evaluate(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = ...,
              sample_weight: Optional[_In] = ..., base: Optional[float] = ...,
              topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
-             calibration_strategy: Literal["uniform", "quantile"] = ...,
+             calibration_strategy: Literal["uniform", "quantile"] = ..., classwise_bins: Optional[int] = ...,
              per_class: Union[bool, Literal["confusion"]] = ...,
              softcap: Optional[float] = ..., temperature: float = ...,
              num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
@@ -77,7 +77,7 @@ def linear_cross_entropy(hidden: _In, linear_weight: ArrayLike, target: _In, *,
 def linear_evaluate(hidden: _In, linear_weight: ArrayLike, labels: _In, *, linear_bias: Optional[ArrayLike] = ...,
                     ignore_index: int = ..., sample_weight: Optional[_In] = ..., base: Optional[float] = ...,
                     topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
-             calibration_strategy: Literal["uniform", "quantile"] = ...,
+             calibration_strategy: Literal["uniform", "quantile"] = ..., classwise_bins: Optional[int] = ...,
                     per_class: Union[bool, Literal["confusion"]] = ...,
                     softcap: Optional[float] = ..., temperature: float = ..., chunk_size: Optional[int] = ...,
                     num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...

@@ -16,8 +16,8 @@ from . import _validate as V
 from ._calibration import roc_bins as _roc_bins
 from ._calibration import strategy as _calibration_strategy
 from ._options import LogitTransform, xent_options
-from ._results import (ROC, BinaryEvaluation, Calibration, Evaluation, LinearGrads, PerClass,  # noqa: F401
-                       RowStats, TemperatureFit)
+from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads,  # noqa: F401
+                       PerClass, RowStats, TemperatureFit)
 
 
 # ------------------------------------------------------------------ helpers
@@ -369,8 +369,8 @@ def _calibration(conf, hit, w, B, total, strategy="uniform"):
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
-             calibration_bins=None, calibration_strategy="uniform", per_class=False, softcap=None, temperature=1.0,
-             num_threads=None):
+             calibration_bins=None, calibration_strategy="uniform", classwise_bins=None, per_class=False,
+             softcap=None, temperature=1.0, num_threads=None):
     """Every metric of `evaluate` from the softmax in float64, row by row."""
     tf = LogitTransform.of(softcap, temperature)
     x, ax, x2, mshape = _rows(logits, axis, "logits")
@@ -382,6 +382,12 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     k = V.log_base(base)
     ks, B, pc = V.eval_options(topk, calibration_bins, per_class, C)
     _calibration_strategy(calibration_strategy)
+    if classwise_bins is not None:
+        CB = V.positive_int(classwise_bins, "classwise_bins")
+        if CB > 1024:
+            raise ValueError(f"classwise_bins must be at most 1024, got {CB}")
+        if C > 4096:
+            raise ValueError(f"classwise_bins needs at most 4096 classes (C x B bins per class and block), got {C}")
     V.num_threads(num_threads)
     y = V.class_labels(labels, C, ignore_index, name="labels")
     if y.size != x2.shape[0]:
@@ -426,9 +432,20 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
             conf_m = np.bincount(y[valid] * C + amax[valid], w[valid], C * C).reshape(C, C)
         per = PerClass(np.bincount(y[keep], w[keep], C), np.bincount(amax[valid], w[valid], C),
                        np.bincount(y[hit], w[hit], C), conf_m)
+    cws = None
+    if classwise_bins is not None:
+        # every class's p_j binned over the counted rows with a finite maximum
+        ok = keep & finite
+        pk, wk = p[ok], w[ok]
+        b = np.minimum(np.floor(pk * CB).astype(np.int64), CB - 1) + CB * np.arange(C)
+        wb = np.broadcast_to(wk[:, None], pk.shape)
+        freq = (np.arange(C) == y[ok][:, None]) * wb
+        cws = Classwise(np.linspace(0.0, 1.0, CB + 1), np.bincount(b.ravel(), wb.ravel(), C * CB).reshape(C, CB),
+                        np.bincount(b.ravel(), (wb * pk).ravel(), C * CB).reshape(C, CB),
+                        np.bincount(b.ravel(), freq.ravel(), C * CB).reshape(C, CB), wsum)
     return Evaluation(mean(loss_r) * k, mean(hit), int(keep.sum()), lse.reshape(idx_shape).astype(x.dtype),
                       amax.reshape(idx_shape).astype(np.int64), topk_acc, mean(brier_r), mean(ent_r) * k,
-                      cal, per, math.e if base is None else float(base))
+                      cal, per, math.e if base is None else float(base), cws)
 
 
 def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None,
@@ -503,8 +520,8 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
 
 
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
-                    base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", per_class=False,
-                    softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
+                    base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", classwise_bins=None,
+                    per_class=False, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
     """The oracle: the logits materialized in float64, then the reference
     evaluate."""
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, labels, linear_bias)
@@ -514,7 +531,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     r = evaluate(logits, np.reshape(y, -1), ignore_index=ignore_index,
                  sample_weight=None if sample_weight is None else np.reshape(sample_weight, -1), base=base,
                  topk=topk, calibration_bins=calibration_bins, calibration_strategy=calibration_strategy,
-                 per_class=per_class, softcap=softcap,
+                 classwise_bins=classwise_bins, per_class=per_class, softcap=softcap,
                  temperature=temperature, num_threads=num_threads)
     return r._replace(lse=r.lse.reshape(hshape[:-1]).astype(hdtype), argmax=r.argmax.reshape(hshape[:-1]))
 
