@@ -200,19 +200,31 @@ def _plot(cal, path, title, fmt="png"):
                                       gridspec_kw={"height_ratios": [3, 1]})
     edges = cal.edges
     mid = (edges[:-1] + edges[1:]) / 2
-    width = np.diff(edges)                       # equal-mass bins are not equally wide
+    width = np.diff(edges)
     nz = cal.weight > 0
-    top.bar(mid[nz], cal.accuracy[nz], width=width[nz] * 0.9, color="tab:blue", alpha=0.75, label="accuracy per bin")
-    top.plot(cal.confidence[nz], cal.accuracy[nz], "o", color="tab:orange", ms=4, label="(mean confidence, accuracy)")
+    equal_width = np.allclose(width, width[0])
+    if equal_width:
+        top.bar(mid[nz], cal.accuracy[nz], width=width[nz] * 0.9, color="tab:blue", alpha=0.75,
+                label="accuracy per bin")
+        top.plot(cal.confidence[nz], cal.accuracy[nz], "o", color="tab:orange", ms=4,
+                 label="(mean confidence, accuracy)")
+    else:          # equal-mass bins: a curve through the bins' means (their widths vary by orders)
+        top.plot(cal.confidence[nz], cal.accuracy[nz], "o-", color="tab:blue", ms=4,
+                 label="(mean confidence, accuracy), equal-mass bins")
     top.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     top.set_ylabel("accuracy")
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)
     top.set_title(f"{title}\nECE {cal.ece:.4f}, MCE {cal.mce:.4f}")
     top.legend(loc="upper left", fontsize=8)
-    bottom.bar(mid, cal.weight / max(cal.weight.sum(), 1e-300), width=width * 0.9, color="tab:gray")
+    if equal_width:
+        bottom.bar(mid, cal.weight / max(cal.weight.sum(), 1e-300), width=width * 0.9, color="tab:gray")
+        bottom.set_ylabel("share of rows")
+    else:
+        bottom.vlines(edges[1:-1], 0, 1, color="tab:gray", lw=1)
+        bottom.set_yticks([])
+        bottom.set_ylabel("bin edges")
     bottom.set_xlabel("confidence")
-    bottom.set_ylabel("share of rows")
     fig.tight_layout()
     try:
         fig.savefig(path, dpi=110, format=fmt)
