@@ -22,7 +22,8 @@ from ._api import (
     softmax,
     softmax_cross_entropy,
 )
-from ._results import ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, PerClass, RowStats, TemperatureFit
+from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, PerClass, RowStats,
+                       TemperatureFit)
 from ._linear import linear_cross_entropy, linear_evaluate
 from ._temperature import fit_temperature, fit_temperature_file
 from ._check import check

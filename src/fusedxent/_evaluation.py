@@ -120,8 +120,8 @@ def evaluate_parts(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=
     partial = np.zeros((_nblocks(N, rpb), width))
     # k >= C means every class: the kernel takes it as C (k may not fit a C integer)
     _k.evaluate(x2, y, sample_weight=sw, ignore_index=ii, topk=tuple(min(k, C) for k in big), lse_out=lse, argmax_out=amax,
-                confidence_out=conf, bin_out=rbin, bins=(CAL.FINE_BINS if quantile else B) or 0, partial=partial,
-                rows_per_block=rpb, nt=nt, logit_lo=CAL.logit_args()[0] if quantile else 0.0,
+                confidence_out=conf, bin_out=rbin, bins=(CAL.FINE_BINS if quantile else B) or 0,
+                partial=partial, rows_per_block=rpb, nt=nt, logit_lo=CAL.logit_args()[0] if quantile else 0.0,
                 logit_scale=CAL.logit_args()[1] if quantile else 0.0, classwise_bins=CB or 0,
                 temperature=transform.kernel_args()[0], softcap=transform.kernel_args()[1])
     tot = partial.sum(axis=0) if len(partial) else np.zeros(width)
@@ -420,6 +420,18 @@ class BinaryParts(NamedTuple):
     roc: Any = None          #: (2, R): positive and negative weight per logit bin; or None
 
 
+def binary_operands(logits, targets, sample_weight):
+    """Sigmoid logits, targets and element weights checked and laid out
+    flat for the kernels: (x, xf, tf, wf or None)."""
+    x = V.float_array(logits, "logits")
+    t = V.bce_target(targets, x.shape)
+    w = V.bce_weight(sample_weight, x.shape, "sample_weight")
+    xf = V.as_kernel_layout(np.ascontiguousarray(x).reshape(-1), x.dtype)
+    tf = V.as_kernel_layout(np.ascontiguousarray(t).reshape(-1), V.partner_dtype(t.dtype, x.dtype))
+    wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, x.shape), dtype=np.float64).reshape(-1)
+    return x, xf, tf, wf
+
+
 def _binary_pass(xf, tf, wf, n, nt, B, lo, scale):
     """One kernel pass: the summed partials (4 sums, then 3 x B bins)."""
     # blocks of at least 64 B elements: the per-block histograms stay
@@ -437,19 +449,14 @@ def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bi
                           calibration_strategy="uniform", roc_bins=None):
     """One validated kernel pass of `evaluate_binary` (two with both
     calibration bins and ROC bins: each its own histogram)."""
-    x = V.float_array(logits, "logits")
-    t = V.bce_target(targets, x.shape)
+    x, xf, tf, wf = binary_operands(logits, targets, sample_weight)
     _, B, _ = V.eval_options((1,), calibration_bins, False)
     R = CAL.roc_bins(roc_bins)
     quantile = CAL.strategy(calibration_strategy) == "quantile" and bool(B)
     B = CAL.FINE_BINS if quantile else B          # quantile: the fine histogram of the logit
     lo, scale = CAL.logit_args() if quantile else (0.0, 0.0)
-    w = V.bce_weight(sample_weight, x.shape, "sample_weight")
     n = x.size
     nt = _threads(num_threads, n)
-    xf = V.as_kernel_layout(np.ascontiguousarray(x).reshape(-1), x.dtype)
-    tf = V.as_kernel_layout(np.ascontiguousarray(t).reshape(-1), V.partner_dtype(t.dtype, x.dtype))
-    wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, x.shape), dtype=np.float64).reshape(-1)
     roc_args = (R, -CAL.LOGIT_SPAN, R / (2.0 * CAL.LOGIT_SPAN)) if R else None
     if B or not R:
         tot = _binary_pass(xf, tf, wf, n, nt, B, lo, scale)

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _kernels as _k
 from . import _validate as V
+from ._evaluation import binary_operands
 from ._layout import BLOCK_ELEMS, _logit_rows, _nblocks, _rows_per_block, _threads
 from ._results import TemperatureFit
 
@@ -64,14 +65,9 @@ def binary_moments(logits, targets, *, sample_weight=None, num_threads=None):
     """The sigmoid operands validated once; returns sums(T): the (7,) sums
     of _kernels.binary_temperature_moments: NLL, weight, f1, f2, f1(inf),
     f1(0), f3 (each times the weight sum)."""
-    x = V.float_array(logits, "logits")
-    t = V.bce_target(targets, x.shape)
-    w = V.bce_weight(sample_weight, x.shape, "sample_weight")
+    x, xf, tf, wf = binary_operands(logits, targets, sample_weight)
     n = x.size
     nt = _threads(num_threads, n)
-    xf = V.as_kernel_layout(np.ascontiguousarray(x).reshape(-1), x.dtype)
-    tf = V.as_kernel_layout(np.ascontiguousarray(t).reshape(-1), V.partner_dtype(t.dtype, x.dtype))
-    wf = None if w is None else np.ascontiguousarray(np.broadcast_to(w, x.shape), dtype=np.float64).reshape(-1)
     partial = np.zeros((_nblocks(n, BLOCK_ELEMS), WIDTH))
 
     def sums(T):

@@ -514,6 +514,27 @@ def _finish_bce(total, *, reduction, k, count):
 
 # ------------------------------------------------------------------ evaluation
 
+def _label_operands(x, ax, labels, sample_weight, ignore_index):
+    """The class labels and row weights of class logits x (class axis ax),
+    checked (dtype, shape) and rechunked like x's rows: (y, sw or None,
+    ignore_index)."""
+    idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
+    ii = V.ignore_index(ignore_index)
+    y = _optional_dask(labels, "labels")
+    if y is None:
+        raise TypeError("labels must hold integer class indices, not None")
+    V.class_labels(np.zeros(0, y.dtype), x.shape[ax], ii, name="labels")   # the dtype check
+    if y.shape != idx_shape:
+        raise ValueError(f"labels must have shape {idx_shape} (the logits' shape without axis "
+                         f"{ax}), got {y.shape}")
+    y = y.rechunk(_batch_chunks(x, ax))
+    sw = _optional_dask(sample_weight, "sample_weight")
+    if sw is not None:
+        V.check_sample_weight(sw, idx_shape)
+        sw = sw.rechunk(_batch_chunks(x, ax))
+    return y, sw, ii
+
+
 def _evaluate_block(x, y, sw, *, axis, opts):
     e = _api.evaluate_parts(x, y, axis=axis, sample_weight=sw, **opts)
     parts = _flat_parts(e)
@@ -585,22 +606,9 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     nd = x.ndim
     C = x.shape[ax]
     b_ind = tuple(i for i in range(nd) if i != ax)
-    idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
-    ii = V.ignore_index(ignore_index)
     k = V.log_base(base)
     ks, B, pc = V.eval_options(topk, calibration_bins, per_class, C)
-    y = _optional_dask(labels, "labels")
-    if y is None:
-        raise TypeError("labels must hold integer class indices, not None")
-    V.class_labels(np.zeros(0, y.dtype), x.shape[ax], ii, name="labels")   # the dtype check
-    if y.shape != idx_shape:
-        raise ValueError(f"labels must have shape {idx_shape} (the logits' shape without axis "
-                         f"{ax}), got {y.shape}")
-    y = y.rechunk(_batch_chunks(x, ax))
-    sw = _optional_dask(sample_weight, "sample_weight")
-    if sw is not None:
-        V.check_sample_weight(sw, idx_shape)
-        sw = sw.rechunk(_batch_chunks(x, ax))
+    y, sw, ii = _label_operands(x, ax, labels, sample_weight, ignore_index)
     nk = sum(1 for q in ks if q > 1)
     strategy = _calibration.strategy(calibration_strategy)
     CB = _api.check_classwise_bins(classwise_bins, C)
@@ -769,25 +777,13 @@ def fit_temperature(logits, labels, *, axis=-1, ignore_index=-100, sample_weight
         nd = x.ndim
         ind = tuple(range(nd))
         yind = tuple(i for i in ind if i != ax)
-        idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
-        ii = V.ignore_index(ignore_index)
-        y = _optional_dask(labels, "labels")
-        if y is None:
-            raise TypeError("labels must hold integer class indices, not None")
-        V.class_labels(np.zeros(0, y.dtype), x.shape[ax], ii, name="labels")   # the dtype check
-        if y.shape != idx_shape:
-            raise ValueError(f"labels must have shape {idx_shape} (the logits' shape without axis "
-                             f"{ax}), got {y.shape}")
-        y = y.rechunk(_batch_chunks(x, ax))
-        w = _optional_dask(sample_weight, "sample_weight")
-        if w is not None:
-            V.check_sample_weight(w, idx_shape)
-            w = w.rechunk(_batch_chunks(x, ax))
+        y, w, ii = _label_operands(x, ax, labels, sample_weight, ignore_index)
         opts = dict(axis=ax, ignore_index=ii, num_threads=nt)
 
     def sums(T):
         parts = da.blockwise(_tfit_block, ind + (nd,), x, ind, y, yind, w, yind if w is not None else None,
-                             T=T, binary=binary, opts=opts, new_axes={nd: _temperature.WIDTH}, adjust_chunks={i: 1 for i in ind},
+                             T=T, binary=binary, opts=opts, new_axes={nd: _temperature.WIDTH},
+                             adjust_chunks={i: 1 for i in ind},
                              dtype=np.float64, meta=np.empty((0,) * (nd + 1)))
         return np.asarray(_tree_sum(parts).compute(), np.float64)
     return _temperature.fit(sums, binary=binary, tol=tol, max_iter=max_iter)
