@@ -259,9 +259,8 @@ static void FN(stats_small)(const FX_T *x, ptrdiff_t rows, ptrdiff_t n,
 
 /* a += sum of e_j^2, b += sum of e_j d_j, c[0] += sum of e_j d_j^2 and
  * c[1] += sum of e_j d_j^3 (c not NULL), e_j = exp(x_j - m), d_j = m - x_j,
- * over [j0, j1): runs of 64 summed in the element type (terms e d^k are
- * below 1.2 for k <= 3),
- * folded into double; branch-free so it vectorizes on every path.  d_j is
+ * over [j0, j1): runs of 64 summed in the element type (e d^k is at most
+ * (k/e)^k: below 1.4 for k <= 3), folded into double; branch-free so it vectorizes on every path.  d_j is
  * capped (e_j is 0 long before the cap, and (e d) d multiplies that 0
  * first), so a -inf logit adds 0, not 0 * inf. */
 FX_INLINE void FN(extras_run)(const FX_T *x, ptrdiff_t j0, ptrdiff_t j1, FX_T mt, double *a, double *b, double *c)

@@ -153,7 +153,7 @@ def fit(sums, *, binary, tol, max_iter):
         if g == 0:
             return _result(1.0 / beta, loss_before, f, it)
         if lo < bn < hi:
-            r = abs(step) / abs(prev) if prev else math.inf
+            r = abs(step) / abs(prev) if math.isfinite(prev) and prev != 0 else math.inf   # after a Halley step
             if abs(step) <= tol * beta or (r < 0.1 and r * abs(step) <= tol * beta):
                 # the step is the error of beta to first order, and what
                 # remains after it is below tol: take it, with f along it
