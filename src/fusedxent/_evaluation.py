@@ -409,8 +409,9 @@ class Evaluator:
         if not B:
             return {}
         cw = self._cw
-        if cw is None:                                  # no rows yet
-            cw = np.zeros(3 * (self.n_classes or 0) * B + 1)
+        if cw is None:                                  # no rows yet: the layout of classwise_from_sums
+            C = self.n_classes or 0
+            cw = np.zeros(3 * C * B + C + 1)
         return dict(classwise=cw, classwise_bins=B)
 
 
