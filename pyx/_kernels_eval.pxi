@@ -24,10 +24,8 @@ cdef void eval_rows(const Eval *o, const floating *x, const int64_t *y, const do
                     floating *lse_out, int64_t *amax, double *conf, int64_t *bins, Py_ssize_t n, Work *w,
                     double *part) noexcept nogil:
     cdef Py_ssize_t t0, C = o.C, j, m = 6 + o.nk
-    cdef floating *p = NULL
     if o.cwb > 0:
         m += 3 * C * o.cwb + C + 1
-        p = <floating *>malloc(w.rows * C * sizeof(floating))
     for j in range(m):
         part[j] = 0.0
     t0 = 0
@@ -35,12 +33,10 @@ cdef void eval_rows(const Eval *o, const floating *x, const int64_t *y, const do
         eval_tile(o, x + t0 * C, y + t0, atd(sw, t0), lse_out + t0, amax + t0,
                   conf + t0 if conf != NULL else NULL, bins + t0 if bins != NULL else NULL,
                   min(w.rows, n - t0), w, part)
-        if p != NULL:
-            classwise(o, x + t0 * C, y + t0, atd(sw, t0), min(w.rows, n - t0), w, p, part + 6 + o.nk)
-        elif o.cwb > 0:
-            part[6 + o.nk + 3 * C * o.cwb + C] = -INFINITY   # no scratch: the caller raises MemoryError
+        if o.cwb > 0:      # the probabilities into the Work's tile scratch (evaluate: tile_scratch)
+            classwise(o, x + t0 * C, y + t0, atd(sw, t0), min(w.rows, n - t0), w, <floating *>w.e,
+                      part + 6 + o.nk)
         t0 += w.rows
-    free(p)
 
 
 cdef void classwise(const Eval *o, const floating *x, const int64_t *y, const double *sw, Py_ssize_t n,
@@ -237,7 +233,8 @@ def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), ls
     job.transform(temperature, softcap, 0, -1)
     width = 6 + o.nk + (3 * o.C * o.cwb + o.C + 1 if o.cwb > 0 else 0)
     job.run(eval_blk[float], eval_blk[double], &o, N, rows_per_block,
-            partials(partial, nblocks(N, rows_per_block), width), width, nt, o.C, True)
+            partials(partial, nblocks(N, rows_per_block), width), width, nt, o.C, True, False,
+            o.cwb > 0)                          # tile_scratch: classwise's probabilities
 
 
 # ---------------------------------------------------------------- binary evaluation

@@ -73,8 +73,6 @@ def classwise_from_sums(flat, C, B, total_weight):
     T) every row's totals (classwise in _kernels_eval.pxi) and becomes the
     totals less the other bins."""
     f = np.array(flat, np.float64)
-    if f[-1] == -np.inf:
-        raise MemoryError("fusedxent: no memory for the classwise bins' scratch")
     W, P, F = (f[k * C * B:(k + 1) * C * B].reshape(C, B) for k in range(3))
     W[:, 0] = f[-1] - W[:, 1:].sum(axis=1)
     P[:, 0] = f[3 * C * B:3 * C * B + C] - P[:, 1:].sum(axis=1)
