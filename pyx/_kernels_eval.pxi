@@ -243,38 +243,52 @@ cdef struct BinEval:
     const double *w          # element weights (n) or NULL
     int64_t bins             # calibration bins B (0: none)
     double ulo, uscale       # uscale > 0: bins of the logit, floor((x - ulo) uscale)
+    int64_t rbins            # ROC bins R of the logit (0: none), floor((x - rlo) rscale)
+    double rlo, rscale
 
 cdef void bin_eval_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part,
                        const floating *t) noexcept nogil:
     cdef const BinEval *o = <const BinEval *>c
     cdef const double *wt = o.w + r0 if o.w != NULL else NULL
+    cdef double *rh = part + 4 + 3 * o.bins
     if floating is float:
-        fx_F.bce_eval(<const float *>p[0], <const float *>p[1], n, wt, part, o.bins, o.ulo, o.uscale, part + 4)
+        fx_F.bce_eval(<const float *>p[0], <const float *>p[1], n, wt, part, o.bins, o.ulo, o.uscale, part + 4,
+                      o.rbins, o.rlo, o.rscale, rh)
     else:
-        fx_D.bce_eval(<const double *>p[0], <const double *>p[1], n, wt, part, o.bins, o.ulo, o.uscale, part + 4)
+        fx_D.bce_eval(<const double *>p[0], <const double *>p[1], n, wt, part, o.bins, o.ulo, o.uscale, part + 4,
+                      o.rbins, o.rlo, o.rscale, rh)
 
 
 def evaluate_binary(x, t, *, weight=None, int64_t bins=0, partial, Py_ssize_t block, int nt,
-                    double logit_lo=0.0, double logit_scale=0.0):
+                    double logit_lo=0.0, double logit_scale=0.0, int64_t roc_bins=0, double roc_lo=0.0,
+                    double roc_scale=1.0):
     """evaluate_binary over n flat elements: partial[b] = block b's
-    (weighted loss, weighted hits, weighted Brier, weight) and, with bins
-    B > 0, its histogram (3 x B: weight, weighted sigmoid(x), weighted
+    (weighted loss, weighted hits, weighted Brier, weight), then with bins
+    B > 0 its histogram (3 x B: weight, weighted sigmoid(x), weighted
     target per bin): bins of p, or with logit_scale > 0 of the logit,
-    floor((x - logit_lo) logit_scale) clamped to [0, B)."""
+    floor((x - logit_lo) logit_scale) clamped to [0, B); then with
+    roc_bins R > 0 a second one (3 x R) of the logit, floor((x - roc_lo)
+    roc_scale) clamped to [0, R)."""
     cdef _Job job = _Job()
     cdef BinEval o
-    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t n = x.shape[0], width
     o.w = <const double *>addr(weight, n, "weight") if weight is not None else NULL
     o.bins = bins if bins > 0 else 0
     o.ulo = logit_lo
     o.uscale = logit_scale
+    o.rbins = roc_bins if roc_bins > 0 else 0
+    o.rlo = roc_lo
+    o.rscale = roc_scale
+    if o.rbins > 0 and not roc_scale > 0:
+        raise ValueError("fusedxent kernel: roc_scale must be > 0")
     if weight is not None and weight.dtype.char != "d":
         raise TypeError("fusedxent kernel: weight must be float64")
     job.add(x, n, 1, "x")
     job.add(t, n, 1, "t")
     job.keep.append(weight)
+    width = 4 + 3 * o.bins + 3 * o.rbins
     job.run(bin_eval_blk[float], bin_eval_blk[double], &o, n, block,
-            partials(partial, nblocks(n, block), 4 + 3 * o.bins), 4 + 3 * o.bins, nt, 0)
+            partials(partial, nblocks(n, block), width), width, nt, 0)
 
 
 # ---------------------------------------------------------------- temperature fit

@@ -180,74 +180,87 @@ FX_INLINE void FN(bce_eval_run)(const FX_T *x, const FX_T *t, ptrdiff_t n, const
 #endif
 #undef FX_EVB_BODY
 
-static void FN(bce_eval)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double *w, double *sums,
-                         int64_t B, double ulo, double uscale, double *hist)
+/* One run's histogram (bce_eval): the bin indices vectorized (-1 for
+ * NaN), then the scatter, alternating between the copies h0 and h1 (two
+ * on the stack up to FX_EVB_NB bins, so that neighbours in one bin do not
+ * wait on each other's store; else both the caller's). */
+FX_INLINE void FN(bce_eval_hist)(const FX_T *x, const FX_T *p, const FX_T *tj, const double *wj, ptrdiff_t m,
+                                 int64_t B, double ulo, double uscale, double *h0, double *h1, int32_t *bi)
 {
-    /* the bin indices of a run vectorized (-1 for NaN), then the scatter;
-     * up to FX_EVB_NB bins it alternates between two copies of the
-     * histogram on the stack, so that neighbours in one bin do not wait on
-     * each other's store */
-    FX_T p[FX_EVB];
-    int32_t bi[FX_EVB];
-    double loc[2 * 3 * FX_EVB_NB];
-    const int local = B <= FX_EVB_NB;
-    const FX_T fb = (FX_T)B;
-    const int by_logit = uscale > 0;
     const int32_t last = (int32_t)(B - 1);
-    double *h0 = local ? loc : hist, *h1 = local ? loc + 3 * B : hist;
-    sums[0] = sums[1] = sums[2] = sums[3] = 0.0;
-    if (B > 0 && local)
-        for (int i = 0; i < 6 * B; i++) loc[i] = 0.0;
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += FX_EVB) {
-        const ptrdiff_t m = n - j0 < FX_EVB ? n - j0 : FX_EVB;
-        FN(bce_eval_run)(x + j0, t + j0, m, w ? w + j0 : NULL, sums, p);
-        if (B <= 0)
-            continue;
-        if (by_logit) {
-            const FX_T lo = (FX_T)ulo, sc = (FX_T)uscale, fl = (FX_T)last;
+    if (uscale > 0) {
+        const FX_T lo = (FX_T)ulo, sc = (FX_T)uscale, fl = (FX_T)last;
 #pragma omp simd
-            for (ptrdiff_t j = 0; j < m; j++) {
-                const FX_T q = (x[j0 + j] - lo) * sc;
-                /* clamped to [0, last] before the conversion (NaN and +inf
-                 * to last), then NaN marked -1 */
-                const int32_t b = (int32_t)(q < fl ? (q > 0 ? q : (FX_T)0) : fl);
-                bi[j] = q == q ? b : -1;
-            }
-        } else {
+        for (ptrdiff_t j = 0; j < m; j++) {
+            const FX_T q = (x[j] - lo) * sc;
+            /* clamped to [0, last] before the conversion (NaN and +inf
+             * to last), then NaN marked -1 */
+            const int32_t b = (int32_t)(q < fl ? (q > 0 ? q : (FX_T)0) : fl);
+            bi[j] = q == q ? b : -1;
+        }
+    } else {
+        const FX_T fb = (FX_T)B;
 #pragma omp simd
-            for (ptrdiff_t j = 0; j < m; j++) {
-                const FX_T q = p[j] >= 0 ? p[j] * fb : (FX_T)-1;     /* NaN: -1 */
-                const int32_t b = (int32_t)q;
-                bi[j] = q < 0 ? -1 : (b < last ? b : last);
-            }
+        for (ptrdiff_t j = 0; j < m; j++) {
+            const FX_T q = p[j] >= 0 ? p[j] * fb : (FX_T)-1;     /* NaN: -1 */
+            const int32_t b = (int32_t)q;
+            bi[j] = q < 0 ? -1 : (b < last ? b : last);
         }
-        const FX_T *tj = t + j0;
-        const double *wj = w ? w + j0 : NULL;
-        ptrdiff_t j = 0;
-        for (; j + 1 < m; j += 2) {
-            const int32_t b0 = bi[j], b1 = bi[j + 1];
-            const double w0 = wj ? wj[j] : 1.0, w1 = wj ? wj[j + 1] : 1.0;
-            if (b0 >= 0) {
-                h0[b0] += w0;
-                h0[B + b0] += w0 * (double)p[j];
-                h0[2 * B + b0] += w0 * (double)tj[j];
-            }
-            if (b1 >= 0) {
-                h1[b1] += w1;
-                h1[B + b1] += w1 * (double)p[j + 1];
-                h1[2 * B + b1] += w1 * (double)tj[j + 1];
-            }
-        }
-        if (j < m && bi[j] >= 0) {
-            const int32_t b0 = bi[j];
-            const double w0 = wj ? wj[j] : 1.0;
+    }
+    ptrdiff_t j = 0;
+    for (; j + 1 < m; j += 2) {
+        const int32_t b0 = bi[j], b1 = bi[j + 1];
+        const double w0 = wj ? wj[j] : 1.0, w1 = wj ? wj[j + 1] : 1.0;
+        if (b0 >= 0) {
             h0[b0] += w0;
             h0[B + b0] += w0 * (double)p[j];
             h0[2 * B + b0] += w0 * (double)tj[j];
         }
+        if (b1 >= 0) {
+            h1[b1] += w1;
+            h1[B + b1] += w1 * (double)p[j + 1];
+            h1[2 * B + b1] += w1 * (double)tj[j + 1];
+        }
+    }
+    if (j < m && bi[j] >= 0) {
+        const int32_t b0 = bi[j];
+        const double w0 = wj ? wj[j] : 1.0;
+        h0[b0] += w0;
+        h0[B + b0] += w0 * (double)p[j];
+        h0[2 * B + b0] += w0 * (double)tj[j];
+    }
+}
+
+/* hist (B > 0) and rhist (R > 0: a second histogram, the ROC's bins of
+ * the logit, in the same pass) as described above. */
+static void FN(bce_eval)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double *w, double *sums,
+                         int64_t B, double ulo, double uscale, double *hist,
+                         int64_t R, double rlo, double rscale, double *rhist)
+{
+    FX_T p[FX_EVB];
+    int32_t bi[FX_EVB];
+    double loc[2 * 3 * FX_EVB_NB], rloc[2 * 3 * FX_EVB_NB];
+    const int local = B <= FX_EVB_NB, rlocal = R <= FX_EVB_NB;
+    double *h0 = local ? loc : hist, *h1 = local ? loc + 3 * B : hist;
+    double *r0 = rlocal ? rloc : rhist, *r1 = rlocal ? rloc + 3 * R : rhist;
+    sums[0] = sums[1] = sums[2] = sums[3] = 0.0;
+    if (B > 0 && local)
+        for (int i = 0; i < 6 * B; i++) loc[i] = 0.0;
+    if (R > 0 && rlocal)
+        for (int i = 0; i < 6 * R; i++) rloc[i] = 0.0;
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += FX_EVB) {
+        const ptrdiff_t m = n - j0 < FX_EVB ? n - j0 : FX_EVB;
+        const double *wj = w ? w + j0 : NULL;
+        FN(bce_eval_run)(x + j0, t + j0, m, wj, sums, p);
+        if (B > 0)
+            FN(bce_eval_hist)(x + j0, p, t + j0, wj, m, B, ulo, uscale, h0, h1, bi);
+        if (R > 0)
+            FN(bce_eval_hist)(x + j0, p, t + j0, wj, m, R, rlo, rscale, r0, r1, bi);
     }
     if (B > 0 && local)
         for (int i = 0; i < 3 * B; i++) hist[i] += loc[i] + loc[3 * B + i];
+    if (R > 0 && rlocal)
+        for (int i = 0; i < 3 * R; i++) rhist[i] += rloc[i] + rloc[3 * R + i];
 }
 #undef FX_EVB
 #undef FX_EVB_NB

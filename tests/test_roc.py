@@ -62,6 +62,26 @@ def test_confident_scores_stay_apart(rng):
     assert abs(roc.auroc - metrics.roc_auc_score(t, x)) <= 1e-3
 
 
+@pytest.mark.parametrize("cal", [(10, "uniform"), (200, "uniform"), (15, "quantile")])
+@pytest.mark.parametrize("R", [32, 4096])                    # on the stack / in the caller's histogram
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_calibration_and_roc_in_one_pass_equal_each_alone(isa, rng, cal, R, dt):
+    x, t = _scores(rng, 50001, 4.0)
+    x = x.astype(dt)
+    x[7] = np.nan
+    w = rng.random(x.size)
+    B, strategy = cal
+    both = fx.evaluate_binary(x, t, sample_weight=w, calibration_bins=B, calibration_strategy=strategy, roc_bins=R)
+    roc = fx.evaluate_binary(x, t, sample_weight=w, roc_bins=R).roc
+    calib = fx.evaluate_binary(x, t, sample_weight=w, calibration_bins=B, calibration_strategy=strategy)
+    np.testing.assert_allclose(both.roc.positive, roc.positive, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(both.roc.negative, roc.negative, rtol=1e-12, atol=1e-9)
+    for f in ("edges", "weight", "confidence_sum", "correct_sum"):
+        np.testing.assert_allclose(getattr(both.calibration, f), getattr(calib.calibration, f), rtol=1e-12,
+                                   atol=1e-12, err_msg=f)
+    np.testing.assert_allclose(both[:4], calib[:4], rtol=1e-12)     # loss (NaN: the NaN logit), accuracy, count, Brier
+
+
 def test_stream_merge_dask_and_errors(rng):
     x, t = _scores(rng, 20000, 3.0)
     opts = dict(roc_bins=1000, calibration_bins=10)

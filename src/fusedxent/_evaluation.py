@@ -431,42 +431,38 @@ def binary_operands(logits, targets, sample_weight):
     return x, xf, tf, wf
 
 
-def _binary_pass(xf, tf, wf, n, nt, B, lo, scale):
-    """One kernel pass: the summed partials (4 sums, then 3 x B bins)."""
-    # blocks of at least 64 B elements: the per-block histograms stay
-    # under 3/8 byte per element whatever B is (the size depends on the
-    # shape and B only, so the sums stay independent of the thread count)
-    block = max(BLOCK_ELEMS, 64 * (B or 0))
-    width = 4 + 3 * (B or 0)
+def _binary_pass(xf, tf, wf, n, nt, B, lo, scale, R):
+    """One kernel pass: the summed partials (4 sums, then 3 x B calibration
+    bins, then 3 x R ROC bins of the logit)."""
+    # blocks of at least 64 (B + R) elements: the per-block histograms
+    # stay under 3/8 byte per element whatever B and R are (the size
+    # depends on the shape, B and R only, so the sums stay independent of
+    # the thread count)
+    block = max(BLOCK_ELEMS, 64 * (B + R))
+    width = 4 + 3 * (B + R)
     partial = np.zeros((_nblocks(n, block), width))
-    _k.evaluate_binary(xf, tf, weight=wf, bins=B or 0, partial=partial, block=block, nt=nt, logit_lo=lo,
-                       logit_scale=scale)
+    _k.evaluate_binary(xf, tf, weight=wf, bins=B, partial=partial, block=block, nt=nt, logit_lo=lo,
+                       logit_scale=scale, roc_bins=R, roc_lo=-CAL.LOGIT_SPAN, roc_scale=R / (2.0 * CAL.LOGIT_SPAN))
     return partial.sum(axis=0) if len(partial) else np.zeros(width)
 
 
 def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bins=None, num_threads=None,
                           calibration_strategy="uniform", roc_bins=None):
-    """One validated kernel pass of `evaluate_binary` (two with both
-    calibration bins and ROC bins: each its own histogram)."""
+    """One validated kernel pass of `evaluate_binary` (calibration and ROC
+    bins: each its own histogram, in the same pass)."""
     x, xf, tf, wf = binary_operands(logits, targets, sample_weight)
     _, B, _ = V.eval_options((1,), calibration_bins, False)
-    R = CAL.roc_bins(roc_bins)
+    R = CAL.roc_bins(roc_bins) or 0
     quantile = CAL.strategy(calibration_strategy) == "quantile" and bool(B)
-    B = CAL.FINE_BINS if quantile else B          # quantile: the fine histogram of the logit
+    B = (CAL.FINE_BINS if quantile else B) or 0   # quantile: the fine histogram of the logit
     lo, scale = CAL.logit_args() if quantile else (0.0, 0.0)
     n = x.size
-    nt = _threads(num_threads, n)
-    roc_args = (R, -CAL.LOGIT_SPAN, R / (2.0 * CAL.LOGIT_SPAN)) if R else None
-    if B or not R:
-        tot = _binary_pass(xf, tf, wf, n, nt, B, lo, scale)
-        rtot = _binary_pass(xf, tf, wf, n, nt, *roc_args) if R else None
-    else:                                         # the ROC histogram in the one pass
-        tot = rtot = _binary_pass(xf, tf, wf, n, nt, *roc_args)
+    tot = _binary_pass(xf, tf, wf, n, _threads(num_threads, n), B, lo, scale, R)
     sums = np.array([tot[0], tot[3], tot[1], n, tot[2]])   # loss, weight, hits, count, Brier
-    calib = tot[4:].reshape(3, B) if B else None
+    calib = tot[4:4 + 3 * B].reshape(3, B) if B else None
     roc = None
     if R:
-        h = rtot[4:].reshape(3, R)
+        h = tot[4 + 3 * B:].reshape(3, R)
         roc = np.stack([h[2], h[0] - h[2]])       # sum w t, sum w (1 - t)
     return BinaryParts(sums, calib, roc)
 
