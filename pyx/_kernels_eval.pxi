@@ -311,12 +311,14 @@ cdef void tfit_tile(const TFit *o, const floating *z, const int64_t *y, const do
                                                        (d^3 NLL / d beta^3 = K / beta^3)
     with beta = 1 / T (K: Halley's step in the fit).  m - z_y is the limit slope: d NLL / d beta -> it
     (over beta) as beta -> infinity, 0 only where the label is a maximum.
-    A row with a NaN or an infinite logit makes the sums NaN."""
+    A row with a NaN or an infinite logit makes the sums NaN.  part[7]
+    counts the labels outside [0, C) and not ignore_index, rows left out
+    (the caller names an offender: the labels need no pass of their own)."""
     cdef Py_ssize_t C = o.C, i
     cdef int64_t yi, ii = o.ignore_index
     cdef double si, S, d, mu, m2, v
     cdef double nll = part[0], wsum = part[1], dsum = part[2], vsum = part[3], msum = part[4], cnt = part[5]
-    cdef double ksum = part[6]
+    cdef double ksum = part[6], bad = part[7]
     cdef const double *ms = w.st.m
     cdef const double *ls = w.st.l
     cdef const double *ss = w.st.s
@@ -329,10 +331,13 @@ cdef void tfit_tile(const TFit *o, const floating *z, const int64_t *y, const do
     w.st.s2 = NULL
     w.st.sxx = w.d1
     w.st.sx3 = w.d2
-    stats_op(z, n, C, &w.st)
+    stats_op(z, n, C, &w.st)       # with rank NULL the labels are not read: any value is safe
     for i in range(n):
         yi = y[i]
         if yi == ii:
+            continue
+        if yi < 0 or yi >= C:
+            bad += 1.0
             continue
         si = sw[i] if sw != NULL else 1.0
         S = 1.0 + ss[i]
@@ -354,6 +359,7 @@ cdef void tfit_tile(const TFit *o, const floating *z, const int64_t *y, const do
     part[4] = msum
     part[5] = cnt
     part[6] = ksum
+    part[7] = bad
 
 
 # streams: 0 logits, 1 labels, 2 sample weights
@@ -372,8 +378,9 @@ cdef void tfit_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w
 def temperature_moments(x, labels, *, sample_weight=None, int64_t ignore_index, double temperature,
                         partial, Py_ssize_t rows_per_block, int nt):
     """The softmax NLL of z = x / temperature over the rows of x (N, C)
-    with its derivatives in beta = 1 / temperature: partial (nblocks x 7)
-    receives each block's sums (see tfit_tile)."""
+    with its derivatives in beta = 1 / temperature: partial (nblocks x 8)
+    receives each block's sums and its count of bad labels (see
+    tfit_tile)."""
     cdef _Job job = _Job()
     cdef TFit o
     cdef Py_ssize_t N = x.shape[0]
@@ -384,7 +391,7 @@ def temperature_moments(x, labels, *, sample_weight=None, int64_t ignore_index, 
     job.add(sample_weight, N, 1, "sample_weight", False, False)
     job.transform(temperature, 0.0, 0, -1)
     job.run(tfit_blk[float], tfit_blk[double], &o, N, rows_per_block,
-            partials(partial, nblocks(N, rows_per_block), 7), 7, nt, o.C, True)
+            partials(partial, nblocks(N, rows_per_block), 8), 8, nt, o.C, True)
 
 
 cdef struct BinTFit:

@@ -50,10 +50,25 @@ def test_moments_match_explicit_sums(isa, rng, C, dt):
     y[7] = -100
     sw = rng.random(N)
     T = 0.7
-    part = np.zeros((3, 7))
+    part = np.zeros((3, 8))
     _kernels.temperature_moments(x, y, sample_weight=sw, ignore_index=-100, temperature=T, partial=part,
                                  rows_per_block=128, nt=2)
     s = part.sum(axis=0)
+    assert s[7] == 0                                         # no bad labels
+    bad = y.copy()
+    bad[[3, 200, N - 1]] = [-1, C, C + 70000]                # rows left out and counted, never read
+    pb = np.zeros((3, 8))
+    _kernels.temperature_moments(x, bad, sample_weight=sw, ignore_index=-100, temperature=T, partial=pb,
+                                 rows_per_block=128, nt=2)
+    sb = pb.sum(axis=0)
+    assert sb[7] == 3
+    y[[3, 200, N - 1]] = -100                                # the same rows ignored: the same sums
+    part[:] = 0
+    _kernels.temperature_moments(x, y, sample_weight=sw, ignore_index=-100, temperature=T, partial=part,
+                                 rows_per_block=128, nt=2)
+    s = part.sum(axis=0)
+    np.testing.assert_array_equal(sb[:7], s[:7])
+    s = s[:7]
     keep = y != -100
     z, yy, w = x[keep].astype(np.float64) / T, y[keep], sw[keep]
     m = z.max(axis=1)
@@ -169,8 +184,11 @@ def test_bad_input(rng):
         fx.fit_temperature(x, y, max_iter=0)
     with pytest.raises(ValueError, match="ignore_index"):
         fx.fit_temperature(x[:, 0], (y > 1).astype(float), binary=True, ignore_index=3)
-    with pytest.raises(ValueError):
-        fx.fit_temperature(x, y + 10)                        # labels out of range
+    for bad, v in ((12, 12), (-3, -3)):                     # labels out of range, named
+        yb = y.copy()
+        yb[17] = bad
+        with pytest.raises(ValueError, match=f"labels value {v} at index 17 is out of range"):
+            fx.fit_temperature(x, yb)
     with pytest.warns(RuntimeWarning, match="did not converge"):
         r = fx.fit_temperature(x * 5, y, max_iter=1)
     assert r.iterations == 1

@@ -31,7 +31,7 @@ from ._results import TemperatureFit
 
 #: beta below this (T above 1e12) with the NLL still falling: no finite minimiser
 _BETA_FLOOR = 1e-12
-#: the partial sums of one pass (both kernels)
+#: the sums of one pass (both kernels; the class kernel's blocks also count bad labels)
 WIDTH = 7
 
 
@@ -47,17 +47,20 @@ def class_moments(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=N
     if yl.dtype.kind in "iu" and yl.shape != idx_shape:
         raise ValueError(f"labels must have shape {idx_shape} (the logits' shape without axis {ax}), "
                          f"got {yl.shape}")
-    y = V.class_labels(yl, C, ii, name="labels")
+    y = V.class_labels(yl, C, ii, name="labels", check=False)   # the range: by the kernel, every pass
     sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
     nt = _threads(num_threads, N * C)
     rpb = _rows_per_block(C)
-    partial = np.zeros((_nblocks(N, rpb), WIDTH))
+    partial = np.zeros((_nblocks(N, rpb), WIDTH + 1))
 
     def sums(T):
         partial[:] = 0.0
         _k.temperature_moments(x2, y, sample_weight=sw, ignore_index=ii, temperature=T, partial=partial,
                                rows_per_block=rpb, nt=nt)
-        return partial.sum(axis=0) if len(partial) else np.zeros(WIDTH)
+        tot = partial.sum(axis=0) if len(partial) else np.zeros(WIDTH + 1)
+        if tot[WIDTH] > 0:
+            V.class_labels(yl, C, ii, name="labels")   # raises, naming the first bad label
+        return tot[:WIDTH]
     return sums
 
 
@@ -260,10 +263,10 @@ def _file_sums(x, y, w, *, binary, batch_rows, progress, options):
                     f = binary_moments(x[r0:r1], y[r0:r1], sample_weight=wb, num_threads=options["num_threads"])
                 else:
                     f = class_moments(x[r0:r1], y[r0:r1], sample_weight=wb, **options)
+                total += f(T)
             except ValueError as e:          # a bad label: say where in the file it is
                 raise ValueError(f"in rows {r0}..{r1 - 1} of the file (indices below count from row {r0}): "
                                  f"{e}") from None
-            total += f(T)
             if tick:
                 tick()
         return total
