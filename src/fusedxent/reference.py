@@ -13,7 +13,9 @@ import math
 import numpy as np
 
 from . import _validate as V
+from ._calibration import LOGIT_SPAN as _LOGIT_SPAN
 from ._calibration import roc_bins as _roc_bins
+from ._calibration import roc_edges as _roc_edges
 from ._calibration import strategy as _calibration_strategy
 from ._options import LogitTransform, xent_options
 from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads,  # noqa: F401
@@ -470,12 +472,12 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
     cal = _calibration(p.reshape(-1), t.reshape(-1), w.reshape(-1), B, wsum, calibration_strategy) if B else None
     roc = None
     if roc_bins is not None:
-        # R equal-width bins of the logit on [-36, 36], the outer bins open
+        # R equal-width bins of the logit on [-LOGIT_SPAN, LOGIT_SPAN], the outer bins open
         R = _roc_bins(roc_bins)
         vf, tf_, wf = v.reshape(-1), t.reshape(-1), w.reshape(-1)
         ok = ~np.isnan(vf)
-        b = np.clip(np.floor((vf[ok] + 36.0) * (R / 72.0)), 0, R - 1).astype(np.int64)
-        roc = ROC(np.linspace(-36.0, 36.0, R + 1), np.bincount(b, (wf * tf_)[ok], R),
+        b = np.clip(np.floor((vf[ok] + _LOGIT_SPAN) * (R / (2.0 * _LOGIT_SPAN))), 0, R - 1).astype(np.int64)
+        roc = ROC(_roc_edges(R), np.bincount(b, (wf * tf_)[ok], R),
                   np.bincount(b, (wf * (1 - tf_))[ok], R))
     return BinaryEvaluation(mean(loss) * k, mean(w * hit), int(x.size), mean(w * (p - t) ** 2), cal,
                             math.e if base is None else float(base), roc)
