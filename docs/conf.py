@@ -38,7 +38,7 @@ numpydoc_xref_param_type = False
 # every public docstring must keep these sections (tests/test_typing.py checks them too)
 numpydoc_validation_checks = {"PR01", "PR02", "RT01"}
 numpydoc_validation_exclude = {r"\.__", r"\._", r"Evaluation$", r"Calibration$", r"PerClass$",
-                               r"BinaryEvaluation$", r"LinearGrads$", r"RowStats$", r"TemperatureFit$", r"ROC$", r"Classwise$", r"\.(thresholds|tpr|fpr|auroc|average_precision|class_ece)$", r"\.(count|index)$",
+                               r"BinaryEvaluation$", r"LinearGrads$", r"RowStats$", r"TemperatureFit$", r"ROC$", r"OneVsRest$", r"Classwise$", r"\.(thresholds|tpr|fpr|auroc|average_precision|class_ece|class_auroc)$", r"\.(count|index)$",
                                r"\.(ece|mce|confidence|accuracy|recall|precision|f1|macro_f1|"
                                r"balanced_accuracy|perplexity)$"}
 intersphinx_mapping = {}              # no network at build time

@@ -31,15 +31,15 @@
 
 cimport numpy as cnp
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport malloc, free
-from libc.math cimport isnan, exp, expm1, log, log1p, fabs, pow, INFINITY, NAN
+from libc.stdlib cimport malloc, calloc, free
+from libc.math cimport isnan, exp, expm1, log, log1p, fabs, pow, tanh, INFINITY, NAN
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint16_t, uintptr_t
 
 from cpython.pycapsule cimport PyCapsule_New
 from fx_types cimport fx_stats, fx_bce_seg, fx_xent, fx_focal
 from fx_ops cimport fx_ops_f, fx_ops_d, fx_ops_h
-from fx_dispatch cimport (fx_F, fx_D, fx_H, FX_GROUP, FX_SMALL_C, fx_isa_current, fx_isa_names, FX_ISA_COUNT,
+from fx_dispatch cimport (fx_F, fx_D, fx_H, FX_PREFETCH, FX_GROUP, FX_SMALL_C, fx_isa_current, fx_isa_names, FX_ISA_COUNT,
                           fx_isa_supported, fx_select_isa, fx_max_threads, fx_have_openmp, fx_simde)
 
 cnp.import_array()

@@ -18,11 +18,13 @@ cdef struct Eval:
     int64_t bins             # calibration bins B (with bin_out)
     double ulo, uscale       # uscale > 0: bins of the confidence's logit -log(s), floor((-log(s) - ulo) uscale)
     int64_t cwb              # classwise bins (0: none): their sums follow the 6 + nk in part (classwise)
+    double *lse64            # or NULL: per-row lse and s (the sum without the maximum's term) in double,
+    double *s64              #   the one-vs-rest histogram's row statistics (ovr_histogram)
 
 
 cdef void eval_rows(const Eval *o, const floating *x, const int64_t *y, const double *sw,
                     floating *lse_out, int64_t *amax, double *conf, int64_t *bins, Py_ssize_t n, Work *w,
-                    double *part) noexcept nogil:
+                    double *part, double *l64, double *s64) noexcept nogil:
     cdef Py_ssize_t t0, C = o.C, j, m = 6 + o.nk
     if o.cwb > 0:
         m += 3 * C * o.cwb + C + 1
@@ -33,6 +35,10 @@ cdef void eval_rows(const Eval *o, const floating *x, const int64_t *y, const do
         eval_tile(o, x + t0 * C, y + t0, atd(sw, t0), lse_out + t0, amax + t0,
                   conf + t0 if conf != NULL else NULL, bins + t0 if bins != NULL else NULL,
                   min(w.rows, n - t0), w, part)
+        if l64 != NULL:
+            for j in range(min(w.rows, n - t0)):
+                l64[t0 + j] = w.st.m[j] + w.st.l[j]     # NaN or inf for rows without a finite lse
+                s64[t0 + j] = w.st.s[j]
         if o.cwb > 0:      # the probabilities into the Work's tile scratch (evaluate: tile_scratch)
             classwise(o, x + t0 * C, y + t0, atd(sw, t0), min(w.rows, n - t0), w, <floating *>w.e,
                       part + 6 + o.nk)
@@ -184,21 +190,25 @@ cdef void eval_tile(const Eval *o, const floating *x, const int64_t *y, const do
 # streams: 0 logits, 1 labels, 2 sample weights, 3 lse, 4 argmax, 5 confidence, 6 bin
 cdef void eval_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w, double *part,
                    const floating *t) noexcept nogil:
-    eval_rows(<const Eval *>c, <const floating *>p[0], <const int64_t *>p[1], <const double *>p[2],
-              <floating *>p[3], <int64_t *>p[4], <double *>p[5], <int64_t *>p[6], n, w, part)
+    cdef const Eval *o = <const Eval *>c
+    eval_rows(o, <const floating *>p[0], <const int64_t *>p[1], <const double *>p[2],
+              <floating *>p[3], <int64_t *>p[4], <double *>p[5], <int64_t *>p[6], n, w, part,
+              o.lse64 + r0 if o.lse64 != NULL else NULL, o.s64 + r0 if o.s64 != NULL else NULL)
 
 
 def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), lse_out, argmax_out,
              confidence_out=None, bin_out=None, int64_t bins=0, partial, Py_ssize_t rows_per_block, int nt,
              double temperature=1.0, double softcap=0.0, double logit_lo=0.0, double logit_scale=0.0,
-             int64_t classwise_bins=0):
+             int64_t classwise_bins=0, lse64_out=None, s64_out=None):
     """The evaluation pass over the rows of x (N, C): per-row lse, argmax
     and (optionally, together) confidence 1/(1+s) and its bin of `bins`
     (equal-width bins of c, or with logit_scale > 0 of its logit -log(s),
     floor((-log(s) - logit_lo) logit_scale) clamped to [0, bins));
     partial (nblocks x (6 + len(topk)), + 3 C classwise_bins + C + 1 with
     classwise bins) receives each block's sums (see eval_tile,
-    classwise).  topk: the k > 1.  Every output is that of the transformed
+    classwise).  topk: the k > 1.  lse64_out, s64_out (float64, together
+    or not at all): the per-row lse in double and s, the sum of exp(z_j - m)
+    without the maximum's term.  Every output is that of the transformed
     logits (temperature, softcap: _Job.transform)."""
     cdef _Job job = _Job()
     cdef Eval o
@@ -223,6 +233,16 @@ def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), ls
         raise ValueError("fusedxent kernel: classwise bins need at most 4096 classes")
     o.ulo = logit_lo
     o.uscale = logit_scale
+    o.lse64 = o.s64 = NULL
+    if (lse64_out is None) != (s64_out is None):
+        raise ValueError("fusedxent kernel: lse64_out and s64_out go together")
+    if lse64_out is not None:
+        if lse64_out.dtype.char != "d" or s64_out.dtype.char != "d":
+            raise TypeError("fusedxent kernel: lse64_out and s64_out must be float64")
+        o.lse64 = <double *>addr(lse64_out, N, "lse64_out", True)
+        o.s64 = <double *>addr(s64_out, N, "s64_out", True)
+        job.keep.append(lse64_out)
+        job.keep.append(s64_out)
     job.add(x, N, o.C, "x")
     job.add(labels, N, 1, "labels", False, False)
     job.add(sample_weight, N, 1, "sample_weight", False, False)
@@ -235,6 +255,131 @@ def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), ls
     job.run(eval_blk[float], eval_blk[double], &o, N, rows_per_block,
             partials(partial, nblocks(N, rows_per_block), width), width, nt, o.C, True, False,
             o.cwb > 0)                          # tile_scratch: classwise's probabilities
+
+
+# ---------------------------------------------------------------- one-vs-rest ROC histograms
+
+cdef enum:
+    OVR_CLASSES = 16      # classes per task: 16 float32 logits a row is one cache line, and their
+                          # histograms (16 R doubles, R <= 4096) stay in L2 while the rows stream by
+    OVR_AHEAD = 16        # rows prefetched ahead (32: no better)
+
+
+cdef int ovr_classes(const floating *x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t j0, Py_ssize_t j1,
+                     const int64_t *y, const double *sw, const double *L, const double *gk,
+                     const int64_t *k, double *pos, double *neg, Py_ssize_t R, double lo, double scale,
+                     double s, double cap) noexcept nogil:
+    """Classes [j0, j1) of every row, in row order: the score g of z_j
+    (z = s x, or cap tanh(s x / cap) with cap > 0) is z_j - L_i = log p_j,
+    the argmax's is gk_i; it goes to bin floor((g - lo) scale) clamped to
+    [0, R) of pos (the row's label) or neg (the other classes), with the
+    row's weight.  Rows with a NaN L are skipped.  The bins are filled in
+    scratch laid out bin-major (R x OVR_CLASSES: a row's classes land in
+    nearby lines; class-major they would be R doubles apart, in one L1
+    set), then added to pos and neg.  Returns -1 without scratch."""
+    cdef Py_ssize_t i, j, jl, nj = j1 - j0, b
+    cdef double Li, wi, g, z, t, top = <double>(R - 1)
+    cdef int64_t yi, ki
+    cdef const floating *xr
+    cdef double *tn = <double *>calloc(2 * R * OVR_CLASSES, sizeof(double))
+    cdef double *tp
+    if tn == NULL:
+        return -1
+    tp = tn + R * OVR_CLASSES
+    for i in range(N):
+        Li = L[i]
+        if Li != Li:
+            continue
+        xr = x + i * C + j0
+        # the rows are C apart, each in its own page: no hardware prefetcher
+        # follows, so a few rows ahead are asked for (both lines the 16
+        # classes may straddle)
+        FX_PREFETCH(xr + OVR_AHEAD * C, 0)
+        FX_PREFETCH(xr + OVR_AHEAD * C + OVR_CLASSES - 1, 0)
+        wi = sw[i] if sw != NULL else 1.0
+        yi = y[i] - j0
+        ki = k[i] - j0
+        for jl in range(nj):
+            z = <double>xr[jl] * s
+            if cap > 0:
+                z = cap * tanh(z / cap)
+            g = gk[i] if jl == ki else z - Li
+            t = (g - lo) * scale
+            if t >= top:
+                b = R - 1
+            elif t > 0:
+                b = <Py_ssize_t>t
+            else:
+                b = 0
+            if jl == yi:
+                tp[b * OVR_CLASSES + jl] += wi
+            else:
+                tn[b * OVR_CLASSES + jl] += wi
+    for jl in range(nj):
+        j = j0 + jl
+        for b in range(R):
+            pos[j * R + b] += tp[b * OVR_CLASSES + jl]
+            neg[j * R + b] += tn[b * OVR_CLASSES + jl]
+    free(tn)
+    return 0
+
+
+def ovr_histogram(x, const int64_t[::1] labels, *, const double[::1] sample_weight=None,
+                  const double[::1] row_lse, const double[::1] argmax_score, const int64_t[::1] argmax,
+                  double[:, :, ::1] out, double lo, double scale, double temperature=1.0, double softcap=0.0,
+                  int nt=1):
+    """One-vs-rest histograms of evaluate(roc_bins=R) over x (N, C),
+    float32 or float64: out[0] (C x R) += the weight of every row in its
+    label's class at its score's bin, out[1] += that of every other class
+    (see ovr_classes).  row_lse: the rows' lse of z in double, NaN for the
+    rows to skip (ignored, no finite lse); argmax_score: the score of each
+    row's argmax class (the caller forms it from s, where z_k - lse loses
+    1 - p_k).  Parallel over groups of OVR_CLASSES classes, each class's
+    bins added in row order: the sums do not depend on the thread count."""
+    cdef const float[:, ::1] xf
+    cdef const double[:, ::1] xd
+    cdef const float *pf = NULL
+    cdef const double *pd = NULL
+    cdef Py_ssize_t N, C, R = out.shape[2], ng, q, j0
+    cdef const double *sw = NULL
+    cdef int failed = 0, r
+    if x.dtype.char == "f":
+        xf = x
+        N, C = xf.shape[0], xf.shape[1]
+        pf = &xf[0, 0] if N and C else NULL
+    elif x.dtype.char == "d":
+        xd = x
+        N, C = xd.shape[0], xd.shape[1]
+        pd = &xd[0, 0] if N and C else NULL
+    else:
+        raise TypeError("fusedxent kernel: ovr_histogram takes float32 or float64 logits")
+    if labels.shape[0] != N or row_lse.shape[0] != N or argmax_score.shape[0] != N or argmax.shape[0] != N:
+        raise ValueError("fusedxent kernel: one label, lse, score and argmax per row")
+    if out.shape[0] != 2 or out.shape[1] != C or R < 1:
+        raise ValueError("fusedxent kernel: out must be (2, C, R)")
+    if sample_weight is not None:
+        if sample_weight.shape[0] != N:
+            raise ValueError("fusedxent kernel: one sample weight per row")
+        sw = &sample_weight[0] if N else NULL
+    if N == 0 or C == 0:
+        return
+    if not (temperature > 0 and scale > 0):
+        raise ValueError("fusedxent kernel: temperature and scale must be > 0")
+    ng = (C + OVR_CLASSES - 1) // OVR_CLASSES
+    with nogil:
+        for q in prange(ng, schedule="dynamic", num_threads=threads_for(ng, nt)):
+            j0 = q * OVR_CLASSES
+            if pf != NULL:
+                r = ovr_classes(pf, N, C, j0, min(j0 + OVR_CLASSES, C), &labels[0], sw, &row_lse[0],
+                                &argmax_score[0], &argmax[0], &out[0, 0, 0], &out[1, 0, 0], R, lo, scale,
+                                1.0 / temperature, softcap)
+            else:
+                r = ovr_classes(pd, N, C, j0, min(j0 + OVR_CLASSES, C), &labels[0], sw, &row_lse[0],
+                                &argmax_score[0], &argmax[0], &out[0, 0, 0], &out[1, 0, 0], R, lo, scale,
+                                1.0 / temperature, softcap)
+            failed += r != 0                       # a reduction (a plain assignment would be lastprivate)
+    if failed:
+        raise MemoryError("fusedxent: no memory for the one-vs-rest histograms' scratch")
 
 
 # ---------------------------------------------------------------- binary evaluation

@@ -10,6 +10,8 @@ cdef extern from "fx_dispatch.h" nogil:
         FX_GROUP
         FX_SMALL_C
 
+    void FX_PREFETCH(const void *p, int loc)
+
     fx_ops_f fx_F
     fx_ops_d fx_D
     fx_ops_h fx_H

@@ -12,7 +12,7 @@ import fusedxent as fx
 
 MODULES = ["fusedxent", "fusedxent.reference", "fusedxent.dask"]
 # the result types document their fields as Attributes (no example of their own)
-RESULT_TYPES = {"Evaluation", "BinaryEvaluation", "Calibration", "PerClass", "LinearGrads", "RowStats", "TemperatureFit", "ROC", "Classwise"}
+RESULT_TYPES = {"Evaluation", "BinaryEvaluation", "Calibration", "PerClass", "LinearGrads", "RowStats", "TemperatureFit", "ROC", "OneVsRest", "Classwise"}
 
 
 def _public(modname):

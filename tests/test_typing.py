@@ -40,7 +40,7 @@ def test_mypy_catches_a_misuse(tmp_path):
 
 
 # the result types document their fields as Attributes, the rest take Parameters
-RESULT_TYPES = {"Evaluation", "BinaryEvaluation", "Calibration", "PerClass", "LinearGrads", "RowStats", "TemperatureFit", "ROC", "Classwise"}
+RESULT_TYPES = {"Evaluation", "BinaryEvaluation", "Calibration", "PerClass", "LinearGrads", "RowStats", "TemperatureFit", "ROC", "OneVsRest", "Classwise"}
 
 
 def test_every_public_function_has_numpydoc_sections():

@@ -22,8 +22,8 @@ from ._api import (
     softmax,
     softmax_cross_entropy,
 )
-from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, PerClass, RowStats,
-                       TemperatureFit)
+from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, OneVsRest, PerClass,
+                       RowStats, TemperatureFit)
 from ._linear import linear_cross_entropy, linear_evaluate
 from ._temperature import fit_temperature, fit_temperature_file
 from ._check import check
@@ -37,7 +37,7 @@ __all__ = [
     "cross_entropy", "binary_cross_entropy", "linear_cross_entropy", "LinearGrads", "RowStats",
     "linear_evaluate", "evaluate", "Evaluation", "Evaluator", "evaluate_file",
     "evaluate_binary", "BinaryEvaluation", "BinaryEvaluator", "Calibration", "PerClass",
-    "fit_temperature", "fit_temperature_file", "TemperatureFit", "ROC", "Classwise",
+    "fit_temperature", "fit_temperature_file", "TemperatureFit", "ROC", "OneVsRest", "Classwise",
     "check", "show_config", "set_isa", "__version__",
 ]
 

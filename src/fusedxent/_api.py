@@ -21,7 +21,7 @@ same ones per block.
 from ._binary import (BCEParts, bce_parts, binary_cross_entropy, cross_entropy,  # noqa: F401
                       sigmoid_binary_cross_entropy)
 from ._evaluation import (BinaryEvaluator, BinaryParts, EvalParts, Evaluator, binary_evaluation_from_parts,  # noqa: F401
-                          check_classwise_bins, classwise_from_sums, evaluate, evaluate_binary,
+                          check_classwise_bins, check_ovr_bins, classwise_from_sums, evaluate, evaluate_binary,
                           evaluate_binary_parts, evaluate_parts, evaluation_from_parts)
 from ._files import evaluate_file  # noqa: F401
 from ._layout import BLOCK_ELEMS, SERIAL_BELOW, _FAST_DTYPES, _INT64  # noqa: F401

@@ -120,8 +120,8 @@ def binary_cross_entropy(prob: ArrayLike, target: ArrayLike, *, weight: Optional
 def evaluate(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ignore_index: int = ...,
              sample_weight: Optional[ArrayLike] = ..., base: _Base = ..., topk: _TopK = ...,
              calibration_bins: Optional[int] = ..., calibration_strategy: _Strategy = ...,
-             classwise_bins: Optional[int] = ..., per_class: _PerClass = ..., softcap: Optional[float] = ...,
-             temperature: float = ..., num_threads: _Threads = ...) -> _Eval: ...
+             classwise_bins: Optional[int] = ..., per_class: _PerClass = ..., roc_bins: Optional[int] = ...,
+             softcap: Optional[float] = ..., temperature: float = ..., num_threads: _Threads = ...) -> _Eval: ...
 
 class Evaluator:
     axis: int
@@ -133,6 +133,7 @@ class Evaluator:
     calibration_strategy: _Strategy
     classwise_bins: Optional[int]
     per_class: _PerClass
+    roc_bins: Optional[int]
     transform: LogitTransform
     num_threads: _Threads
     keep_rows: bool
@@ -140,8 +141,9 @@ class Evaluator:
     sums: NDArray[np.float64]
     def __init__(self, *, axis: int = ..., ignore_index: int = ..., base: _Base = ..., topk: _TopK = ...,
                  calibration_bins: Optional[int] = ..., calibration_strategy: _Strategy = ...,
-                 classwise_bins: Optional[int] = ..., per_class: _PerClass = ..., softcap: Optional[float] = ...,
-                 temperature: float = ..., num_threads: _Threads = ..., keep_rows: bool = ...) -> None: ...
+                 classwise_bins: Optional[int] = ..., per_class: _PerClass = ..., roc_bins: Optional[int] = ...,
+                 softcap: Optional[float] = ..., temperature: float = ..., num_threads: _Threads = ...,
+                 keep_rows: bool = ...) -> None: ...
     def update(self, logits: ArrayLike, labels: ArrayLike,
                sample_weight: Optional[ArrayLike] = ...) -> Evaluator: ...
     def merge(self, other: Evaluator) -> Evaluator: ...
@@ -199,6 +201,7 @@ class EvalParts(NamedTuple):
     argmax: Any
     n_classes: int
     classwise: Optional[NDArray[np.float64]] = ...
+    roc: Optional[NDArray[np.float64]] = ...
     @property
     def loss_sum(self) -> float: ...
     @property
@@ -230,8 +233,9 @@ def evaluate_parts(logits: ArrayLike, labels: ArrayLike, *, axis: int = ..., ign
                    calibration_bins: Optional[int] = ..., per_class: _PerClass = ...,
                    num_threads: _Threads = ..., n_classes: Optional[int] = ...,
                    transform: LogitTransform = ..., calibration_strategy: _Strategy = ...,
-                   classwise_bins: Optional[int] = ...) -> EvalParts: ...
+                   classwise_bins: Optional[int] = ..., roc_bins: Optional[int] = ...) -> EvalParts: ...
 def check_classwise_bins(B: Optional[int], C: Optional[int] = ...) -> Optional[int]: ...
+def check_ovr_bins(R: Optional[int], C: Optional[int] = ...) -> Optional[int]: ...
 def classwise_from_sums(flat: NDArray[np.float64], C: int, B: int, total_weight: float) -> Any: ...
 def evaluation_from_parts(sums: NDArray[np.float64], topk: tuple[int, ...],
                           calibration: Optional[NDArray[np.float64]] = ...,
@@ -240,7 +244,7 @@ def evaluation_from_parts(sums: NDArray[np.float64], topk: tuple[int, ...],
                           lse: Optional[_Arr] = ..., argmax: Optional[NDArray[np.int64]] = ...,
                           calibration_bins: Optional[int] = ...,
                           calibration_strategy: _Strategy = ..., classwise: Optional[NDArray[np.float64]] = ...,
-                          classwise_bins: Optional[int] = ...) -> _Eval: ...
+                          classwise_bins: Optional[int] = ..., roc: Optional[NDArray[np.float64]] = ...) -> _Eval: ...
 def evaluate_binary_parts(logits: ArrayLike, targets: ArrayLike, *, sample_weight: Optional[ArrayLike] = ...,
                           calibration_bins: Optional[int] = ..., num_threads: _Threads = ...,
                           calibration_strategy: _Strategy = ..., roc_bins: Optional[int] = ...) -> BinaryParts: ...

@@ -387,6 +387,7 @@ TARGETS = [
     ("evaluate classwise_bins=15", (65536, 1000), "float32", "evaluate+cw", 2.0, "ce"),
     ("evaluate_binary bins=15", (65536, 1024), "float32", "evaluate_binary", 1.2, "bce"),
     ("evaluate_binary roc_bins=4096", (65536, 1024), "float32", "evaluate_binary_roc", 2.0, "bce"),
+    ("evaluate roc_bins=4096 (one-vs-rest)", (65536, 1000), "float32", "evaluate+roc", 12.0, "ce"),
     ("CE forward vs torch", (65536, 1000), "float32", "ce", 8.0, "torch"),
     ("CE forward+grad vs torch fwd+bwd", (65536, 1000), "float32", "ce+grad", 15.0, "torch"),
     # issue 26: the options against the plain call of the same shape
@@ -450,6 +451,8 @@ def _case(what, x, y, t, g, nt, api=None):
         return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, per_class=True, num_threads=nt)
     if what == "evaluate+cw":
         return lambda: _api.evaluate(x, y, classwise_bins=15, num_threads=nt)
+    if what == "evaluate+roc":
+        return lambda: _api.evaluate(x, y, roc_bins=4096, num_threads=nt)
     if what == "evaluate+pcq":
         return lambda: _api.evaluate(x, y, topk=(1, 5), calibration_bins=15, per_class=True,
                                      calibration_strategy="quantile", num_threads=nt)
@@ -474,6 +477,8 @@ def _has_case(api, what):
         return "classwise_bins" in inspect.signature(api.evaluate).parameters
     if what == "evaluate_binary_roc":
         return "roc_bins" in inspect.signature(api.evaluate_binary).parameters
+    if what == "evaluate+roc":
+        return "roc_bins" in inspect.signature(api.evaluate).parameters
     return True
 
 

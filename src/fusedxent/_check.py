@@ -1,4 +1,5 @@
 """fusedxent.check(): every kernel against the NumPy reference on generated data."""
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, List, Tuple
 
@@ -170,6 +171,15 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
                              bool(np.allclose(ev.per_class.support, er.per_class.support, rtol=1e-12)
                                   and np.allclose(ev.per_class.correct, er.per_class.correct, rtol=1e-12)
                                   and np.allclose(ev.calibration.weight, er.calibration.weight, rtol=1e-12))))
+            # one-vs-rest AUROC: the same bins but for scores on a bin
+            # boundary (the kernel's z in the logits' type); the totals exact
+            ev, er = (f.evaluate(x, y, axis=axis, roc_bins=512, sample_weight=sw) for f in (fx, R))
+            assert ev.roc is not None and er.roc is not None
+            d = 0.0 if math.isnan(ev.roc.auroc) and math.isnan(er.roc.auroc) else abs(ev.roc.auroc - er.roc.auroc)
+            rep.rows.append(("evaluate.roc", case, np.dtype(dt).name, d, 0.0,
+                             bool(d <= 1e-3
+                                  and np.allclose(ev.roc.positive.sum(1), er.roc.positive.sum(1), rtol=1e-12)
+                                  and np.allclose(ev.roc.negative.sum(1), er.roc.negative.sum(1), rtol=1e-12))))
             tf: dict[str, Any] = dict(softcap=4.0, temperature=1.3)
             ev, er = fx.evaluate(x, y, axis=axis, **tf), R.evaluate(x, y, axis=axis, **tf)
             cmp("evaluate[softcap,temperature]", case, dt, [ev.loss, ev.brier, ev.entropy],

@@ -32,7 +32,8 @@ def add_parser(sub):
     e.add_argument("--classwise-bins", type=int, default=None,
                    help="classwise calibration: bins of every class's probability (not with --binary)")
     e.add_argument("--roc-bins", type=int, default=None,
-                   help="with --binary: AUROC and average precision from this many logit bins (4096: within 1e-3)")
+                   help="AUROC from this many score bins (4096: within 1e-3): with --binary also average "
+                        "precision; of class logits the one-vs-rest macro AUROC (at most 1024 classes)")
     e.add_argument("--per-class", action="store_true", help="per-class recall, precision, F1")
     e.add_argument("--binary", action="store_true", help="sigmoid outputs: evaluate_binary per element")
     e.add_argument("--base", type=float, default=None, help="logarithm base of loss and entropy (default e)")
@@ -94,7 +95,11 @@ def _report(ev, binary, strategy="uniform"):
         rows.append(("classwise ece", cw.ece))
         doc["classwise"] = {"bins": int(cw.weight.shape[1]), "ece": cw.ece, "class_ece": cw.class_ece.tolist()}
     roc = getattr(ev, "roc", None)
-    if roc is not None:
+    if roc is not None and roc.positive.ndim == 2:                 # one-vs-rest of class logits
+        rows.append(("auroc (ovr macro)", roc.auroc))
+        doc["roc"] = {"bins": int(roc.positive.shape[1]), "auroc": roc.auroc,
+                      "class_auroc": [None if a != a else float(a) for a in roc.class_auroc]}
+    elif roc is not None:
         rows += [("auroc", roc.auroc), ("average precision", roc.average_precision)]
         doc["roc"] = {"edges": roc.edges.tolist(), "positive": roc.positive.tolist(), "negative": roc.negative.tolist(),
                       "auroc": roc.auroc, "average_precision": roc.average_precision}
@@ -298,9 +303,8 @@ def _run(args, fx, _api, outputs, fail):
     plot_fmt = roc_fmt = None
     if args.classwise_bins is not None and args.binary:
         return fail("--classwise-bins applies to class logits, not with --binary")
-    if (args.roc_bins is not None or args.plot_roc) and not args.binary:
-        return fail("--roc-bins and --plot-roc need --binary (one-vs-rest AUROC of class logits is not "
-                    "implemented)")
+    if args.plot_roc and not args.binary:
+        return fail("--plot-roc needs --binary (of class logits --roc-bins gives the one-vs-rest AUROC)")
     for opt, path in (("--plot", args.plot), ("--plot-roc", args.plot_roc)):
         if path:
             try:
@@ -326,7 +330,7 @@ def _run(args, fx, _api, outputs, fail):
         else:
             opts = dict(axis=args.axis, ignore_index=args.ignore_index, base=args.base, topk=tuple(args.topk),
                         calibration_bins=bins, calibration_strategy=args.bins_strategy,
-                        classwise_bins=args.classwise_bins, per_class=args.per_class,
+                        classwise_bins=args.classwise_bins, per_class=args.per_class, roc_bins=roc_bins,
                         softcap=args.softcap,
                         temperature=args.temperature)
         progress = False if args.quiet else None

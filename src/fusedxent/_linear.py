@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _validate as V
-from ._api import Evaluator, check_classwise_bins, finish_loss, softmax_xent_parts, xent_denominator
+from ._api import Evaluator, check_classwise_bins, check_ovr_bins, finish_loss, softmax_xent_parts, xent_denominator
 from ._options import xent_options
 from ._results import LinearGrads, RowStats
 
@@ -197,7 +197,7 @@ def logit_chunks(h2, W, b, dt, chunk_size):
 
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
                     base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", classwise_bins=None,
-                    per_class=False, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
+                    per_class=False, roc_bins=None, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
     """`evaluate` of a linear layer's outputs without forming them.
 
     Equal to ``evaluate(hidden @ linear_weight.T + linear_bias, labels,
@@ -214,7 +214,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
         Class indices, hidden's shape without its last axis.
     linear_bias : array_like (V,), optional
         The layer's bias.
-    ignore_index, sample_weight, base, topk, calibration_bins, calibration_strategy, classwise_bins, per_class, softcap, temperature :
+    ignore_index, sample_weight, base, topk, calibration_bins, calibration_strategy, classwise_bins, per_class, roc_bins, softcap, temperature :
         As in `evaluate`.
     chunk_size : int, optional
         Rows per block (the logits buffer is chunk_size x V); None: as many
@@ -228,7 +228,8 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
         As `evaluate` returns it; lse and argmax have labels' shape.
     """
     ev = Evaluator(ignore_index=ignore_index, base=base, topk=topk, calibration_bins=calibration_bins,
-                   calibration_strategy=calibration_strategy, classwise_bins=classwise_bins, per_class=per_class, softcap=softcap, temperature=temperature, num_threads=num_threads)
+                   calibration_strategy=calibration_strategy, classwise_bins=classwise_bins, per_class=per_class, roc_bins=roc_bins, softcap=softcap,
+                   temperature=temperature, num_threads=num_threads)
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, labels, linear_bias)
     N, H = h2.shape
     Vn = W.shape[0]
@@ -236,6 +237,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     sw = None if sample_weight is None else V.sample_weight(sample_weight, hshape[:-1])
     V.eval_options(ev.topk, ev.calibration_bins, ev.per_class, Vn)      # the class-count checks, before any work
     check_classwise_bins(ev.classwise_bins, Vn)
+    check_ovr_bins(ev.roc_bins, Vn)
     cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
     with _blas_threads(ev.num_threads):
         for r0, r1, _, logits in logit_chunks(h2, W, b, dt, cs):

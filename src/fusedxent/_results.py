@@ -134,10 +134,10 @@ class PerClass(namedtuple("PerClass", ["support", "predicted", "correct", "confu
 
 
 _EVAL_FIELDS = ["loss", "accuracy", "count", "lse", "argmax", "topk_accuracy", "brier", "entropy",
-                "calibration", "per_class", "base", "classwise"]
+                "calibration", "per_class", "base", "classwise", "roc"]
 
 
-class Evaluation(namedtuple("Evaluation", _EVAL_FIELDS, defaults=({}, 0.0, 0.0, None, None, math.e, None))):
+class Evaluation(namedtuple("Evaluation", _EVAL_FIELDS, defaults=({}, 0.0, 0.0, None, None, math.e, None, None))):
     """Result of `evaluate`.
 
     Attributes
@@ -168,6 +168,8 @@ class Evaluation(namedtuple("Evaluation", _EVAL_FIELDS, defaults=({}, 0.0, 0.0, 
         The logarithm base of loss and entropy (e for nats).
     classwise : Classwise or None
         Classwise reliability bins (classwise_bins=B), with .ece.
+    roc : OneVsRest or None
+        One-vs-rest ROC histograms (roc_bins=R), with the macro .auroc.
 
     In `fusedxent.dask` every field is a lazy Dask array.
     """
@@ -347,6 +349,68 @@ class ROC(namedtuple("ROC", ["edges", "positive", "negative"])):
         with np.errstate(invalid="ignore", divide="ignore"):
             prec = np.where(tp[1:] + fp[1:] > 0, tp[1:] / (tp[1:] + fp[1:]), 0.0)
         return float(np.sum(step * prec))
+
+
+class OneVsRest(namedtuple("OneVsRest", ["edges", "positive", "negative"])):
+    """One-vs-rest ROC histograms of `evaluate(..., roc_bins=R)`: for every
+    class j, the weight of the rows labelled j (positive) and of the other
+    counted rows (negative) in R equal-width bins of a monotone image of
+    p_j, the score g = log p_j for p_j <= 1/2 and -log(4 (1 - p_j)) above
+    (continuous at 1/2; within log 4 of the logit at both ends, so
+    confident outputs within 1e-6 of 0 or 1 stay apart; 1 - p_j of the
+    top class from the sum of the others, without cancellation).
+
+    Attributes
+    ----------
+    edges : ndarray (R + 1,)
+        Score bin edges, ascending, on [-36, 36]; the outer bins also hold
+        the scores beyond.
+    positive : ndarray (C, R)
+        Weighted count of the rows labelled j in each bin of g_j.
+    negative : ndarray (C, R)
+        Weighted count of the other counted rows in each bin of g_j.
+
+    Rows with ignore_index and rows without a finite logsumexp (a NaN or a
+    +inf logit) are in no bin.
+    """
+    __slots__ = ()
+
+    def class_roc(self, j):
+        """One class's binned one-vs-rest curves.
+
+        Parameters
+        ----------
+        j : int
+            The class.
+
+        Returns
+        -------
+        ROC
+            Its positive and negative bins (the edges are the score's, not
+            the logit's), with .auroc, .average_precision and the curves.
+        """
+        return ROC(self.edges, np.asarray(self.positive)[j], np.asarray(self.negative)[j])
+
+    @property
+    def class_auroc(self):
+        """Each class's one-vs-rest AUROC (C,); NaN for a class without
+        positive or without negative weight."""
+        pos, neg = np.asarray(self.positive, np.float64), np.asarray(self.negative, np.float64)
+        P, N = pos.sum(axis=1), neg.sum(axis=1)
+        above = np.cumsum(pos[:, ::-1], axis=1)[:, ::-1] - pos     # positives in the bins above each bin
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.sum(neg * (above + 0.5 * pos), axis=1) / (P * N)
+        return np.where((P > 0) & (N > 0), a, np.nan)
+
+    @property
+    def auroc(self):
+        """Macro one-vs-rest AUROC: the mean of `class_auroc` over the
+        classes that have both positives and negatives (scikit-learn's
+        roc_auc_score(multi_class="ovr", average="macro"), which needs
+        every class present); NaN when none has."""
+        a = self.class_auroc
+        a = a[~np.isnan(a)]
+        return float(np.mean(a)) if a.size else math.nan
 
 
 class Classwise(namedtuple("Classwise", ["edges", "weight", "confidence_sum", "frequency_sum", "total_weight"])):

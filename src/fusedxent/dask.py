@@ -53,7 +53,8 @@ from . import _linear
 from . import _calibration
 from . import _temperature
 from ._options import xent_options
-from ._results import ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, PerClass, RowStats
+from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, OneVsRest, PerClass,
+                       RowStats)
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
@@ -543,31 +544,32 @@ def _evaluate_block(x, y, sw, *, axis, opts):
 
 def _flat_parts(e):
     """An EvalParts' partials as one flat vector, in _eval_layout's order."""
-    return np.concatenate([e.sums] + [a.reshape(-1) for a in (e.calibration, e.per_class, e.confusion, e.classwise)
-                                      if a is not None])
+    return np.concatenate([e.sums] + [a.reshape(-1) for a in (e.calibration, e.per_class, e.confusion, e.classwise,
+                                                              e.roc) if a is not None])
 
 
-def _eval_layout(nk, B, C, pc, strategy="uniform", CB=None):
+def _eval_layout(nk, B, C, pc, strategy="uniform", CB=None, R=None):
     """Slices of the flat partial vector: sums, calibration (quantile: the
-    fine histogram), per-class, confusion, classwise."""
+    fine histogram), per-class, confusion, classwise, one-vs-rest ROC."""
     sl, at = {}, 0
     FB = _calibration.partial_bins(B, strategy)
     for name, size in (("sums", 6 + nk), ("calibration", 3 * FB if B else 0), ("per_class", 3 * C if pc else 0),
                        ("confusion", C * C if pc == "confusion" else 0),
-                       ("classwise", 3 * C * CB + C + 1 if CB else 0)):
+                       ("classwise", 3 * C * CB + C + 1 if CB else 0), ("roc", 2 * C * R if R else 0)):
         sl[name] = slice(at, at + size)
         at += size
     return sl, at
 
 
-def _finish_evaluation(total, *, field, layout, topk, B, C, pc, k, base, strategy="uniform", CB=None):
+def _finish_evaluation(total, *, field, layout, topk, B, C, pc, k, base, strategy="uniform", CB=None, R=None):
     sl = layout
     cal = total[sl["calibration"]].reshape(3, -1) if B else None
     per = total[sl["per_class"]].reshape(3, C) if pc else None
     conf = total[sl["confusion"]].reshape(C, C) if pc == "confusion" else None
     ev = _api.evaluation_from_parts(total[sl["sums"]], topk, cal, per, conf, k=k, base=base, calibration_bins=B,
                                     calibration_strategy=strategy,
-                                    classwise=total[sl["classwise"]] if CB else None, classwise_bins=CB)
+                                    classwise=total[sl["classwise"]] if CB else None, classwise_bins=CB,
+                                    roc=total[sl["roc"]].reshape(2, C, R) if R else None)
     v = ev[field] if isinstance(field, int) else getattr(ev, field[0])
     if isinstance(field, tuple):          # an item of a structured field
         v = v[field[1]] if isinstance(v, dict) else getattr(v, field[1])
@@ -576,7 +578,7 @@ def _finish_evaluation(total, *, field, layout, topk, B, C, pc, k, base, strateg
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
              calibration_bins=None, calibration_strategy="uniform", classwise_bins=None, per_class=False,
-             softcap=None, temperature=1.0, num_threads=None):
+             roc_bins=None, softcap=None, temperature=1.0, num_threads=None):
     """Lazy `fusedxent.evaluate`: one pass over the logits for every field.
 
     Parameters
@@ -586,7 +588,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         to one chunk.
     labels : dask.array.Array or array_like of int
         The logits' shape without `axis`; rechunked like the rows.
-    axis, ignore_index, base, topk, calibration_bins, calibration_strategy, classwise_bins, per_class, softcap, temperature, num_threads :
+    axis, ignore_index, base, topk, calibration_bins, calibration_strategy, classwise_bins, per_class, roc_bins, softcap, temperature, num_threads :
         As in `fusedxent.evaluate` (quantile bins: every block's fine
         histogram is summed, the bins cut once at the root).
     sample_weight : dask.array.Array or array_like, optional
@@ -612,11 +614,12 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
     nk = sum(1 for q in ks if q > 1)
     strategy = _calibration.strategy(calibration_strategy)
     CB = _api.check_classwise_bins(classwise_bins, C)
-    layout, size = _eval_layout(nk, B, C, pc, strategy, CB)
+    R = _api.check_ovr_bins(roc_bins, C)
+    layout, size = _eval_layout(nk, B, C, pc, strategy, CB, R)
     opts = dict(ignore_index=ii, topk=ks, calibration_bins=B, per_class=pc, num_threads=V.num_threads(num_threads),
-                transform=tf, calibration_strategy=strategy, classwise_bins=CB)
+                transform=tf, calibration_strategy=strategy, classwise_bins=CB, roc_bins=R)
     tup = _tuple_blocks(_evaluate_block, x, [(y, b_ind), (sw, b_ind)], axis=ax, opts=opts)
-    return _evaluation_of(tup, ax, x.dtype, layout, size, ks, B, C, pc, k, base, strategy, CB)
+    return _evaluation_of(tup, ax, x.dtype, layout, size, ks, B, C, pc, k, base, strategy, CB, R)
 
 
 def _quantile_rows(fine, *, B):
@@ -648,14 +651,14 @@ def _classwise_rows(flat, *, C, B):
     return np.stack([c.weight, c.confidence_sum, c.frequency_sum])
 
 
-def _evaluation_of(tup, ax, dtype, layout, size, ks, B, C, pc, k, base, strategy="uniform", CB=None):
+def _evaluation_of(tup, ax, dtype, layout, size, ks, B, C, pc, k, base, strategy="uniform", CB=None, R=None):
     """The lazy Evaluation of per-block (lse, argmax, flat partials) tuples
     (axis `ax` of the blocks dropped from the per-row outputs)."""
     total = _tree_sum(_take(tup, 2, np.float64, parts=size))
     topk_out = tuple(ks)
     fin = lambda field, dtype=np.float64: _scalar(total, _finish_evaluation, dtype=dtype, field=field,
                                                   layout=layout, topk=topk_out, B=B, C=C, pc=pc, k=k, base=base,
-                                                  strategy=strategy, CB=CB)
+                                                  strategy=strategy, CB=CB, R=R)
     arr = lambda name, shape: total[layout[name]].reshape(shape)
     cal = None
     if B:
@@ -669,9 +672,13 @@ def _evaluation_of(tup, ax, dtype, layout, size, ks, B, C, pc, k, base, strategy
         q = total[layout["classwise"]].map_blocks(_classwise_rows, C=C, B=CB, chunks=((3,), (C,), (CB,)),
                                                   new_axis=(0, 1), dtype=np.float64, meta=np.empty((0, 0, 0)))
         cws = Classwise(np.linspace(0.0, 1.0, CB + 1), q[0], q[1], q[2], total[1])
+    ovr = None
+    if R:
+        r3 = arr("roc", (2, C, R))
+        ovr = OneVsRest(_calibration.roc_edges(R), r3[0], r3[1])
     return Evaluation(fin(0), fin(1), fin(2, np.int64), _take(tup, 0, dtype, drop_axis=ax),
                       _take(tup, 1, np.int64, drop_axis=ax), {q: fin(("topk_accuracy", q)) for q in ks},
-                      fin(6), fin(7), cal, per, float(np.e if base is None else base), cws)
+                      fin(6), fin(7), cal, per, float(np.e if base is None else base), cws, ovr)
 
 
 def _binary_block(x, t, w, *, opts):
@@ -927,7 +934,7 @@ def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):
 
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
                     base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", classwise_bins=None,
-                    per_class=False, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
+                    per_class=False, roc_bins=None, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
     """Lazy `fusedxent.linear_evaluate`: hidden and labels chunked by rows.
 
     Parameters
@@ -938,7 +945,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
         In memory, the same for every block (put into the graph once).
     labels : dask.array.Array or array_like of int
         hidden's shape without its last axis; rechunked like the rows.
-    linear_bias, ignore_index, sample_weight, base, topk, calibration_bins, calibration_strategy, classwise_bins, per_class, softcap, temperature :
+    linear_bias, ignore_index, sample_weight, base, topk, calibration_bins, calibration_strategy, classwise_bins, per_class, roc_bins, softcap, temperature :
         As in `fusedxent.linear_evaluate`.
     chunk_size, num_threads :
         As in `fusedxent.linear_evaluate` (chunk_size: rows per logits
@@ -969,13 +976,14 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     nk = sum(1 for q in ks if q > 1)
     strategy = _calibration.strategy(calibration_strategy)
     CB = _api.check_classwise_bins(classwise_bins, Vn)
-    layout, size = _eval_layout(nk, B, Vn, pc, strategy, CB)
+    R = _api.check_ovr_bins(roc_bins, Vn)
+    layout, size = _eval_layout(nk, B, Vn, pc, strategy, CB, R)
     opts = dict(ignore_index=ii, topk=ks, calibration_bins=B, per_class=pc, num_threads=V.num_threads(num_threads),
-                transform=tf, calibration_strategy=strategy, classwise_bins=CB)
+                transform=tf, calibration_strategy=strategy, classwise_bins=CB, roc_bins=R)
     Wd = da.from_array(W, chunks=W.shape)          # one graph key, sent once to each worker
     tup = _tuple_blocks(_linear_eval_block, h, [(y, b_ind), (sw, b_ind), (Wd, (nd, nd + 1))], b=b, opts=opts,
                         size=size, chunk_size=cs)
-    return _evaluation_of(tup, nd - 1, hdtype, layout, size, ks, B, Vn, pc, k, base, strategy, CB)
+    return _evaluation_of(tup, nd - 1, hdtype, layout, size, ks, B, Vn, pc, k, base, strategy, CB, R)
 
 
 from . import _docs  # noqa: E402

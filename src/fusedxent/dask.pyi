@@ -58,7 +58,7 @@ def evaluate(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = .
              sample_weight: Optional[_In] = ..., base: Optional[float] = ...,
              topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
              calibration_strategy: Literal["uniform", "quantile"] = ..., classwise_bins: Optional[int] = ...,
-             per_class: Union[bool, Literal["confusion"]] = ...,
+             per_class: Union[bool, Literal["confusion"]] = ..., roc_bins: Optional[int] = ...,
              softcap: Optional[float] = ..., temperature: float = ...,
              num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
 def evaluate_binary(logits: _In, targets: _In, *, sample_weight: Optional[_In] = ...,
@@ -78,7 +78,7 @@ def linear_evaluate(hidden: _In, linear_weight: ArrayLike, labels: _In, *, linea
                     ignore_index: int = ..., sample_weight: Optional[_In] = ..., base: Optional[float] = ...,
                     topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
              calibration_strategy: Literal["uniform", "quantile"] = ..., classwise_bins: Optional[int] = ...,
-                    per_class: Union[bool, Literal["confusion"]] = ...,
+                    per_class: Union[bool, Literal["confusion"]] = ..., roc_bins: Optional[int] = ...,
                     softcap: Optional[float] = ..., temperature: float = ..., chunk_size: Optional[int] = ...,
                     num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
 

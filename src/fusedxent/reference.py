@@ -18,7 +18,7 @@ from ._calibration import roc_bins as _roc_bins
 from ._calibration import roc_edges as _roc_edges
 from ._calibration import strategy as _calibration_strategy
 from ._options import LogitTransform, xent_options
-from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads,  # noqa: F401
+from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, OneVsRest,  # noqa: F401
                        PerClass, RowStats, TemperatureFit)
 
 
@@ -372,7 +372,7 @@ def _calibration(conf, hit, w, B, total, strategy="uniform"):
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, base=None, topk=(1,),
              calibration_bins=None, calibration_strategy="uniform", classwise_bins=None, per_class=False,
-             softcap=None, temperature=1.0, num_threads=None):
+             roc_bins=None, softcap=None, temperature=1.0, num_threads=None):
     """Every metric of `evaluate` from the softmax in float64, row by row."""
     tf = LogitTransform.of(softcap, temperature)
     x, ax, x2, mshape = _rows(logits, axis, "logits")
@@ -390,6 +390,11 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
             raise ValueError(f"classwise_bins must be at most 1024, got {CB}")
         if C > 4096:
             raise ValueError(f"classwise_bins needs at most 4096 classes (C x B bins per class and block), got {C}")
+    if roc_bins is not None:
+        R = _roc_bins(roc_bins)
+        if C > 1024 or C * R > 1 << 22:
+            raise ValueError(f"roc_bins (one-vs-rest AUROC) needs at most 1024 classes and classes x roc_bins "
+                             f"<= {1 << 22}, got {C} classes and {R} bins")
     V.num_threads(num_threads)
     y = V.class_labels(labels, C, ignore_index, name="labels")
     if y.size != x2.shape[0]:
@@ -445,9 +450,26 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, sample_weight=None, 
         cws = Classwise(np.linspace(0.0, 1.0, CB + 1), np.bincount(b.ravel(), wb.ravel(), C * CB).reshape(C, CB),
                         np.bincount(b.ravel(), (wb * pk).ravel(), C * CB).reshape(C, CB),
                         np.bincount(b.ravel(), freq.ravel(), C * CB).reshape(C, CB), wsum)
+    ovr = None
+    if roc_bins is not None:
+        # every class's score over the counted rows with a finite lse: log p_j
+        # up to p_j = 1/2, -log(4 (1 - p_j)) above (1 - p of the top class
+        # from s), in R bins of [-LOGIT_SPAN, LOGIT_SPAN]
+        ok = keep & finite & np.isfinite(lse)
+        pk, wk, sk = p[ok], w[ok], s[ok]
+        top = np.arange(C) == amax[ok][:, None]
+        with np.errstate(divide="ignore"):
+            q = np.where(top, (sk / (1.0 + sk))[:, None], 1.0 - pk)
+            g = np.where(pk <= 0.5, np.log(pk), -np.log(4.0 * q))
+        b = np.clip(np.floor((g + _LOGIT_SPAN) * (R / (2.0 * _LOGIT_SPAN))), 0, R - 1).astype(np.int64)
+        b += R * np.arange(C)
+        wb = np.broadcast_to(wk[:, None], pk.shape)
+        isy = np.arange(C) == y[ok][:, None]
+        ovr = OneVsRest(_roc_edges(R), np.bincount(b.ravel(), (wb * isy).ravel(), C * R).reshape(C, R),
+                        np.bincount(b.ravel(), (wb * ~isy).ravel(), C * R).reshape(C, R))
     return Evaluation(mean(loss_r) * k, mean(hit), int(keep.sum()), lse.reshape(idx_shape).astype(x.dtype),
                       amax.reshape(idx_shape).astype(np.int64), topk_acc, mean(brier_r), mean(ent_r) * k,
-                      cal, per, math.e if base is None else float(base), cws)
+                      cal, per, math.e if base is None else float(base), cws, ovr)
 
 
 def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibration_bins=None,
@@ -523,7 +545,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
 
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
                     base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", classwise_bins=None,
-                    per_class=False, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
+                    per_class=False, roc_bins=None, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
     """The oracle: the logits materialized in float64, then the reference
     evaluate."""
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, labels, linear_bias)
@@ -533,7 +555,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     r = evaluate(logits, np.reshape(y, -1), ignore_index=ignore_index,
                  sample_weight=None if sample_weight is None else np.reshape(sample_weight, -1), base=base,
                  topk=topk, calibration_bins=calibration_bins, calibration_strategy=calibration_strategy,
-                 classwise_bins=classwise_bins, per_class=per_class, softcap=softcap,
+                 classwise_bins=classwise_bins, per_class=per_class, roc_bins=roc_bins, softcap=softcap,
                  temperature=temperature, num_threads=num_threads)
     return r._replace(lse=r.lse.reshape(hshape[:-1]).astype(hdtype), argmax=r.argmax.reshape(hshape[:-1]))
 
