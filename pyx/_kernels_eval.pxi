@@ -395,7 +395,7 @@ cdef void bin_eval_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Wor
                        const floating *t) noexcept nogil:
     cdef const BinEval *o = <const BinEval *>c
     cdef const double *wt = o.w + r0 if o.w != NULL else NULL
-    cdef double *rh = part + 4 + 3 * o.bins
+    cdef double *rh = part + 4 + 4 * o.bins
     if floating is float:
         fx_F.bce_eval(<const float *>p[0], <const float *>p[1], n, wt, part, o.bins, o.ulo, o.uscale, part + 4,
                       o.rbins, o.rlo, o.rscale, rh)
@@ -409,10 +409,10 @@ def evaluate_binary(x, t, *, weight=None, int64_t bins=0, partial, Py_ssize_t bl
                     double roc_scale=1.0):
     """evaluate_binary over n flat elements: partial[b] = block b's
     (weighted loss, weighted hits, weighted Brier, weight), then with bins
-    B > 0 its histogram (3 x B: weight, weighted sigmoid(x), weighted
-    target per bin): bins of p, or with logit_scale > 0 of the logit,
+    B > 0 its histogram (B x 4: weight, weighted sigmoid(x), weighted
+    target, 0 per bin): bins of p, or with logit_scale > 0 of the logit,
     floor((x - logit_lo) logit_scale) clamped to [0, B); then with
-    roc_bins R > 0 a second one (3 x R) of the logit, floor((x - roc_lo)
+    roc_bins R > 0 a second one (R x 4) of the logit, floor((x - roc_lo)
     roc_scale) clamped to [0, R)."""
     cdef _Job job = _Job()
     cdef BinEval o
@@ -431,7 +431,7 @@ def evaluate_binary(x, t, *, weight=None, int64_t bins=0, partial, Py_ssize_t bl
     job.add(x, n, 1, "x")
     job.add(t, n, 1, "t")
     job.keep.append(weight)
-    width = 4 + 3 * o.bins + 3 * o.rbins
+    width = 4 + 4 * o.bins + 4 * o.rbins
     job.run(bin_eval_blk[float], bin_eval_blk[double], &o, n, block,
             partials(partial, nblocks(n, block), width), width, nt, 0)
 

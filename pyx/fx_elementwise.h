@@ -127,9 +127,8 @@ static double FN(bce)(const FX_T *x, const FX_T *t, ptrdiff_t n, const fx_bce_se
 /* evaluate_binary on one segment: sums += (weighted BCE with logits,
  * weighted hits of (x > 0) == (t >= 0.5) -- never for a NaN logit --,
  * weighted (sigmoid(x) - t)^2, weight), element weight w_j (NULL: 1).
- * With B > 0, hist (3 x B doubles: weight, weighted sigmoid(x), weighted
- * t; three rows rather than interleaved triples, whose paired stores would
- * stall the next element's load of the same bin) += those of the elements whose p = sigmoid(x) falls in
+ * With B > 0, hist (B entries of 4 doubles: weight, weighted sigmoid(x),
+ * weighted t, 0) += those of the elements whose p = sigmoid(x) falls in
  * bin b = floor(p B) (p = 1 in the last; NaN in none) -- or, with
  * uscale > 0, in bin b = floor((x - ulo) uscale) of the logit, clamped to
  * [0, B) (the fine histogram of equal-mass bins: confident outputs
@@ -180,12 +179,10 @@ FX_INLINE void FN(bce_eval_run)(const FX_T *x, const FX_T *t, ptrdiff_t n, const
 #endif
 #undef FX_EVB_BODY
 
-/* One run's histogram (bce_eval): the bin indices vectorized (-1 for
- * NaN), then the scatter, alternating between the copies h0 and h1 (two
- * on the stack up to FX_EVB_NB bins, so that neighbours in one bin do not
- * wait on each other's store; else both the caller's). */
-FX_INLINE void FN(bce_eval_hist)(const FX_T *x, const FX_T *p, const FX_T *tj, const double *wj, ptrdiff_t m,
-                                 int64_t B, double ulo, double uscale, double *h0, double *h1, int32_t *bi)
+/* One run's bin indices (bce_eval): bins of p, or with uscale > 0 of the
+ * logit (clamped to [0, B - 1]); -1 for NaN.  Vectorized. */
+FX_INLINE void FN(bce_eval_bins)(const FX_T *x, const FX_T *p, ptrdiff_t m, int64_t B, double ulo, double uscale,
+                                 int32_t *bi)
 {
     const int32_t last = (int32_t)(B - 1);
     if (uscale > 0) {
@@ -207,61 +204,93 @@ FX_INLINE void FN(bce_eval_hist)(const FX_T *x, const FX_T *p, const FX_T *tj, c
             bi[j] = q < 0 ? -1 : (b < last ? b : last);
         }
     }
+}
+
+/* A run's scatter into a histogram of (w, w p, w t, 0) entries, one per
+ * bin: an element is one load-add-store of four doubles where three rows
+ * of bins would take three (GNU C vectors; elsewhere three doubles, the
+ * same sums), alternating between copies h0 and h1 (two on the stack for
+ * small histograms, so that neighbours in one bin do not wait on each
+ * other's store; both the caller's for big ones, which rarely see one bin
+ * twice in a row).  A weight's products are rounded before the add (FMA
+ * paths would otherwise fuse them: the sums differ between paths at double
+ * rounding, as every sum here does). */
+#if defined(__GNUC__)
+#ifndef FX_V4D_DEFINED
+#define FX_V4D_DEFINED
+typedef double fx_v4d __attribute__((vector_size(32), aligned(8)));   /* the caller's rows: 8-byte aligned */
+#endif
+#define FX_EVB_ENTRY(w, pp, tt) ((fx_v4d){(w), (w) * (double)(pp), (w) * (double)(tt), 0.0})
+#endif
+
+FX_INLINE void FN(bce_eval_scatter)(const FX_T *p, const FX_T *tj, const double *wj, ptrdiff_t m,
+                                    const int32_t *bi, double *h0, double *h1)
+{
+#if defined(__GNUC__)
+    fx_v4d *v0 = (fx_v4d *)h0, *v1 = (fx_v4d *)h1;
     ptrdiff_t j = 0;
     for (; j + 1 < m; j += 2) {
         const int32_t b0 = bi[j], b1 = bi[j + 1];
         const double w0 = wj ? wj[j] : 1.0, w1 = wj ? wj[j + 1] : 1.0;
-        if (b0 >= 0) {
-            h0[b0] += w0;
-            h0[B + b0] += w0 * (double)p[j];
-            h0[2 * B + b0] += w0 * (double)tj[j];
-        }
-        if (b1 >= 0) {
-            h1[b1] += w1;
-            h1[B + b1] += w1 * (double)p[j + 1];
-            h1[2 * B + b1] += w1 * (double)tj[j + 1];
-        }
+        if (b0 >= 0) v0[b0] += FX_EVB_ENTRY(w0, p[j], tj[j]);
+        if (b1 >= 0) v1[b1] += FX_EVB_ENTRY(w1, p[j + 1], tj[j + 1]);
     }
     if (j < m && bi[j] >= 0) {
-        const int32_t b0 = bi[j];
         const double w0 = wj ? wj[j] : 1.0;
-        h0[b0] += w0;
-        h0[B + b0] += w0 * (double)p[j];
-        h0[2 * B + b0] += w0 * (double)tj[j];
+        v0[bi[j]] += FX_EVB_ENTRY(w0, p[j], tj[j]);
     }
+#else
+    for (ptrdiff_t j = 0; j < m; j++) {
+        const int32_t b = bi[j];
+        const double w0 = wj ? wj[j] : 1.0;
+        if (b >= 0) {
+            double *e = ((j & 1) ? h1 : h0) + 4 * b;
+            const double wp = w0 * (double)p[j], wt = w0 * (double)tj[j];
+            e[0] += w0;
+            e[1] += wp;
+            e[2] += wt;
+        }
+    }
+#endif
 }
 
 /* hist (B > 0) and rhist (R > 0: a second histogram, the ROC's bins of
- * the logit, in the same pass) as described above. */
+ * the logit, in the same pass) as described above, each B (R) entries of
+ * four doubles: weight, weighted sigmoid(x), weighted t, 0. */
 static void FN(bce_eval)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double *w, double *sums,
                          int64_t B, double ulo, double uscale, double *hist,
                          int64_t R, double rlo, double rscale, double *rhist)
 {
     FX_T p[FX_EVB];
     int32_t bi[FX_EVB];
-    double loc[2 * 3 * FX_EVB_NB], rloc[2 * 3 * FX_EVB_NB];
+    double loc[2 * 4 * FX_EVB_NB], rloc[2 * 4 * FX_EVB_NB];
     const int local = B <= FX_EVB_NB, rlocal = R <= FX_EVB_NB;
-    double *h0 = local ? loc : hist, *h1 = local ? loc + 3 * B : hist;
-    double *r0 = rlocal ? rloc : rhist, *r1 = rlocal ? rloc + 3 * R : rhist;
+    double *h0 = local ? loc : hist, *h1 = local ? loc + 4 * B : hist;
+    double *r0 = rlocal ? rloc : rhist, *r1 = rlocal ? rloc + 4 * R : rhist;
     sums[0] = sums[1] = sums[2] = sums[3] = 0.0;
     if (B > 0 && local)
-        for (int i = 0; i < 6 * B; i++) loc[i] = 0.0;
+        memset(loc, 0, 8 * B * sizeof(double));
     if (R > 0 && rlocal)
-        for (int i = 0; i < 6 * R; i++) rloc[i] = 0.0;
+        memset(rloc, 0, 8 * R * sizeof(double));
     for (ptrdiff_t j0 = 0; j0 < n; j0 += FX_EVB) {
         const ptrdiff_t m = n - j0 < FX_EVB ? n - j0 : FX_EVB;
         const double *wj = w ? w + j0 : NULL;
         FN(bce_eval_run)(x + j0, t + j0, m, wj, sums, p);
-        if (B > 0)
-            FN(bce_eval_hist)(x + j0, p, t + j0, wj, m, B, ulo, uscale, h0, h1, bi);
-        if (R > 0)
-            FN(bce_eval_hist)(x + j0, p, t + j0, wj, m, R, rlo, rscale, r0, r1, bi);
+        if (B > 0) {
+            FN(bce_eval_bins)(x + j0, p, m, B, ulo, uscale, bi);
+            FN(bce_eval_scatter)(p, t + j0, wj, m, bi, h0, h1);
+        }
+        if (R > 0) {
+            FN(bce_eval_bins)(x + j0, p, m, R, rlo, rscale, bi);
+            FN(bce_eval_scatter)(p, t + j0, wj, m, bi, r0, r1);
+        }
     }
     if (B > 0 && local)
-        for (int i = 0; i < 3 * B; i++) hist[i] += loc[i] + loc[3 * B + i];
+        for (int i = 0; i < 4 * B; i++) hist[i] += loc[i] + loc[4 * B + i];
     if (R > 0 && rlocal)
-        for (int i = 0; i < 3 * R; i++) rhist[i] += rloc[i] + rloc[3 * R + i];
+        for (int i = 0; i < 4 * R; i++) rhist[i] += rloc[i] + rloc[4 * R + i];
 }
+#undef FX_EVB_ENTRY
 #undef FX_EVB
 #undef FX_EVB_NB
 

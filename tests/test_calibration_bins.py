@@ -143,11 +143,11 @@ def test_fine_histogram_bins_the_logit(isa, dt):
     pos = u >= 0
     np.testing.assert_array_equal(rbin[pos], want[pos])
     assert rbin[-1] == -1                                        # a NaN row is in no bin
-    part = np.zeros((1, 4 + 3 * CAL.FINE_BINS))
+    part = np.zeros((1, 4 + 4 * CAL.FINE_BINS))                    # bins of (w, w p, w t, 0)
     xb = u.astype(dt)
     _kernels.evaluate_binary(xb, np.ones(N, dt), bins=CAL.FINE_BINS, partial=part, block=N, nt=1, logit_lo=lo,
                              logit_scale=sc)
-    got = np.flatnonzero(part[0, 4:4 + CAL.FINE_BINS])
+    got = np.flatnonzero(part[0, 4:].reshape(CAL.FINE_BINS, 4)[:, 0])
     np.testing.assert_array_equal(got, np.unique(want[:-1]).astype(np.int64))
 
 

@@ -505,15 +505,21 @@ def binary_operands(logits, targets, sample_weight):
 
 
 def _binary_pass(xf, tf, wf, n, nt, B, lo, scale, R):
-    """One kernel pass: the summed partials (4 sums, then 3 x B calibration
-    bins, then 3 x R ROC bins of the logit)."""
+    """One kernel pass: the summed partials (4 sums, then B calibration
+    bins and R ROC bins of the logit, 4 doubles each: weight, weighted
+    p, weighted t, 0)."""
     # blocks of at least 64 (B + R) elements: the per-block histograms
-    # stay under 3/8 byte per element whatever B and R are (the size
+    # stay under 1/2 byte per element whatever B and R are (the size
     # depends on the shape, B and R only, so the sums stay independent of
     # the thread count)
     block = max(BLOCK_ELEMS, 64 * (B + R))
-    width = 4 + 3 * (B + R)
-    partial = np.zeros((_nblocks(n, block), width))
+    width = 4 + 4 * (B + R)
+    # 64-byte aligned (rows are whole multiples of 32 bytes): the kernel's
+    # four-double bin entries then never straddle a cache line
+    nb = _nblocks(n, block)
+    raw = np.zeros(nb * width + 8)
+    skip = (-raw.ctypes.data % 64) // 8
+    partial = raw[skip:skip + nb * width].reshape(nb, width)
     _k.evaluate_binary(xf, tf, weight=wf, bins=B, partial=partial, block=block, nt=nt, logit_lo=lo,
                        logit_scale=scale, roc_bins=R, roc_lo=-CAL.LOGIT_SPAN, roc_scale=R / (2.0 * CAL.LOGIT_SPAN))
     return partial.sum(axis=0) if len(partial) else np.zeros(width)
@@ -532,10 +538,10 @@ def evaluate_binary_parts(logits, targets, *, sample_weight=None, calibration_bi
     n = x.size
     tot = _binary_pass(xf, tf, wf, n, _threads(num_threads, n), B, lo, scale, R)
     sums = np.array([tot[0], tot[3], tot[1], n, tot[2]])   # loss, weight, hits, count, Brier
-    calib = tot[4:4 + 3 * B].reshape(3, B) if B else None
+    calib = tot[4:4 + 4 * B].reshape(B, 4)[:, :3].T.copy() if B else None     # (3, B)
     roc = None
     if R:
-        h = tot[4 + 3 * B:].reshape(3, R)
+        h = tot[4 + 4 * B:].reshape(R, 4).T
         roc = np.stack([h[2], h[0] - h[2]])       # sum w t, sum w (1 - t)
     return BinaryParts(sums, calib, roc)
 
