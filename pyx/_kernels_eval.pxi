@@ -281,6 +281,7 @@ cdef int ovr_classes(const floating *x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t j
     cdef double Li, wi, g, z, t, top = <double>(R - 1)
     cdef int64_t yi, ki
     cdef const floating *xr
+    cdef uintptr_t ahead
     cdef double *tn = <double *>calloc(2 * R * OVR_CLASSES, sizeof(double))
     cdef double *tp
     if tn == NULL:
@@ -293,9 +294,11 @@ cdef int ovr_classes(const floating *x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t j
         xr = x + i * C + j0
         # the rows are C apart, each in its own page: no hardware prefetcher
         # follows, so a few rows ahead are asked for (both lines the 16
-        # classes may straddle)
-        FX_PREFETCH(xr + OVR_AHEAD * C, 0)
-        FX_PREFETCH(xr + OVR_AHEAD * C + OVR_CLASSES - 1, 0)
+        # classes may straddle; the address formed in integers, as
+        # FX_PF_AT does: past the last row it is only ever prefetched)
+        ahead = <uintptr_t>xr + <uintptr_t>(OVR_AHEAD * C * sizeof(floating))
+        FX_PREFETCH(<const void *>ahead, 0)
+        FX_PREFETCH(<const void *>(ahead + (OVR_CLASSES - 1) * sizeof(floating)), 0)
         wi = sw[i] if sw != NULL else 1.0
         yi = y[i] - j0
         ki = k[i] - j0
