@@ -37,7 +37,7 @@ from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint16_t, uintptr_t
 
 from cpython.pycapsule cimport PyCapsule_New
-from fx_types cimport fx_stats, fx_bce_seg, fx_xent, fx_focal
+from fx_types cimport fx_stats, fx_bce_seg, fx_xent, fx_focal, fx_distill, FX_DISTILL_NPOLY
 from fx_ops cimport fx_ops_f, fx_ops_d, fx_ops_h
 from fx_dispatch cimport (fx_F, fx_D, fx_H, FX_PREFETCH, FX_GROUP, FX_SMALL_C, fx_isa_current, fx_isa_names, FX_ISA_COUNT,
                           fx_isa_supported, fx_select_isa, fx_max_threads, fx_have_openmp, fx_simde)
@@ -563,6 +563,7 @@ def sigmoid(x, out, bint log, Py_ssize_t block, int nt):
 include "_kernels_xent.pxi"
 include "_kernels_binary.pxi"
 include "_kernels_eval.pxi"
+include "_kernels_distill.pxi"
 
 
 # ---------------------------------------------------------------- the tables, for _testing

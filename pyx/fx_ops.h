@@ -61,6 +61,19 @@ typedef struct {
     double z;           /* z-loss coefficient (its gradient term)              */
 } fx_focal;
 
+/* Distillation rows (fx_distill.h, distill_rows): the divergence between
+ * the teacher's and the student's softmax at one temperature, and the
+ * student's cross-entropy at temperature 1. */
+#define FX_DISTILL_NPOLY 16
+typedef struct {
+    double it;          /* 1 / temperature                                              */
+    int div;            /* 0: KL(P||Q), 1: KL(Q||P), 2: Jensen-Shannon with beta        */
+    double beta;
+    double tau;         /* |r| < tau: the series below, else the closed forms           */
+    double cs[FX_DISTILL_NPOLY];   /* the row term / q as sum_k cs[k] r^(k+2)          */
+    double cl[FX_DISTILL_NPOLY];   /* JSD: log(M_j / Q_j) as sum_k cl[k] r^(k+1)        */
+} fx_distill;
+
 #define FX_CAT2_(a, b) a##b
 #define FX_CAT2(a, b) FX_CAT2_(a, b)
 #define FX_CAT3_(a, b, c) a##_##b##_##c

@@ -47,6 +47,17 @@ cdef extern from "fx_ops.h" nogil:
         double k
         int check
 
+    enum:
+        FX_DISTILL_NPOLY
+
+    ctypedef struct fx_distill:
+        double it
+        int div
+        double beta
+        double tau
+        double cs[FX_DISTILL_NPOLY]
+        double cl[FX_DISTILL_NPOLY]
+
 cdef extern from "fx_vecmath.h" nogil:
     enum:
         FX_VM_COUNT

@@ -26,6 +26,7 @@ from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation
                        RowStats, TemperatureFit)
 from ._linear import linear_cross_entropy, linear_evaluate
 from ._temperature import fit_temperature, fit_temperature_file
+from ._distill import distillation_loss
 from ._check import check
 from ._config import show_config, set_isa
 
@@ -38,6 +39,7 @@ __all__ = [
     "linear_evaluate", "evaluate", "Evaluation", "Evaluator", "evaluate_file",
     "evaluate_binary", "BinaryEvaluation", "BinaryEvaluator", "Calibration", "PerClass",
     "fit_temperature", "fit_temperature_file", "TemperatureFit", "ROC", "OneVsRest", "Classwise",
+    "distillation_loss",
     "check", "show_config", "set_isa", "__version__",
 ]
 

@@ -12,9 +12,10 @@ RTOL: dict[np.dtype[Any], float] = {np.dtype(np.float16): 2e-3, np.dtype(np.floa
 TTOL: dict[np.dtype[Any], float] = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
 
 
-def compare(a: Any, b: Any, dtype: Any) -> Tuple[float, float, bool]:
+def compare(a: Any, b: Any, dtype: Any, atol: float = 0.0) -> Tuple[float, float, bool]:
     """(max abs err, max rel err, ok) of a against the reference b; NaN and
-    infinities must sit in the same places with the same signs."""
+    infinities must sit in the same places with the same signs; atol: an
+    absolute floor besides (the rounding of a reference's own formula)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
@@ -29,7 +30,7 @@ def compare(a: Any, b: Any, dtype: Any) -> Tuple[float, float, bool]:
     rtol = RTOL[np.dtype(dtype)]
     floor = rtol * scale.max() if scale.size else 0.0
     rel = d / np.maximum(scale, np.finfo(np.float64).tiny)
-    ok = bool(same_special and np.all(d <= rtol * scale + floor))
+    ok = bool(same_special and np.all(d <= rtol * scale + floor + atol))
     return float(d.max()), float(rel.max()), ok
 
 
@@ -93,14 +94,15 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
     from . import reference as R
 
     rng = np.random.default_rng(seed)
+    trng = np.random.default_rng([seed, 1])     # the teachers' own stream: the other cases' data stay as they were
     rep = CheckReport()
 
-    def cmp(fn: str, case: str, dt: Any, a: Any, b: Any) -> None:
+    def cmp(fn: str, case: str, dt: Any, a: Any, b: Any, atol: Tuple[float, float] = (0.0, 0.0)) -> None:
         if isinstance(a, tuple):
-            for part, aa, bb in zip(("", " grad"), a, b):
-                cmp(fn + part, case, dt, aa, bb)
+            for part, aa, bb, at in zip(("", " grad"), a, b, atol):
+                cmp(fn + part, case, dt, aa, bb, (at, at))
             return
-        rep.rows.append((fn, case, np.dtype(dt).name) + compare(a, b, dt))
+        rep.rows.append((fn, case, np.dtype(dt).name) + compare(a, b, dt, atol[0]))
 
     for case, x64 in _cases(rng):
         axis = 1 if x64.ndim == 3 else -1
@@ -184,6 +186,25 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
             ev, er = fx.evaluate(x, y, axis=axis, **tf), R.evaluate(x, y, axis=axis, **tf)
             cmp("evaluate[softcap,temperature]", case, dt, [ev.loss, ev.brier, ev.entropy],
                 [er.loss, er.brier, er.entropy])
+            # distillation against a teacher near the student (masked classes
+            # kept).  The reference's textbook form rounds to ~eps (1 + |x| / T)
+            # absolute (it cancels where the kernels do not: confident rows
+            # differ in their last digits there), hence the absolute floors.
+            teacher = (x64 + trng.standard_normal(x64.shape)).astype(dt)
+            T = 1.5
+            xmax = float(np.max(np.abs(x64[np.isfinite(x64)]), initial=0.0))
+            ref_eps = 8 * np.finfo(np.float64).eps * (1 + xmax / T)
+            gfloor = ref_eps * (T + 1) * float(sw.max() / np.sum(sw))
+            for div in ("kl", "reverse_kl", "jsd"):
+                dopts: dict[str, Any] = dict(axis=axis, divergence=div, temperature=T, target=y, hard_weight=0.3,
+                                             sample_weight=sw)
+                cmp(f"distillation_loss[{div}]", case, dt,
+                    fx.distillation_loss(x, teacher, return_grad=True, **dopts),
+                    R.distillation_loss(x, teacher, return_grad=True, **dopts), (ref_eps * T * T, gfloor))
+                cmp(f"distillation_loss[{div},none]", case, dt,
+                    fx.distillation_loss(x, teacher, axis=axis, divergence=div, reduction="none"),
+                    R.distillation_loss(x, teacher, axis=axis, divergence=div, reduction="none"),
+                    (ref_eps * (1 + xmax), 0.0))
             bopts = dict(calibration_bins=5, sample_weight=0.5 + tb)
             bv, br = fx.evaluate_binary(x, tb.astype(dt), **bopts), R.evaluate_binary(x, tb.astype(dt), **bopts)
             cmp("evaluate_binary", case, dt, [bv.loss, bv.accuracy, bv.brier], [br.loss, br.accuracy, br.brier])

@@ -132,6 +132,17 @@ ValueError
 TypeError
     The logits are not real numbers or the labels are not integers.
 """,
+    'distillation_loss': """\
+ValueError
+    The teacher's shape differs from the student's; `target` has the wrong
+    shape or a label out of range; `hard_weight` without `target`;
+    `temperature` is not finite and > 0; `beta` is not in (0, 1);
+    `divergence` is unknown; `reduction` or `base` is invalid; `grad_out`
+    has the wrong shape or dtype or is read-only; `num_threads` is outside
+    1..1024.
+TypeError
+    The logits are not real numbers or the labels are not integers.
+""",
     'Evaluator': """\
 ValueError
     An option is invalid (as in `evaluate`); `update` gets a batch whose
@@ -152,7 +163,7 @@ ValueError
 """,
 }
 
-KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'linear_evaluate': 'linear_evaluate', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy', 'fit_temperature': 'fit_temperature', 'fit_temperature_file': 'fit_temperature_file'}
+KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'linear_evaluate': 'linear_evaluate', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy', 'fit_temperature': 'fit_temperature', 'fit_temperature_file': 'fit_temperature_file', 'distillation_loss': 'distillation_loss'}
 
 FX_EXAMPLES = {
     'sigmoid': """\
@@ -310,6 +321,21 @@ array([0, 2, 1])
 >>> round(r.temperature, 4), r.iterations
 (1.6013, 3)
 """,
+    'distillation_loss': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> s = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.0]])
+>>> t = np.array([[2.2, 0.9, 0.0], [0.4, 2.0, 0.3]])
+>>> round(fx.distillation_loss(s, t, temperature=2.0), 8)
+0.03135044
+>>> fx.distillation_loss(s, s)
+0.0
+>>> fx.distillation_loss(s, t, divergence="jsd", reduction="none").round(6)
+array([0.002393, 0.00808 ])
+>>> loss, grad = fx.distillation_loss(s, t, target=np.array([0, 1]), hard_weight=0.5, return_grad=True)
+>>> round(loss, 6), grad.round(4)[0]
+(0.17575, array([-0.1172,  0.0833,  0.0339]))
+""",
     'Evaluator': """\
 >>> import numpy as np
 >>> import fusedxent as fx
@@ -363,7 +389,7 @@ REFERENCE_EXAMPLES = {
                            .replace("fx.", "reference.")
     for name in ("sigmoid", "log_sigmoid", "softmax", "log_softmax", "logsumexp", "softmax_cross_entropy",
                  "sigmoid_binary_cross_entropy", "cross_entropy", "binary_cross_entropy", "evaluate",
-                 "evaluate_binary", "fit_temperature")
+                 "evaluate_binary", "fit_temperature", "distillation_loss")
 }
 REFERENCE_EXAMPLES.update({
     'linear_cross_entropy': """\

@@ -4,7 +4,7 @@
 # share its compute type: float64, or float32 with float16 / bfloat16
 # arrays beside it (converted by the driver); partial-sum buffers and
 # weights are float64, labels int64.
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,3 +72,12 @@ def binary_cross_entropy_prob(p: _F, t: _F, *, weight: Optional[_D] = ..., lo: f
                               loss_scale: float, loss_out: Optional[_F] = ..., partial: _D, block: int,
                               nt: int) -> None: ...
 def _tables() -> Any: ...
+
+class DistillOptions:
+    def __init__(self, *, inv_temperature: float, divergence: int, beta: float, tau: float,
+                 cs: Sequence[float], cl: Sequence[float]) -> None: ...
+
+def distill_npoly() -> int: ...
+def distill(student: _F, teacher: _F, *, options: DistillOptions, labels: Optional[NDArray[np.int64]] = ...,
+            soft_scale: Optional[_D] = ..., hard_scale: Optional[_D] = ..., grad_out: Optional[_F] = ...,
+            soft_out: _D, hard_out: _D, rows_per_block: int, nt: int) -> None: ...

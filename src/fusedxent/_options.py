@@ -17,6 +17,7 @@ import functools
 import math
 import numbers
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 import numpy as np
 
@@ -209,3 +210,36 @@ def xent_options(*, axis=-1, weight=None, ignore_index=-100, label_smoothing=0.0
             if "unhashable" not in str(e):
                 raise
     return _build(*args)
+
+
+# ------------------------------------------------------------------ distillation
+
+DIVERGENCES = ("kl", "reverse_kl", "jsd")
+
+
+class DistillOptions(NamedTuple):
+    """The validated scalar options of a distillation call."""
+    axis: int
+    temperature: float
+    divergence: str
+    beta: float
+    hard_weight: float
+    soft_weight: float
+    ignore_index: int
+    reduction: str
+    k: float                 #: 1 / ln(base)
+
+
+def distill_options(*, axis=-1, temperature=1.0, divergence="kl", beta=0.5, hard_weight=0.0, soft_weight=1.0,
+                    ignore_index=-100, reduction="mean", base=None):
+    """DistillOptions from the keyword arguments of distillation_loss,
+    checked (beta only matters to "jsd", and is 0.5 otherwise)."""
+    if not isinstance(divergence, str) or divergence not in DIVERGENCES:
+        raise ValueError(f"divergence must be one of {DIVERGENCES}, got {divergence!r}")
+    b = V.unit_interval(beta, "beta", lo_open=True, hi_open=True)
+    return DistillOptions(axis=axis, temperature=_positive_finite(temperature, "temperature"),
+                          divergence=divergence, beta=b if divergence == "jsd" else 0.5,
+                          hard_weight=V.nonneg(hard_weight, "hard_weight"),
+                          soft_weight=V.nonneg(soft_weight, "soft_weight"),
+                          ignore_index=V.ignore_index(ignore_index), reduction=V.reduction(reduction),
+                          k=V.log_base(base))

@@ -49,3 +49,20 @@ def xent_options(*, axis: int = ..., weight: Optional[ArrayLike] = ..., ignore_i
                  z_loss: float = ..., softcap: Optional[float] = ..., temperature: float = ...,
                  gamma: float = ..., alpha: Optional[ArrayLike] = ...) -> XentOptions: ...
 def _rebuild(kw: dict[str, Any]) -> XentOptions: ...
+
+DIVERGENCES: tuple[str, ...]
+
+class DistillOptions(NamedTuple):
+    axis: int
+    temperature: float
+    divergence: str
+    beta: float
+    hard_weight: float
+    soft_weight: float
+    ignore_index: int
+    reduction: str
+    k: float
+
+def distill_options(*, axis: int = ..., temperature: float = ..., divergence: str = ..., beta: float = ...,
+                    hard_weight: float = ..., soft_weight: float = ..., ignore_index: int = ...,
+                    reduction: str = ..., base: Optional[float] = ...) -> DistillOptions: ...

@@ -17,7 +17,7 @@ from ._calibration import LOGIT_SPAN as _LOGIT_SPAN
 from ._calibration import roc_bins as _roc_bins
 from ._calibration import roc_edges as _roc_edges
 from ._calibration import strategy as _calibration_strategy
-from ._options import LogitTransform, xent_options
+from ._options import LogitTransform, distill_options, xent_options
 from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, OneVsRest,  # noqa: F401
                        PerClass, RowStats, TemperatureFit)
 
@@ -49,6 +49,14 @@ def _softmax2(x2):
         p = np.exp(x2 - np.where(finite, m, 0.0)[:, None]) / (1.0 + s)[:, None]
     p[~finite] = np.nan
     return p, m, s, l, finite
+
+
+def _log_softmax2(x2):
+    m, s, l, finite = _row_parts(x2)
+    with np.errstate(invalid="ignore"):
+        r = (x2 - m[:, None]) - l[:, None]
+    r[~finite] = np.nan
+    return r
 
 
 def _rows(x, axis, name="x", allow_empty=False):
@@ -112,11 +120,7 @@ def log_softmax(x, axis=-1, *, out=None, num_threads=None):
     V.num_threads(num_threads)
     if out is not None:
         V.out_array(out, x.shape, x.dtype, "out")
-    m, s, l, finite = _row_parts(x2)
-    with np.errstate(invalid="ignore"):
-        r = (x2 - m[:, None]) - l[:, None]
-    r[~finite] = np.nan
-    return _finish(out, _back(r, x, ax, mshape, x.dtype))
+    return _finish(out, _back(_log_softmax2(x2), x, ax, mshape, x.dtype))
 
 
 def logsumexp(x, axis=-1, *, num_threads=None):
@@ -630,6 +634,86 @@ def fit_temperature(logits, labels, *, axis=-1, ignore_index=-100, sample_weight
     return TemperatureFit(1.0 / beta, float(f1) / W, float(nll(beta)[0]) / W, passes + 1)
 
 
+# ------------------------------------------------------------------ distillation
+
+def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, divergence="kl", beta=0.5,
+                      target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100, sample_weight=None,
+                      reduction="mean", base=None, return_grad=False, grad_out=None, num_threads=None):
+    # The textbook forms in float64: sum P (log P - log Q) from two
+    # log-softmaxes.  They cancel for a student close to its teacher (the
+    # kernels do not; their tests there are against mpmath), and are exact
+    # enough everywhere else.
+    o = distill_options(axis=axis, temperature=temperature, divergence=divergence, beta=beta,
+                        hard_weight=hard_weight, soft_weight=soft_weight, ignore_index=ignore_index,
+                        reduction=reduction, base=base)
+    x, ax, x2, mshape = _rows(student_logits, o.axis, "student_logits")
+    N, C = x2.shape
+    idx_shape = mshape[:-1]
+    t = V.float_array(teacher, "teacher", allow_0d=False)
+    if t.shape != x.shape:
+        raise ValueError(f"teacher has shape {t.shape}, the student's logits {x.shape}: a dense teacher gives "
+                         f"logits of the student's shape")
+    t2 = np.moveaxis(t, ax, -1).reshape(-1, C).astype(np.float64)
+    V.num_threads(num_threads)
+    if target is None and o.hard_weight != 0:
+        raise ValueError("hard_weight needs target (class indices)")
+    keep = np.ones(N, bool)
+    y = None
+    if target is not None:
+        ta = np.asarray(target)
+        if ta.shape != idx_shape:
+            raise ValueError(f"target must have shape {idx_shape} (the logits' shape without axis), "
+                             f"got {ta.shape}")
+        y = V.class_labels(ta, C, o.ignore_index)
+        keep = y != o.ignore_index
+    sw = np.ones(N) if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
+    if grad_out is not None:
+        V.out_array(grad_out, x.shape, x.dtype, "grad_out")
+    w = np.where(keep, sw, 0.0)
+    T, b = o.temperature, o.beta
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ls, lt = _log_softmax2(x2 / T), _log_softmax2(t2 / T)
+        Q, P = np.exp(ls), np.exp(lt)
+        plogq = lambda p, lp, lq: np.where(p > 0, p * (lp - lq), 0.0)   # noqa: E731
+        if o.divergence == "kl":
+            soft = plogq(P, lt, ls).sum(axis=1)
+            dsoft = Q - P
+        elif o.divergence == "reverse_kl":
+            soft = plogq(Q, ls, lt).sum(axis=1)
+            dsoft = np.where(Q > 0, Q * (ls - lt - soft[:, None]), 0.0)
+        else:
+            lm = np.log(b * P + (1 - b) * Q)
+            soft = (b * plogq(P, lt, lm) + (1 - b) * plogq(Q, ls, lm)).sum(axis=1)
+            v = np.where(Q > 0, (1 - b) * (ls - lm), 0.0)
+            dsoft = Q * (v - (Q * v).sum(axis=1, keepdims=True))
+        bad = np.isnan(ls[:, 0]) | np.isnan(lt[:, 0])    # NaN, +inf, all -inf: the row is NaN
+        soft[bad] = np.nan
+        dsoft[bad] = np.nan
+        rows = o.soft_weight * T * T * soft
+        ls1 = _log_softmax2(x2)
+        if y is not None and o.hard_weight != 0:
+            yy = np.where(keep, y, 0)
+            rows = rows + o.hard_weight * -ls1[np.arange(N), yy]
+        rows = np.where(w != 0, w * rows, 0.0)
+    denom = float(np.sum(w))
+    loss = _reduce(rows, denom, o.reduction, o.k, x.dtype, idx_shape)
+    if not return_grad:
+        return loss
+    scale = o.k * ((1.0 / denom if denom else 0.0) if o.reduction == "mean" else 1.0)
+    with np.errstate(invalid="ignore"):
+        g = (o.soft_weight * T * scale * w)[:, None] * dsoft
+        if y is not None and o.hard_weight != 0:
+            h = np.exp(ls1)
+            h[np.arange(N), np.where(keep, y, 0)] -= 1.0
+            g = g + (o.hard_weight * scale * w)[:, None] * h
+        g = np.where(w[:, None] != 0, g, 0.0)
+    g = _back(g, x, ax, mshape, x.dtype)
+    if grad_out is not None:
+        np.copyto(grad_out, g)
+        g = grad_out
+    return loss, g
+
+
 # ------------------------------------------------------------------ docstrings
 
 def _document():
@@ -649,6 +733,7 @@ def _document():
         "linear_cross_entropy": "Softmax cross-entropy of a linear layer's outputs, materialized in float64.",
         "linear_evaluate": "evaluate of a linear layer's outputs, materialized in float64.",
         "fit_temperature": "Temperature scaling by bisection on the NLL's derivative, in float64.",
+        "distillation_loss": "Distillation loss from two log-softmaxes, the textbook forms in float64.",
     }
     ns = globals()
     for name, summary in summaries.items():
@@ -657,3 +742,4 @@ def _document():
 
 
 _document()
+

@@ -16,6 +16,7 @@ from ._api import (
 )
 from ._linear import linear_cross_entropy as linear_cross_entropy
 from ._temperature import fit_temperature as fit_temperature
+from ._distill import distillation_loss as distillation_loss
 from ._linear import linear_evaluate as linear_evaluate
 from ._results import BinaryEvaluation as BinaryEvaluation
 from ._results import LinearGrads as LinearGrads

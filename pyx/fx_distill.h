@@ -1,0 +1,186 @@
+/* fx_distill.h -- the portable body of distill_rows (fx_ops.def): the
+ * divergence between a teacher's and a student's softmax, row by row,
+ * computed in double whatever FX_T, with the student's cross-entropy at
+ * temperature 1 and the gradient with respect to the student's logits.
+ *
+ * With a = x / T, b = t / T (student, teacher), Q = softmax(a),
+ * P = softmax(b) and r_j = log(P_j / Q_j) = (t_j - x_j) / T - c, where
+ * c = lse(b) - lse(a) (the series and closed forms below), every divergence is a sum of per-class terms that
+ * are non-negative and vanish with r_j -- never the difference of
+ * sum_j P_j (b_j - a_j) and the two log-sum-exps, which cancels to
+ * nothing for a student close to its teacher:
+ *   KL(P||Q) = sum_j Q_j phi(r_j),      phi(r) = (r - 1) e^r + 1
+ *   KL(Q||P) = sum_j Q_j (e^r_j - 1 - r_j)
+ *   JSD      = sum_j Q_j G(r_j),        G(r) = beta r e^r - m log m,
+ *                                       m = 1 + beta (e^r - 1)
+ * (the generalized KL sum_j P log(P/Q) - P + Q, and Jensen's inequality
+ * for x log x).  The rounding eta of c scales P by e^-eta; each sum is
+ * stationary in that scale at P = Q, so eta costs O(eta^2 + eta D), not
+ * eta: near-identical rows keep their relative accuracy.  For |r| < tau
+ * a term is Q_j r^2 poly(r) (the caller's Taylor coefficients cs), else
+ * the closed form from P_j, Q_j, r_j, whose cancellation at |r| >= tau is
+ * bounded (1 / phi(tau)).  The exp-sums are double: their rounding is
+ * eta.
+ *
+ * Gradients (d/da; the caller's per-row scale gs holds the 1/T and T^2):
+ * KL: Q - P; reverse: Q (-r - D); JSD: Q (v - sum_i Q_i v_i),
+ * v = -(1 - beta) log(M / Q).  Hard term: softmax(x) - onehot(y), scale gh.
+ * A row with both scales 0 gets a zero gradient.  Labels y < 0: no hard
+ * term (hard = 0).  NaN or +inf anywhere in a row, or a row all -inf,
+ * makes its outputs NaN (its gradient too, unless both scales are 0). */
+
+#ifndef FX_HAS_distill_rows
+
+/* exp(v) for v <= 0, exactly 0 below the subnormals (the closed forms
+ * guard their products with p > 0, q > 0: -inf logits) */
+#define FX_DEXP0(v) ((v) > -745.0 ? fx_expneg_d(v) : 0.0)
+
+#define FX_DPOLY(c, r, out)                                                    \
+    do {                                                                      \
+        double s_ = (c)[FX_DISTILL_NPOLY - 1];                                \
+        for (int k_ = FX_DISTILL_NPOLY - 2; k_ >= 0; k_--) s_ = s_ * (r) + (c)[k_]; \
+        (out) = s_;                                                           \
+    } while (0)
+
+/* The quantities of element j: q, p, their logs, r, the series branch. */
+#define FX_DISTILL_ELEM                                                        \
+    double xd = (double)xi[j], td = (double)ti[j];                            \
+    double lq = (xd - ms) * it - lW, lp = (td - mt) * it - lV;               \
+    double q = FX_DEXP0(lq), p = FX_DEXP0(lp);                               \
+    double r = FX_DISTILL_R(xd, td);                                          \
+    int small = (r < tau) & (r > -tau);                                       \
+    double rs = small ? r : 0.0;
+
+/* r_j = (t_j - x_j - c0) / T, c0 = c T the offset in the logits' units.
+ * Each r_j must be right to a few units of its own size (a per-element
+ * error e costs e / r of the row's value; a common one only e^2): t - x is
+ * exact for float inputs, in double carries its rounding error (TwoSum,
+ * NaN -> 0 for infinite logits), and t - x - c0 cancels exactly
+ * (Sterbenz) before the one rounding of the scaling by 1/T. */
+#if FX_IS_FLOAT
+#  define FX_DISTILL_R(xd, td) (((td) - (xd)) - c0) * it
+#else
+#  define FX_DISTILL_R(xd, td) FN(distill_r2)(xd, td, c0, it)
+FX_INLINE double FN(distill_r2)(double x, double t, double c0, double it)
+{
+    double s = t - x, bp = s - t, ap = s - bp;
+    double e = (t - ap) + (-x - bp);
+    e = e == e ? e : 0.0;
+    return ((s - c0) + e) * it;
+}
+#endif
+
+static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptrdiff_t n, ptrdiff_t C,
+                             const fx_distill *o, const double *gs, const double *gh, FX_T *g,
+                             double *soft, double *hard)
+{
+    const double it = o->it, beta = o->beta, tau = o->tau;
+    const double *cs = o->cs, *cl = o->cl;
+    const int div = o->div;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const FX_T *xi = x + i * C, *ti = t + i * C;
+        const int64_t yi = y ? y[i] : -1;
+        const int hot = yi >= 0 && yi < C;
+        const double ms = (double)FN(rowmax)(xi, C), mt = (double)FN(rowmax)(ti, C);
+        /* NaN anywhere, a +inf, or a row all -inf: the row's outputs are NaN
+         * (the max skips NaN; the count finds them) */
+        int nn = 0;
+#pragma omp simd reduction(+:nn)
+        for (ptrdiff_t j = 0; j < C; j++) nn += (xi[j] != xi[j]) | (ti[j] != ti[j]);
+        if (nn || !(ms > -HUGE_VAL && ms < HUGE_VAL && mt > -HUGE_VAL && mt < HUGE_VAL)) {
+            soft[i] = hard[i] = NAN;
+            if (g) {
+                const FX_T v = gs[i] == 0.0 && (!hot || gh[i] == 0.0) ? (FX_T)0 : (FX_T)NAN;
+                for (ptrdiff_t j = 0; j < C; j++) g[i * C + j] = v;
+            }
+            continue;
+        }
+        double W = 0.0, V = 0.0, H = 0.0;
+        if (hot && it != 1.0) {
+#pragma omp simd reduction(+:W,V,H)
+            for (ptrdiff_t j = 0; j < C; j++) {
+                double xd = (double)xi[j];
+                W += fx_expneg_d((xd - ms) * it);
+                V += fx_expneg_d(((double)ti[j] - mt) * it);
+                H += fx_expneg_d(xd - ms);
+            }
+        } else {
+#pragma omp simd reduction(+:W,V)
+            for (ptrdiff_t j = 0; j < C; j++) {
+                W += fx_expneg_d(((double)xi[j] - ms) * it);
+                V += fx_expneg_d(((double)ti[j] - mt) * it);
+            }
+            H = W;
+        }
+        const double lW = log(W), lV = log(V), lH = log(H);
+        const double c0 = (mt - ms) + (lV - lW) / it;
+        double S = 0.0, A = 0.0;
+        if (div == 0) {
+#pragma omp simd reduction(+:S)
+            for (ptrdiff_t j = 0; j < C; j++) {
+                FX_DISTILL_ELEM
+                double ser;
+                FX_DPOLY(cs, rs, ser);
+                double term = small ? q * (rs * rs * ser) : (p > 0.0 ? (r - 1.0) * p : 0.0) + q;
+                S += term < 0.0 ? 0.0 : term;
+            }
+        } else if (div == 1) {
+#pragma omp simd reduction(+:S)
+            for (ptrdiff_t j = 0; j < C; j++) {
+                FX_DISTILL_ELEM
+                double ser;
+                FX_DPOLY(cs, rs, ser);
+                double term = small ? q * (rs * rs * ser) : (q > 0.0 ? (-r - 1.0) * q : 0.0) + p;
+                S += term < 0.0 ? 0.0 : term;
+            }
+        } else {
+#pragma omp simd reduction(+:S,A)
+            for (ptrdiff_t j = 0; j < C; j++) {
+                FX_DISTILL_ELEM
+                double ser, lser;
+                FX_DPOLY(cs, rs, ser);
+                FX_DPOLY(cl, rs, lser);
+                double lm = fx_log_d(beta * p + (1.0 - beta) * q);
+                double dir = (p > 0.0 ? beta * p * (lp - lm) : 0.0) + (q > 0.0 ? (1.0 - beta) * q * (lq - lm) : 0.0);
+                double term = small ? q * (rs * rs * ser) : dir;
+                double lmq = small ? rs * lser : lm - lq;     /* log(M_j / Q_j) */
+                S += term < 0.0 ? 0.0 : term;
+                A += q > 0.0 ? q * lmq : 0.0;
+            }
+        }
+        soft[i] = S;
+        hard[i] = hot ? (ms + lH) - (double)xi[yi] : 0.0;
+        if (!g)
+            continue;
+        FX_T *gi = g + i * C;
+        const double a = gs[i], h = hot ? gh[i] : 0.0;
+        if (a == 0.0 && h == 0.0) {
+            for (ptrdiff_t j = 0; j < C; j++) gi[j] = 0;
+            continue;
+        }
+        const int sep = it != 1.0;
+#pragma omp simd
+        for (ptrdiff_t j = 0; j < C; j++) {
+            FX_DISTILL_ELEM
+            double sg;
+            if (div == 0) {
+                sg = q - p;
+            } else if (div == 1) {
+                sg = q > 0.0 ? q * (-r - S) : 0.0;
+            } else {
+                double lser;
+                FX_DPOLY(cl, rs, lser);
+                double lmq = small ? rs * lser : fx_log_d(beta * p + (1.0 - beta) * q) - lq;
+                sg = q > 0.0 ? -(1.0 - beta) * q * (lmq - A) : 0.0;
+            }
+            double hq = sep ? FX_DEXP0((xd - ms) - lH) : q;
+            gi[j] = (FX_T)(a * sg + h * (hq - (j == yi ? 1.0 : 0.0)));
+        }
+    }
+}
+
+#undef FX_DEXP0
+#undef FX_DPOLY
+#undef FX_DISTILL_ELEM
+#undef FX_DISTILL_R
+#endif
