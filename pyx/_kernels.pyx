@@ -377,17 +377,19 @@ cdef class _Job:
 
     cdef int run(self, BlockF f32, BlockD f64, const void *ctx, Py_ssize_t N, Py_ssize_t per,
                  double *part, Py_ssize_t nparts, int nt, Py_ssize_t C, bint extras=False,
-                 bint exps=False, bint tile_scratch=False) except -1:
+                 bint exps=False, bint tile_scratch=False, Py_ssize_t scratch_bytes=0) except -1:
         """f32, f64: the block function's two instances (name_blk[float],
         name_blk[double]); the call's compute type picks one.  C: the class
         count of row kernels (tiles and their Work), 0 for element-wise
         ones.  exps: the Work holds a tile's exps (row writes in place; the
         small-class path needs none); tile_scratch: it holds a tile of
-        elements (w.e) whatever C, for the block function's own use."""
+        elements (w.e) whatever C, for the block function's own use;
+        scratch_bytes: w.e holds at least that many bytes."""
         cdef bint dbl = self.compute == F64
         cdef Py_ssize_t isz = 8 if dbl else 4
         cdef Py_ssize_t tr = tile_rows(C, isz) if C > 0 else 0
         cdef Py_ssize_t ebytes = min(tr, per) * C * isz if (exps and C > FX_SMALL_C) or tile_scratch else 0
+        ebytes = max(ebytes, scratch_bytes)
         cdef Py_ssize_t wr = min(tr, per) if tr else 0
         cdef int r
         cdef const Zform *zf = &self.zf if self.zf_on else NULL

@@ -42,11 +42,11 @@ cdef void distill_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work
     if floating is float:
         fx_F.distill_rows(<const float *>p[0], <const float *>p[1], <const int64_t *>p[2], n, C, o,
                           <const double *>p[3], <const double *>p[4], <float *>p[5], <double *>p[6],
-                          <double *>p[7])
+                          <double *>p[7], <double *>w.e)
     else:
         fx_D.distill_rows(<const double *>p[0], <const double *>p[1], <const int64_t *>p[2], n, C, o,
                           <const double *>p[3], <const double *>p[4], <double *>p[5], <double *>p[6],
-                          <double *>p[7])
+                          <double *>p[7], <double *>w.e)
 
 
 def distill(student, teacher, *, DistillOptions options, labels=None, soft_scale=None, hard_scale=None,
@@ -79,4 +79,6 @@ def distill(student, teacher, *, DistillOptions options, labels=None, soft_scale
     job.add(hard_out, N, 1, "hard_out", True, False)
     ctx.o = options.c
     ctx.C = C
-    job.run(distill_blk[float], distill_blk[double], &ctx, N, rows_per_block, NULL, 0, nt, 0)
+    # the thread's scratch: 2 C doubles, the exps of a row (fx_distill.h)
+    job.run(distill_blk[float], distill_blk[double], &ctx, N, rows_per_block, NULL, 0, nt, C,
+            False, False, False, 2 * C * sizeof(double))

@@ -25,7 +25,7 @@
  * Gradients (d/da; the caller's per-row scale gs holds the 1/T and T^2):
  * KL: Q - P; reverse: Q (-r - D); JSD: Q (v - sum_i Q_i v_i),
  * v = -(1 - beta) log(M / Q).  Hard term: softmax(x) - onehot(y), scale gh.
- * A row with both scales 0 gets a zero gradient.  Labels y < 0: no hard
+ * buf: scratch of 2 C doubles.  A row with both scales 0 gets a zero gradient.  Labels y < 0: no hard
  * term (hard = 0).  NaN or +inf anywhere in a row, or a row all -inf,
  * makes its outputs NaN (its gradient too, unless both scales are 0). */
 
@@ -46,7 +46,7 @@
 #define FX_DISTILL_ELEM                                                        \
     double xd = (double)xi[j], td = (double)ti[j];                            \
     double lq = (xd - ms) * it - lW, lp = (td - mt) * it - lV;               \
-    double q = FX_DEXP0(lq), p = FX_DEXP0(lp);                               \
+    double q = bw[j] * iW, p = bv[j] * iV;                                    \
     double r = FX_DISTILL_R(xd, td);                                          \
     int small = (r < tau) & (r > -tau);                                       \
     double rs = small ? r : 0.0;
@@ -70,10 +70,50 @@ FX_INLINE double FN(distill_r2)(double x, double t, double c0, double it)
 }
 #endif
 
+/* KL(P||Q)'s term of element j, added to S */
+#define FX_KL_TERM                                                             \
+    double ser;                                                               \
+    FX_DPOLY(cs, rs, ser);                                                    \
+    double term = small ? q * (rs * rs * ser) : (p > 0.0 ? (r - 1.0) * p : 0.0) + q; \
+    S += term < 0.0 ? 0.0 : term;
+
+/* The gradient pass: element j gets the divergence's part SG (an
+ * expression of the element's quantities, EXTRA declares what it needs) at
+ * scale a, the hard term's softmax(x) at scale h; the label's element is
+ * redone after the loop (FX_DISTILL_FIXY: p_y - 1 as expm1, no
+ * cancellation for a confident row, no label compare in the vector loop).
+ * Two loops, not `sep ? exp(..) : q` in one: GCC vectorizes neither a
+ * branch around an exp nor an unused exp away. */
+#define FX_DISTILL_GRAD_LOOP(EXTRA, SG)                                        \
+    if (h != 0.0) {                                                           \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < C; j++) {                                   \
+            FX_DISTILL_ELEM                                                   \
+            EXTRA                                                             \
+            double hq = FX_DEXP0(sep ? (xd - ms) - lH : lq);                  \
+            gi[j] = (FX_T)(a * (SG) + h * hq);                                \
+        }                                                                     \
+    } else {                                                                  \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < C; j++) {                                   \
+            FX_DISTILL_ELEM                                                   \
+            EXTRA                                                             \
+            gi[j] = (FX_T)(a * (SG));                                         \
+        }                                                                     \
+    }
+#define FX_DISTILL_FIXY(SG)                                                    \
+    if (h != 0.0) {                                                           \
+        const ptrdiff_t j = yi;                                               \
+        FX_DISTILL_ELEM                                                       \
+        (void)rs;                                                             \
+        gi[j] = (FX_T)(a * (SG) + h * expm1((xd - ms) - lH));                 \
+    }
+
 static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptrdiff_t n, ptrdiff_t C,
                              const fx_distill *o, const double *gs, const double *gh, FX_T *g,
-                             double *soft, double *hard)
+                             double *soft, double *hard, double *buf)
 {
+    double *bw = buf, *bv = buf + C;
     const double it = o->it, beta = o->beta, tau = o->tau;
     const double *cs = o->cs, *cl = o->cl;
     const int div = o->div;
@@ -95,34 +135,49 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
             }
             continue;
         }
+        /* the exps of the row, kept in buf for the passes after (exactly
+         * 0 for -inf logits: the closed forms test q > 0, p > 0) */
         double W = 0.0, V = 0.0, H = 0.0;
         if (hot && it != 1.0) {
 #pragma omp simd reduction(+:W,V,H)
             for (ptrdiff_t j = 0; j < C; j++) {
-                double xd = (double)xi[j];
-                W += fx_expneg_d((xd - ms) * it);
-                V += fx_expneg_d(((double)ti[j] - mt) * it);
+                double xd = (double)xi[j], w = FX_DEXP0((xd - ms) * it), v = FX_DEXP0(((double)ti[j] - mt) * it);
+                bw[j] = w;
+                bv[j] = v;
+                W += w;
+                V += v;
                 H += fx_expneg_d(xd - ms);
             }
         } else {
 #pragma omp simd reduction(+:W,V)
             for (ptrdiff_t j = 0; j < C; j++) {
-                W += fx_expneg_d(((double)xi[j] - ms) * it);
-                V += fx_expneg_d(((double)ti[j] - mt) * it);
+                double w = FX_DEXP0(((double)xi[j] - ms) * it), v = FX_DEXP0(((double)ti[j] - mt) * it);
+                bw[j] = w;
+                bv[j] = v;
+                W += w;
+                V += v;
             }
             H = W;
         }
-        const double lW = log(W), lV = log(V), lH = log(H);
+        const double lW = log(W), lV = log(V), lH = log(H), iW = 1.0 / W, iV = 1.0 / V;
         const double c0 = (mt - ms) + (lV - lW) / it;
         double S = 0.0, A = 0.0;
+        FX_T *gi = g ? g + i * C : NULL;
+        const double a = g ? gs[i] : 0.0, h = g && hot ? gh[i] : 0.0;
+        const int sep = it != 1.0, wg = g && (a != 0.0 || h != 0.0);
+        if (g && !wg)
+            for (ptrdiff_t j = 0; j < C; j++) gi[j] = 0;
         if (div == 0) {
 #pragma omp simd reduction(+:S)
             for (ptrdiff_t j = 0; j < C; j++) {
                 FX_DISTILL_ELEM
-                double ser;
-                FX_DPOLY(cs, rs, ser);
-                double term = small ? q * (rs * rs * ser) : (p > 0.0 ? (r - 1.0) * p : 0.0) + q;
-                S += term < 0.0 ? 0.0 : term;
+                FX_KL_TERM
+            }
+            if (wg) {       /* (GCC does not vectorize the two loops fused) */
+                /* Q - P as (w - v W/V) / W: exactly 0 for equal rows, FMA or not */
+                const double rho = W / V;
+                FX_DISTILL_GRAD_LOOP((void)rs;, (bw[j] - bv[j] * rho) * iW)
+                FX_DISTILL_FIXY((bw[j] - bv[j] * rho) * iW)
             }
         } else if (div == 1) {
 #pragma omp simd reduction(+:S)
@@ -132,6 +187,10 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
                 FX_DPOLY(cs, rs, ser);
                 double term = small ? q * (rs * rs * ser) : (q > 0.0 ? (-r - 1.0) * q : 0.0) + p;
                 S += term < 0.0 ? 0.0 : term;
+            }
+            if (wg) {
+                FX_DISTILL_GRAD_LOOP((void)rs;, q > 0.0 ? q * (-r - S) : 0.0)
+                FX_DISTILL_FIXY(q > 0.0 ? q * (-r - S) : 0.0)
             }
         } else {
 #pragma omp simd reduction(+:S,A)
@@ -147,35 +206,22 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
                 S += term < 0.0 ? 0.0 : term;
                 A += q > 0.0 ? q * lmq : 0.0;
             }
+            if (wg) {
+#define FX_JSD_LMQ                                                             \
+    double lser;                                                              \
+    FX_DPOLY(cl, rs, lser);                                                   \
+    double lmq = small ? rs * lser : fx_log_d(beta * p + (1.0 - beta) * q) - lq;
+                FX_DISTILL_GRAD_LOOP(FX_JSD_LMQ, q > 0.0 ? -(1.0 - beta) * q * (lmq - A) : 0.0)
+                if (h != 0.0) {
+                    const ptrdiff_t j = yi;
+                    FX_DISTILL_ELEM
+                    FX_JSD_LMQ
+                    gi[j] = (FX_T)(a * (q > 0.0 ? -(1.0 - beta) * q * (lmq - A) : 0.0) + h * expm1((xd - ms) - lH));
+                }
+            }
         }
         soft[i] = S;
         hard[i] = hot ? (ms + lH) - (double)xi[yi] : 0.0;
-        if (!g)
-            continue;
-        FX_T *gi = g + i * C;
-        const double a = gs[i], h = hot ? gh[i] : 0.0;
-        if (a == 0.0 && h == 0.0) {
-            for (ptrdiff_t j = 0; j < C; j++) gi[j] = 0;
-            continue;
-        }
-        const int sep = it != 1.0;
-#pragma omp simd
-        for (ptrdiff_t j = 0; j < C; j++) {
-            FX_DISTILL_ELEM
-            double sg;
-            if (div == 0) {
-                sg = q - p;
-            } else if (div == 1) {
-                sg = q > 0.0 ? q * (-r - S) : 0.0;
-            } else {
-                double lser;
-                FX_DPOLY(cl, rs, lser);
-                double lmq = small ? rs * lser : fx_log_d(beta * p + (1.0 - beta) * q) - lq;
-                sg = q > 0.0 ? -(1.0 - beta) * q * (lmq - A) : 0.0;
-            }
-            double hq = sep ? FX_DEXP0((xd - ms) - lH) : q;
-            gi[j] = (FX_T)(a * sg + h * (hq - (j == yi ? 1.0 : 0.0)));
-        }
     }
 }
 
@@ -183,4 +229,8 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
 #undef FX_DPOLY
 #undef FX_DISTILL_ELEM
 #undef FX_DISTILL_R
+#undef FX_KL_TERM
+#undef FX_DISTILL_GRAD_LOOP
+#undef FX_JSD_LMQ
+#undef FX_DISTILL_FIXY
 #endif
