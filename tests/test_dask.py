@@ -389,3 +389,35 @@ def test_linear_evaluate_on_the_cluster(client):
         fxd.linear_evaluate(H, W[:, :-1], y)
     with pytest.raises(ValueError):
         fxd.linear_evaluate(H, W, y, temperature=0.0)
+
+
+@pytest.mark.parametrize("div", ["kl", "reverse_kl", "jsd"])
+def test_distillation_loss_equals_in_memory(client, files, div):
+    xn, xd = _mm(files, "x.npy", (700, C))
+    yn, yd = _mm(files, "y.npy", 700)
+    rng = np.random.default_rng(5)
+    tn = (xn + rng.normal(size=xn.shape)).astype(np.float32)
+    td = da.from_array(tn, chunks=(500, C))          # chunked otherwise than the student
+    sw = rng.uniform(0.5, 2, N)
+    kw = dict(temperature=1.7, divergence=div, beta=0.4, hard_weight=0.3, soft_weight=0.9)
+    for reduction in ("mean", "sum", "none"):
+        lazy = fxd.distillation_loss(xd, td, target=yd, sample_weight=da.from_array(sw, chunks=300),
+                                     reduction=reduction, return_grad=True, **kw)
+        got, grad = dask.compute(*lazy)
+        want, wgrad = fx.distillation_loss(xn, tn, target=yn, sample_weight=sw, reduction=reduction,
+                                           return_grad=True, **kw)
+        if reduction == "none":
+            np.testing.assert_array_equal(got, want)
+        else:
+            assert _rel(got, want) < 1e-12
+        np.testing.assert_allclose(grad, wgrad, rtol=1e-6, atol=1e-12)
+    # no target, no weights: the row count is the denominator
+    got = fxd.distillation_loss(xd, td, temperature=2.0, return_grad=True)
+    l2, g2 = dask.compute(*got)
+    w2, wg2 = fx.distillation_loss(xn, tn, temperature=2.0, return_grad=True)
+    assert _rel(l2, w2) < 1e-12
+    np.testing.assert_array_equal(g2, wg2)
+    with pytest.raises(ValueError, match="teacher has shape"):
+        fxd.distillation_loss(xd, td[:, :-1])
+    with pytest.raises(ValueError, match="needs target"):
+        fxd.distillation_loss(xd, td, hard_weight=1.0)

@@ -525,6 +525,15 @@ True
 >>> round(fxd.fit_temperature(x, np.array([0, 2, 0, 2])).temperature, 4)
 1.6013
 """,
+    'distillation_loss': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> s = da.from_array(np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.0]]), chunks=(1, 3))
+>>> t = da.from_array(np.array([[2.2, 0.9, 0.0], [0.4, 2.0, 0.3]]), chunks=(1, 3))
+>>> round(float(fxd.distillation_loss(s, t, temperature=2.0).compute()), 8)
+0.03135044
+""",
     'linear_evaluate': """\
 >>> import numpy as np
 >>> import dask

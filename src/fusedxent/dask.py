@@ -52,13 +52,14 @@ from . import _validate as V
 from . import _linear
 from . import _calibration
 from . import _temperature
-from ._options import xent_options
+from . import _distill
+from ._options import distill_options, xent_options
 from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, OneVsRest, PerClass,
                        RowStats)
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
-           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "open_npy"]
+           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "distillation_loss", "open_npy"]
 
 
 # ------------------------------------------------------------------ reading .npy files in the workers
@@ -420,6 +421,104 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
     else:
         total = _tree_sum(_take(tup, 2, np.float64, parts=2))
         loss = _scalar(total, _finish_mean_or_sum, reduction=reduction, k=k)
+    if not return_grad:
+        return loss
+    return loss, _take(tup, 0, x.dtype)
+
+
+# ------------------------------------------------------------------ distillation
+
+def _distill_denominator_block(y, sw, *, nd, ignore_index):
+    """(1, ..., 1, 1) block: the sum of the counted rows' weights."""
+    w = np.ones(np.shape(y if y is not None else sw)) if sw is None else np.asarray(sw, np.float64)
+    if y is not None:
+        w = np.where(np.asarray(y) != ignore_index, w, 0.0)
+    return np.full((1,) * nd + (1,), float(np.sum(w)))
+
+
+def _distill_block(x, t, y, sw, denom, *, want_grad, options, num_threads):
+    p = _distill.distill_parts(x, t, options, target=y, sample_weight=sw, want_grad=want_grad,
+                               grad_denominator=None if denom is None else float(denom), num_threads=num_threads)
+    return p.grad, p.rows, np.array([p.loss_sum, p.weight_sum]).reshape((1,) * x.ndim + (2,))
+
+
+def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, divergence="kl", beta=0.5,
+                      target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100, sample_weight=None,
+                      reduction="mean", base=None, return_grad=False, num_threads=None):
+    """Lazy `fusedxent.distillation_loss` over Dask arrays (a dense teacher).
+
+    Parameters
+    ----------
+    student_logits : dask.array.Array or array_like
+        The student's class scores; batch axes chunked any way, the class
+        axis is rechunked to one chunk.
+    teacher : dask.array.Array or array_like
+        The teacher's logits, the student's shape; rechunked like it.
+    target, sample_weight : dask.array.Array or array_like, optional
+        Class indices and per-row weights (the logits' shape without
+        `axis`), rechunked like the rows.
+    axis, temperature, divergence, beta, hard_weight, soft_weight, ignore_index, reduction, base, num_threads :
+        As in `fusedxent.distillation_loss`.
+    return_grad : bool
+        Also return the gradient, computed blockwise with the global scale.
+        (No `grad_out`: Dask arrays are immutable.)
+
+    Returns
+    -------
+    loss : dask.array.Array
+        0-d for "mean"/"sum" (float64), per-row losses for "none".
+    grad : dask.array.Array, only with return_grad
+    """
+    o = distill_options(axis=axis, temperature=temperature, divergence=divergence, beta=beta,
+                        hard_weight=hard_weight, soft_weight=soft_weight, ignore_index=ignore_index,
+                        reduction=reduction, base=base)
+    x = _float_dask(student_logits, "student_logits", allow_0d=False)
+    ax = V.axis_index(axis, x.ndim)
+    if x.shape[ax] == 0:
+        raise ValueError(f"student_logits has zero classes along axis {axis}")
+    if len(x.chunks[ax]) > 1:
+        x = x.rechunk({ax: -1})
+    o = o._replace(axis=ax)                 # the blocks' axis, non-negative
+    nd = x.ndim
+    b_ind = tuple(i for i in range(nd) if i != ax)
+    idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
+    nt = V.num_threads(num_threads)
+    t = _float_dask(teacher, "teacher", allow_0d=False)
+    if t.shape != x.shape:
+        raise ValueError(f"teacher has shape {t.shape}, the student's logits {x.shape}: a dense teacher gives "
+                         f"logits of the student's shape")
+    t = t.rechunk(x.chunks)
+    y = _optional_dask(target, "target")
+    if y is None and o.hard_weight != 0:
+        raise ValueError("hard_weight needs target (class indices)")
+    if y is not None:
+        if y.dtype.kind not in "iu":
+            raise TypeError(f"target must hold integer class indices, got dtype {y.dtype}")
+        if y.shape != idx_shape:
+            raise ValueError(f"target must have shape {idx_shape} (the logits' shape without axis), got {y.shape}")
+        y = y.rechunk(_batch_chunks(x, ax))
+    sw = _optional_dask(sample_weight, "sample_weight")
+    if sw is not None:
+        V.check_sample_weight(sw, idx_shape)
+        sw = sw.rechunk(_batch_chunks(x, ax))
+    denom, d_ind = None, None
+    if return_grad and o.reduction == "mean":
+        if y is None and sw is None:
+            denom, d_ind = da.asarray(np.float64(np.prod(idx_shape, dtype=np.float64))), ()
+        else:
+            dparts = da.blockwise(
+                _distill_denominator_block, b_ind + (nd,), y, b_ind if y is not None else None,
+                sw, b_ind if sw is not None else None, nd=len(b_ind), ignore_index=o.ignore_index,
+                new_axes={nd: 1}, adjust_chunks={i: 1 for i in b_ind}, dtype=np.float64,
+                meta=np.empty((0,) * (len(b_ind) + 1)))
+            denom, d_ind = _scalar(_tree_sum(dparts), operator.itemgetter(0)), ()
+    tup = _tuple_blocks(_distill_block, x, [(t, tuple(range(nd))), (y, b_ind), (sw, b_ind), (denom, d_ind)],
+                        want_grad=bool(return_grad), options=o, num_threads=nt)
+    if o.reduction == "none":
+        loss = _take(tup, 1, x.dtype, drop_axis=ax)
+    else:
+        total = _tree_sum(_take(tup, 2, np.float64, parts=2))
+        loss = _scalar(total, _finish_mean_or_sum, reduction=o.reduction, k=o.k)
     if not return_grad:
         return loss
     return loss, _take(tup, 0, x.dtype)

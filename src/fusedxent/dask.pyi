@@ -9,7 +9,7 @@ from ._results import BinaryEvaluation, Evaluation, LinearGrads, TemperatureFit
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
-           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "open_npy"]
+           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "distillation_loss", "open_npy"]
 
 _In = Union[Array, ArrayLike]
 _Reduced = Literal["mean", "sum"]
@@ -85,3 +85,20 @@ def linear_evaluate(hidden: _In, linear_weight: ArrayLike, labels: _In, *, linea
 def fit_temperature(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = ...,
                     sample_weight: Optional[_In] = ..., binary: bool = ..., tol: float = ..., max_iter: int = ...,
                     num_threads: Optional[int] = ...) -> TemperatureFit: ...
+
+_Div = Literal["kl", "reverse_kl", "jsd"]
+
+@overload
+def distillation_loss(student_logits: _In, teacher: _In, *, axis: int = ..., temperature: float = ...,
+                      divergence: _Div = ..., beta: float = ..., target: Optional[_In] = ...,
+                      hard_weight: float = ..., soft_weight: float = ..., ignore_index: int = ...,
+                      sample_weight: Optional[_In] = ..., reduction: Union[_Reduced, Literal["none"]] = ...,
+                      base: Optional[float] = ..., return_grad: Literal[False] = ...,
+                      num_threads: Optional[int] = ...) -> Array: ...
+@overload
+def distillation_loss(student_logits: _In, teacher: _In, *, axis: int = ..., temperature: float = ...,
+                      divergence: _Div = ..., beta: float = ..., target: Optional[_In] = ...,
+                      hard_weight: float = ..., soft_weight: float = ..., ignore_index: int = ...,
+                      sample_weight: Optional[_In] = ..., reduction: Union[_Reduced, Literal["none"]] = ...,
+                      base: Optional[float] = ..., return_grad: Literal[True],
+                      num_threads: Optional[int] = ...) -> tuple[Array, Array]: ...
