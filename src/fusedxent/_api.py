@@ -27,5 +27,6 @@ from ._files import evaluate_file  # noqa: F401
 from ._layout import BLOCK_ELEMS, SERIAL_BELOW, _FAST_DTYPES, _INT64  # noqa: F401
 from ._normalize import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax  # noqa: F401
 from ._temperature import fit_temperature, fit_temperature_file  # noqa: F401
+from ._distill import distillation_loss  # noqa: F401
 from ._options import IDENTITY, LogitTransform, XentOptions, xent_options  # noqa: F401
 from ._xent import XentParts, finish_loss, softmax_cross_entropy, softmax_xent_parts, xent_denominator  # noqa: F401

@@ -13,6 +13,7 @@ from ._options import xent_options as xent_options
 from ._results import BinaryEvaluation, Evaluation
 from ._temperature import fit_temperature as fit_temperature
 from ._temperature import fit_temperature_file as fit_temperature_file
+from ._distill import distillation_loss as distillation_loss
 
 _Arr = NDArray[np.floating[Any]]
 _Reduced = Literal["mean", "sum"]

@@ -91,12 +91,14 @@ def _torch_cases(x, y, nt):
     return fwd, fwd_bwd
 
 
-def _torch_option_case(x, y, nt, kind):
+def _torch_option_case(x, y, nt, kind, t=None):
     """PyTorch forward+backward of the soft-capped (Gemma 2's
     `cap * tanh(x / cap)` then F.cross_entropy) or the softmax focal loss
     (gamma = 2, written out), with autograd; or (kind "lbfgs") the
     temperature fit of Guo et al.'s code (LBFGS, lr 0.01, max_iter 50, from
-    T = 1.5, on the NLL of logits / T); None without torch."""
+    T = 1.5, on the NLL of logits / T); or (kind "kl") the distillation
+    recipe kl_div(log_softmax(x/T), log_softmax(t/T), log_target)*T^2
+    against the teacher t; None without torch."""
     try:
         import torch
     except ImportError:
@@ -104,6 +106,7 @@ def _torch_option_case(x, y, nt, kind):
     torch.set_num_threads(nt)
     xt = torch.from_numpy(x)
     yt = torch.from_numpy(y)
+    tt = None if t is None else torch.from_numpy(t)
     F = torch.nn.functional
 
     if kind == "lbfgs":
@@ -124,6 +127,10 @@ def _torch_option_case(x, y, nt, kind):
         xg = xt.clone().requires_grad_(True)
         if kind == "softcap":
             loss = F.cross_entropy(SOFTCAP * torch.tanh(xg / SOFTCAP), yt)
+        elif kind == "kl":
+            T = DISTILL_T
+            loss = F.kl_div(F.log_softmax(xg / T, -1), F.log_softmax(tt / T, -1), log_target=True,
+                            reduction="batchmean") * (T * T)
         else:
             lp = F.log_softmax(xg, -1).gather(1, yt[:, None])[:, 0]
             loss = (-(1 - lp.exp()) ** 2 * lp).mean()
@@ -403,7 +410,13 @@ TARGETS = [
     # forward and against PyTorch's LBFGS recipe (Guo et al.'s code)
     ("fit_temperature", (65536, 1000), "float32", "fit", 8.0, "ce"),
     ("fit_temperature vs torch LBFGS", (65536, 1000), "float32", "fit", 1.0, "torch:lbfgs"),
+    # issue 27: dense-teacher distillation (KL, T = 2); the probes stream
+    # both arrays (the copy probe writes both: one more stream than the call)
+    ("distillation KL forward", (4096, 32000), "float32", "distill", 1.5, "probe"),
+    ("distillation KL forward+grad", (4096, 32000), "float32", "distill+grad", 1.5, "copy"),
+    ("distillation fwd+grad vs torch", (4096, 32000), "float32", "distill+grad", 15.0, "torch:kl"),
 ]
+DISTILL_T = 2.0
 SOFTCAP = 30.0
 OPTION_CASES = {"softcap": dict(softcap=SOFTCAP), "temperature": dict(temperature=0.7), "focal": dict(gamma=2.0)}
 
@@ -462,6 +475,11 @@ def _case(what, x, y, t, g, nt, api=None):
         return lambda: _api.evaluate_binary(x, t, roc_bins=4096, num_threads=nt)
     if what == "fit":
         return lambda: _api.fit_temperature(x, y, num_threads=nt)
+    if what == "distill":
+        return lambda: _api.distillation_loss(x, t, temperature=DISTILL_T, num_threads=nt)
+    if what == "distill+grad":
+        return lambda: _api.distillation_loss(x, t, temperature=DISTILL_T, return_grad=True, grad_out=g,
+                                              num_threads=nt)
     raise ValueError(what)
 
 
@@ -471,6 +489,8 @@ def _has_case(api, what):
     import inspect
     if what == "fit":
         return hasattr(api, "fit_temperature")
+    if what.startswith("distill"):
+        return hasattr(api, "distillation_loss")
     if what == "evaluate+pcq":
         return "calibration_strategy" in inspect.signature(api.evaluate).parameters
     if what == "evaluate+cw":
@@ -514,8 +534,9 @@ def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=p
                 x[np.arange(N), y] += 3.0
                 x *= 2.0
             t = (rng.random((N, C)) < 0.5).astype(dt) if what in ("bce", "evaluate_binary", "evaluate_binary_roc") \
+                else (x + 0.5 * rng.standard_normal((N, C))).astype(dt) if what.startswith("distill") else None
+            g = np.empty_like(x) if what.split(":")[0] in ("ce+grad", "softmax", "log_softmax", "distill+grad") \
                 else None
-            g = np.empty_like(x) if what.split(":")[0] in ("ce+grad", "softmax", "log_softmax") else None
             read, copy = _probes(x.reshape(-1) if t is None else np.concatenate([x.reshape(-1), t.reshape(-1)]), nt)
             for isa in isas:
                 set_isa(isa)
@@ -530,7 +551,7 @@ def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=p
                     if ref is None:
                         continue
                 elif against.startswith("torch:"):
-                    ref = _torch_option_case(x, y, nt, against.split(":")[1])
+                    ref = _torch_option_case(x, y, nt, against.split(":")[1], t)
                     if ref is None:
                         continue
                 elif against in ("ce", "bce", "ce+grad"):
