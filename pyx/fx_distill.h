@@ -225,6 +225,153 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
     }
 }
 
+#endif
+
+#ifndef FX_HAS_distill_sparse_rows
+/* distill_sparse_rows: the divergence against a sparse teacher -- k class
+ * ids idx (distinct, in [0, C)) and their log-probabilities lp per row --
+ * for the coarsened distributions: the k classes plus one bucket holding
+ * the rest of each (tail 0), or both renormalized over the k (tail 1).
+ * The student's rest is summed over its own classes (a mask of the k), not
+ * formed as 1 - sum: no cancellation when the k hold nearly everything.
+ * The (k+1)-entry divergence uses the terms of distill_rows.  Gradient
+ * (d/da): Q_j (z_g(j) - sum_i Q'_i z_i), g(j) the entry of class j, z the
+ * divergence's derivative in Q' (KL: -P'/Q'; reverse: log Q'/P'; JSD:
+ * (1 - beta) log(Q'/M')); classes outside the k get 0 when renormalized.
+ * buf: C doubles (the student's exps) + C bytes (the mask, left zeroed)
+ * + 6 (k + 1) doubles (the mask is zeroed here).  Outputs as distill_rows,
+ * the divergence and the hard term of row i at sh[2 i], sh[2 i + 1]. */
+static void FN(distill_sparse_rows)(const FX_T *x, const int64_t *idx, const FX_T *lpr, const int64_t *y,
+                                    ptrdiff_t n, ptrdiff_t C, ptrdiff_t k, int tail, const fx_distill *o,
+                                    const double *gs, const double *gh, FX_T *g, double *sh, double *buf)
+{
+    const double it = o->it, beta = o->beta, tau = o->tau;
+    const double *cs = o->cs, *cl = o->cl;
+    const int div = o->div;
+    double *bw = buf;
+    unsigned char *mask = (unsigned char *)(buf + C);
+    double *lpv = buf + C + (C + 7) / 8, *lqv = lpv + (k + 1), *pv = lqv + (k + 1), *qv = pv + (k + 1);
+    double *zv = qv + (k + 1), *tv = zv + (k + 1);
+    memset(mask, 0, (size_t)C);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const FX_T *xi = x + i * C, *li = lpr + i * k;
+        const int64_t *ii = idx + i * k;
+        const int64_t yi = y ? y[i] : -1;
+        const int hot = yi >= 0 && yi < C;
+        const double ms = (double)FN(rowmax)(xi, C);
+        int nn = 0;
+#pragma omp simd reduction(+:nn)
+        for (ptrdiff_t j = 0; j < C; j++) nn += xi[j] != xi[j];
+        for (ptrdiff_t q = 0; q < k; q++) nn += !((double)li[q] <= 0.0) && !((double)li[q] > 0.0);
+        if (nn || !(ms > -HUGE_VAL && ms < HUGE_VAL)) {
+            sh[2 * i] = sh[2 * i + 1] = NAN;
+            if (g) {
+                const FX_T v = gs[i] == 0.0 && (!hot || gh[i] == 0.0) ? (FX_T)0 : (FX_T)NAN;
+                for (ptrdiff_t j = 0; j < C; j++) g[i * C + j] = v;
+            }
+            continue;
+        }
+        for (ptrdiff_t q = 0; q < k; q++) mask[ii[q]] = 1;
+        double W = 0.0, Wr = 0.0, H = 0.0;
+#pragma omp simd reduction(+:W,Wr,H)
+        for (ptrdiff_t j = 0; j < C; j++) {
+            double xd = (double)xi[j], w = FX_DEXP0((xd - ms) * it);
+            bw[j] = w;
+            W += w;
+            Wr += mask[j] ? 0.0 : w;
+            H += fx_expneg_d(xd - ms);
+        }
+        if (it == 1.0)
+            H = W;
+        const double lW = log(W), lH = log(H), iW = 1.0 / W;
+        /* the entries: the k classes, then (bucket) the rests */
+        double sp = 0.0, sq = 0.0;
+        for (ptrdiff_t q = 0; q < k; q++) {
+            lpv[q] = (double)li[q];
+            lqv[q] = ((double)xi[ii[q]] - ms) * it - lW;
+            sp += exp(lpv[q]);
+            sq += bw[ii[q]] * iW;
+        }
+        ptrdiff_t m = k;
+        if (tail == 0 && k < C) {       /* (k = C: no rest, whatever 1 - sum P rounds to) */
+            double pr = 1.0 - sp;
+            lpv[k] = pr > 0.0 ? log(pr) : -HUGE_VAL;
+            lqv[k] = Wr > 0.0 ? log(Wr) - lW : -HUGE_VAL;
+            m = k + 1;
+        } else {
+            const double a0 = log(sp), b0 = log(sq);
+            for (ptrdiff_t q = 0; q < k; q++) {
+                lpv[q] -= a0;
+                lqv[q] -= b0;
+            }
+        }
+        /* the divergence's terms, as in distill_rows, and its derivatives z */
+        double S = 0.0, A = 0.0;
+        for (ptrdiff_t q = 0; q < m; q++) {
+            double lp = lpv[q], lq = lqv[q];
+            double p = lp > -745.0 ? exp(lp) : 0.0, qq = lq > -745.0 ? exp(lq) : 0.0;
+            double r = lp - lq;
+            int small = r < tau && r > -tau;
+            double rs = small ? r : 0.0, ser, lser, term;
+            FX_DPOLY(cs, rs, ser);
+            FX_DPOLY(cl, rs, lser);
+            pv[q] = p;
+            qv[q] = qq;
+            if (div == 0) {
+                term = small ? qq * (rs * rs * ser) : (p > 0.0 ? (r - 1.0) * p : 0.0) + qq;
+                zv[q] = qq > 0.0 ? -expm1(r) : 0.0;                /* 1 - P'/Q': z - zbar, zbar = -1 */
+            } else if (div == 1) {
+                term = small ? qq * (rs * rs * ser) : (qq > 0.0 ? (-r - 1.0) * qq : 0.0) + p;
+                zv[q] = -r;
+            } else {
+                double lm = log(beta * p + (1.0 - beta) * qq);
+                double dir = (p > 0.0 ? beta * p * (lp - lm) : 0.0) + (qq > 0.0 ? (1.0 - beta) * qq * (lq - lm) : 0.0);
+                term = small ? qq * (rs * rs * ser) : dir;
+                zv[q] = -(1.0 - beta) * (small ? rs * lser : lm - lq);
+                A += qq > 0.0 ? qq * zv[q] : 0.0;
+            }
+            S += term < 0.0 ? 0.0 : term;
+        }
+        sh[2 * i] = S;
+        sh[2 * i + 1] = hot ? (ms + lH) - (double)xi[yi] : 0.0;
+        const double a = g ? gs[i] : 0.0, h = g && hot ? gh[i] : 0.0;
+        if (g && (a != 0.0 || h != 0.0)) {
+            FX_T *gi = g + i * C;
+            /* kappa_q = z_q - zbar, zbar = sum Q' z (KL: already folded in) */
+            double zbar = div == 1 ? S : div == 2 ? A : 0.0;
+            for (ptrdiff_t q = 0; q < m; q++) tv[q] = qv[q] > 0.0 ? zv[q] - zbar : 0.0;
+            const double krest = m > k ? tv[k] : 0.0;
+            const double ca = a * krest * iW;
+            const int sep = it != 1.0;
+            if (h != 0.0) {
+#pragma omp simd
+                for (ptrdiff_t j = 0; j < C; j++) {
+                    double xd = (double)xi[j];
+                    double hq = sep ? fx_expneg_d((xd - ms) - lH) : bw[j] * iW;
+                    gi[j] = (FX_T)(ca * bw[j] + h * hq);
+                }
+            } else {
+#pragma omp simd
+                for (ptrdiff_t j = 0; j < C; j++) gi[j] = (FX_T)(ca * bw[j]);
+            }
+            /* the k classes: Q'_q kappa_q (renormalized: Q' over the k) */
+            for (ptrdiff_t q = 0; q < k; q++) {
+                const ptrdiff_t j = ii[q];
+                const double qf = tail == 0 ? bw[j] * iW : qv[q];   /* (k = C: the same) */
+                const double hq = h != 0.0 ? (j == yi ? expm1(((double)xi[j] - ms) - lH)
+                                                      : exp(((double)xi[j] - ms) - lH)) : 0.0;
+                gi[j] = (FX_T)(a * qf * tv[q] + h * hq);
+            }
+            if (h != 0.0 && !mask[yi])
+                gi[yi] = (FX_T)(ca * bw[yi] + h * expm1(((double)xi[yi] - ms) - lH));
+        } else if (g) {
+            for (ptrdiff_t j = 0; j < C; j++) g[i * C + j] = 0;
+        }
+        for (ptrdiff_t q = 0; q < k; q++) mask[ii[q]] = 0;
+    }
+}
+#endif
+
 #undef FX_DEXP0
 #undef FX_DPOLY
 #undef FX_DISTILL_ELEM
@@ -233,4 +380,3 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
 #undef FX_DISTILL_GRAD_LOOP
 #undef FX_JSD_LMQ
 #undef FX_DISTILL_FIXY
-#endif

@@ -271,3 +271,137 @@ def test_teacher_shape_must_be_the_students():
         fx.distillation_loss(np.zeros((2, 5)), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="teacher has shape"):
         R.distillation_loss(np.zeros((2, 5)), np.zeros((5, 2)))
+
+
+# ------------------------------------------------------------------ a sparse teacher (top-k log-probabilities)
+
+def _topk_teacher(rng, s, k, noise=1.0):
+    t = s + noise * rng.standard_normal(s.shape)
+    lt = t - np.logaddexp.reduce(t, axis=-1, keepdims=True)
+    idx = np.argsort(-t, axis=-1)[..., :k]
+    rng.permuted(idx, axis=-1, out=idx)                 # the ids in any order
+    return t, idx, np.take_along_axis(lt, idx, -1)
+
+
+def _torch_sparse(s, idx, lp, *, T, div, beta, tail, y, keep, sw, hw, soft_w, reduction):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    S = torch.tensor(s, requires_grad=True)
+    ls = F.log_softmax(S / T, -1)
+    ind, LP = torch.tensor(idx), torch.tensor(lp)
+    lq = ls.gather(1, ind)
+    if tail == "bucket":
+        mask = torch.ones(s.shape, dtype=torch.bool).scatter_(1, ind, False)
+        lq = torch.cat([lq, (ls.exp() * mask).sum(1, keepdim=True).log()], 1)
+        LP = torch.cat([LP, (1 - LP.exp().sum(1, keepdim=True)).clamp_min(0).log()], 1)
+    else:
+        lq = lq - torch.logsumexp(lq, 1, keepdim=True)
+        LP = LP - torch.logsumexp(LP, 1, keepdim=True)
+    P, Q = LP.exp(), lq.exp()
+    xlogy = torch.special.xlogy
+    if div == "kl":
+        d = (xlogy(P, P) - P * lq).sum(1)
+    elif div == "reverse_kl":
+        d = (xlogy(Q, Q) - Q * torch.where(Q > 0, LP, 0)).sum(1)
+    else:
+        M = beta * P + (1 - beta) * Q
+        d = beta * (xlogy(P, P) - xlogy(P, M)).sum(1) + (1 - beta) * (xlogy(Q, Q) - xlogy(Q, M)).sum(1)
+    row = soft_w * T * T * d
+    if hw:
+        row = row + hw * F.cross_entropy(S, torch.tensor(np.where(keep, y, 0)), reduction="none")
+    w = torch.tensor(np.where(keep, sw, 0.0))
+    L = (row * w).sum() / (w.sum() if reduction == "mean" else 1.0) if reduction != "none" else row * w
+    (L.sum() if reduction == "none" else L).backward()
+    return L.detach().numpy(), S.grad.numpy()
+
+
+@pytest.mark.parametrize("div", DIVS)
+@pytest.mark.parametrize("tail", ["bucket", "renormalize"])
+@pytest.mark.parametrize("T", [1.0, 2.0])
+def test_sparse_teacher_matches_torch_autograd_float64(isa, rng, div, tail, T):
+    N, C, k = 29, 140, 9
+    s = 2 * rng.standard_normal((N, C))
+    _, idx, lp = _topk_teacher(rng, s, k)
+    y = rng.integers(0, C, N)
+    y[[4, 9]] = -100
+    y[5] = idx[5, 0]                      # a label among the teacher's k
+    sw = rng.uniform(0.5, 2.0, N)
+    keep = y != -100
+    for reduction in ("mean", "sum", "none"):
+        kw = dict(temperature=T, divergence=div, beta=0.3, tail=tail, target=y, hard_weight=0.4, soft_weight=0.9,
+                  sample_weight=sw, reduction=reduction)
+        loss, grad = fx.distillation_loss(s, fx.SparseTeacher(idx, lp), return_grad=True, **kw)
+        L, G = _torch_sparse(s, idx, lp, T=T, div=div, beta=0.3, tail=tail, y=y, keep=keep, sw=sw, hw=0.4,
+                             soft_w=0.9, reduction=reduction)
+        assert_close(loss, L, np.float64)
+        assert_close(grad, G, np.float64)
+        assert np.all(grad[[4, 9]] == 0)
+        rl, rg = R.distillation_loss(s, fx.SparseTeacher(idx, lp), return_grad=True, **kw)
+        assert_close(loss, rl, np.float64)
+        assert_close(grad, rg, np.float64)
+
+
+def test_sparse_teacher_float32_threads_and_axis(rng):
+    s = (2 * rng.standard_normal((6, 300, 5))).astype(np.float32)          # classes on axis 1
+    sm = np.moveaxis(s, 1, -1)
+    _, idx, lp = _topk_teacher(rng, sm.astype(np.float64), 16)
+    top = fx.SparseTeacher(idx, lp.astype(np.float32))
+    kw = dict(axis=1, temperature=1.3, divergence="jsd")
+    loss, grad = fx.distillation_loss(s, top, return_grad=True, **kw)
+    rl, rg = R.distillation_loss(s, top, return_grad=True, **kw)
+    assert grad.shape == s.shape and grad.dtype == np.float32
+    assert_close(loss, rl, np.float32)
+    assert_close(grad, rg, np.float32)
+    for nt in (1, 3):
+        l2, g2 = fx.distillation_loss(s, top, return_grad=True, num_threads=nt, **kw)
+        assert l2 == loss and np.array_equal(g2, grad)
+
+
+def test_sparse_teacher_of_every_class_is_the_dense_one_and_top_k_never_exceeds_it(rng):
+    s = 2 * rng.standard_normal((40, 64))
+    t, idx, lp = _topk_teacher(rng, s, 64)
+    for div in DIVS:
+        dense = fx.distillation_loss(s, t, divergence=div, reduction="none")
+        full = fx.distillation_loss(s, fx.SparseTeacher(idx, lp), divergence=div, reduction="none")
+        np.testing.assert_allclose(full, dense, rtol=1e-12, atol=1e-15)
+    # the coarsened distributions' divergence is at most the full one (data processing)
+    _, idx8, lp8 = _topk_teacher(np.random.default_rng(0), s, 8)
+    t8 = s + np.random.default_rng(0).standard_normal(s.shape)
+    for div in DIVS:
+        assert np.all(fx.distillation_loss(s, fx.SparseTeacher(idx8, lp8), divergence=div, reduction="none")
+                      <= fx.distillation_loss(s, t8, divergence=div, reduction="none") * (1 + 1e-12))
+
+
+def test_sparse_teacher_nan_and_16bit(rng):
+    s = rng.standard_normal((5, 30))
+    _, idx, lp = _topk_teacher(rng, s, 4)
+    lp[2, 1] = np.nan
+    rows = fx.distillation_loss(s, fx.SparseTeacher(idx, lp), reduction="none")
+    assert np.isnan(rows[2]) and np.isfinite(rows[[0, 1, 3, 4]]).all()
+    lp[2, 1] = -1.0
+    l16 = fx.distillation_loss(s.astype(np.float16), fx.SparseTeacher(idx, lp.astype(np.float16)))
+    l32 = fx.distillation_loss(s.astype(np.float16).astype(np.float32),
+                               fx.SparseTeacher(idx, lp.astype(np.float16).astype(np.float32)))
+    assert l16 == pytest.approx(l32, rel=1e-6)
+
+
+@pytest.mark.parametrize("make, err, match", [
+    (lambda i, p: (i[:, :0], p[:, :0]), ValueError, "k >= 1"),
+    (lambda i, p: (np.tile(np.arange(12), (3, 1)), np.log(np.full((3, 12), 0.05))), ValueError, "more than"),
+    (lambda i, p: (np.where(i == i[0, 0], 10, i), p), ValueError, "out of range"),
+    (lambda i, p: (np.concatenate([i[:, :1], i[:, :1]], 1), p[:, :2]), ValueError, "repeat"),
+    (lambda i, p: (i, p + 1.0), ValueError, "above 1"),
+    (lambda i, p: (i, p[:, :2]), ValueError, "logprobs has shape"),
+    (lambda i, p: (i[:1], p[:1]), ValueError, "must have shape"),
+    (lambda i, p: (i.astype(float), p), TypeError, "integer"),
+])
+def test_sparse_teacher_errors(make, err, match):
+    s = np.zeros((3, 10))
+    i = np.tile(np.array([[1, 4, 7]]), (3, 1))
+    p = np.log(np.full((3, 3), 0.2))
+    ii, pp = make(i, p)
+    for f in (fx, R):
+        with pytest.raises(err, match=match):
+            f.distillation_loss(s, fx.SparseTeacher(ii, pp))
+    with pytest.raises(ValueError, match="tail"):
+        fx.distillation_loss(s, fx.SparseTeacher(i, p), tail="drop")

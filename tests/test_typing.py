@@ -25,7 +25,7 @@ def test_stubs_match_the_modules():
     pytest.importorskip("dask.array")
     code, out = _run("mypy.stubtest", "fusedxent._api", "fusedxent.reference", "fusedxent.dask",
                      "fusedxent._kernels", "fusedxent._testing", "fusedxent._linear", "fusedxent._results",
-                     "fusedxent._temperature", "fusedxent._distill",
+                     "fusedxent._temperature", "fusedxent._distill", "fusedxent._teacher",
                      "--allowlist", "stubtest-allowlist.txt")
     assert code == 0, out
 

@@ -27,6 +27,7 @@ from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation
 from ._linear import linear_cross_entropy, linear_evaluate
 from ._temperature import fit_temperature, fit_temperature_file
 from ._distill import distillation_loss
+from ._teacher import SparseTeacher
 from ._check import check
 from ._config import show_config, set_isa
 
@@ -39,7 +40,7 @@ __all__ = [
     "linear_evaluate", "evaluate", "Evaluation", "Evaluator", "evaluate_file",
     "evaluate_binary", "BinaryEvaluation", "BinaryEvaluator", "Calibration", "PerClass",
     "fit_temperature", "fit_temperature_file", "TemperatureFit", "ROC", "OneVsRest", "Classwise",
-    "distillation_loss",
+    "distillation_loss", "SparseTeacher",
     "check", "show_config", "set_isa", "__version__",
 ]
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from . import _kernels as _k
 from . import _validate as V
-from ._options import DIVERGENCES, distill_options
+from ._options import DIVERGENCES, TAILS, distill_options
+from ._teacher import SparseTeacher, dense_rows, sparse_rows
 from ._layout import _logit_rows, _place, _row_output, _rows_per_block, _threads, _writable
 
 _NPOLY = 16                       # FX_DISTILL_NPOLY (the kernels check it)
@@ -105,14 +106,6 @@ class DistillParts(NamedTuple):
     grad: Any                #: the gradient (want_grad), else None
 
 
-def _teacher_rows(teacher, shape, ax, C):
-    t = V.float_array(teacher, "teacher", allow_0d=False)
-    if t.shape != shape:
-        raise ValueError(f"teacher has shape {t.shape}, the student's logits {shape}: a dense teacher gives "
-                         f"logits of the student's shape")
-    return (t if ax == t.ndim - 1 else np.moveaxis(t, ax, -1)).reshape(-1, C)
-
-
 def distill_parts(student_logits, teacher, options, *, target=None, sample_weight=None, want_grad=False,
                   grad_out=None, grad_denominator=None, num_threads=None):
     """One validated kernel pass: per-row divergences and hard terms, their
@@ -123,7 +116,11 @@ def distill_parts(student_logits, teacher, options, *, target=None, sample_weigh
     x, ax, x2, mshape = _logit_rows(student_logits, o.axis, "student_logits")
     N, C = x2.shape
     idx_shape = mshape[:-1]
-    t2 = _teacher_rows(teacher, x.shape, ax, C)
+    sparse = isinstance(teacher, SparseTeacher)
+    if sparse:
+        ind2, t2 = sparse_rows(teacher, idx_shape, C)
+    else:
+        t2 = dense_rows(teacher, x.shape, ax, C)
     if target is None:
         if o.hard_weight != 0:
             raise ValueError("hard_weight needs target (class indices)")
@@ -161,10 +158,17 @@ def distill_parts(student_logits, teacher, options, *, target=None, sample_weigh
         direct = g2 is not None
         if g2 is None:
             g2 = np.empty((N, C), kx.dtype)
-    soft = np.empty(N)
-    hard = np.empty(N)
-    _k.distill(kx, kt, options=kernel_options(o), labels=labels, soft_scale=gs, hard_scale=gh, grad_out=g2,
-               soft_out=soft, hard_out=hard, rows_per_block=_rows_per_block(C), nt=nt)
+    if sparse:
+        sh = np.empty((N, 2))
+        _k.distill_sparse(kx, ind2, kt, options=kernel_options(o), tail=TAILS.index(o.tail), labels=labels,
+                          soft_scale=gs, hard_scale=gh, grad_out=g2, rows_out=sh, rows_per_block=_rows_per_block(C),
+                          nt=nt)
+        soft, hard = sh[:, 0], sh[:, 1]
+    else:
+        soft = np.empty(N)
+        hard = np.empty(N)
+        _k.distill(kx, kt, options=kernel_options(o), labels=labels, soft_scale=gs, hard_scale=gh, grad_out=g2,
+                   soft_out=soft, hard_out=hard, rows_per_block=_rows_per_block(C), nt=nt)
     with np.errstate(invalid="ignore"):
         rows = o.soft_weight * o.temperature ** 2 * soft
         if labels is not None:
@@ -184,7 +188,8 @@ def distill_parts(student_logits, teacher, options, *, target=None, sample_weigh
 
 def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, divergence="kl", beta=0.5,
                       target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100, sample_weight=None,
-                      reduction="mean", base=None, return_grad=False, grad_out=None, num_threads=None):
+                      reduction="mean", base=None, tail="bucket", return_grad=False, grad_out=None,
+                      num_threads=None):
     """Knowledge-distillation loss of a student against a teacher's logits,
     fused: the divergence, the hard cross-entropy and the gradient in one
     pass per row, every per-row divergence >= 0 and exact to its last
@@ -194,9 +199,10 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
     ----------
     student_logits : array_like, float
         The student's class scores; the class axis is `axis`.
-    teacher : array_like, float
+    teacher : array_like, float, or SparseTeacher
         The teacher's logits, the student's shape (float16, bfloat16,
-        float32, float64; a memmap is fine).
+        float32, float64; a memmap is fine); or its top-k class ids and
+        log-probabilities (`SparseTeacher`).
     axis : int
         The class axis.
     temperature : float > 0
@@ -222,6 +228,11 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
         "none": the weighted row losses, 0 for ignored rows.
     base : float, optional
         Logarithm base of the result (None or e: nats, 2: bits).
+    tail : {"bucket", "renormalize"}
+        A sparse teacher: the divergence between the distributions coarsened
+        to the k classes plus one bucket holding the rest of each (exact for
+        those, never above the full divergence), or between both
+        renormalized over the k classes.
     return_grad : bool
         Also return d(loss)/d(student_logits) from the same pass.
     grad_out : ndarray, optional
@@ -247,7 +258,7 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
     """
     o = distill_options(axis=axis, temperature=temperature, divergence=divergence, beta=beta,
                         hard_weight=hard_weight, soft_weight=soft_weight, ignore_index=ignore_index,
-                        reduction=reduction, base=base)
+                        reduction=reduction, base=base, tail=tail)
     parts = distill_parts(student_logits, teacher, o, target=target, sample_weight=sample_weight,
                           want_grad=return_grad, grad_out=grad_out, num_threads=num_threads)
     if o.reduction == "none":

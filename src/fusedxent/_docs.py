@@ -137,11 +137,23 @@ ValueError
     The teacher's shape differs from the student's; `target` has the wrong
     shape or a label out of range; `hard_weight` without `target`;
     `temperature` is not finite and > 0; `beta` is not in (0, 1);
-    `divergence` is unknown; `reduction` or `base` is invalid; `grad_out`
-    has the wrong shape or dtype or is read-only; `num_threads` is outside
-    1..1024.
+    `divergence` or `tail` is unknown; `reduction` or `base` is invalid;
+    a sparse teacher's ids are out of range or repeat within a row, its k
+    exceeds the class count, its shapes differ from the student's rows, or
+    a row's probabilities sum above 1 (beyond 1e-3); `grad_out` has the
+    wrong shape or dtype or is read-only; `num_threads` is outside 1..1024.
 TypeError
     The logits are not real numbers or the labels are not integers.
+""",
+    'SparseTeacher': """\
+ValueError
+    From `distillation_loss`, which checks it (constructing one checks
+    nothing): ids out of range or repeated within a row, k above the class
+    count, shapes other than the student's rows + (k,), a row's
+    probabilities summing above 1 (beyond 1e-3).
+TypeError
+    From `distillation_loss`: ids that are not integers, log-probabilities
+    that are not real numbers.
 """,
     'Evaluator': """\
 ValueError
@@ -163,7 +175,7 @@ ValueError
 """,
 }
 
-KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'linear_evaluate': 'linear_evaluate', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy', 'fit_temperature': 'fit_temperature', 'fit_temperature_file': 'fit_temperature_file', 'distillation_loss': 'distillation_loss'}
+KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'linear_evaluate': 'linear_evaluate', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy', 'fit_temperature': 'fit_temperature', 'fit_temperature_file': 'fit_temperature_file', 'distillation_loss': 'distillation_loss', 'SparseTeacher': 'SparseTeacher'}
 
 FX_EXAMPLES = {
     'sigmoid': """\
@@ -335,6 +347,14 @@ array([0.002393, 0.00808 ])
 >>> loss, grad = fx.distillation_loss(s, t, target=np.array([0, 1]), hard_weight=0.5, return_grad=True)
 >>> round(loss, 6), grad.round(4)[0]
 (0.17575, array([-0.1172,  0.0833,  0.0339]))
+""",
+    'SparseTeacher': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> s = np.array([[2.0, 1.0, 0.1, -1.0], [0.5, 2.5, 0.0, 0.3]])
+>>> top = fx.SparseTeacher(np.array([[0, 1], [1, 3]]), np.log(np.array([[0.6, 0.3], [0.7, 0.1]])))
+>>> round(fx.distillation_loss(s, top), 8), round(fx.distillation_loss(s, top, tail="renormalize"), 8)
+(0.00992104, 0.00669701)
 """,
     'Evaluator': """\
 >>> import numpy as np

@@ -215,6 +215,7 @@ def xent_options(*, axis=-1, weight=None, ignore_index=-100, label_smoothing=0.0
 # ------------------------------------------------------------------ distillation
 
 DIVERGENCES = ("kl", "reverse_kl", "jsd")
+TAILS = ("bucket", "renormalize")
 
 
 class DistillOptions(NamedTuple):
@@ -228,18 +229,21 @@ class DistillOptions(NamedTuple):
     ignore_index: int
     reduction: str
     k: float                 #: 1 / ln(base)
+    tail: str = "bucket"     #: a sparse teacher's rest: one bucket, or both renormalized over the k
 
 
 def distill_options(*, axis=-1, temperature=1.0, divergence="kl", beta=0.5, hard_weight=0.0, soft_weight=1.0,
-                    ignore_index=-100, reduction="mean", base=None):
+                    ignore_index=-100, reduction="mean", base=None, tail="bucket"):
     """DistillOptions from the keyword arguments of distillation_loss,
     checked (beta only matters to "jsd", and is 0.5 otherwise)."""
     if not isinstance(divergence, str) or divergence not in DIVERGENCES:
         raise ValueError(f"divergence must be one of {DIVERGENCES}, got {divergence!r}")
+    if not isinstance(tail, str) or tail not in TAILS:
+        raise ValueError(f"tail must be one of {TAILS}, got {tail!r}")
     b = V.unit_interval(beta, "beta", lo_open=True, hi_open=True)
     return DistillOptions(axis=axis, temperature=_positive_finite(temperature, "temperature"),
                           divergence=divergence, beta=b if divergence == "jsd" else 0.5,
                           hard_weight=V.nonneg(hard_weight, "hard_weight"),
                           soft_weight=V.nonneg(soft_weight, "soft_weight"),
                           ignore_index=V.ignore_index(ignore_index), reduction=V.reduction(reduction),
-                          k=V.log_base(base))
+                          k=V.log_base(base), tail=tail)

@@ -51,6 +51,7 @@ def xent_options(*, axis: int = ..., weight: Optional[ArrayLike] = ..., ignore_i
 def _rebuild(kw: dict[str, Any]) -> XentOptions: ...
 
 DIVERGENCES: tuple[str, ...]
+TAILS: tuple[str, ...]
 
 class DistillOptions(NamedTuple):
     axis: int
@@ -62,7 +63,8 @@ class DistillOptions(NamedTuple):
     ignore_index: int
     reduction: str
     k: float
+    tail: str = ...
 
 def distill_options(*, axis: int = ..., temperature: float = ..., divergence: str = ..., beta: float = ...,
                     hard_weight: float = ..., soft_weight: float = ..., ignore_index: int = ...,
-                    reduction: str = ..., base: Optional[float] = ...) -> DistillOptions: ...
+                    reduction: str = ..., base: Optional[float] = ..., tail: str = ...) -> DistillOptions: ...

@@ -18,6 +18,7 @@ from ._calibration import roc_bins as _roc_bins
 from ._calibration import roc_edges as _roc_edges
 from ._calibration import strategy as _calibration_strategy
 from ._options import LogitTransform, distill_options, xent_options
+from ._teacher import SparseTeacher, dense_rows, sparse_rows
 from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, OneVsRest,  # noqa: F401
                        PerClass, RowStats, TemperatureFit)
 
@@ -636,24 +637,89 @@ def fit_temperature(logits, labels, *, axis=-1, ignore_index=-100, sample_weight
 
 # ------------------------------------------------------------------ distillation
 
+def _plogq(p, lp, lq):
+    return np.where(p > 0, p * (lp - lq), 0.0)
+
+
+def _divergence_rows(lq, lp, o):
+    """Each row's divergence between two log-probability arrays (textbook
+    forms) and its derivative z_i in Q_i; the gradient with respect to the
+    logits behind Q is then Q_i (z_i - sum_l Q_l z_l)."""
+    Q, P = np.exp(lq), np.exp(lp)
+    if o.divergence == "kl":
+        return _plogq(P, lp, lq).sum(axis=1), np.where(Q > 0, -P / np.where(Q > 0, Q, 1.0), 0.0)
+    if o.divergence == "reverse_kl":
+        return _plogq(Q, lq, lp).sum(axis=1), np.where(Q > 0, lq - lp, 0.0)
+    b = o.beta
+    lm = np.log(b * P + (1 - b) * Q)
+    d = (b * _plogq(P, lp, lm) + (1 - b) * _plogq(Q, lq, lm)).sum(axis=1)
+    return d, np.where(Q > 0, (1 - b) * (lq - lm), 0.0)
+
+
+def _kappa(lq, z):
+    Q = np.exp(lq)
+    return np.where(Q > 0, z - (Q * np.where(Q > 0, z, 0.0)).sum(axis=1, keepdims=True), 0.0)
+
+
+def _dense_divergence(ls, lt, o):
+    """(divergence per row, its gradient with respect to logits / T)."""
+    d, z = _divergence_rows(ls, lt, o)
+    return d, np.exp(ls) * _kappa(ls, z)
+
+
+def _sparse_divergence(ls, ind, lp, o):
+    """A sparse teacher's divergence over its k classes plus one bucket for
+    the rest of each distribution ("bucket"), or both renormalized over the
+    k, and its gradient with respect to logits / T."""
+    N, C = ls.shape
+    k = ind.shape[1]
+    rows = np.arange(N)[:, None]
+    Q = np.exp(ls)
+    lq = ls[rows, ind]
+    bucket = o.tail == "bucket" and k < C          # k = C: no rest, whatever 1 - sum P rounds to
+    if bucket:
+        rest = Q.copy()
+        rest[rows, ind] = 0.0
+        lq = np.concatenate([lq, np.log(rest.sum(axis=1))[:, None]], axis=1)
+        pr = np.maximum(1.0 - np.exp(lp).sum(axis=1), 0.0)
+        lp = np.concatenate([lp, np.log(pr)[:, None]], axis=1)
+    else:
+        lq = lq - np.logaddexp.reduce(lq, axis=1)[:, None]
+        lp = lp - np.logaddexp.reduce(lp, axis=1)[:, None]
+    d, z = _divergence_rows(lq, lp, o)
+    kappa = _kappa(lq, z)
+    if bucket:
+        g = Q * kappa[:, k:k + 1]
+        g[rows, ind] = Q[rows, ind] * kappa[:, :k]
+    elif o.tail == "bucket":
+        g = np.zeros_like(Q)
+        g[rows, ind] = Q[rows, ind] * kappa
+    else:
+        g = np.zeros_like(Q)
+        g[rows, ind] = np.exp(lq) * kappa
+    return d, g
+
+
 def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, divergence="kl", beta=0.5,
                       target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100, sample_weight=None,
-                      reduction="mean", base=None, return_grad=False, grad_out=None, num_threads=None):
+                      reduction="mean", base=None, tail="bucket", return_grad=False, grad_out=None,
+                      num_threads=None):
     # The textbook forms in float64: sum P (log P - log Q) from two
     # log-softmaxes.  They cancel for a student close to its teacher (the
     # kernels do not; their tests there are against mpmath), and are exact
     # enough everywhere else.
     o = distill_options(axis=axis, temperature=temperature, divergence=divergence, beta=beta,
                         hard_weight=hard_weight, soft_weight=soft_weight, ignore_index=ignore_index,
-                        reduction=reduction, base=base)
+                        reduction=reduction, base=base, tail=tail)
     x, ax, x2, mshape = _rows(student_logits, o.axis, "student_logits")
     N, C = x2.shape
     idx_shape = mshape[:-1]
-    t = V.float_array(teacher, "teacher", allow_0d=False)
-    if t.shape != x.shape:
-        raise ValueError(f"teacher has shape {t.shape}, the student's logits {x.shape}: a dense teacher gives "
-                         f"logits of the student's shape")
-    t2 = np.moveaxis(t, ax, -1).reshape(-1, C).astype(np.float64)
+    sparse = isinstance(teacher, SparseTeacher)
+    if sparse:
+        ind2, lp2 = sparse_rows(teacher, idx_shape, C)
+        lp2 = lp2.astype(np.float64)
+    else:
+        t2 = dense_rows(teacher, x.shape, ax, C).astype(np.float64)
     V.num_threads(num_threads)
     if target is None and o.hard_weight != 0:
         raise ValueError("hard_weight needs target (class indices)")
@@ -670,23 +736,16 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
     if grad_out is not None:
         V.out_array(grad_out, x.shape, x.dtype, "grad_out")
     w = np.where(keep, sw, 0.0)
-    T, b = o.temperature, o.beta
+    T = o.temperature
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ls, lt = _log_softmax2(x2 / T), _log_softmax2(t2 / T)
-        Q, P = np.exp(ls), np.exp(lt)
-        plogq = lambda p, lp, lq: np.where(p > 0, p * (lp - lq), 0.0)   # noqa: E731
-        if o.divergence == "kl":
-            soft = plogq(P, lt, ls).sum(axis=1)
-            dsoft = Q - P
-        elif o.divergence == "reverse_kl":
-            soft = plogq(Q, ls, lt).sum(axis=1)
-            dsoft = np.where(Q > 0, Q * (ls - lt - soft[:, None]), 0.0)
+        ls = _log_softmax2(x2 / T)
+        if sparse:
+            soft, dsoft = _sparse_divergence(ls, ind2, lp2, o)
+            bad = np.isnan(ls[:, 0]) | np.isnan(lp2).any(axis=1)
         else:
-            lm = np.log(b * P + (1 - b) * Q)
-            soft = (b * plogq(P, lt, lm) + (1 - b) * plogq(Q, ls, lm)).sum(axis=1)
-            v = np.where(Q > 0, (1 - b) * (ls - lm), 0.0)
-            dsoft = Q * (v - (Q * v).sum(axis=1, keepdims=True))
-        bad = np.isnan(ls[:, 0]) | np.isnan(lt[:, 0])    # NaN, +inf, all -inf: the row is NaN
+            lt = _log_softmax2(t2 / T)
+            soft, dsoft = _dense_divergence(ls, lt, o)
+            bad = np.isnan(ls[:, 0]) | np.isnan(lt[:, 0])    # NaN, +inf, all -inf: the row is NaN
         soft[bad] = np.nan
         dsoft[bad] = np.nan
         rows = o.soft_weight * T * T * soft
