@@ -273,16 +273,25 @@ static void FN(distill_sparse_rows)(const FX_T *x, const int64_t *idx, const FX_
         }
         for (ptrdiff_t q = 0; q < k; q++) mask[ii[q]] = 1;
         double W = 0.0, Wr = 0.0, H = 0.0;
+        if (hot && it != 1.0) {
 #pragma omp simd reduction(+:W,Wr,H)
-        for (ptrdiff_t j = 0; j < C; j++) {
-            double xd = (double)xi[j], w = FX_DEXP0((xd - ms) * it);
-            bw[j] = w;
-            W += w;
-            Wr += mask[j] ? 0.0 : w;
-            H += fx_expneg_d(xd - ms);
-        }
-        if (it == 1.0)
+            for (ptrdiff_t j = 0; j < C; j++) {
+                double xd = (double)xi[j], w = FX_DEXP0((xd - ms) * it);
+                bw[j] = w;
+                W += w;
+                Wr += mask[j] ? 0.0 : w;
+                H += fx_expneg_d(xd - ms);
+            }
+        } else {
+#pragma omp simd reduction(+:W,Wr)
+            for (ptrdiff_t j = 0; j < C; j++) {
+                double w = FX_DEXP0(((double)xi[j] - ms) * it);
+                bw[j] = w;
+                W += w;
+                Wr += mask[j] ? 0.0 : w;
+            }
             H = W;
+        }
         const double lW = log(W), lH = log(H), iW = 1.0 / W;
         /* the entries: the k classes, then (bucket) the rests */
         double sp = 0.0, sq = 0.0;
