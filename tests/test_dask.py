@@ -421,3 +421,25 @@ def test_distillation_loss_equals_in_memory(client, files, div):
         fxd.distillation_loss(xd, td[:, :-1])
     with pytest.raises(ValueError, match="needs target"):
         fxd.distillation_loss(xd, td, hard_weight=1.0)
+
+
+@pytest.mark.parametrize("tail", ["bucket", "renormalize"])
+def test_distillation_sparse_teacher_equals_in_memory(client, files, tail):
+    xn, xd = _mm(files, "x.npy", (700, C))
+    yn, yd = _mm(files, "y.npy", 700)
+    rng = np.random.default_rng(6)
+    t = xn.astype(np.float64) + rng.normal(size=xn.shape)
+    lt = t - np.logaddexp.reduce(t, axis=1, keepdims=True)
+    idx = np.argsort(-t, axis=1)[:, :8]
+    lp = np.take_along_axis(lt, idx, 1).astype(np.float32)
+    lazy_top = fx.SparseTeacher(da.from_array(idx, chunks=(400, 8)), da.from_array(lp, chunks=(900, 8)))
+    kw = dict(temperature=1.5, divergence="jsd", tail=tail, hard_weight=0.2)
+    got, grad = dask.compute(*fxd.distillation_loss(xd, lazy_top, target=yd, return_grad=True, **kw))
+    want, wgrad = fx.distillation_loss(xn, fx.SparseTeacher(idx, lp), target=yn, return_grad=True, **kw)
+    assert _rel(got, want) < 1e-12
+    np.testing.assert_allclose(grad, wgrad, rtol=1e-6, atol=1e-12)
+    rows = fxd.distillation_loss(xd, lazy_top, reduction="none", tail=tail).compute()
+    np.testing.assert_array_equal(rows, fx.distillation_loss(xn, fx.SparseTeacher(idx, lp), reduction="none",
+                                                             tail=tail))
+    with pytest.raises(ValueError, match="must have shape"):
+        fxd.distillation_loss(xd, fx.SparseTeacher(da.from_array(idx[:5]), da.from_array(lp[:5])))

@@ -17,6 +17,7 @@ import numpy as np
 from . import _kernels as _k
 from . import _testing as _t
 from . import _api
+from . import _teacher
 from . import reference as R
 
 
@@ -415,7 +416,9 @@ TARGETS = [
     ("distillation KL forward", (4096, 32000), "float32", "distill", 1.5, "probe"),
     ("distillation KL forward+grad", (4096, 32000), "float32", "distill+grad", 1.5, "copy"),
     ("distillation fwd+grad vs torch", (4096, 32000), "float32", "distill+grad", 15.0, "torch:kl"),
+    ("distillation sparse k=64 forward", (4096, 32000), "float32", "distill-sparse", 1.2, "ce"),
 ]
+SPARSE_K = 64
 DISTILL_T = 2.0
 SOFTCAP = 30.0
 OPTION_CASES = {"softcap": dict(softcap=SOFTCAP), "temperature": dict(temperature=0.7), "focal": dict(gamma=2.0)}
@@ -475,7 +478,7 @@ def _case(what, x, y, t, g, nt, api=None):
         return lambda: _api.evaluate_binary(x, t, roc_bins=4096, num_threads=nt)
     if what == "fit":
         return lambda: _api.fit_temperature(x, y, num_threads=nt)
-    if what == "distill":
+    if what in ("distill", "distill-sparse"):
         return lambda: _api.distillation_loss(x, t, temperature=DISTILL_T, num_threads=nt)
     if what == "distill+grad":
         return lambda: _api.distillation_loss(x, t, temperature=DISTILL_T, return_grad=True, grad_out=g,
@@ -489,6 +492,8 @@ def _has_case(api, what):
     import inspect
     if what == "fit":
         return hasattr(api, "fit_temperature")
+    if what == "distill-sparse":
+        return hasattr(api, "SparseTeacher")
     if what.startswith("distill"):
         return hasattr(api, "distillation_loss")
     if what == "evaluate+pcq":
@@ -538,6 +543,10 @@ def targets(threads=None, repeat=7, isas=None, quick=False, baseline=None, out=p
             g = np.empty_like(x) if what.split(":")[0] in ("ce+grad", "softmax", "log_softmax", "distill+grad") \
                 else None
             read, copy = _probes(x.reshape(-1) if t is None else np.concatenate([x.reshape(-1), t.reshape(-1)]), nt)
+            if what == "distill-sparse":          # the teacher's top k, as stored
+                lt = t - _api.logsumexp(t.astype(np.float64))[:, None]
+                ids = np.argsort(-t, axis=1)[:, :SPARSE_K]
+                t = _teacher.SparseTeacher(ids, np.take_along_axis(lt, ids, 1).astype(dt))
             for isa in isas:
                 set_isa(isa)
                 f = _case(what, x, y, t, g, nt)

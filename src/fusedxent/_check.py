@@ -205,6 +205,17 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
                     fx.distillation_loss(x, teacher, axis=axis, divergence=div, reduction="none"),
                     R.distillation_loss(x, teacher, axis=axis, divergence=div, reduction="none"),
                     (ref_eps * (1 + xmax), 0.0))
+            # a sparse teacher: the teacher's top k (k = C for one class: no bucket)
+            tm = np.moveaxis(teacher.astype(np.float64), axis, -1)
+            with np.errstate(invalid="ignore"):
+                lt = tm - R.logsumexp(tm)[..., None]
+            ids = np.argsort(-tm, axis=-1, kind="stable")[..., :min(C, 5)]
+            top = fx.SparseTeacher(ids, np.take_along_axis(lt, ids, -1).astype(dt))
+            for tail in ("bucket", "renormalize"):
+                dopts = dict(axis=axis, divergence="jsd", temperature=T, target=y, hard_weight=0.3, tail=tail)
+                cmp(f"distillation_loss[sparse,{tail}]", case, dt,
+                    fx.distillation_loss(x, top, return_grad=True, **dopts),
+                    R.distillation_loss(x, top, return_grad=True, **dopts), (ref_eps * T * T, gfloor))
             bopts = dict(calibration_bins=5, sample_weight=0.5 + tb)
             bv, br = fx.evaluate_binary(x, tb.astype(dt), **bopts), R.evaluate_binary(x, tb.astype(dt), **bopts)
             cmp("evaluate_binary", case, dt, [bv.loss, bv.accuracy, bv.brier], [br.loss, br.accuracy, br.brier])

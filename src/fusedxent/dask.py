@@ -53,6 +53,7 @@ from . import _linear
 from . import _calibration
 from . import _temperature
 from . import _distill
+from . import _teacher
 from ._options import distill_options, xent_options
 from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, OneVsRest, PerClass,
                        RowStats)
@@ -436,7 +437,9 @@ def _distill_denominator_block(y, sw, *, nd, ignore_index):
     return np.full((1,) * nd + (1,), float(np.sum(w)))
 
 
-def _distill_block(x, t, y, sw, denom, *, want_grad, options, num_threads):
+def _distill_block(x, t, ind, lp, y, sw, denom, *, want_grad, options, num_threads):
+    if t is None:
+        t = _teacher.SparseTeacher(ind, lp)
     p = _distill.distill_parts(x, t, options, target=y, sample_weight=sw, want_grad=want_grad,
                                grad_denominator=None if denom is None else float(denom), num_threads=num_threads)
     return p.grad, p.rows, np.array([p.loss_sum, p.weight_sum]).reshape((1,) * x.ndim + (2,))
@@ -444,20 +447,22 @@ def _distill_block(x, t, y, sw, denom, *, want_grad, options, num_threads):
 
 def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, divergence="kl", beta=0.5,
                       target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100, sample_weight=None,
-                      reduction="mean", base=None, return_grad=False, num_threads=None):
-    """Lazy `fusedxent.distillation_loss` over Dask arrays (a dense teacher).
+                      reduction="mean", base=None, tail="bucket", return_grad=False, num_threads=None):
+    """Lazy `fusedxent.distillation_loss` over Dask arrays.
 
     Parameters
     ----------
     student_logits : dask.array.Array or array_like
         The student's class scores; batch axes chunked any way, the class
         axis is rechunked to one chunk.
-    teacher : dask.array.Array or array_like
-        The teacher's logits, the student's shape; rechunked like it.
+    teacher : dask.array.Array or array_like, or SparseTeacher
+        The teacher's logits, the student's shape, rechunked like it; or a
+        `fusedxent.SparseTeacher` of (Dask) arrays, rechunked like the rows
+        with k in one chunk.
     target, sample_weight : dask.array.Array or array_like, optional
         Class indices and per-row weights (the logits' shape without
         `axis`), rechunked like the rows.
-    axis, temperature, divergence, beta, hard_weight, soft_weight, ignore_index, reduction, base, num_threads :
+    axis, temperature, divergence, beta, hard_weight, soft_weight, ignore_index, reduction, base, tail, num_threads :
         As in `fusedxent.distillation_loss`.
     return_grad : bool
         Also return the gradient, computed blockwise with the global scale.
@@ -471,7 +476,7 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
     """
     o = distill_options(axis=axis, temperature=temperature, divergence=divergence, beta=beta,
                         hard_weight=hard_weight, soft_weight=soft_weight, ignore_index=ignore_index,
-                        reduction=reduction, base=base)
+                        reduction=reduction, base=base, tail=tail)
     x = _float_dask(student_logits, "student_logits", allow_0d=False)
     ax = V.axis_index(axis, x.ndim)
     if x.shape[ax] == 0:
@@ -483,11 +488,29 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
     b_ind = tuple(i for i in range(nd) if i != ax)
     idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
     nt = V.num_threads(num_threads)
-    t = _float_dask(teacher, "teacher", allow_0d=False)
-    if t.shape != x.shape:
-        raise ValueError(f"teacher has shape {t.shape}, the student's logits {x.shape}: a dense teacher gives "
-                         f"logits of the student's shape")
-    t = t.rechunk(x.chunks)
+    t = ind = lp = None
+    k_ind = b_ind + (nd,)                   # a sparse teacher's k axis: its own index, one chunk
+    if isinstance(teacher, _teacher.SparseTeacher):
+        ind = _optional_dask(teacher.indices, "SparseTeacher.indices")
+        lp = _float_dask(teacher.logprobs, "SparseTeacher.logprobs", allow_0d=False)
+        if ind.dtype.kind not in "iu":
+            raise TypeError(f"SparseTeacher.indices must be integer class ids, got dtype {ind.dtype}")
+        if ind.ndim != len(idx_shape) + 1 or ind.shape[:-1] != idx_shape or ind.shape[-1] < 1:
+            raise ValueError(f"SparseTeacher.indices must have shape {idx_shape} + (k,) with k >= 1 (the "
+                             f"student's shape without its class axis, then k), got {ind.shape}")
+        if ind.shape[-1] > x.shape[ax]:
+            raise ValueError(f"SparseTeacher has k={ind.shape[-1]} classes per row, more than the student's "
+                             f"{x.shape[ax]}")
+        if lp.shape != ind.shape:
+            raise ValueError(f"SparseTeacher.logprobs has shape {lp.shape}, its indices {ind.shape}")
+        ind = ind.rechunk(_batch_chunks(x, ax) + (-1,))
+        lp = lp.rechunk(_batch_chunks(x, ax) + (-1,))
+    else:
+        t = _float_dask(teacher, "teacher", allow_0d=False)
+        if t.shape != x.shape:
+            raise ValueError(f"teacher has shape {t.shape}, the student's logits {x.shape}: a dense teacher "
+                             f"gives logits of the student's shape")
+        t = t.rechunk(x.chunks)
     y = _optional_dask(target, "target")
     if y is None and o.hard_weight != 0:
         raise ValueError("hard_weight needs target (class indices)")
@@ -512,7 +535,8 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
                 new_axes={nd: 1}, adjust_chunks={i: 1 for i in b_ind}, dtype=np.float64,
                 meta=np.empty((0,) * (len(b_ind) + 1)))
             denom, d_ind = _scalar(_tree_sum(dparts), operator.itemgetter(0)), ()
-    tup = _tuple_blocks(_distill_block, x, [(t, tuple(range(nd))), (y, b_ind), (sw, b_ind), (denom, d_ind)],
+    tup = _tuple_blocks(_distill_block, x, [(t, tuple(range(nd))), (ind, k_ind), (lp, k_ind), (y, b_ind),
+                                            (sw, b_ind), (denom, d_ind)],
                         want_grad=bool(return_grad), options=o, num_threads=nt)
     if o.reduction == "none":
         loss = _take(tup, 1, x.dtype, drop_axis=ax)

@@ -6,6 +6,7 @@ from dask.array import Array
 from numpy.typing import ArrayLike
 
 from ._results import BinaryEvaluation, Evaluation, LinearGrads, TemperatureFit
+from ._teacher import SparseTeacher
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
@@ -89,16 +90,18 @@ def fit_temperature(logits: _In, labels: _In, *, axis: int = ..., ignore_index: 
 _Div = Literal["kl", "reverse_kl", "jsd"]
 
 @overload
-def distillation_loss(student_logits: _In, teacher: _In, *, axis: int = ..., temperature: float = ...,
+def distillation_loss(student_logits: _In, teacher: Union[_In, SparseTeacher], *, axis: int = ..., temperature: float = ...,
                       divergence: _Div = ..., beta: float = ..., target: Optional[_In] = ...,
                       hard_weight: float = ..., soft_weight: float = ..., ignore_index: int = ...,
                       sample_weight: Optional[_In] = ..., reduction: Union[_Reduced, Literal["none"]] = ...,
-                      base: Optional[float] = ..., return_grad: Literal[False] = ...,
+                      base: Optional[float] = ..., tail: Literal["bucket", "renormalize"] = ...,
+                      return_grad: Literal[False] = ...,
                       num_threads: Optional[int] = ...) -> Array: ...
 @overload
-def distillation_loss(student_logits: _In, teacher: _In, *, axis: int = ..., temperature: float = ...,
+def distillation_loss(student_logits: _In, teacher: Union[_In, SparseTeacher], *, axis: int = ..., temperature: float = ...,
                       divergence: _Div = ..., beta: float = ..., target: Optional[_In] = ...,
                       hard_weight: float = ..., soft_weight: float = ..., ignore_index: int = ...,
                       sample_weight: Optional[_In] = ..., reduction: Union[_Reduced, Literal["none"]] = ...,
-                      base: Optional[float] = ..., return_grad: Literal[True],
+                      base: Optional[float] = ..., tail: Literal["bucket", "renormalize"] = ...,
+                      return_grad: Literal[True],
                       num_threads: Optional[int] = ...) -> tuple[Array, Array]: ...
