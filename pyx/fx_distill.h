@@ -80,8 +80,9 @@ FX_INLINE double FN(distill_r2)(double x, double t, double c0, double it)
 /* The gradient pass: element j gets the divergence's part SG (an
  * expression of the element's quantities, EXTRA declares what it needs) at
  * scale a, the hard term's softmax(x) at scale h; the label's element is
- * redone after the loop (FX_DISTILL_FIXY: p_y - 1 as expm1, no
- * cancellation for a confident row, no label compare in the vector loop).
+ * redone after the loop (FX_DISTILL_FIXY, computed before it, so that g
+ * may be x: p_y - 1 as expm1, no cancellation for a confident row, no
+ * label compare in the vector loop).
  * Two loops, not `sep ? exp(..) : q` in one: GCC vectorizes neither a
  * branch around an exp nor an unused exp away. */
 #define FX_DISTILL_GRAD_LOOP(EXTRA, SG)                                        \
@@ -101,12 +102,12 @@ FX_INLINE double FN(distill_r2)(double x, double t, double c0, double it)
             gi[j] = (FX_T)(a * (SG));                                         \
         }                                                                     \
     }
-#define FX_DISTILL_FIXY(SG)                                                    \
+#define FX_DISTILL_FIXY(EXTRA, SG)                                             \
     if (h != 0.0) {                                                           \
         const ptrdiff_t j = yi;                                               \
         FX_DISTILL_ELEM                                                       \
-        (void)rs;                                                             \
-        gi[j] = (FX_T)(a * (SG) + h * expm1((xd - ms) - lH));                 \
+        EXTRA                                                                 \
+        fixy = a * (SG) + h * expm1((xd - ms) - lH);                          \
     }
 
 static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptrdiff_t n, ptrdiff_t C,
@@ -161,7 +162,10 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
         }
         const double lW = log(W), lV = log(V), lH = log(H), iW = 1.0 / W, iV = 1.0 / V;
         const double c0 = (mt - ms) + (lV - lW) / it;
-        double S = 0.0, A = 0.0;
+        /* g may be x itself: everything read from row i of x after its
+         * gradient is written is read before (the label's element: fixy) */
+        hard[i] = hot ? (ms + lH) - (double)xi[yi] : 0.0;
+        double S = 0.0, A = 0.0, fixy = 0.0;
         FX_T *gi = g ? g + i * C : NULL;
         const double a = g ? gs[i] : 0.0, h = g && hot ? gh[i] : 0.0;
         const int sep = it != 1.0, wg = g && (a != 0.0 || h != 0.0);
@@ -176,8 +180,8 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
             if (wg) {       /* (GCC does not vectorize the two loops fused) */
                 /* Q - P as (w - v W/V) / W: exactly 0 for equal rows, FMA or not */
                 const double rho = W / V;
+                FX_DISTILL_FIXY((void)rs;, (bw[j] - bv[j] * rho) * iW)
                 FX_DISTILL_GRAD_LOOP((void)rs;, (bw[j] - bv[j] * rho) * iW)
-                FX_DISTILL_FIXY((bw[j] - bv[j] * rho) * iW)
             }
         } else if (div == 1) {
 #pragma omp simd reduction(+:S)
@@ -189,8 +193,8 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
                 S += term < 0.0 ? 0.0 : term;
             }
             if (wg) {
+                FX_DISTILL_FIXY((void)rs;, q > 0.0 ? q * (-r - S) : 0.0)
                 FX_DISTILL_GRAD_LOOP((void)rs;, q > 0.0 ? q * (-r - S) : 0.0)
-                FX_DISTILL_FIXY(q > 0.0 ? q * (-r - S) : 0.0)
             }
         } else {
 #pragma omp simd reduction(+:S,A)
@@ -211,17 +215,13 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
     double lser;                                                              \
     FX_DPOLY(cl, rs, lser);                                                   \
     double lmq = small ? rs * lser : fx_log_d(beta * p + (1.0 - beta) * q) - lq;
+                FX_DISTILL_FIXY(FX_JSD_LMQ, q > 0.0 ? -(1.0 - beta) * q * (lmq - A) : 0.0)
                 FX_DISTILL_GRAD_LOOP(FX_JSD_LMQ, q > 0.0 ? -(1.0 - beta) * q * (lmq - A) : 0.0)
-                if (h != 0.0) {
-                    const ptrdiff_t j = yi;
-                    FX_DISTILL_ELEM
-                    FX_JSD_LMQ
-                    gi[j] = (FX_T)(a * (q > 0.0 ? -(1.0 - beta) * q * (lmq - A) : 0.0) + h * expm1((xd - ms) - lH));
-                }
             }
         }
         soft[i] = S;
-        hard[i] = hot ? (ms + lH) - (double)xi[yi] : 0.0;
+        if (h != 0.0)
+            gi[yi] = (FX_T)fixy;
     }
 }
 
@@ -350,6 +350,9 @@ static void FN(distill_sparse_rows)(const FX_T *x, const int64_t *idx, const FX_
             double zbar = div == 1 ? S : div == 2 ? A : 0.0;
             for (ptrdiff_t q = 0; q < m; q++) tv[q] = qv[q] > 0.0 ? zv[q] - zbar : 0.0;
             const double krest = m > k ? tv[k] : 0.0;
+            /* g may be x: the k classes' and the label's logits read before the row is written */
+            for (ptrdiff_t q = 0; q < k; q++) pv[q] = (double)xi[ii[q]];
+            const double xy = (double)xi[yi < 0 ? 0 : yi];
             const double ca = a * krest * iW;
             const int sep = it != 1.0;
             if (h != 0.0) {
@@ -367,12 +370,11 @@ static void FN(distill_sparse_rows)(const FX_T *x, const int64_t *idx, const FX_
             for (ptrdiff_t q = 0; q < k; q++) {
                 const ptrdiff_t j = ii[q];
                 const double qf = tail == 0 ? bw[j] * iW : qv[q];   /* (k = C: the same) */
-                const double hq = h != 0.0 ? (j == yi ? expm1(((double)xi[j] - ms) - lH)
-                                                      : exp(((double)xi[j] - ms) - lH)) : 0.0;
+                const double hq = h != 0.0 ? (j == yi ? expm1((pv[q] - ms) - lH) : exp((pv[q] - ms) - lH)) : 0.0;
                 gi[j] = (FX_T)(a * qf * tv[q] + h * hq);
             }
             if (h != 0.0 && !mask[yi])
-                gi[yi] = (FX_T)(ca * bw[yi] + h * expm1(((double)xi[yi] - ms) - lH));
+                gi[yi] = (FX_T)(ca * bw[yi] + h * expm1((xy - ms) - lH));
         } else if (g) {
             for (ptrdiff_t j = 0; j < C; j++) g[i * C + j] = 0;
         }

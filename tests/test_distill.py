@@ -405,3 +405,21 @@ def test_sparse_teacher_errors(make, err, match):
             f.distillation_loss(s, fx.SparseTeacher(ii, pp))
     with pytest.raises(ValueError, match="tail"):
         fx.distillation_loss(s, fx.SparseTeacher(i, p), tail="drop")
+
+
+@pytest.mark.parametrize("div", DIVS)
+def test_gradient_written_over_the_student_in_place(isa, rng, div):
+    s = 2 * rng.standard_normal((50, 97))
+    t = s + rng.standard_normal(s.shape)
+    _, idx, lp = _topk_teacher(rng, s, 6)
+    y = rng.integers(0, 97, 50)
+    y[3] = idx[3, 2]
+    for teacher in (t, fx.SparseTeacher(idx, lp)):
+        for dt in (np.float32, np.float64):
+            x = s.astype(dt)
+            kw = dict(temperature=1.7, divergence=div, target=y, hard_weight=0.5)
+            want = fx.distillation_loss(x, teacher, return_grad=True, **kw)
+            xc = x.copy()
+            got = fx.distillation_loss(xc, teacher, return_grad=True, grad_out=xc, **kw)
+            assert got[1] is xc and got[0] == want[0]
+            np.testing.assert_array_equal(xc, want[1])

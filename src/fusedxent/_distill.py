@@ -154,7 +154,8 @@ def distill_parts(student_logits, teacher, options, *, target=None, sample_weigh
         # d/dx of soft_weight T^2 D(P, softmax(x / T)) = soft_weight T dD/da
         gs = w * (scale * o.soft_weight * o.temperature)
         gh = w * (scale * o.hard_weight)
-        g2 = _writable(_row_output(grad_out, x, ax), (x2, t2, kx, kt)) if kx.dtype == x.dtype else None
+        # the kernels may write the gradient over the student's logits, nothing else
+        g2 = _writable(_row_output(grad_out, x, ax), (x2, t2, kx, kt), x2) if kx.dtype == x.dtype else None
         direct = g2 is not None
         if g2 is None:
             g2 = np.empty((N, C), kx.dtype)
