@@ -423,3 +423,56 @@ def test_gradient_written_over_the_student_in_place(isa, rng, div):
             got = fx.distillation_loss(xc, teacher, return_grad=True, grad_out=xc, **kw)
             assert got[1] is xc and got[0] == want[0]
             np.testing.assert_array_equal(xc, want[1])
+
+
+# ------------------------------------------------------------------ the linear head
+
+@pytest.mark.parametrize("div", DIVS)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_linear_head_matches_torch_autograd_float64(rng, div, sparse):
+    torch = pytest.importorskip("torch")
+    B_, S_, H, V = 3, 13, 16, 203                      # hidden (3, 13, 16): rows over two axes
+    h = rng.standard_normal((B_, S_, H))
+    W = rng.standard_normal((V, H)) * 0.3
+    b = rng.standard_normal(V)
+    t = rng.standard_normal((B_, S_, V))
+    y = rng.integers(0, V, (B_, S_))
+    y[1, 4] = -100
+    sw = rng.uniform(0.5, 2.0, (B_, S_))
+    if sparse:
+        lt = t - np.logaddexp.reduce(t, axis=-1, keepdims=True)
+        idx = np.argsort(-t, axis=-1)[..., :11]
+        teacher = fx.SparseTeacher(idx, np.take_along_axis(lt, idx, -1))
+    else:
+        teacher = t
+    for reduction in ("mean", "sum", "none"):
+        kw = dict(temperature=1.5, divergence=div, target=y, hard_weight=0.3, sample_weight=sw, reduction=reduction)
+        loss, g = fx.linear_distillation_loss(h, W, teacher, linear_bias=b, return_grad=True, chunk_size=7, **kw)
+        Ht, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (h, W, b))
+        z = Ht @ Wt.T + bt
+        lz, gz = fx.distillation_loss(z.detach().numpy(), teacher, return_grad=True, **kw)
+        z.backward(torch.tensor(gz))
+        assert_close(loss, lz, np.float64)
+        for got, want in zip(g, (Ht.grad, Wt.grad, bt.grad)):
+            assert_close(got, want.numpy(), np.float64)
+        rl, rg = R.linear_distillation_loss(h, W, teacher, linear_bias=b, return_grad=True, **kw)
+        assert_close(loss, rl, np.float64)
+        for got, want in zip(g, rg):
+            assert_close(got, want, np.float64)
+
+
+def test_linear_head_float32_and_errors(rng):
+    h = rng.standard_normal((40, 8)).astype(np.float32)
+    W = (rng.standard_normal((50, 8)) * 0.5).astype(np.float32)
+    t = rng.standard_normal((40, 50)).astype(np.float32)
+    loss, g = fx.linear_distillation_loss(h, W, t, divergence="jsd", return_grad=True, chunk_size=9)
+    rl, rg = R.linear_distillation_loss(h, W, t, divergence="jsd", return_grad=True)
+    assert g.hidden.dtype == np.float32 and g.linear_bias is None
+    assert_close(loss, rl, np.float32)
+    assert_close(g.linear_weight, rg.linear_weight, np.float32)
+    assert fx.linear_distillation_loss(h, W, t, reduction="none").shape == (40,)
+    for f in (fx, R):
+        with pytest.raises(ValueError, match="teacher has shape"):
+            f.linear_distillation_loss(h, W, t[:, :49])
+        with pytest.raises(ValueError, match="needs target"):
+            f.linear_distillation_loss(h, W, t, hard_weight=1.0)

@@ -24,7 +24,7 @@ from ._api import (
 )
 from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, OneVsRest, PerClass,
                        RowStats, TemperatureFit)
-from ._linear import linear_cross_entropy, linear_evaluate
+from ._linear import linear_cross_entropy, linear_distillation_loss, linear_evaluate
 from ._temperature import fit_temperature, fit_temperature_file
 from ._distill import distillation_loss
 from ._teacher import SparseTeacher
@@ -40,7 +40,7 @@ __all__ = [
     "linear_evaluate", "evaluate", "Evaluation", "Evaluator", "evaluate_file",
     "evaluate_binary", "BinaryEvaluation", "BinaryEvaluator", "Calibration", "PerClass",
     "fit_temperature", "fit_temperature_file", "TemperatureFit", "ROC", "OneVsRest", "Classwise",
-    "distillation_loss", "SparseTeacher",
+    "distillation_loss", "SparseTeacher", "linear_distillation_loss",
     "check", "show_config", "set_isa", "__version__",
 ]
 

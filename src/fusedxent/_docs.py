@@ -145,6 +145,16 @@ ValueError
 TypeError
     The logits are not real numbers or the labels are not integers.
 """,
+    'linear_distillation_loss': """\
+ValueError
+    As in `distillation_loss`; `linear_weight` is not 2-D (V, H) or has no
+    classes; `hidden`'s last axis is not H; `linear_bias` is not (V,); a
+    dense teacher is not hidden's shape with V for H; `chunk_size` is not a
+    positive integer.
+TypeError
+    As in `distillation_loss`; hidden, weight and bias do not compute in
+    one precision.
+""",
     'SparseTeacher': """\
 ValueError
     From `distillation_loss`, which checks it (constructing one checks
@@ -175,7 +185,7 @@ ValueError
 """,
 }
 
-KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'linear_evaluate': 'linear_evaluate', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy', 'fit_temperature': 'fit_temperature', 'fit_temperature_file': 'fit_temperature_file', 'distillation_loss': 'distillation_loss', 'SparseTeacher': 'SparseTeacher'}
+KIND = {'sigmoid': 'elementwise', 'log_sigmoid': 'elementwise', 'softmax': 'rows', 'log_softmax': 'rows', 'logsumexp': 'rows', 'softmax_cross_entropy': 'softmax_cross_entropy', 'sigmoid_binary_cross_entropy': 'sigmoid_binary_cross_entropy', 'cross_entropy': 'probabilities', 'binary_cross_entropy': 'probabilities', 'linear_cross_entropy': 'linear_cross_entropy', 'linear_evaluate': 'linear_evaluate', 'evaluate': 'evaluate', 'evaluate_binary': 'evaluate_binary', 'evaluate_file': 'evaluate_file', 'Evaluator': 'Evaluator', 'BinaryEvaluator': 'Evaluator', 'check': 'check', 'open_npy': 'open_npy', 'fit_temperature': 'fit_temperature', 'fit_temperature_file': 'fit_temperature_file', 'distillation_loss': 'distillation_loss', 'SparseTeacher': 'SparseTeacher', 'linear_distillation_loss': 'linear_distillation_loss'}
 
 FX_EXAMPLES = {
     'sigmoid': """\
@@ -348,6 +358,18 @@ array([0.002393, 0.00808 ])
 >>> round(loss, 6), grad.round(4)[0]
 (0.17575, array([-0.1172,  0.0833,  0.0339]))
 """,
+    'linear_distillation_loss': """\
+>>> import numpy as np
+>>> import fusedxent as fx
+>>> rng = np.random.default_rng(0)
+>>> h, W = rng.standard_normal((8, 4)), rng.standard_normal((5, 4))
+>>> t = rng.standard_normal((8, 5))
+>>> round(fx.linear_distillation_loss(h, W, t, temperature=2.0), 8)
+1.23581063
+>>> loss, g = fx.linear_distillation_loss(h, W, t, return_grad=True, chunk_size=3)
+>>> g.hidden.shape, g.linear_weight.shape, g.linear_bias
+((8, 4), (5, 4), None)
+""",
     'SparseTeacher': """\
 >>> import numpy as np
 >>> import fusedxent as fx
@@ -419,6 +441,15 @@ REFERENCE_EXAMPLES.update({
 >>> h, W = rng.standard_normal((8, 4)), rng.standard_normal((5, 4))
 >>> y = np.array([0, 1, 2, 3, 4, 0, 1, -100])
 >>> bool(np.isclose(reference.linear_cross_entropy(h, W, y), reference.softmax_cross_entropy(h @ W.T, y)))
+True
+""",
+    'linear_distillation_loss': """\
+>>> import numpy as np
+>>> from fusedxent import reference
+>>> rng = np.random.default_rng(0)
+>>> h, W = rng.standard_normal((8, 4)), rng.standard_normal((5, 4))
+>>> t = rng.standard_normal((8, 5))
+>>> bool(np.isclose(reference.linear_distillation_loss(h, W, t), reference.distillation_loss(h @ W.T, t)))
 True
 """,
     'linear_evaluate': """\

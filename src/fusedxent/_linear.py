@@ -22,8 +22,10 @@ import numpy as np
 
 from . import _validate as V
 from ._api import Evaluator, check_classwise_bins, check_ovr_bins, finish_loss, softmax_xent_parts, xent_denominator
-from ._options import xent_options
+from ._distill import distill_parts
+from ._options import distill_options, xent_options
 from ._results import LinearGrads, RowStats
+from ._teacher import SparseTeacher, dense_rows, sparse_rows
 
 # the logits buffer's budget when chunk_size is None (bytes)
 CHUNK_BUDGET = 64 << 20
@@ -138,13 +140,7 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
     denom = xent_denominator(yf, ignore_index=ii, weight=w, sample_weight=sw, rows=N)
     gden = denom if grad_denominator is None else float(grad_denominator)
     rows = np.empty(N, dt) if reduction == "none" else None
-    dh = dW = db = tmp = None
-    if want_grad:
-        dh = np.empty((N, H), dt)
-        dW = np.zeros((Vn, H), dt)
-        vs = max(1, min(Vn, DW_SLICE_BYTES // max(1, H * dt.itemsize)))
-        tmp = np.empty((vs, H), dt)
-        db = np.zeros(Vn, dt) if b is not None else None
+    acc = _GradSums(N, H, Vn, dt, b is not None, Wc) if want_grad else None
     loss_sum = 0.0
     stats = RowStats(np.empty(N), np.empty(N), np.empty(N, np.int64)) if want_stats else None
     with _blas_threads(nt):
@@ -158,20 +154,40 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
                     a[r0:r1] = v
             if rows is not None:
                 rows[r0:r1] = parts.rows
-            if want_grad:
-                g = logits                       # the gradient, written over the logits
-                np.matmul(g, Wc, out=dh[r0:r1])
-                # d_W += G.T @ hidden_block a slice of classes at a time:
-                # the product's scratch stays small (NumPy has no GEMM
-                # that accumulates into its output)
-                for v0 in range(0, Vn, vs):
-                    v1 = min(Vn, v0 + vs)
-                    t = tmp[:v1 - v0]
-                    np.matmul(g[:, v0:v1].T, hb, out=t)
-                    dW[v0:v1] += t
-                if db is not None:
-                    db += g.sum(axis=0)
-    return LinearParts(loss_sum, denom, rows, dh, dW, db, stats)
+            if acc is not None:
+                acc.add(logits, hb, r0, r1)      # the gradient, written over the logits
+    return LinearParts(loss_sum, denom, rows, *(acc.result() if acc else (None, None, None)), stats)
+
+
+class _GradSums:
+    """The three gradients of a linear head from its blocks' logit
+    gradients G: d_hidden = G @ W per block, d_W += G.T @ hidden and
+    d_b += sum G over blocks."""
+
+    def __init__(self, N, H, Vn, dt, bias, Wc):
+        self.Wc = Wc
+        self.dh = np.empty((N, H), dt)
+        self.dW = np.zeros((Vn, H), dt)
+        self.vs = max(1, min(Vn, DW_SLICE_BYTES // max(1, H * dt.itemsize)))
+        self.tmp = np.empty((self.vs, H), dt)
+        self.db = np.zeros(Vn, dt) if bias else None
+
+    def add(self, g, hb, r0, r1):
+        np.matmul(g, self.Wc, out=self.dh[r0:r1])
+        # d_W += G.T @ hidden_block a slice of classes at a time: the
+        # product's scratch stays small (NumPy has no GEMM that accumulates
+        # into its output)
+        Vn = self.dW.shape[0]
+        for v0 in range(0, Vn, self.vs):
+            v1 = min(Vn, v0 + self.vs)
+            t = self.tmp[:v1 - v0]
+            np.matmul(g[:, v0:v1].T, hb, out=t)
+            self.dW[v0:v1] += t
+        if self.db is not None:
+            self.db += g.sum(axis=0)
+
+    def result(self):
+        return self.dh, self.dW, self.db
 
 
 def logit_chunks(h2, W, b, dt, chunk_size):
@@ -247,6 +263,91 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     r = ev.result()
     return r._replace(lse=r.lse.reshape(hshape[:-1]).astype(hdtype, copy=False),
                       argmax=r.argmax.reshape(hshape[:-1]))
+
+
+def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None, temperature=1.0, divergence="kl",
+                             beta=0.5, target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100,
+                             sample_weight=None, reduction="mean", base=None, tail="bucket", return_grad=False,
+                             chunk_size=None, num_threads=None):
+    """`distillation_loss` of a linear layer's outputs without forming them.
+
+    Equal to ``distillation_loss(hidden @ linear_weight.T + linear_bias,
+    teacher, ...)`` with the student's logits computed ``chunk_size`` rows
+    at a time into one reused buffer, over which the kernel writes their
+    gradient for the two gradient products.
+
+    Parameters
+    ----------
+    hidden : array_like, float (..., H)
+        The layer's inputs.
+    linear_weight : array_like, float (V, H)
+        The layer's weight in torch.nn.Linear's layout.
+    teacher : array_like (..., V) or SparseTeacher
+        The teacher's logits (hidden's shape with V for H; a memmap is
+        read a block of rows at a time), or its top-k (`SparseTeacher`,
+        hidden's shape without H, then k).
+    linear_bias : array_like (V,), optional
+        The layer's bias.
+    temperature, divergence, beta, target, hard_weight, soft_weight, ignore_index, sample_weight, reduction, base, tail :
+        As in `distillation_loss` (the class axis is the last).
+    return_grad : bool
+        Also return the gradients of hidden, linear_weight and linear_bias.
+    chunk_size : int, optional
+        Rows per block (the logits buffer is chunk_size x V); None: as many
+        as fit 64 MB.
+    num_threads : int, optional
+        As in `linear_cross_entropy`.
+
+    Returns
+    -------
+    loss : float, or ndarray of per-row losses with reduction="none"
+    grads : LinearGrads, only with return_grad
+    """
+    o = distill_options(temperature=temperature, divergence=divergence, beta=beta, hard_weight=hard_weight,
+                        soft_weight=soft_weight, ignore_index=ignore_index, reduction=reduction, base=base, tail=tail)
+    h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
+    N, H = h2.shape
+    Vn = W.shape[0]
+    idx_shape = hshape[:-1]
+    if isinstance(teacher, SparseTeacher):
+        ind2, lp2 = sparse_rows(teacher, idx_shape, Vn)
+        block = lambda r0, r1: SparseTeacher(ind2[r0:r1], lp2[r0:r1])       # noqa: E731
+    else:
+        t2 = dense_rows(teacher, idx_shape + (Vn,), len(hshape) - 1, Vn)
+        block = lambda r0, r1: t2[r0:r1]                                    # noqa: E731
+    if y is None and o.hard_weight != 0:
+        raise ValueError("hard_weight needs target (class indices)")
+    yf = None if y is None else V.class_labels(y, Vn, o.ignore_index)
+    sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
+    nt = V.num_threads(num_threads)
+    cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
+    w = np.ones(N) if sw is None else sw
+    if yf is not None:
+        w = np.where(yf != o.ignore_index, w, 0.0)
+    denom = float(np.sum(w))
+    acc = _GradSums(N, H, Vn, dt, b is not None, np.ascontiguousarray(W, dtype=dt)) if return_grad else None
+    rows = np.empty(N, dt) if o.reduction == "none" else None
+    loss_sum = 0.0
+    with _blas_threads(nt):
+        for r0, r1, hb, logits in logit_chunks(h2, W, b, dt, cs):
+            parts = distill_parts(logits, block(r0, r1), o, target=None if yf is None else yf[r0:r1],
+                                  sample_weight=None if sw is None else sw[r0:r1], want_grad=return_grad,
+                                  grad_out=logits if return_grad else None, grad_denominator=denom,
+                                  num_threads=nt)
+            loss_sum += parts.loss_sum
+            if rows is not None:
+                rows[r0:r1] = parts.rows
+            if acc is not None:
+                acc.add(logits, hb, r0, r1)
+    if o.reduction == "none":
+        loss = rows.reshape(idx_shape).astype(hdtype, copy=False)
+    else:
+        loss = finish_loss(loss_sum, denom, o.reduction, o.k)
+    if not return_grad:
+        return loss
+    dh, dW, db = acc.result()
+    return loss, LinearGrads(dh.reshape(hshape).astype(hdtype, copy=False), dW.astype(W.dtype, copy=False),
+                             None if db is None else db.astype(b.dtype, copy=False))
 
 
 def _blas_threads(nt):

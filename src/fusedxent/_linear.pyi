@@ -7,6 +7,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._options import XentOptions
 from ._results import Evaluation, LinearGrads, RowStats
+from ._teacher import SparseTeacher
 
 CHUNK_BUDGET: int
 DW_SLICE_BYTES: int
@@ -104,3 +105,37 @@ def linear_xent_parts(h2: NDArray[Any], W: NDArray[Any], y: ArrayLike, b: Option
                       grad_denominator: Optional[float] = ..., want_stats: bool = ...,
                       chunk_size: Optional[int] = ...,
                       num_threads: Optional[int] = ...) -> LinearParts: ...
+
+_Div = Literal["kl", "reverse_kl", "jsd"]
+_Tail = Literal["bucket", "renormalize"]
+_Teacher = Union[ArrayLike, SparseTeacher]
+
+class _GradSums:
+    def __init__(self, N: int, H: int, Vn: int, dt: Any, bias: bool, Wc: _Arr) -> None: ...
+    def add(self, g: _Arr, hb: _Arr, r0: int, r1: int) -> None: ...
+    def result(self) -> tuple[_Arr, _Arr, Optional[_Arr]]: ...
+
+@overload
+def linear_distillation_loss(hidden: ArrayLike, linear_weight: ArrayLike, teacher: _Teacher, *,
+                             linear_bias: Optional[ArrayLike] = ..., temperature: float = ..., divergence: _Div = ...,
+                             beta: float = ..., target: Optional[ArrayLike] = ..., hard_weight: float = ...,
+                             soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[ArrayLike] = ...,
+                             reduction: Literal["mean", "sum"] = ..., base: Optional[float] = ..., tail: _Tail = ...,
+                             return_grad: Literal[False] = ..., chunk_size: Optional[int] = ...,
+                             num_threads: Optional[int] = ...) -> float: ...
+@overload
+def linear_distillation_loss(hidden: ArrayLike, linear_weight: ArrayLike, teacher: _Teacher, *,
+                             linear_bias: Optional[ArrayLike] = ..., temperature: float = ..., divergence: _Div = ...,
+                             beta: float = ..., target: Optional[ArrayLike] = ..., hard_weight: float = ...,
+                             soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[ArrayLike] = ...,
+                             reduction: Literal["none"], base: Optional[float] = ..., tail: _Tail = ...,
+                             return_grad: Literal[False] = ..., chunk_size: Optional[int] = ...,
+                             num_threads: Optional[int] = ...) -> _Arr: ...
+@overload
+def linear_distillation_loss(hidden: ArrayLike, linear_weight: ArrayLike, teacher: _Teacher, *,
+                             linear_bias: Optional[ArrayLike] = ..., temperature: float = ..., divergence: _Div = ...,
+                             beta: float = ..., target: Optional[ArrayLike] = ..., hard_weight: float = ...,
+                             soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[ArrayLike] = ...,
+                             reduction: str = ..., base: Optional[float] = ..., tail: _Tail = ...,
+                             return_grad: Literal[True], chunk_size: Optional[int] = ...,
+                             num_threads: Optional[int] = ...) -> tuple[Any, LinearGrads]: ...

@@ -398,8 +398,9 @@ def eval_options(topk, calibration_bins, per_class, C=None):
 
 
 def linear_operands(hidden, linear_weight, target, linear_bias):
-    """Validated (h2 (N, H), W (V, H), y (N,) int64, b or None, the compute
-    dtype, hidden's shape and dtype) -- every check before any work."""
+    """Validated (h2 (N, H), W (V, H), y (N,) int64 (None for target None),
+    b or None, the compute dtype, hidden's shape and dtype) -- every check
+    before any work."""
     h = float_array(hidden, "hidden")
     W = float_array(linear_weight, "linear_weight")
     if h.ndim < 1:
@@ -423,6 +424,8 @@ def linear_operands(hidden, linear_weight, target, linear_bias):
                         f"float16/bfloat16 beside it, or float64)")
     dt = compute_dtype(W.dtype)
     idx_shape = h.shape[:-1]
+    if target is None:          # (distillation without a hard term)
+        return h.reshape(math.prod(idx_shape), H), W, None, b, dt, h.shape, h.dtype
     y = np.asarray(target)
     if y.dtype.kind not in "iu":
         raise TypeError(f"target must hold integer class indices (linear_cross_entropy takes no "

@@ -773,6 +773,38 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
     return loss, g
 
 
+
+def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None, temperature=1.0, divergence="kl",
+                             beta=0.5, target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100,
+                             sample_weight=None, reduction="mean", base=None, tail="bucket", return_grad=False,
+                             chunk_size=None, num_threads=None):
+    """The oracle: the logits materialized in float64, then the reference
+    distillation_loss and the chain rule through the linear layer."""
+    h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
+    if chunk_size is not None:
+        V.positive_int(chunk_size, "chunk_size")
+    V.num_threads(num_threads)
+    h64, W64 = h2.astype(np.float64), W.astype(np.float64)
+    logits = h64 @ W64.T + (0.0 if b is None else b.astype(np.float64))
+    if isinstance(teacher, SparseTeacher):
+        ind2, lp2 = sparse_rows(teacher, hshape[:-1], W.shape[0])
+        teacher = SparseTeacher(ind2, lp2)
+    else:
+        teacher = dense_rows(teacher, hshape[:-1] + (W.shape[0],), len(hshape) - 1, W.shape[0])
+    out = distillation_loss(logits, teacher, temperature=temperature, divergence=divergence, beta=beta,
+                            target=None if y is None else y.reshape(-1), hard_weight=hard_weight,
+                            soft_weight=soft_weight, ignore_index=ignore_index,
+                            sample_weight=None if sample_weight is None else np.reshape(sample_weight, -1),
+                            reduction=reduction, base=base, tail=tail, return_grad=return_grad)
+    loss, g = (out if return_grad else (out, None))
+    if reduction == "none":
+        loss = np.asarray(loss).reshape(hshape[:-1]).astype(hdtype)
+    if not return_grad:
+        return loss
+    g = np.asarray(g, np.float64)
+    return loss, LinearGrads((g @ W64).reshape(hshape).astype(hdtype), (g.T @ h64).astype(W.dtype),
+                             None if b is None else g.sum(axis=0).astype(b.dtype))
+
 # ------------------------------------------------------------------ docstrings
 
 def _document():
@@ -793,6 +825,7 @@ def _document():
         "linear_evaluate": "evaluate of a linear layer's outputs, materialized in float64.",
         "fit_temperature": "Temperature scaling by bisection on the NLL's derivative, in float64.",
         "distillation_loss": "Distillation loss from two log-softmaxes, the textbook forms in float64.",
+        "linear_distillation_loss": "distillation_loss of a linear layer's outputs, materialized in float64.",
     }
     ns = globals()
     for name, summary in summaries.items():

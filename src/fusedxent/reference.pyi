@@ -18,6 +18,7 @@ from ._linear import linear_cross_entropy as linear_cross_entropy
 from ._temperature import fit_temperature as fit_temperature
 from ._distill import distillation_loss as distillation_loss
 from ._linear import linear_evaluate as linear_evaluate
+from ._linear import linear_distillation_loss as linear_distillation_loss
 from ._results import BinaryEvaluation as BinaryEvaluation
 from ._results import LinearGrads as LinearGrads
 from ._results import RowStats as RowStats
