@@ -443,3 +443,30 @@ def test_distillation_sparse_teacher_equals_in_memory(client, files, tail):
                                                              tail=tail))
     with pytest.raises(ValueError, match="must have shape"):
         fxd.distillation_loss(xd, fx.SparseTeacher(da.from_array(idx[:5]), da.from_array(lp[:5])))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_linear_distillation_equals_in_memory(client, sparse):
+    rng = np.random.default_rng(8)
+    Nn, H, Vn = 900, 12, 97
+    h = rng.normal(size=(Nn, H))
+    W = rng.normal(size=(Vn, H)) * 0.4
+    bias = rng.normal(size=Vn)
+    t = h @ W.T + rng.normal(size=(Nn, Vn))
+    y = rng.integers(0, Vn, Nn)
+    y[::7] = -100
+    if sparse:
+        lt = t - np.logaddexp.reduce(t, axis=1, keepdims=True)
+        idx = np.argsort(-t, axis=1)[:, :9]
+        teacher = fx.SparseTeacher(idx, np.take_along_axis(lt, idx, 1))
+        lazy_teacher = fx.SparseTeacher(da.from_array(idx, chunks=(400, 9)), da.from_array(teacher.logprobs, chunks=250))
+    else:
+        teacher, lazy_teacher = t, da.from_array(t, chunks=(350, Vn))
+    kw = dict(linear_bias=bias, temperature=1.5, divergence="reverse_kl", hard_weight=0.3, chunk_size=64)
+    lazy = fxd.linear_distillation_loss(da.from_array(h, chunks=(300, H)), W, lazy_teacher,
+                                        target=da.from_array(y, chunks=200), return_grad=True, **kw)
+    got, g = dask.compute(*lazy)
+    want, wg = fx.linear_distillation_loss(h, W, teacher, target=y, return_grad=True, **kw)
+    assert _rel(got, want) < 1e-12
+    for a, b_ in zip(g, wg):
+        np.testing.assert_allclose(a, b_, rtol=1e-9, atol=1e-12)

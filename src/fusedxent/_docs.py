@@ -576,6 +576,16 @@ True
 >>> round(fxd.fit_temperature(x, np.array([0, 2, 0, 2])).temperature, 4)
 1.6013
 """,
+    'linear_distillation_loss': """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> import fusedxent.dask as fxd
+>>> rng = np.random.default_rng(0)
+>>> h, W = rng.standard_normal((8, 4)), rng.standard_normal((5, 4))
+>>> t = rng.standard_normal((8, 5))
+>>> round(float(fxd.linear_distillation_loss(da.from_array(h, chunks=(3, 4)), W, t, temperature=2.0).compute()), 8)
+1.23581063
+""",
     'distillation_loss': """\
 >>> import numpy as np
 >>> import dask.array as da

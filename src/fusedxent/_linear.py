@@ -306,48 +306,66 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
     o = distill_options(temperature=temperature, divergence=divergence, beta=beta, hard_weight=hard_weight,
                         soft_weight=soft_weight, ignore_index=ignore_index, reduction=reduction, base=base, tail=tail)
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
-    N, H = h2.shape
     Vn = W.shape[0]
     idx_shape = hshape[:-1]
     if isinstance(teacher, SparseTeacher):
-        ind2, lp2 = sparse_rows(teacher, idx_shape, Vn)
-        block = lambda r0, r1: SparseTeacher(ind2[r0:r1], lp2[r0:r1])       # noqa: E731
+        teacher = SparseTeacher(*sparse_rows(teacher, idx_shape, Vn))
     else:
-        t2 = dense_rows(teacher, idx_shape + (Vn,), len(hshape) - 1, Vn)
-        block = lambda r0, r1: t2[r0:r1]                                    # noqa: E731
+        teacher = dense_rows(teacher, idx_shape + (Vn,), len(hshape) - 1, Vn)
     if y is None and o.hard_weight != 0:
         raise ValueError("hard_weight needs target (class indices)")
     yf = None if y is None else V.class_labels(y, Vn, o.ignore_index)
     sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
+    parts = linear_distill_parts(h2, W, b, teacher, o, labels=yf, sample_weight=sw, want_grad=return_grad,
+                                 chunk_size=chunk_size, num_threads=num_threads)
+    if o.reduction == "none":
+        loss = parts.rows.reshape(idx_shape).astype(hdtype, copy=False)
+    else:
+        loss = finish_loss(parts.loss_sum, parts.weight_sum, o.reduction, o.k)
+    if not return_grad:
+        return loss
+    return loss, LinearGrads(parts.d_hidden.reshape(hshape).astype(hdtype, copy=False),
+                             parts.d_weight.astype(W.dtype, copy=False),
+                             None if parts.d_bias is None else parts.d_bias.astype(b.dtype, copy=False))
+
+
+def linear_distill_parts(h2, W, b, teacher, options, *, labels=None, sample_weight=None, want_grad=False,
+                         grad_denominator=None, chunk_size=None, num_threads=None):
+    """The row-block loop of linear_distillation_loss over validated flat
+    operands (h2 (N, H), W (V, H), bias b, teacher (N, V) or a SparseTeacher
+    of (N, k) arrays, int64 labels (N,) or None, sample weights (N,) or
+    None): loss partials and, with want_grad, the three gradients scaled by
+    `grad_denominator` (the global mean's; default: this batch's)."""
+    o = options
+    N, H = h2.shape
+    Vn = W.shape[0]
+    dt = V.compute_dtype(W.dtype)
+    if isinstance(teacher, SparseTeacher):
+        block = lambda r0, r1: SparseTeacher(teacher.indices[r0:r1], teacher.logprobs[r0:r1])   # noqa: E731
+    else:
+        block = lambda r0, r1: teacher[r0:r1]                                                  # noqa: E731
     nt = V.num_threads(num_threads)
     cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
-    w = np.ones(N) if sw is None else sw
-    if yf is not None:
-        w = np.where(yf != o.ignore_index, w, 0.0)
+    w = np.ones(N) if sample_weight is None else sample_weight
+    if labels is not None:
+        w = np.where(labels != o.ignore_index, w, 0.0)
     denom = float(np.sum(w))
-    acc = _GradSums(N, H, Vn, dt, b is not None, np.ascontiguousarray(W, dtype=dt)) if return_grad else None
+    gden = denom if grad_denominator is None else float(grad_denominator)
+    acc = _GradSums(N, H, Vn, dt, b is not None, np.ascontiguousarray(W, dtype=dt)) if want_grad else None
     rows = np.empty(N, dt) if o.reduction == "none" else None
     loss_sum = 0.0
     with _blas_threads(nt):
         for r0, r1, hb, logits in logit_chunks(h2, W, b, dt, cs):
-            parts = distill_parts(logits, block(r0, r1), o, target=None if yf is None else yf[r0:r1],
-                                  sample_weight=None if sw is None else sw[r0:r1], want_grad=return_grad,
-                                  grad_out=logits if return_grad else None, grad_denominator=denom,
-                                  num_threads=nt)
+            parts = distill_parts(logits, block(r0, r1), o, target=None if labels is None else labels[r0:r1],
+                                  sample_weight=None if sample_weight is None else sample_weight[r0:r1],
+                                  want_grad=want_grad, grad_out=logits if want_grad else None,
+                                  grad_denominator=gden, num_threads=nt)
             loss_sum += parts.loss_sum
             if rows is not None:
                 rows[r0:r1] = parts.rows
             if acc is not None:
                 acc.add(logits, hb, r0, r1)
-    if o.reduction == "none":
-        loss = rows.reshape(idx_shape).astype(hdtype, copy=False)
-    else:
-        loss = finish_loss(loss_sum, denom, o.reduction, o.k)
-    if not return_grad:
-        return loss
-    dh, dW, db = acc.result()
-    return loss, LinearGrads(dh.reshape(hshape).astype(hdtype, copy=False), dW.astype(W.dtype, copy=False),
-                             None if db is None else db.astype(b.dtype, copy=False))
+    return LinearParts(loss_sum, denom, rows, *(acc.result() if acc else (None, None, None)))
 
 
 def _blas_threads(nt):

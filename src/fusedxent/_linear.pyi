@@ -5,7 +5,7 @@ from typing import Any, Iterator, Literal, NamedTuple, Optional, Union, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._options import XentOptions
+from ._options import DistillOptions, XentOptions
 from ._results import Evaluation, LinearGrads, RowStats
 from ._teacher import SparseTeacher
 
@@ -109,6 +109,11 @@ def linear_xent_parts(h2: NDArray[Any], W: NDArray[Any], y: ArrayLike, b: Option
 _Div = Literal["kl", "reverse_kl", "jsd"]
 _Tail = Literal["bucket", "renormalize"]
 _Teacher = Union[ArrayLike, SparseTeacher]
+
+def linear_distill_parts(h2: _Arr, W: _Arr, b: Optional[_Arr], teacher: Any, options: DistillOptions, *,
+                         labels: Optional[NDArray[np.int64]] = ..., sample_weight: Optional[NDArray[np.float64]] = ...,
+                         want_grad: bool = ..., grad_denominator: Optional[float] = ..., chunk_size: Optional[int] = ...,
+                         num_threads: Optional[int] = ...) -> LinearParts: ...
 
 class _GradSums:
     def __init__(self, N: int, H: int, Vn: int, dt: Any, bias: bool, Wc: _Arr) -> None: ...

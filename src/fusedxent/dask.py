@@ -60,7 +60,8 @@ from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
-           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "distillation_loss", "open_npy"]
+           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "distillation_loss",
+           "linear_distillation_loss", "open_npy"]
 
 
 # ------------------------------------------------------------------ reading .npy files in the workers
@@ -1032,6 +1033,129 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         out += (RowStats(*(_take(tup, i, t, drop_axis=nd - 1)
                            for i, t in ((4, np.float64), (5, np.float64), (6, np.int64)))),)
     return out[0] if len(out) == 1 else out
+
+
+def _linear_distill_block(h, t, ind, lp, y, sw, denom, W, *, b, want_grad, options, chunk_size, num_threads):
+    hs = h.shape
+    N = math.prod(hs[:-1])
+    teacher = t.reshape(N, -1) if t is not None else _teacher.SparseTeacher(ind.reshape(N, -1), lp.reshape(N, -1))
+    yv = None if y is None else V.class_labels(y.reshape(-1), W.shape[0], options.ignore_index)
+    p = _linear.linear_distill_parts(h.reshape(N, hs[-1]), W, b, teacher, options, labels=yv,
+                                     sample_weight=None if sw is None else np.asarray(sw, np.float64).reshape(-1),
+                                     want_grad=want_grad, grad_denominator=None if denom is None else float(denom),
+                                     chunk_size=chunk_size, num_threads=num_threads)
+    one = (1,) * h.ndim
+    dh = None if p.d_hidden is None else p.d_hidden.reshape(hs).astype(h.dtype, copy=False)
+    rows = None if p.rows is None else p.rows.reshape(hs[:-1]).astype(h.dtype, copy=False)
+    wparts = None
+    if want_grad:
+        flat = [p.d_weight.reshape(-1)] + ([p.d_bias] if p.d_bias is not None else [])
+        wparts = np.concatenate([np.asarray(a, np.float64) for a in flat]).reshape(one + (-1,))
+    return dh, rows, np.array([p.loss_sum, p.weight_sum]).reshape(one + (2,)), wparts
+
+
+def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None, temperature=1.0, divergence="kl",
+                             beta=0.5, target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100,
+                             sample_weight=None, reduction="mean", base=None, tail="bucket", return_grad=False,
+                             chunk_size=None, num_threads=None):
+    """Lazy `fusedxent.linear_distillation_loss`: hidden, the teacher and
+    target chunked by rows.
+
+    Parameters
+    ----------
+    hidden : dask.array.Array or array_like (..., H)
+        Batch axes chunked any way; the feature axis is rechunked to one chunk.
+    linear_weight : array_like (V, H)
+        In memory, the same for every block (put into the graph once).
+    teacher : dask.array.Array or array_like (..., V), or SparseTeacher
+        Dense teacher logits or a `fusedxent.SparseTeacher` of (Dask)
+        arrays, rechunked like the rows.
+    target, sample_weight : dask.array.Array or array_like, optional
+        hidden's shape without its last axis; rechunked like the rows.
+    linear_bias, temperature, divergence, beta, hard_weight, soft_weight, ignore_index, reduction, base, tail :
+        As in `fusedxent.linear_distillation_loss`.
+    return_grad, chunk_size, num_threads :
+        As in `fusedxent.linear_distillation_loss` (chunk_size: rows per
+        block inside each task).
+
+    Returns
+    -------
+    loss : 0-d Dask array, or per-row losses with reduction="none"
+    grads : LinearGrads of Dask arrays, only with return_grad
+        d_hidden blockwise; d_linear_weight and d_linear_bias summed over
+        the blocks (in double) in Dask's tree.
+    """
+    o = distill_options(temperature=temperature, divergence=divergence, beta=beta, hard_weight=hard_weight,
+                        soft_weight=soft_weight, ignore_index=ignore_index, reduction=reduction, base=base, tail=tail)
+    h = _float_dask(hidden, "hidden")
+    if h.ndim < 1:
+        raise ValueError("hidden must have at least one dimension (the feature axis H), got a 0-d array")
+    if len(h.chunks[-1]) > 1:
+        h = h.rechunk({h.ndim - 1: -1})
+    y = _optional_dask(target, "target")
+    _, W, _, b, _, hshape, hdtype = V.linear_operands(_stand_in(h), np.asarray(linear_weight),
+                                                      None if y is None else _stand_in(y), linear_bias)
+    if y is None and o.hard_weight != 0:
+        raise ValueError("hard_weight needs target (class indices)")
+    nd = h.ndim
+    Vn, H = W.shape
+    idx_shape = hshape[:-1]
+    b_ind = tuple(range(nd - 1))
+    bchunks = h.chunks[:-1]
+    t = ind = lp = None
+    t_ind = b_ind + (nd + 2,)               # the teacher's class (or k) axis: an index of its own
+    if isinstance(teacher, _teacher.SparseTeacher):
+        ind = _optional_dask(teacher.indices, "SparseTeacher.indices")
+        lp = _float_dask(teacher.logprobs, "SparseTeacher.logprobs", allow_0d=False)
+        if ind.dtype.kind not in "iu":
+            raise TypeError(f"SparseTeacher.indices must be integer class ids, got dtype {ind.dtype}")
+        if ind.ndim != len(idx_shape) + 1 or ind.shape[:-1] != idx_shape or ind.shape[-1] < 1 or lp.shape != ind.shape:
+            raise ValueError(f"SparseTeacher.indices and logprobs must have shape {idx_shape} + (k,) with k >= 1, "
+                             f"got {ind.shape} and {lp.shape}")
+        if ind.shape[-1] > Vn:
+            raise ValueError(f"SparseTeacher has k={ind.shape[-1]} classes per row, more than the student's {Vn}")
+        ind = ind.rechunk(bchunks + (-1,))
+        lp = lp.rechunk(bchunks + (-1,))
+    else:
+        t = _float_dask(teacher, "teacher", allow_0d=False)
+        if t.shape != idx_shape + (Vn,):
+            raise ValueError(f"teacher has shape {t.shape}, the student's logits {idx_shape + (Vn,)}: a dense "
+                             f"teacher gives logits of the student's shape")
+        t = t.rechunk(bchunks + (-1,))
+    if y is not None:
+        y = y.rechunk(bchunks)
+    sw = _optional_dask(sample_weight, "sample_weight")
+    if sw is not None:
+        V.check_sample_weight(sw, idx_shape)
+        sw = sw.rechunk(bchunks)
+    cs = None if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
+    nt = V.num_threads(num_threads)
+    denom, d_ind = None, None
+    if return_grad and o.reduction == "mean":
+        if y is None and sw is None:
+            denom, d_ind = da.asarray(np.float64(math.prod(idx_shape))), ()
+        else:
+            dparts = da.blockwise(_distill_denominator_block, b_ind + (nd - 1,), y, b_ind if y is not None else None,
+                                  sw, b_ind if sw is not None else None, nd=len(b_ind), ignore_index=o.ignore_index,
+                                  new_axes={nd - 1: 1}, adjust_chunks={i: 1 for i in b_ind}, dtype=np.float64,
+                                  meta=np.empty((0,) * nd))
+            denom, d_ind = _scalar(_tree_sum(dparts), operator.itemgetter(0)), ()
+    Wd = da.from_array(W, chunks=W.shape)
+    tup = _tuple_blocks(_linear_distill_block, h, [(t, t_ind), (ind, t_ind), (lp, t_ind), (y, b_ind), (sw, b_ind),
+                                                   (denom, d_ind), (Wd, (nd, nd + 1))],
+                        b=b, want_grad=bool(return_grad), options=o, chunk_size=cs, num_threads=nt)
+    if o.reduction == "none":
+        loss = _take(tup, 1, hdtype, drop_axis=nd - 1)
+    else:
+        total = _tree_sum(_take(tup, 2, np.float64, parts=2))
+        loss = _scalar(total, _finish_mean_or_sum, reduction=o.reduction, k=o.k)
+    if not return_grad:
+        return loss
+    size = Vn * H + (Vn if b is not None else 0)
+    wsum = _tree_sum(_take(tup, 3, np.float64, parts=size))
+    dW = wsum[:Vn * H].reshape(Vn, H).astype(W.dtype)
+    db = None if b is None else wsum[Vn * H:].astype(b.dtype)
+    return loss, LinearGrads(_take(tup, 0, hdtype), dW, db)
 
 
 def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):

@@ -10,7 +10,8 @@ from ._teacher import SparseTeacher
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "log_sigmoid", "logsumexp",
            "softmax_cross_entropy", "sigmoid_binary_cross_entropy", "evaluate", "evaluate_binary",
-           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "distillation_loss", "open_npy"]
+           "linear_cross_entropy", "linear_evaluate", "fit_temperature", "distillation_loss",
+           "linear_distillation_loss", "open_npy"]
 
 _In = Union[Array, ArrayLike]
 _Reduced = Literal["mean", "sum"]
@@ -105,3 +106,19 @@ def distillation_loss(student_logits: _In, teacher: Union[_In, SparseTeacher], *
                       base: Optional[float] = ..., tail: Literal["bucket", "renormalize"] = ...,
                       return_grad: Literal[True],
                       num_threads: Optional[int] = ...) -> tuple[Array, Array]: ...
+@overload
+def linear_distillation_loss(hidden: _In, linear_weight: ArrayLike, teacher: Union[_In, SparseTeacher], *,
+                             linear_bias: Optional[ArrayLike] = ..., temperature: float = ..., divergence: _Div = ...,
+                             beta: float = ..., target: Optional[_In] = ..., hard_weight: float = ...,
+                             soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[_In] = ...,
+                             reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
+                             tail: Literal["bucket", "renormalize"] = ..., return_grad: Literal[False] = ...,
+                             chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> Array: ...
+@overload
+def linear_distillation_loss(hidden: _In, linear_weight: ArrayLike, teacher: Union[_In, SparseTeacher], *,
+                             linear_bias: Optional[ArrayLike] = ..., temperature: float = ..., divergence: _Div = ...,
+                             beta: float = ..., target: Optional[_In] = ..., hard_weight: float = ...,
+                             soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[_In] = ...,
+                             reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
+                             tail: Literal["bucket", "renormalize"] = ..., return_grad: Literal[True],
+                             chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> tuple[Array, LinearGrads]: ...
