@@ -49,7 +49,8 @@
     double q = bw[j] * iW, p = bv[j] * iV;                                    \
     double r = FX_DISTILL_R(xd, td);                                          \
     int small = (r < tau) & (r > -tau);                                       \
-    double rs = small ? r : 0.0;
+    double rs = small ? r : 0.0;                                              \
+    (void)lq; (void)lp; (void)p; (void)q; (void)rs; /* each use needs some */
 
 /* r_j = (t_j - x_j - c0) / T, c0 = c T the offset in the logits' units.
  * Each r_j must be right to a few units of its own size (a per-element

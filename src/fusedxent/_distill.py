@@ -15,7 +15,7 @@ import numpy as np
 from . import _kernels as _k
 from . import _validate as V
 from ._options import DIVERGENCES, TAILS, distill_options
-from ._teacher import SparseTeacher, dense_rows, sparse_rows
+from ._teacher import distill_labels, teacher_operand
 from ._layout import _logit_rows, _place, _row_output, _rows_per_block, _threads, _writable
 
 _NPOLY = 16                       # FX_DISTILL_NPOLY (the kernels check it)
@@ -116,23 +116,10 @@ def distill_parts(student_logits, teacher, options, *, target=None, sample_weigh
     x, ax, x2, mshape = _logit_rows(student_logits, o.axis, "student_logits")
     N, C = x2.shape
     idx_shape = mshape[:-1]
-    sparse = isinstance(teacher, SparseTeacher)
-    if sparse:
-        ind2, t2 = sparse_rows(teacher, idx_shape, C)
-    else:
-        t2 = dense_rows(teacher, x.shape, ax, C)
-    if target is None:
-        if o.hard_weight != 0:
-            raise ValueError("hard_weight needs target (class indices)")
-        y = None
-        keep = None
-    else:
-        ta = np.asarray(target)
-        if ta.shape != idx_shape:
-            raise ValueError(f"target must have shape {idx_shape} (the logits' shape without axis), "
-                             f"got {ta.shape}")
-        y = V.class_labels(ta, C, o.ignore_index)
-        keep = y != o.ignore_index
+    ind2, t2 = teacher_operand(teacher, x.shape, ax, idx_shape, C)
+    sparse = ind2 is not None
+    y = distill_labels(target, idx_shape, C, o)
+    keep = None if y is None else y != o.ignore_index
     sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
     if grad_out is not None:
         V.out_array(grad_out, x.shape, x.dtype, "grad_out")

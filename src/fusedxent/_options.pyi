@@ -1,7 +1,7 @@
 # The options of a loss family as one value (defined and documented in
 # _options.py).
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

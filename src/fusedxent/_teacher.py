@@ -79,3 +79,24 @@ def sparse_rows(teacher, idx_shape, C):
             raise ValueError(f"SparseTeacher.logprobs of row {row} give probabilities summing to {tot[row]:.6g}, "
                              f"above 1 (beyond rounding, {PROB_SLACK:g})")
     return np.ascontiguousarray(ind2, dtype=np.int64), lp2
+
+
+def teacher_operand(teacher, x_shape, ax, idx_shape, C):
+    """(ind (N, k) int64 or None, rows): a SparseTeacher's checked ids and
+    log-probabilities, or a dense teacher's (N, C) rows."""
+    if isinstance(teacher, SparseTeacher):
+        return sparse_rows(teacher, idx_shape, C)
+    return None, dense_rows(teacher, x_shape, ax, C)
+
+
+def distill_labels(target, idx_shape, C, options):
+    """The hard term's labels, flat int64 (None without a target; an error
+    when hard_weight needs one)."""
+    if target is None:
+        if options.hard_weight != 0:
+            raise ValueError("hard_weight needs target (class indices)")
+        return None
+    ta = np.asarray(target)
+    if ta.shape != tuple(idx_shape):
+        raise ValueError(f"target must have shape {tuple(idx_shape)} (the logits' shape without axis), got {ta.shape}")
+    return V.class_labels(ta, C, options.ignore_index)

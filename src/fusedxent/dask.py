@@ -430,12 +430,51 @@ def softmax_cross_entropy(logits, target, *, axis=-1, weight=None, sample_weight
 
 # ------------------------------------------------------------------ distillation
 
+def _lazy_teacher(teacher, shape, chunks, idx_shape, bchunks, C):
+    """(dense, indices, logprobs), the other two None: a dense teacher of
+    the student logits' `shape`, rechunked to `chunks`; or a
+    SparseTeacher's arrays, (idx_shape + (k,)), rechunked like the rows
+    (`bchunks`) with k in one chunk -- checked as in memory (the ids'
+    values and sums in the tasks)."""
+    if not isinstance(teacher, _teacher.SparseTeacher):
+        t = _float_dask(teacher, "teacher", allow_0d=False)
+        if t.shape != tuple(shape):
+            raise ValueError(f"teacher has shape {t.shape}, the student's logits {tuple(shape)}: a dense teacher "
+                             f"gives logits of the student's shape")
+        return t.rechunk(chunks), None, None
+    ind = _optional_dask(teacher.indices, "SparseTeacher.indices")
+    lp = _float_dask(teacher.logprobs, "SparseTeacher.logprobs", allow_0d=False)
+    if ind.dtype.kind not in "iu":
+        raise TypeError(f"SparseTeacher.indices must be integer class ids, got dtype {ind.dtype}")
+    if ind.ndim != len(idx_shape) + 1 or ind.shape[:-1] != tuple(idx_shape) or ind.shape[-1] < 1:
+        raise ValueError(f"SparseTeacher.indices must have shape {tuple(idx_shape)} + (k,) with k >= 1 (the "
+                         f"student's shape without its class axis, then k), got {ind.shape}")
+    if ind.shape[-1] > C:
+        raise ValueError(f"SparseTeacher has k={ind.shape[-1]} classes per row, more than the student's {C}")
+    if lp.shape != ind.shape:
+        raise ValueError(f"SparseTeacher.logprobs has shape {lp.shape}, its indices {ind.shape}")
+    return None, ind.rechunk(tuple(bchunks) + (-1,)), lp.rechunk(tuple(bchunks) + (-1,))
+
+
 def _distill_denominator_block(y, sw, *, nd, ignore_index):
     """(1, ..., 1, 1) block: the sum of the counted rows' weights."""
     w = np.ones(np.shape(y if y is not None else sw)) if sw is None else np.asarray(sw, np.float64)
     if y is not None:
         w = np.where(np.asarray(y) != ignore_index, w, 0.0)
     return np.full((1,) * nd + (1,), float(np.sum(w)))
+
+
+def _distill_denominator(y, sw, idx_shape, b_ind, ignore_index):
+    """The mean's global denominator (0-d): the counted rows' weights summed
+    over the blocks (y, sw indexed b_ind, either None), or the row count."""
+    if y is None and sw is None:
+        return da.asarray(np.float64(math.prod(idx_shape)))
+    new = 1 + max(b_ind, default=-1)          # an index of its own: the blocks' partial sums
+    dparts = da.blockwise(_distill_denominator_block, b_ind + (new,), y, b_ind if y is not None else None,
+                          sw, b_ind if sw is not None else None, nd=len(b_ind), ignore_index=ignore_index,
+                          new_axes={new: 1}, adjust_chunks={i: 1 for i in b_ind}, dtype=np.float64,
+                          meta=np.empty((0,) * (len(b_ind) + 1)))
+    return _scalar(_tree_sum(dparts), operator.itemgetter(0))
 
 
 def _distill_block(x, t, ind, lp, y, sw, denom, *, want_grad, options, num_threads):
@@ -489,29 +528,8 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
     b_ind = tuple(i for i in range(nd) if i != ax)
     idx_shape = tuple(s for i, s in enumerate(x.shape) if i != ax)
     nt = V.num_threads(num_threads)
-    t = ind = lp = None
     k_ind = b_ind + (nd,)                   # a sparse teacher's k axis: its own index, one chunk
-    if isinstance(teacher, _teacher.SparseTeacher):
-        ind = _optional_dask(teacher.indices, "SparseTeacher.indices")
-        lp = _float_dask(teacher.logprobs, "SparseTeacher.logprobs", allow_0d=False)
-        if ind.dtype.kind not in "iu":
-            raise TypeError(f"SparseTeacher.indices must be integer class ids, got dtype {ind.dtype}")
-        if ind.ndim != len(idx_shape) + 1 or ind.shape[:-1] != idx_shape or ind.shape[-1] < 1:
-            raise ValueError(f"SparseTeacher.indices must have shape {idx_shape} + (k,) with k >= 1 (the "
-                             f"student's shape without its class axis, then k), got {ind.shape}")
-        if ind.shape[-1] > x.shape[ax]:
-            raise ValueError(f"SparseTeacher has k={ind.shape[-1]} classes per row, more than the student's "
-                             f"{x.shape[ax]}")
-        if lp.shape != ind.shape:
-            raise ValueError(f"SparseTeacher.logprobs has shape {lp.shape}, its indices {ind.shape}")
-        ind = ind.rechunk(_batch_chunks(x, ax) + (-1,))
-        lp = lp.rechunk(_batch_chunks(x, ax) + (-1,))
-    else:
-        t = _float_dask(teacher, "teacher", allow_0d=False)
-        if t.shape != x.shape:
-            raise ValueError(f"teacher has shape {t.shape}, the student's logits {x.shape}: a dense teacher "
-                             f"gives logits of the student's shape")
-        t = t.rechunk(x.chunks)
+    t, ind, lp = _lazy_teacher(teacher, x.shape, x.chunks, idx_shape, _batch_chunks(x, ax), x.shape[ax])
     y = _optional_dask(target, "target")
     if y is None and o.hard_weight != 0:
         raise ValueError("hard_weight needs target (class indices)")
@@ -527,15 +545,7 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
         sw = sw.rechunk(_batch_chunks(x, ax))
     denom, d_ind = None, None
     if return_grad and o.reduction == "mean":
-        if y is None and sw is None:
-            denom, d_ind = da.asarray(np.float64(np.prod(idx_shape, dtype=np.float64))), ()
-        else:
-            dparts = da.blockwise(
-                _distill_denominator_block, b_ind + (nd,), y, b_ind if y is not None else None,
-                sw, b_ind if sw is not None else None, nd=len(b_ind), ignore_index=o.ignore_index,
-                new_axes={nd: 1}, adjust_chunks={i: 1 for i in b_ind}, dtype=np.float64,
-                meta=np.empty((0,) * (len(b_ind) + 1)))
-            denom, d_ind = _scalar(_tree_sum(dparts), operator.itemgetter(0)), ()
+        denom, d_ind = _distill_denominator(y, sw, idx_shape, b_ind, o.ignore_index), ()
     tup = _tuple_blocks(_distill_block, x, [(t, tuple(range(nd))), (ind, k_ind), (lp, k_ind), (y, b_ind),
                                             (sw, b_ind), (denom, d_ind)],
                         want_grad=bool(return_grad), options=o, num_threads=nt)
@@ -946,6 +956,15 @@ def _linear_block(h, y, sw, denom, W, *, b, want_grad, want_stats, options, chun
                                   sample_weight=sw, want_grad=want_grad,
                                   grad_denominator=None if denom is None else float(denom),
                                   want_stats=want_stats, chunk_size=chunk_size, num_threads=num_threads)
+    st = (None,) * 3 if p.stats is None else tuple(a.reshape(hs[:-1]) for a in p.stats)
+    return _linear_outputs(p, h, want_grad) + st
+
+
+def _linear_outputs(p, h, want_grad):
+    """A linear head's block outputs from its LinearParts: (d_hidden,
+    per-row losses, the (loss, weight) sums, d_W and d_b flat in double for
+    the tree sum)."""
+    hs = h.shape
     one = (1,) * h.ndim
     dh = None if p.d_hidden is None else p.d_hidden.reshape(hs).astype(h.dtype, copy=False)
     rows = None if p.rows is None else p.rows.reshape(hs[:-1]).astype(h.dtype, copy=False)
@@ -953,8 +972,18 @@ def _linear_block(h, y, sw, denom, W, *, b, want_grad, want_stats, options, chun
     if want_grad:
         flat = [p.d_weight.reshape(-1)] + ([p.d_bias] if p.d_bias is not None else [])
         wparts = np.concatenate([np.asarray(a, np.float64) for a in flat]).reshape(one + (-1,))
-    st = (None,) * 3 if p.stats is None else tuple(a.reshape(hs[:-1]) for a in p.stats)
-    return (dh, rows, np.array([p.loss_sum, p.weight_sum]).reshape(one + (2,)), wparts) + st
+    return dh, rows, np.array([p.loss_sum, p.weight_sum]).reshape(one + (2,)), wparts
+
+
+def _linear_grads(tup, W, b, hdtype):
+    """LinearGrads of a lazy linear head: d_hidden blockwise, d_W and d_b
+    summed over the blocks in Dask's tree (in double)."""
+    Vn, H = W.shape
+    size = Vn * H + (Vn if b is not None else 0)
+    wsum = _tree_sum(_take(tup, 3, np.float64, parts=size))
+    dW = wsum[:Vn * H].reshape(Vn, H).astype(W.dtype)
+    db = None if b is None else wsum[Vn * H:].astype(b.dtype)
+    return LinearGrads(_take(tup, 0, hdtype), dW, db)
 
 
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
@@ -1024,11 +1053,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         loss = _scalar(total, _finish_mean_or_sum, reduction=reduction, k=k)
     out = (loss,)
     if return_grad:
-        size = Vn * H + (Vn if b is not None else 0)
-        wsum = _tree_sum(_take(tup, 3, np.float64, parts=size))
-        dW = wsum[:Vn * H].reshape(Vn, H).astype(W.dtype)
-        db = None if b is None else wsum[Vn * H:].astype(b.dtype)
-        out += (LinearGrads(_take(tup, 0, hdtype), dW, db),)
+        out += (_linear_grads(tup, W, b, hdtype),)
     if return_stats:
         out += (RowStats(*(_take(tup, i, t, drop_axis=nd - 1)
                            for i, t in ((4, np.float64), (5, np.float64), (6, np.int64)))),)
@@ -1044,14 +1069,7 @@ def _linear_distill_block(h, t, ind, lp, y, sw, denom, W, *, b, want_grad, optio
                                      sample_weight=None if sw is None else np.asarray(sw, np.float64).reshape(-1),
                                      want_grad=want_grad, grad_denominator=None if denom is None else float(denom),
                                      chunk_size=chunk_size, num_threads=num_threads)
-    one = (1,) * h.ndim
-    dh = None if p.d_hidden is None else p.d_hidden.reshape(hs).astype(h.dtype, copy=False)
-    rows = None if p.rows is None else p.rows.reshape(hs[:-1]).astype(h.dtype, copy=False)
-    wparts = None
-    if want_grad:
-        flat = [p.d_weight.reshape(-1)] + ([p.d_bias] if p.d_bias is not None else [])
-        wparts = np.concatenate([np.asarray(a, np.float64) for a in flat]).reshape(one + (-1,))
-    return dh, rows, np.array([p.loss_sum, p.weight_sum]).reshape(one + (2,)), wparts
+    return _linear_outputs(p, h, want_grad)
 
 
 def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None, temperature=1.0, divergence="kl",
@@ -1102,26 +1120,8 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
     idx_shape = hshape[:-1]
     b_ind = tuple(range(nd - 1))
     bchunks = h.chunks[:-1]
-    t = ind = lp = None
     t_ind = b_ind + (nd + 2,)               # the teacher's class (or k) axis: an index of its own
-    if isinstance(teacher, _teacher.SparseTeacher):
-        ind = _optional_dask(teacher.indices, "SparseTeacher.indices")
-        lp = _float_dask(teacher.logprobs, "SparseTeacher.logprobs", allow_0d=False)
-        if ind.dtype.kind not in "iu":
-            raise TypeError(f"SparseTeacher.indices must be integer class ids, got dtype {ind.dtype}")
-        if ind.ndim != len(idx_shape) + 1 or ind.shape[:-1] != idx_shape or ind.shape[-1] < 1 or lp.shape != ind.shape:
-            raise ValueError(f"SparseTeacher.indices and logprobs must have shape {idx_shape} + (k,) with k >= 1, "
-                             f"got {ind.shape} and {lp.shape}")
-        if ind.shape[-1] > Vn:
-            raise ValueError(f"SparseTeacher has k={ind.shape[-1]} classes per row, more than the student's {Vn}")
-        ind = ind.rechunk(bchunks + (-1,))
-        lp = lp.rechunk(bchunks + (-1,))
-    else:
-        t = _float_dask(teacher, "teacher", allow_0d=False)
-        if t.shape != idx_shape + (Vn,):
-            raise ValueError(f"teacher has shape {t.shape}, the student's logits {idx_shape + (Vn,)}: a dense "
-                             f"teacher gives logits of the student's shape")
-        t = t.rechunk(bchunks + (-1,))
+    t, ind, lp = _lazy_teacher(teacher, idx_shape + (Vn,), bchunks + (-1,), idx_shape, bchunks, Vn)
     if y is not None:
         y = y.rechunk(bchunks)
     sw = _optional_dask(sample_weight, "sample_weight")
@@ -1132,14 +1132,7 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
     nt = V.num_threads(num_threads)
     denom, d_ind = None, None
     if return_grad and o.reduction == "mean":
-        if y is None and sw is None:
-            denom, d_ind = da.asarray(np.float64(math.prod(idx_shape))), ()
-        else:
-            dparts = da.blockwise(_distill_denominator_block, b_ind + (nd - 1,), y, b_ind if y is not None else None,
-                                  sw, b_ind if sw is not None else None, nd=len(b_ind), ignore_index=o.ignore_index,
-                                  new_axes={nd - 1: 1}, adjust_chunks={i: 1 for i in b_ind}, dtype=np.float64,
-                                  meta=np.empty((0,) * nd))
-            denom, d_ind = _scalar(_tree_sum(dparts), operator.itemgetter(0)), ()
+        denom, d_ind = _distill_denominator(y, sw, idx_shape, b_ind, o.ignore_index), ()
     Wd = da.from_array(W, chunks=W.shape)
     tup = _tuple_blocks(_linear_distill_block, h, [(t, t_ind), (ind, t_ind), (lp, t_ind), (y, b_ind), (sw, b_ind),
                                                    (denom, d_ind), (Wd, (nd, nd + 1))],
@@ -1151,11 +1144,7 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
         loss = _scalar(total, _finish_mean_or_sum, reduction=o.reduction, k=o.k)
     if not return_grad:
         return loss
-    size = Vn * H + (Vn if b is not None else 0)
-    wsum = _tree_sum(_take(tup, 3, np.float64, parts=size))
-    dW = wsum[:Vn * H].reshape(Vn, H).astype(W.dtype)
-    db = None if b is None else wsum[Vn * H:].astype(b.dtype)
-    return loss, LinearGrads(_take(tup, 0, hdtype), dW, db)
+    return loss, _linear_grads(tup, W, b, hdtype)
 
 
 def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):

@@ -18,7 +18,7 @@ from ._calibration import roc_bins as _roc_bins
 from ._calibration import roc_edges as _roc_edges
 from ._calibration import strategy as _calibration_strategy
 from ._options import LogitTransform, distill_options, xent_options
-from ._teacher import SparseTeacher, dense_rows, sparse_rows
+from ._teacher import SparseTeacher, dense_rows, distill_labels, sparse_rows, teacher_operand
 from ._results import (ROC, BinaryEvaluation, Calibration, Classwise, Evaluation, LinearGrads, OneVsRest,  # noqa: F401
                        PerClass, RowStats, TemperatureFit)
 
@@ -510,6 +510,19 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
                             math.e if base is None else float(base), roc)
 
 
+def _linear_logits(h2, W, b):
+    """(hidden, weight, logits) of a linear layer, materialized in float64."""
+    h64, W64 = h2.astype(np.float64), W.astype(np.float64)
+    return h64, W64, h64 @ W64.T + (0.0 if b is None else b.astype(np.float64))
+
+
+def _linear_grads(g, h64, W64, W, b, hshape, hdtype):
+    """LinearGrads from the logits' gradient g: the chain rule through the layer."""
+    g = np.asarray(g, np.float64)
+    return LinearGrads((g @ W64).reshape(hshape).astype(hdtype), (g.T @ h64).astype(W.dtype),
+                       None if b is None else g.sum(axis=0).astype(b.dtype))
+
+
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None,
                                    sample_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
                                    base=None, z_loss=0.0, softcap=None, temperature=1.0, gamma=0.0, alpha=None,
@@ -520,8 +533,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     if chunk_size is not None:
         V.positive_int(chunk_size, "chunk_size")
     V.num_threads(num_threads)
-    h64, W64 = h2.astype(np.float64), W.astype(np.float64)
-    logits = h64 @ W64.T + (0.0 if b is None else b.astype(np.float64))
+    h64, W64, logits = _linear_logits(h2, W, b)
     out = softmax_cross_entropy(logits, y.reshape(-1), weight=weight,
                                   sample_weight=None if sample_weight is None else np.reshape(sample_weight, -1),
                                   ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction,
@@ -532,9 +544,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         loss = np.asarray(loss).reshape(hshape[:-1]).astype(hdtype)
     res = [loss]
     if return_grad:
-        g = np.asarray(g, np.float64)
-        res.append(LinearGrads((g @ W64).reshape(hshape).astype(hdtype), (g.T @ h64).astype(W.dtype),
-                               None if b is None else g.sum(axis=0).astype(b.dtype)))
+        res.append(_linear_grads(g, h64, W64, W, b, hshape, hdtype))
     if return_stats:
         z = LogitTransform.of(softcap, temperature).apply(logits)[0]
         m, s, l, finite = _row_parts(z)
@@ -714,24 +724,12 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
     x, ax, x2, mshape = _rows(student_logits, o.axis, "student_logits")
     N, C = x2.shape
     idx_shape = mshape[:-1]
-    sparse = isinstance(teacher, SparseTeacher)
-    if sparse:
-        ind2, lp2 = sparse_rows(teacher, idx_shape, C)
-        lp2 = lp2.astype(np.float64)
-    else:
-        t2 = dense_rows(teacher, x.shape, ax, C).astype(np.float64)
+    ind2, t2 = teacher_operand(teacher, x.shape, ax, idx_shape, C)
+    sparse = ind2 is not None
+    lp2 = t2 = t2.astype(np.float64)
     V.num_threads(num_threads)
-    if target is None and o.hard_weight != 0:
-        raise ValueError("hard_weight needs target (class indices)")
-    keep = np.ones(N, bool)
-    y = None
-    if target is not None:
-        ta = np.asarray(target)
-        if ta.shape != idx_shape:
-            raise ValueError(f"target must have shape {idx_shape} (the logits' shape without axis), "
-                             f"got {ta.shape}")
-        y = V.class_labels(ta, C, o.ignore_index)
-        keep = y != o.ignore_index
+    y = distill_labels(target, idx_shape, C, o)
+    keep = np.ones(N, bool) if y is None else y != o.ignore_index
     sw = np.ones(N) if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
     if grad_out is not None:
         V.out_array(grad_out, x.shape, x.dtype, "grad_out")
@@ -784,8 +782,7 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
     if chunk_size is not None:
         V.positive_int(chunk_size, "chunk_size")
     V.num_threads(num_threads)
-    h64, W64 = h2.astype(np.float64), W.astype(np.float64)
-    logits = h64 @ W64.T + (0.0 if b is None else b.astype(np.float64))
+    h64, W64, logits = _linear_logits(h2, W, b)
     if isinstance(teacher, SparseTeacher):
         ind2, lp2 = sparse_rows(teacher, hshape[:-1], W.shape[0])
         teacher = SparseTeacher(ind2, lp2)
@@ -801,9 +798,7 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
         loss = np.asarray(loss).reshape(hshape[:-1]).astype(hdtype)
     if not return_grad:
         return loss
-    g = np.asarray(g, np.float64)
-    return loss, LinearGrads((g @ W64).reshape(hshape).astype(hdtype), (g.T @ h64).astype(W.dtype),
-                             None if b is None else g.sum(axis=0).astype(b.dtype))
+    return loss, _linear_grads(g, h64, W64, W, b, hshape, hdtype)
 
 # ------------------------------------------------------------------ docstrings
 
