@@ -1,7 +1,9 @@
 /* fx_distill.h -- the portable body of distill_rows (fx_ops.def): the
  * divergence between a teacher's and a student's softmax, row by row,
- * computed in double whatever FX_T, with the student's cross-entropy at
- * temperature 1 and the gradient with respect to the student's logits.
+ * with the student's cross-entropy at temperature 1 and the gradient with
+ * respect to the student's logits.  Computed in double, except KL and
+ * reverse KL on float inputs: in float with the row's offset carried as a
+ * difference (distill_row_f below).
  *
  * With a = x / T, b = t / T (student, teacher), Q = softmax(a),
  * P = softmax(b) and r_j = log(P_j / Q_j) = (t_j - x_j) / T - c, where
@@ -111,6 +113,236 @@ FX_INLINE double FN(distill_r2)(double x, double t, double c0, double it)
         fixy = a * (SG) + h * expm1((xd - ms) - lH);                          \
     }
 
+#if FX_IS_FLOAT
+/* The float32 path of KL and reverse KL (div 0, 1): the same terms as
+ * below, in float, with only the row's offset c = lse(b) - lse(a) and the
+ * sums carried further.  c is what must be right to ~1e-8 (its error eta
+ * costs eta^2 of a divergence that may be 1e-12), and float exp-sums V and
+ * W are not: c = c1 + log(sum_j Q_j e^(delta_j)), c1 = (mt - ms) / T and
+ * delta_j = (t_j - x_j) / T - c1, so c - c1 = log1p(U / W) with
+ *   U = sum_j w_j expm1(delta_j)      (= V - W term by term: w e^delta = v)
+ * whose terms for |delta| < 1/4 are w_j delta_j E(delta_j) to float's
+ * relative precision: U carries the row's difference, not its rounding.
+ * For |delta| >= 1/4, v_j - w_j (at most a factor 4.4 lost; and it keeps
+ * the teacher's mass where the student's exp underflows).  delta_j is
+ * t_j - x_j with its rounding error (TwoSum), less c1 as a float pair:
+ * exact where it is small, which is where its size matters.  The
+ * per-element errors of w, v (a few ulp) are relative errors of their own
+ * terms only; the sums run in float over CHUNK elements (relative error
+ * < 32 eps of the chunk's: W scales the result, U's error is relative to
+ * the rows' difference) and in double across chunks.
+ * The terms: for |r| < tau = 1/4 Taylor series, truncation <= 1e-6
+ * relative: phi(r)/r^2 = sum (k+1)/(k+2)! r^k (degree 5), psi(r)/r^2 =
+ * (e^r - 1 - r)/r^2 = sum r^k/(k+2)! (degree 4), E(r) = expm1(r)/r =
+ * sum r^k/(k+1)! (degree 6 for the gradient, 4 for U); else the closed
+ * forms from p and q, which lose at most a factor 40 (at |r| = tau) to
+ * cancellation -- of roundings that must therefore be small: the
+ * teacher's exp is v = w e^delta where |delta| < 20, not exp((t - mt) /
+ * T), whose rounding eps |t - mt| / T (and w's) for logits far below the
+ * maximum would be magnified (one exp either way: of delta, or beyond 20
+ * of the teacher's logit, which keeps its mass where w underflows;
+ * fx_expneg_fast_f is right for arguments up to 88, its scale 2^n built
+ * for n <= 127).  buf: 3 C floats (w, v, delta). */
+#define FX_DF_TAU 0.25f
+#define FX_DF_MID 20.0f
+#define FX_DF_CHUNK 512
+FX_INLINE float FN(df_phi)(float r)
+{
+    float s = 1.0f / 840.0f;
+    s = s * r + 1.0f / 144.0f;
+    s = s * r + 1.0f / 30.0f;
+    s = s * r + 1.0f / 8.0f;
+    s = s * r + 1.0f / 3.0f;
+    return s * r + 0.5f;
+}
+FX_INLINE float FN(df_psi)(float r)
+{
+    float s = 1.0f / 720.0f;
+    s = s * r + 1.0f / 120.0f;
+    s = s * r + 1.0f / 24.0f;
+    s = s * r + 1.0f / 6.0f;
+    return s * r + 0.5f;
+}
+FX_INLINE float FN(df_e4)(float r)
+{
+    float s = 1.0f / 120.0f;
+    s = s * r + 1.0f / 24.0f;
+    s = s * r + 1.0f / 6.0f;
+    s = s * r + 0.5f;
+    return s * r + 1.0f;
+}
+FX_INLINE float FN(df_e6)(float r)
+{
+    float s = 1.0f / 5040.0f, r2 = r * r;
+    s = s * r + 1.0f / 720.0f;
+    return s * (r2 * r2 * r) + FN(df_e4)(r);
+}
+
+/* The gradient loops: BODY defines the divergence's part D of element j
+ * (scale af), plus the hard term's softmax(x) at scale hf -- one loop per
+ * case, as GCC vectorizes no branch around an exp. */
+#define FX_DF_GRAD_LOOPS(BODY, D)                                              \
+    if (hf == 0.0f) {                                                         \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < C; j++) {                                   \
+            BODY                                                              \
+            gi[j] = af * (D);                                                 \
+        }                                                                     \
+    } else if (!sep) {                                                        \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < C; j++) {                                   \
+            BODY                                                              \
+            gi[j] = af * (D) + hf * q;                                        \
+        }                                                                     \
+    } else {                                                                  \
+        _Pragma("omp simd")                                                   \
+        for (ptrdiff_t j = 0; j < C; j++) {                                   \
+            BODY                                                              \
+            gi[j] = af * (D) + hf * fx_expneg_fast_f((xi[j] - msf) - lHf);   \
+        }                                                                     \
+    }
+
+/* One row of distill_rows on the float path, maxima finite.  Returns 0,
+ * having written nothing, when the row holds a NaN. */
+static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int hot, ptrdiff_t C, float msf,
+                             float mtf, double it, int div, double a, double h, float *gi, double *soft,
+                             double *hard, float *buf)
+{
+    float *bw = buf, *bv = buf + C, *bd = buf + 2 * C;
+    const float itf = (float)it;
+    const double c1 = (double)mtf - (double)msf;
+    const float c1h = (float)c1, c1l = (float)(c1 - (double)c1h);
+    const int sep = it != 1.0;
+    /* W and H as (the count N of maxima) + (the rest): 1 - softmax(x)_y of a
+     * confident row is the rest over the sum, to its own relative precision */
+    double N = 0.0, W = 0.0, U = 0.0, H = 0.0;
+#define FX_DF_EXPS                                                             \
+    float xv = xi[j], tv = ti[j];                                             \
+    float w = fx_expneg_fast_f((xv - msf) * itf);                             \
+    float s = tv - xv, bp = s - tv, e = (tv - (s - bp)) - (xv + bp);          \
+    e = e == e ? e : 0.0f;              /* (infinite logits) */              \
+    float d = ((s - c1h) + (e - c1l)) * itf;                                  \
+    int mid = (d < FX_DF_MID) & (d > -FX_DF_MID);                             \
+    float ev = fx_expneg_fast_f(mid ? d : (tv - mtf) * itf);                  \
+    float v = mid ? w * ev : ev;                                              \
+    float u = (d < FX_DF_TAU && d > -FX_DF_TAU) ? w * (d * FN(df_e4)(d)) : v - w; \
+    bw[j] = w;                                                                \
+    bv[j] = v;                                                                \
+    bd[j] = d;                                                                \
+    int top = xv == msf;                                                      \
+    Nf += top ? 1.0f : 0.0f;                                                  \
+    Wf += top ? 0.0f : w;                                                     \
+    Uf += u;
+    for (ptrdiff_t j0 = 0; j0 < C; j0 += FX_DF_CHUNK) {
+        const ptrdiff_t j1 = C - j0 < FX_DF_CHUNK ? C : j0 + FX_DF_CHUNK;
+        float Nf = 0.0f, Wf = 0.0f, Uf = 0.0f, Hf = 0.0f;
+        if (hot && sep) {
+#pragma omp simd reduction(+:Nf,Wf,Uf,Hf)
+            for (ptrdiff_t j = j0; j < j1; j++) {
+                FX_DF_EXPS
+                Hf += top ? 0.0f : fx_expneg_fast_f(xv - msf);
+            }
+        } else {
+#pragma omp simd reduction(+:Nf,Wf,Uf)
+            for (ptrdiff_t j = j0; j < j1; j++) {
+                FX_DF_EXPS
+            }
+        }
+        N += (double)Nf;
+        W += (double)Wf;
+        U += (double)Uf;
+        H += (double)Hf;
+    }
+#undef FX_DF_EXPS
+    if (!(W == W && U == U))
+        return 0;
+    H = hot && sep ? H : W;
+    const double lH = log1p((N - 1.0) + H);
+    W += N;
+    const double c2 = log1p(U / W);
+    const float c2f = (float)c2, iWf = (float)(1.0 / W), iVf = (float)(1.0 / (W + U));
+    hard[0] = hot ? ((double)msf + lH) - (double)xi[yi] : 0.0;
+    double fixy = 0.0;      /* the label's gradient element, read before the row (maybe x) is written */
+    const float af = (float)a, hf = (float)h, lHf = (float)lH;
+#define FX_DF_ELEM                                                             \
+    float r = bd[j] - c2f, q = bw[j] * iWf, p = bv[j] * iVf;                  \
+    int small = (r < FX_DF_TAU) & (r > -FX_DF_TAU);                           \
+    float rs = small ? r : 0.0f;
+    if (gi && h != 0.0) {
+        const ptrdiff_t j = yi;
+        FX_DF_ELEM
+        double dq = small ? -(double)q * rs * FN(df_e6)(rs) : (double)q - (double)p;
+        fixy = h * expm1(((double)xi[yi] - (double)msf) - lH);
+        if (div == 0) fixy += a * dq;
+    }
+    double S = 0.0;
+    if (div == 0) {
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += FX_DF_CHUNK) {
+            const ptrdiff_t j1 = C - j0 < FX_DF_CHUNK ? C : j0 + FX_DF_CHUNK;
+            float Sf = 0.0f;
+#pragma omp simd reduction(+:Sf)
+            for (ptrdiff_t j = j0; j < j1; j++) {
+                FX_DF_ELEM
+                float term = small ? q * (rs * rs * FN(df_phi)(rs)) : (p > 0.0f ? (r - 1.0f) * p : 0.0f) + q;
+                Sf += term < 0.0f ? 0.0f : term;
+            }
+            S += (double)Sf;
+        }
+        if (gi) {
+            /* Q - P = -Q expm1(r): no cancellation near the teacher.  (A
+             * loop of its own: fused with the sum above, GCC keeps the
+             * masked reduction in memory.) */
+#define FX_DF_KL_BODY                                                          \
+    FX_DF_ELEM                                                                \
+    float dq = small ? -q * (rs * FN(df_e6)(rs)) : q - p;
+            FX_DF_GRAD_LOOPS(FX_DF_KL_BODY, dq)
+#undef FX_DF_KL_BODY
+        }
+    } else {
+        /* the gradient Q_j (-r_j - D) as -Q_j (delta_j - dbar), dbar =
+         * sum Q delta (D = -sum Q r, r = delta - c2, sum Q = 1): c2 drops
+         * out, and neither D's series and closed forms nor r's rounding
+         * enter the difference, which may be far smaller than either --
+         * at a confident row's maximum delta is 0 and dbar a sum of small
+         * products */
+        double A = 0.0;
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += FX_DF_CHUNK) {
+            const ptrdiff_t j1 = C - j0 < FX_DF_CHUNK ? C : j0 + FX_DF_CHUNK;
+            float Sf = 0.0f, Af = 0.0f;
+#pragma omp simd reduction(+:Sf,Af)
+            for (ptrdiff_t j = j0; j < j1; j++) {
+                FX_DF_ELEM
+                float term = small ? q * (rs * rs * FN(df_psi)(rs)) : (q > 0.0f ? (-r - 1.0f) * q : 0.0f) + p;
+                Sf += term < 0.0f ? 0.0f : term;
+                Af += q > 0.0f ? q * bd[j] : 0.0f;
+            }
+            S += (double)Sf;
+            A += (double)Af;
+        }
+        if (gi) {
+            const float Abar = (float)A;
+            if (h != 0.0) {
+                const ptrdiff_t j = yi;
+                FX_DF_ELEM
+                (void)p; (void)rs;
+                fixy += a * (q > 0.0f ? -(double)q * ((double)bd[j] - A) : 0.0);
+            }
+#define FX_DF_RV_BODY                                                          \
+    FX_DF_ELEM                                                                \
+    (void)p; (void)rs;                                               \
+    float dq = q > 0.0f ? -q * (bd[j] - Abar) : 0.0f;
+            FX_DF_GRAD_LOOPS(FX_DF_RV_BODY, dq)
+#undef FX_DF_RV_BODY
+        }
+    }
+#undef FX_DF_ELEM
+    soft[0] = S;
+    if (gi && h != 0.0)
+        gi[yi] = (float)fixy;
+    return 1;
+}
+#endif
+
 static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptrdiff_t n, ptrdiff_t C,
                              const fx_distill *o, const double *gs, const double *gh, FX_T *g,
                              double *soft, double *hard, double *buf)
@@ -126,10 +358,26 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
         const double ms = (double)FN(rowmax)(xi, C), mt = (double)FN(rowmax)(ti, C);
         /* NaN anywhere, a +inf, or a row all -inf: the row's outputs are NaN
          * (the max skips NaN; the count finds them) */
+        const int fin = ms > -HUGE_VAL && ms < HUGE_VAL && mt > -HUGE_VAL && mt < HUGE_VAL;
         int nn = 0;
+#if FX_IS_FLOAT
+        if (div <= 1 && fin) {      /* (the float path finds NaN in its sums) */
+            const double a0 = g ? gs[i] : 0.0, h0 = g && hot ? gh[i] : 0.0;
+            const int wg0 = g && (a0 != 0.0 || h0 != 0.0);
+            if (FN(distill_row_f)(xi, ti, yi, hot, C, (float)ms, (float)mt, it, div, a0, h0,
+                                  wg0 ? g + i * C : NULL, soft + i, hard + i, (float *)buf)) {
+                if (g && !wg0)
+                    for (ptrdiff_t j = 0; j < C; j++) g[i * C + j] = 0;
+                continue;
+            }
+            nn = 1;
+        } else
+#endif
+        {
 #pragma omp simd reduction(+:nn)
-        for (ptrdiff_t j = 0; j < C; j++) nn += (xi[j] != xi[j]) | (ti[j] != ti[j]);
-        if (nn || !(ms > -HUGE_VAL && ms < HUGE_VAL && mt > -HUGE_VAL && mt < HUGE_VAL)) {
+            for (ptrdiff_t j = 0; j < C; j++) nn += (xi[j] != xi[j]) | (ti[j] != ti[j]);
+        }
+        if (nn || !fin) {
             soft[i] = hard[i] = NAN;
             if (g) {
                 const FX_T v = gs[i] == 0.0 && (!hot || gh[i] == 0.0) ? (FX_T)0 : (FX_T)NAN;
@@ -392,3 +640,7 @@ static void FN(distill_sparse_rows)(const FX_T *x, const int64_t *idx, const FX_
 #undef FX_DISTILL_GRAD_LOOP
 #undef FX_JSD_LMQ
 #undef FX_DISTILL_FIXY
+#undef FX_DF_GRAD_LOOPS
+#undef FX_DF_CHUNK
+#undef FX_DF_MID
+#undef FX_DF_TAU
