@@ -1,9 +1,9 @@
 /* fx_distill.h -- the portable body of distill_rows (fx_ops.def): the
  * divergence between a teacher's and a student's softmax, row by row,
  * with the student's cross-entropy at temperature 1 and the gradient with
- * respect to the student's logits.  Computed in double, except KL and
- * reverse KL on float inputs: in float with the row's offset carried as a
- * difference (distill_row_f below).
+ * respect to the student's logits.  Computed in double, except on float
+ * inputs: in float with the row's offset carried as a difference
+ * (distill_row_f below).
  *
  * With a = x / T, b = t / T (student, teacher), Q = softmax(a),
  * P = softmax(b) and r_j = log(P_j / Q_j) = (t_j - x_j) / T - c, where
@@ -114,9 +114,9 @@ FX_INLINE double FN(distill_r2)(double x, double t, double c0, double it)
     }
 
 #if FX_IS_FLOAT
-/* The float32 path of KL and reverse KL (div 0, 1): the same terms as
- * below, in float, with only the row's offset c = lse(b) - lse(a) and the
- * sums carried further.  c is what must be right to ~1e-8 (its error eta
+/* The float32 path (every divergence): the same terms as below, in
+ * float, with only the row's offset c = lse(b) - lse(a) and the sums
+ * carried further.  c is what must be right to ~1e-8 (its error eta
  * costs eta^2 of a divergence that may be 1e-12), and float exp-sums V and
  * W are not: c = c1 + log(sum_j Q_j e^(delta_j)), c1 = (mt - ms) / T and
  * delta_j = (t_j - x_j) / T - c1, so c - c1 = log1p(U / W) with
@@ -205,9 +205,11 @@ FX_INLINE float FN(df_e6)(float r)
 /* One row of distill_rows on the float path, maxima finite.  Returns 0,
  * having written nothing, when the row holds a NaN. */
 static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int hot, ptrdiff_t C, float msf,
-                             float mtf, double it, int div, double a, double h, float *gi, double *soft,
+                             float mtf, const fx_distill *o, double a, double h, float *gi, double *soft,
                              double *hard, float *buf)
 {
+    const double it = o->it;
+    const int div = o->div;
     float *bw = buf, *bv = buf + C, *bd = buf + 2 * C;
     const float itf = (float)it;
     const double c1 = (double)mtf - (double)msf;
@@ -257,7 +259,7 @@ static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int h
     if (!(W == W && U == U))
         return 0;
     H = hot && sep ? H : W;
-    const double lH = log1p((N - 1.0) + H);
+    const double lH = log1p((N - 1.0) + H), Wr = W;
     W += N;
     const double c2 = log1p(U / W);
     const float c2f = (float)c2, iWf = (float)(1.0 / W), iVf = (float)(1.0 / (W + U));
@@ -298,6 +300,65 @@ static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int h
             FX_DF_GRAD_LOOPS(FX_DF_KL_BODY, dq)
 #undef FX_DF_KL_BODY
         }
+    } else if (div == 2) {
+        /* Jensen-Shannon: with L = log(M/Q) = log(beta e^r + 1 - beta), a
+         * function of r alone (the series cl below tau; else the log of
+         * beta p/q + 1 - beta), the term is beta p (r - L) - (1 - beta) q L
+         * (G(r) = beta r e^r - m log m, m = e^L, times q), its cancellation
+         * at |r| >= tau bounded as phi's; q = 0: p's log(P/M) is -log beta.
+         * Gradient -(1 - beta) Q_j (L_j - sum_i Q_i L_i), at the maxima of x
+         * (where a confident row's Q_j is near 1 and the difference small)
+         * as L_j (1 - Q_top) + (L_j Q_top - sum_top Q L) - sum_rest Q L,
+         * 1 - Q_top the rest of W over W.  Seven terms of
+         * each series: the first dropped is below 1e-7 of the leading one
+         * at tau for beta in [0.01, 0.99] (and their limits). */
+        const float bf = (float)o->beta, b1 = (float)(1.0 - o->beta), nlb = (float)(-log(o->beta));
+        float cs0 = (float)o->cs[0], cs1 = (float)o->cs[1], cs2 = (float)o->cs[2], cs3 = (float)o->cs[3],
+              cs4 = (float)o->cs[4], cs5 = (float)o->cs[5], cs6 = (float)o->cs[6];
+        float cl0 = (float)o->cl[0], cl1 = (float)o->cl[1], cl2 = (float)o->cl[2], cl3 = (float)o->cl[3],
+              cl4 = (float)o->cl[4], cl5 = (float)o->cl[5], cl6 = (float)o->cl[6];
+#define FX_DF_JSD_L                                                            \
+    FX_DF_ELEM                                                                \
+    float ls = ((((((cl6 * rs + cl5) * rs + cl4) * rs + cl3) * rs + cl2) * rs + cl1) * rs + cl0) * rs; \
+    float L = small ? ls : fx_log_f(bf * (p / (q > 0.0f ? q : 1.0f)) + b1);
+        double A = 0.0, At = 0.0;
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += FX_DF_CHUNK) {
+            const ptrdiff_t j1 = C - j0 < FX_DF_CHUNK ? C : j0 + FX_DF_CHUNK;
+            float Sf = 0.0f, Af = 0.0f, Atf = 0.0f;
+#pragma omp simd reduction(+:Sf,Af,Atf)
+            for (ptrdiff_t j = j0; j < j1; j++) {
+                FX_DF_JSD_L
+                float ser = (((((cs6 * rs + cs5) * rs + cs4) * rs + cs3) * rs + cs2) * rs + cs1) * rs + cs0;
+                float dir = (p > 0.0f ? bf * p * (q > 0.0f ? r - L : nlb) : 0.0f) - (q > 0.0f ? b1 * q * L : 0.0f);
+                float term = small ? q * (rs * rs * ser) : dir;
+                Sf += term < 0.0f ? 0.0f : term;
+                float qL = q > 0.0f ? q * L : 0.0f;
+                int top = xi[j] == msf;
+                Af += top ? 0.0f : qL;
+                Atf += top ? qL : 0.0f;
+            }
+            S += (double)Sf;
+            A += (double)Af;
+            At += (double)Atf;
+        }
+        if (gi) {
+            const double rho = Wr / W, Qt = N / W;
+            const float Abar = (float)(A + At), Ar = (float)A, Atop = (float)At, rhof = (float)rho,
+                        Qtf = (float)Qt;
+            if (h != 0.0) {
+                const ptrdiff_t j = yi;
+                FX_DF_JSD_L
+                const double dl = xi[j] == msf ? ((double)L * rho + ((double)L * Qt - At)) - A : (double)L - (A + At);
+                fixy += a * (q > 0.0f ? -(double)b1 * (double)q * dl : 0.0);
+            }
+#define FX_DF_JS_BODY                                                          \
+    FX_DF_JSD_L                                                               \
+    float dl = xi[j] == msf ? (L * rhof + (L * Qtf - Atop)) - Ar : L - Abar;  \
+    float dq = q > 0.0f ? -b1 * q * dl : 0.0f;
+            FX_DF_GRAD_LOOPS(FX_DF_JS_BODY, dq)
+#undef FX_DF_JS_BODY
+        }
+#undef FX_DF_JSD_L
     } else {
         /* the gradient Q_j (-r_j - D) as -Q_j (delta_j - dbar), dbar =
          * sum Q delta (D = -sum Q r, r = delta - c2, sum Q = 1): c2 drops
@@ -361,10 +422,10 @@ static void FN(distill_rows)(const FX_T *x, const FX_T *t, const int64_t *y, ptr
         const int fin = ms > -HUGE_VAL && ms < HUGE_VAL && mt > -HUGE_VAL && mt < HUGE_VAL;
         int nn = 0;
 #if FX_IS_FLOAT
-        if (div <= 1 && fin) {      /* (the float path finds NaN in its sums) */
+        if (fin) {      /* (the float path finds NaN in its sums) */
             const double a0 = g ? gs[i] : 0.0, h0 = g && hot ? gh[i] : 0.0;
             const int wg0 = g && (a0 != 0.0 || h0 != 0.0);
-            if (FN(distill_row_f)(xi, ti, yi, hot, C, (float)ms, (float)mt, it, div, a0, h0,
+            if (FN(distill_row_f)(xi, ti, yi, hot, C, (float)ms, (float)mt, o, a0, h0,
                                   wg0 ? g + i * C : NULL, soft + i, hard + i, (float *)buf)) {
                 if (g && !wg0)
                     for (ptrdiff_t j = 0; j < C; j++) g[i * C + j] = 0;

@@ -13,7 +13,7 @@
  *   fx_simd_elem.h
  *   fx_rows.h            the portable bodies: plain C loops GCC vectorizes,
  *   fx_elementwise.h     skipped where FX_HAS_<name> says a vector one exists
- *   fx_distill.h         the distillation rows (portable; double, float for KL on float)
+ *   fx_distill.h         the distillation rows (portable; double, or float on float)
  *   fx_convert.h         the 16-bit conversions (with the float kernels)
  *   fx_vec_end.h         and the end: every name above undefined
  *

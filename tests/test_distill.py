@@ -92,7 +92,7 @@ def test_float32_axis_base_and_reference(isa, rng, div):
 def test_float32_gradients_to_float_rounding(isa, rng, C):
     # the float32 path's gradient, each row against the float64 reference
     # on the same float32 numbers, relative to the row's largest element:
-    # a few float roundings (the largest seen 1.1e-6), not the 1e-5 a
+    # a few float roundings (the largest seen 2.0e-6), not the 1e-5 a
     # short series or the 5e-5 a difference with the divergence leaves
     s = (4 * rng.standard_normal((6, C))).astype(np.float32)
     y = rng.integers(0, C, 6)
@@ -106,7 +106,7 @@ def test_float32_gradients_to_float_rounding(isa, rng, C):
                 _, gr = R.distillation_loss(s.astype(np.float64), t.astype(np.float64), temperature=T,
                                             divergence=div, return_grad=True, reduction="sum", **kw)
                 err = np.max(np.abs(g - gr) / np.abs(gr).max(axis=-1, keepdims=True))
-                assert err < 3e-6, (C, eps, div, T, kw, err)
+                assert err < 5e-6, (C, eps, div, T, kw, err)
 
 
 def _mp_divergence(s, t, T, div, beta, mpmath):
