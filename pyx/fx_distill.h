@@ -146,37 +146,21 @@ FX_INLINE double FN(distill_r2)(double x, double t, double c0, double it)
 #define FX_DF_TAU 0.25f
 #define FX_DF_MID 20.0f
 #define FX_DF_CHUNK 512
-FX_INLINE float FN(df_phi)(float r)
-{
-    float s = 1.0f / 840.0f;
-    s = s * r + 1.0f / 144.0f;
-    s = s * r + 1.0f / 30.0f;
-    s = s * r + 1.0f / 8.0f;
-    s = s * r + 1.0f / 3.0f;
-    return s * r + 0.5f;
-}
-FX_INLINE float FN(df_psi)(float r)
-{
-    float s = 1.0f / 720.0f;
-    s = s * r + 1.0f / 120.0f;
-    s = s * r + 1.0f / 24.0f;
-    s = s * r + 1.0f / 6.0f;
-    return s * r + 0.5f;
-}
-FX_INLINE float FN(df_e4)(float r)
-{
-    float s = 1.0f / 120.0f;
-    s = s * r + 1.0f / 24.0f;
-    s = s * r + 1.0f / 6.0f;
-    s = s * r + 0.5f;
-    return s * r + 1.0f;
-}
-FX_INLINE float FN(df_e6)(float r)
-{
-    float s = 1.0f / 5040.0f, r2 = r * r;
-    s = s * r + 1.0f / 720.0f;
-    return s * (r2 * r2 * r) + FN(df_e4)(r);
-}
+/* Taylor coefficients: phi(r)/r^2, psi(r)/r^2 and E(r) (degree 6; its
+ * first five terms are E4) */
+#ifndef FX_DF_COEFFS         /* (once: this header is read per type and path) */
+#define FX_DF_COEFFS
+static const float fx_df_phi[6] = {1.0f / 2, 1.0f / 3, 1.0f / 8, 1.0f / 30, 1.0f / 144, 1.0f / 840};
+static const float fx_df_psi[5] = {1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720};
+static const float fx_df_e[7] = {1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
+#endif
+/* sum_k c[k] r^k, n terms, by Horner (n a constant: unrolled) */
+#define FX_FPOLY(c, n, r, out)                                                 \
+    do {                                                                      \
+        float s_ = (c)[(n) - 1];                                              \
+        for (int k_ = (n) - 2; k_ >= 0; k_--) s_ = s_ * (r) + (c)[k_];        \
+        (out) = s_;                                                           \
+    } while (0)
 
 /* The gradient loops: BODY defines the divergence's part D of element j
  * (scale af), plus the hard term's softmax(x) at scale hf -- one loop per
@@ -227,7 +211,9 @@ static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int h
     int mid = (d < FX_DF_MID) & (d > -FX_DF_MID);                             \
     float ev = fx_expneg_fast_f(mid ? d : (tv - mtf) * itf);                  \
     float v = mid ? w * ev : ev;                                              \
-    float u = (d < FX_DF_TAU && d > -FX_DF_TAU) ? w * (d * FN(df_e4)(d)) : v - w; \
+    float e4;                                                                 \
+    FX_FPOLY(fx_df_e, 5, d, e4);                                              \
+    float u = (d < FX_DF_TAU && d > -FX_DF_TAU) ? w * (d * e4) : v - w;      \
     bw[j] = w;                                                                \
     bv[j] = v;                                                                \
     bd[j] = d;                                                                \
@@ -273,7 +259,9 @@ static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int h
     if (gi && h != 0.0) {
         const ptrdiff_t j = yi;
         FX_DF_ELEM
-        double dq = small ? -(double)q * rs * FN(df_e6)(rs) : (double)q - (double)p;
+        float e6;
+        FX_FPOLY(fx_df_e, 7, rs, e6);
+        double dq = small ? -(double)q * rs * e6 : (double)q - (double)p;
         fixy = h * expm1(((double)xi[yi] - (double)msf) - lH);
         if (div == 0) fixy += a * dq;
     }
@@ -285,7 +273,9 @@ static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int h
 #pragma omp simd reduction(+:Sf)
             for (ptrdiff_t j = j0; j < j1; j++) {
                 FX_DF_ELEM
-                float term = small ? q * (rs * rs * FN(df_phi)(rs)) : (p > 0.0f ? (r - 1.0f) * p : 0.0f) + q;
+                float ph;
+                FX_FPOLY(fx_df_phi, 6, rs, ph);
+                float term = small ? q * (rs * rs * ph) : (p > 0.0f ? (r - 1.0f) * p : 0.0f) + q;
                 Sf += term < 0.0f ? 0.0f : term;
             }
             S += (double)Sf;
@@ -296,7 +286,9 @@ static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int h
              * masked reduction in memory.) */
 #define FX_DF_KL_BODY                                                          \
     FX_DF_ELEM                                                                \
-    float dq = small ? -q * (rs * FN(df_e6)(rs)) : q - p;
+    float e6;                                                                 \
+    FX_FPOLY(fx_df_e, 7, rs, e6);                                             \
+    float dq = small ? -q * (rs * e6) : q - p;
             FX_DF_GRAD_LOOPS(FX_DF_KL_BODY, dq)
 #undef FX_DF_KL_BODY
         }
@@ -313,14 +305,16 @@ static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int h
          * each series: the first dropped is below 1e-7 of the leading one
          * at tau for beta in [0.01, 0.99] (and their limits). */
         const float bf = (float)o->beta, b1 = (float)(1.0 - o->beta), nlb = (float)(-log(o->beta));
-        float cs0 = (float)o->cs[0], cs1 = (float)o->cs[1], cs2 = (float)o->cs[2], cs3 = (float)o->cs[3],
-              cs4 = (float)o->cs[4], cs5 = (float)o->cs[5], cs6 = (float)o->cs[6];
-        float cl0 = (float)o->cl[0], cl1 = (float)o->cl[1], cl2 = (float)o->cl[2], cl3 = (float)o->cl[3],
-              cl4 = (float)o->cl[4], cl5 = (float)o->cl[5], cl6 = (float)o->cl[6];
+        float csf[7], clf[7];
+        for (int k = 0; k < 7; k++) {
+            csf[k] = (float)o->cs[k];
+            clf[k] = (float)o->cl[k];
+        }
 #define FX_DF_JSD_L                                                            \
     FX_DF_ELEM                                                                \
-    float ls = ((((((cl6 * rs + cl5) * rs + cl4) * rs + cl3) * rs + cl2) * rs + cl1) * rs + cl0) * rs; \
-    float L = small ? ls : fx_log_f(bf * (p / (q > 0.0f ? q : 1.0f)) + b1);
+    float ls;                                                                 \
+    FX_FPOLY(clf, 7, rs, ls);                                                 \
+    float L = small ? ls * rs : fx_log_f(bf * (p / (q > 0.0f ? q : 1.0f)) + b1);
         double A = 0.0, At = 0.0;
         for (ptrdiff_t j0 = 0; j0 < C; j0 += FX_DF_CHUNK) {
             const ptrdiff_t j1 = C - j0 < FX_DF_CHUNK ? C : j0 + FX_DF_CHUNK;
@@ -328,7 +322,8 @@ static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int h
 #pragma omp simd reduction(+:Sf,Af,Atf)
             for (ptrdiff_t j = j0; j < j1; j++) {
                 FX_DF_JSD_L
-                float ser = (((((cs6 * rs + cs5) * rs + cs4) * rs + cs3) * rs + cs2) * rs + cs1) * rs + cs0;
+                float ser;
+                FX_FPOLY(csf, 7, rs, ser);
                 float dir = (p > 0.0f ? bf * p * (q > 0.0f ? r - L : nlb) : 0.0f) - (q > 0.0f ? b1 * q * L : 0.0f);
                 float term = small ? q * (rs * rs * ser) : dir;
                 Sf += term < 0.0f ? 0.0f : term;
@@ -373,7 +368,9 @@ static int FN(distill_row_f)(const float *xi, const float *ti, int64_t yi, int h
 #pragma omp simd reduction(+:Sf,Af)
             for (ptrdiff_t j = j0; j < j1; j++) {
                 FX_DF_ELEM
-                float term = small ? q * (rs * rs * FN(df_psi)(rs)) : (q > 0.0f ? (-r - 1.0f) * q : 0.0f) + p;
+                float ps;
+                FX_FPOLY(fx_df_psi, 5, rs, ps);
+                float term = small ? q * (rs * rs * ps) : (q > 0.0f ? (-r - 1.0f) * q : 0.0f) + p;
                 Sf += term < 0.0f ? 0.0f : term;
                 Af += q > 0.0f ? q * bd[j] : 0.0f;
             }
@@ -703,5 +700,6 @@ static void FN(distill_sparse_rows)(const FX_T *x, const int64_t *idx, const FX_
 #undef FX_DISTILL_FIXY
 #undef FX_DF_GRAD_LOOPS
 #undef FX_DF_CHUNK
+#undef FX_FPOLY
 #undef FX_DF_MID
 #undef FX_DF_TAU
