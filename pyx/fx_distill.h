@@ -128,9 +128,10 @@ FX_INLINE double FN(distill_r2)(double x, double t, double c0, double it)
  * t_j - x_j with its rounding error (TwoSum), less c1 as a float pair:
  * exact where it is small, which is where its size matters.  The
  * per-element errors of w, v (a few ulp) are relative errors of their own
- * terms only; the sums run in float over CHUNK elements (relative error
- * < 32 eps of the chunk's: W scales the result, U's error is relative to
- * the rows' difference) and in double across chunks.
+ * terms only; the sums run in float over CHUNK elements (at most CHUNK /
+ * lanes additions per lane -- 32 at 16 lanes, 128 at 4 -- so a relative
+ * error below that many eps of the chunk's sum: W's scales the result,
+ * U's is relative to the rows' difference) and in double across chunks.
  * The terms: for |r| < tau = 1/4 Taylor series, truncation <= 1e-6
  * relative: phi(r)/r^2 = sum (k+1)/(k+2)! r^k (degree 5), psi(r)/r^2 =
  * (e^r - 1 - r)/r^2 = sum r^k/(k+2)! (degree 4), E(r) = expm1(r)/r =
