@@ -49,6 +49,7 @@ chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8 /bin/b
     done
     cd /src
     /venv/bin/python -m pytest -q -p no:cacheprovider tests/test_kernels.py tests/test_simd.py tests/test_vecmath.py \
-        tests/test_semantics.py tests/test_float16.py tests/test_article.py tests/test_errors.py tests/test_layout.py
+        tests/test_semantics.py tests/test_float16.py tests/test_article.py tests/test_errors.py tests/test_layout.py \
+        tests/test_bf16_head.py
 '
 echo "arm64 (emulated): check and the kernel tests passed"

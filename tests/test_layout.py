@@ -13,7 +13,8 @@ PYX = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 pytestmark = pytest.mark.skipif(not os.path.isdir(PYX), reason="needs the source tree (pyx/)")
 
 # the files named for one instruction set, where its intrinsics may appear
-VOCABULARY = re.compile(r"^fx_vec_\w+\.h$|^fx_simde_shim\.h$")
+# (fx_bf16.h: the linear head's product kernel, AVX512-BF16 only)
+VOCABULARY = re.compile(r"^fx_vec_\w+\.h$|^fx_simde_shim\.h$|^fx_bf16\.h$")
 INTRINSIC = re.compile(r"\b_mm\d*_\w+|\b__m\d+[di]?\b|\bsimde_mm\w*|\b_CMP_\w+|\b_MM_\w+")
 
 

@@ -56,6 +56,8 @@ def main(argv=None):
                                          baseline=args.baseline_build)
             print()
             rows = rows + _bench.linear(threads=args.threads, repeat=2, quick=args.quick)
+            print()
+            rows = rows + _bench.linear_bf16(threads=args.threads, repeat=3, quick=args.quick)
         if args.json:
             import json
             with open(args.json, "w") as f:

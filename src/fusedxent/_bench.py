@@ -685,3 +685,60 @@ def linear(N=4096, H=768, V=50257, threads=None, repeat=3, quick=False, out=prin
         out(f"  {name:22}{t * 1e3:10.1f} ms  {note}")
         rows.append(dict(kernel="linear_cross_entropy " + name, shape=[N, H, V], dtype="float32", t=t))
     return rows
+
+
+def linear_bf16(N=4096, H=768, V=50257, threads=None, repeat=3, quick=False, out=print):
+    """The bfloat16 linear head (hidden and weight bfloat16) against
+    PyTorch's bfloat16 product h @ W.T and its eager bfloat16
+    F.cross_entropy(F.linear(...)) forward+backward, with the float32 head
+    on the same values, in one interleaved run.  Needs ml_dtypes and
+    PyTorch; returns result dicts ([] without them)."""
+    from ._linear import linear_cross_entropy
+    try:
+        import ml_dtypes
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        out("bfloat16 linear head: needs ml_dtypes and torch, skipped")
+        return []
+    if quick:
+        N, H, V = N // 8, H // 4, V // 8
+    nt = threads or _k.max_threads()
+    torch.set_num_threads(nt)
+    rng = np.random.default_rng(0)
+    bf = np.dtype(ml_dtypes.bfloat16)
+    h = rng.standard_normal((N, H)).astype(bf)
+    W = (rng.standard_normal((V, H)) / np.sqrt(H)).astype(bf)
+    y = rng.integers(0, V, N)
+    h32, W32 = h.astype(np.float32), W.astype(np.float32)
+
+    def tbf(a):
+        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    th, tW, ty = tbf(h).requires_grad_(), tbf(W).requires_grad_(), torch.from_numpy(y)
+
+    def tprod():
+        with torch.no_grad():
+            torch.matmul(th, tW.T)
+
+    def teager():
+        th.grad = tW.grad = None
+        F.cross_entropy(F.linear(th, tW), ty).backward()
+    fns = {"torch bf16 h @ W.T": tprod,
+           "forward": lambda: linear_cross_entropy(h, W, y, num_threads=nt),
+           "torch bf16 eager fwd+bwd": teager,
+           "forward+grad": lambda: linear_cross_entropy(h, W, y, return_grad=True, num_threads=nt),
+           "float32 head forward+grad": lambda: linear_cross_entropy(h32, W32, y, return_grad=True, num_threads=nt)}
+    ts = dict(zip(fns, _interleaved(list(fns.values()), repeat)))
+    path = "AVX512-BF16" if _k.bf16_ready() else "float32 products (no AVX512-BF16 on this path)"
+    out(f"linear_cross_entropy bfloat16, N={N} H={H} V={V}, {path}, {nt} threads, medians of {repeat} "
+        f"interleaved runs")
+    rows = []
+    for name, t in ts.items():
+        note = ""
+        if name == "forward":
+            note = f"{t / ts['torch bf16 h @ W.T']:.2f}x PyTorch's bf16 product (target <= 1.1x)"
+        elif name == "forward+grad":
+            note = f"{t / ts['torch bf16 eager fwd+bwd']:.2f}x PyTorch's bf16 eager (target <= 0.9x)"
+        out(f"  {name:28}{t * 1e3:10.1f} ms  {note}")
+        rows.append(dict(kernel="linear_cross_entropy bfloat16 " + name, shape=[N, H, V], dtype="bfloat16", t=t))
+    return rows

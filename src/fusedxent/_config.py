@@ -45,6 +45,7 @@ def config() -> dict[str, Any]:
         "isa": _kernels.isa_current(),
         "isa_supported": list(_kernels.isa_supported()),
         "simde": _kernels.simde_build(),
+        "bf16_head": _kernels.bf16_ready(),       # the linear head's bfloat16 products (AVX512-BF16)
         "openmp": _kernels.have_openmp(),
         "max_threads": _kernels.max_threads(),
     }

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _kernels as _k
 from . import _validate as V
 from ._api import Evaluator, check_classwise_bins, check_ovr_bins, finish_loss, softmax_xent_parts, xent_denominator
 from ._distill import distill_parts
@@ -41,7 +42,7 @@ def default_chunk_size(V_, itemsize, budget=CHUNK_BUDGET):
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
                          ignore_index=-100, label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0,
                          softcap=None, temperature=1.0, gamma=0.0, alpha=None, return_grad=False,
-                         return_stats=False, chunk_size=None, num_threads=None):
+                         return_stats=False, chunk_size=None, num_threads=None, compute_dtype=None):
     """Softmax cross-entropy of a linear layer's outputs without forming them.
 
     Equal to ``softmax_cross_entropy(hidden @ linear_weight.T + linear_bias,
@@ -75,6 +76,11 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         Threads of the row kernels (OpenMP) and of the matrix products (the
         BLAS pool, limited for the call through threadpoolctl when it is
         installed); default: each pool's own default.
+    compute_dtype : {None, "float32", "bfloat16"}
+        The matrix products' precision: None, bfloat16 products for
+        bfloat16 hidden and weight where the CPU has AVX512-BF16 (float32
+        elsewhere); "bfloat16", float32 inputs rounded to bfloat16 too;
+        "float32", float32 products always.  See the linear head's guide.
 
     Returns
     -------
@@ -90,7 +96,8 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
                      gamma=gamma, alpha=alpha)
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
     parts = linear_xent_parts(h2, W, y, b, o, hshape=hshape, sample_weight=sample_weight, want_grad=return_grad,
-                              want_stats=return_stats, chunk_size=chunk_size, num_threads=num_threads)
+                              want_stats=return_stats, chunk_size=chunk_size, num_threads=num_threads,
+                              compute_dtype=compute_dtype)
     if o.reduction == "none":
         loss = parts.rows.reshape(hshape[:-1]).astype(hdtype, copy=False)
     else:
@@ -117,12 +124,13 @@ class LinearParts(NamedTuple):
 
 
 def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_weight=None, want_grad=False,
-                      grad_denominator=None, want_stats=False, chunk_size=None, num_threads=None):
+                      grad_denominator=None, want_stats=False, chunk_size=None, num_threads=None, compute_dtype=None):
     """The row-block loop of linear_cross_entropy over validated operands
     (h2 (N, H), W (V, H), integer y (N,) or of shape hshape[:-1], bias b)
     with `options` an XentOptions (default: the defaults): loss partials
     and, with want_grad, the three gradients scaled by `grad_denominator`
-    (the global mean's; default: this batch's)."""
+    (the global mean's; default: this batch's); compute_dtype as in
+    bf16_head."""
     o = xent_options() if options is None else options
     N, H = h2.shape
     Vn = W.shape[0]
@@ -136,15 +144,15 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
     nt = V.num_threads(num_threads)
     cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
     cs = min(cs, max(N, 1))
-    Wc = np.ascontiguousarray(W, dtype=dt)      # the gradient's products (logit_chunks converts its own)
+    bf, h2, W = bf16_head(h2, W, want_grad, nt, compute_dtype)
     denom = xent_denominator(yf, ignore_index=ii, weight=w, sample_weight=sw, rows=N)
     gden = denom if grad_denominator is None else float(grad_denominator)
     rows = np.empty(N, dt) if reduction == "none" else None
-    acc = _GradSums(N, H, Vn, dt, b is not None, Wc) if want_grad else None
+    acc = _GradSums(N, H, Vn, dt, b is not None, W, bf) if want_grad else None
     loss_sum = 0.0
     stats = RowStats(np.empty(N), np.empty(N), np.empty(N, np.int64)) if want_stats else None
     with _blas_threads(nt):
-        for r0, r1, hb, logits in logit_chunks(h2, W, b, dt, cs):
+        for r0, r1, hb, logits in logit_chunks(h2, W, b, dt, cs, bf):
             parts = softmax_xent_parts(logits, yf[r0:r1], o, sample_weight=None if sw is None else sw[r0:r1],
                                        want_grad=want_grad, grad_out=logits if want_grad else None,
                                        grad_denominator=gden, want_stats=want_stats, num_threads=nt)
@@ -162,17 +170,23 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
 class _GradSums:
     """The three gradients of a linear head from its blocks' logit
     gradients G: d_hidden = G @ W per block, d_W += G.T @ hidden and
-    d_b += sum G over blocks."""
+    d_b += sum G over blocks (with `bf16`, its bfloat16 products)."""
 
-    def __init__(self, N, H, Vn, dt, bias, Wc):
-        self.Wc = Wc
+    def __init__(self, N, H, Vn, dt, bias, W, bf16=None):
+        self.bf16 = bf16
+        self.Wc = None if bf16 is not None else np.ascontiguousarray(W, dtype=dt)
         self.dh = np.empty((N, H), dt)
         self.dW = np.zeros((Vn, H), dt)
         self.vs = max(1, min(Vn, DW_SLICE_BYTES // max(1, H * dt.itemsize)))
-        self.tmp = np.empty((self.vs, H), dt)
+        self.tmp = np.empty((self.vs, H), dt) if bf16 is None else None
         self.db = np.zeros(Vn, dt) if bias else None
 
     def add(self, g, hb, r0, r1):
+        if self.db is not None:
+            self.db += g.sum(axis=0)
+        if self.bf16 is not None:
+            self.bf16.add_grads(g, hb, self.dh[r0:r1], self.dW)
+            return
         np.matmul(g, self.Wc, out=self.dh[r0:r1])
         # d_W += G.T @ hidden_block a slice of classes at a time: the
         # product's scratch stays small (NumPy has no GEMM that accumulates
@@ -183,37 +197,130 @@ class _GradSums:
             t = self.tmp[:v1 - v0]
             np.matmul(g[:, v0:v1].T, hb, out=t)
             self.dW[v0:v1] += t
-        if self.db is not None:
-            self.db += g.sum(axis=0)
 
     def result(self):
         return self.dh, self.dW, self.db
 
 
-def logit_chunks(h2, W, b, dt, chunk_size):
-    """(r0, r1, hidden, logits) for rows [r0, r1): the hidden rows in dtype
-    dt and their logits h2 @ W.T + b, chunk_size rows at a time, every
-    chunk's logits in one reused buffer (valid until the next is yielded).
-    float16 / bfloat16 compute in float32: the weight converted once, the
-    hidden rows per chunk."""
+def logit_chunks(h2, W, b, dt, chunk_size, bf16=None):
+    """(r0, r1, hidden, logits) for rows [r0, r1): the hidden rows and their
+    logits h2 @ W.T + b, chunk_size rows at a time, every chunk's logits in
+    one reused buffer (valid until the next is yielded).  float16 /
+    bfloat16 compute in float32: the weight converted once, the hidden rows
+    per chunk (in dtype dt).  With `bf16` (a _Bf16Head) the products are
+    its bfloat16 ones and the hidden rows its bfloat16 bits."""
     N = h2.shape[0]
-    Wc = np.ascontiguousarray(W, dtype=dt)
-    bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
     cs = min(chunk_size, max(N, 1))
-    buf = np.empty((cs, Wc.shape[0]), dt)
+    bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
+    buf = np.empty((cs, W.shape[0]), dt)
+    Wc = None if bf16 is not None else np.ascontiguousarray(W, dtype=dt)
     for r0 in range(0, N, cs):
         r1 = min(N, r0 + cs)
-        hb = np.ascontiguousarray(h2[r0:r1], dtype=dt)
         logits = buf[:r1 - r0]
-        np.matmul(hb, Wc.T, out=logits)
+        if bf16 is not None:
+            hb = bf16.logits(h2[r0:r1], logits)
+        else:
+            hb = np.ascontiguousarray(h2[r0:r1], dtype=dt)
+            np.matmul(hb, Wc.T, out=logits)
         if bc is not None:
             logits += bc
         yield r0, r1, hb, logits
 
 
+class _Bf16Head:
+    """The linear head's three products in bfloat16 (AVX512-BF16, the
+    kernels' bf16_gemm): the weight packed once per call for the logits
+    (and, with gradients, once more for d_hidden = G W), float32
+    accumulation; the logit gradient G rounded to bfloat16 (nearest even)
+    for d_hidden and d_W = G^T hidden -- what PyTorch's autocast does on
+    the CPU.  Inputs: bfloat16, or float32 rounded to bfloat16 here
+    (compute_dtype="bfloat16")."""
+
+    def __init__(self, W, want_grad, nt):
+        self.nt = 0 if nt is None else nt
+        Wu = _bf16_bits(W)
+        self.V, self.H = Wu.shape
+        self.Hp = self.H + (self.H & 1)      # a row of A holds whole k pairs: a zero column when H is odd
+        self.Wl = np.empty(_k.bf16_packed_size(self.H, self.V), np.uint16)
+        _k.bf16_pack(Wu, 1, self.Wl, self.nt)
+        self.Wg = None
+        if want_grad:
+            self.Wg = np.empty(_k.bf16_packed_size(self.V, self.H), np.uint16)
+            _k.bf16_pack(Wu, 0, self.Wg, self.nt)
+        self.g16 = None
+
+    def logits(self, h, out):
+        """out = h @ W.T in float32; returns h's bfloat16 bits (rows, Hp)."""
+        hb = np.zeros((h.shape[0], self.Hp), np.uint16)
+        hb[:, :self.H] = _bf16_bits(h)
+        _k.bf16_gemm(hb.reshape(-1), self.Hp, 2, h.shape[0], self.Wl, self.H, self.V, out, False, self.nt)
+        return hb
+
+    def add_grads(self, g, hb, dh, dW):
+        """dh = G W (its rows' block) and dW += G^T hidden, G (rows, V)
+        float32 rounded to bfloat16 into one reused scratch, first as rows
+        (G's k pairs along V), then as row pairs (G^T's k pairs along the
+        rows)."""
+        M, Vn = g.shape
+        Vp = Vn + (Vn & 1)
+        if self.g16 is None or self.g16.size < M * Vp:
+            self.g16 = np.empty(((M + 1) // 2) * 2 * Vp, np.uint16)
+        rows = self.g16[:M * Vp].reshape(M, Vp)
+        _k.bf16_rows(g, rows, self.nt)
+        _k.bf16_gemm(self.g16, Vp, 2, M, self.Wg, Vn, self.H, dh, False, self.nt)
+        pairs = self.g16[:(M + 1) // 2 * 2 * Vn].reshape((M + 1) // 2, Vn, 2)
+        _k.bf16_pairs(g, pairs, self.nt)
+        hp = np.empty(_k.bf16_packed_size(M, self.H), np.uint16)
+        _k.bf16_pack(hb[:, :self.H], 0, hp, self.nt)
+        _k.bf16_gemm(self.g16, 2, 2 * Vn, Vn, hp, M, self.H, dW, True, self.nt)
+
+
+def _bf16_bits(a):
+    """A 2-D array's values as bfloat16 bits (uint16, C-contiguous):
+    bfloat16 as stored, else rounded from float32 to nearest even (NaN
+    kept NaN), as vcvtneps2bf16 and ml_dtypes round."""
+    if V.is_bfloat16(a.dtype):
+        return np.ascontiguousarray(a).view(np.uint16)
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    r = ((u + (0x7FFF + ((u >> 16) & 1))) >> 16).astype(np.uint16)
+    nan = (u & 0x7FFFFFFF) > 0x7F800000
+    if nan.any():
+        r[nan] = (u[nan] >> 16).astype(np.uint16) | 0x40
+    return r
+
+
+def bf16_round(a):
+    """a rounded to bfloat16 values, as float32 (the inputs of
+    compute_dtype="bfloat16" where the CPU has no bfloat16 products)."""
+    return (_bf16_bits(a).astype(np.uint32) << 16).view(np.float32)
+
+
+def bf16_head(h2, W, want_grad, num_threads, compute_dtype=None):
+    """(head, h2, W): a _Bf16Head when the products run in bfloat16 --
+    hidden and weight bfloat16 (compute_dtype None), or compute_dtype
+    "bfloat16" -- and this CPU runs them (AVX512-BF16 on the avx512 path),
+    else None.  compute_dtype="bfloat16" without them rounds hidden and
+    weight to bfloat16 values for the float32 products, so the result
+    means the same on every CPU."""
+    if compute_dtype not in (None, "float32", "bfloat16"):
+        raise ValueError(f"compute_dtype must be None, 'float32' or 'bfloat16', got {compute_dtype!r}")
+    if compute_dtype == "bfloat16" and V.compute_dtype(W.dtype) != np.float32:
+        raise TypeError(f"compute_dtype='bfloat16' rounds float32 (or 16-bit) inputs, got {W.dtype}")
+    bf = compute_dtype == "bfloat16" or (compute_dtype is None and V.is_bfloat16(h2.dtype)
+                                         and V.is_bfloat16(W.dtype))
+    if not bf:
+        return None, h2, W
+    if _k.bf16_ready():
+        return _Bf16Head(W, want_grad, num_threads), h2, W
+    if compute_dtype == "bfloat16":
+        return None, bf16_round(h2), bf16_round(W)
+    return None, h2, W
+
+
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
                     base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", classwise_bins=None,
-                    per_class=False, roc_bins=None, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
+                    per_class=False, roc_bins=None, softcap=None, temperature=1.0, chunk_size=None, num_threads=None,
+                    compute_dtype=None):
     """`evaluate` of a linear layer's outputs without forming them.
 
     Equal to ``evaluate(hidden @ linear_weight.T + linear_bias, labels,
@@ -237,6 +344,11 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
         as fit 64 MB.
     num_threads : int, optional
         As in `linear_cross_entropy`.
+    compute_dtype : {None, "float32", "bfloat16"}
+        The matrix products' precision: None, bfloat16 products for
+        bfloat16 hidden and weight where the CPU has AVX512-BF16 (float32
+        elsewhere); "bfloat16", float32 inputs rounded to bfloat16 too;
+        "float32", float32 products always.  See the linear head's guide.
 
     Returns
     -------
@@ -255,8 +367,9 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     check_classwise_bins(ev.classwise_bins, Vn)
     check_ovr_bins(ev.roc_bins, Vn)
     cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
+    bf, h2, W = bf16_head(h2, W, False, ev.num_threads, compute_dtype)
     with _blas_threads(ev.num_threads):
-        for r0, r1, _, logits in logit_chunks(h2, W, b, dt, cs):
+        for r0, r1, _, logits in logit_chunks(h2, W, b, dt, cs, bf):
             ev.update(logits, yf[r0:r1], None if sw is None else sw[r0:r1])
     if N == 0:
         ev.n_classes = Vn
@@ -268,7 +381,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
 def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None, temperature=1.0, divergence="kl",
                              beta=0.5, target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100,
                              sample_weight=None, reduction="mean", base=None, tail="bucket", return_grad=False,
-                             chunk_size=None, num_threads=None):
+                             chunk_size=None, num_threads=None, compute_dtype=None):
     """`distillation_loss` of a linear layer's outputs without forming them.
 
     Equal to ``distillation_loss(hidden @ linear_weight.T + linear_bias,
@@ -297,6 +410,11 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
         as fit 64 MB.
     num_threads : int, optional
         As in `linear_cross_entropy`.
+    compute_dtype : {None, "float32", "bfloat16"}
+        The matrix products' precision: None, bfloat16 products for
+        bfloat16 hidden and weight where the CPU has AVX512-BF16 (float32
+        elsewhere); "bfloat16", float32 inputs rounded to bfloat16 too;
+        "float32", float32 products always.  See the linear head's guide.
 
     Returns
     -------
@@ -317,7 +435,7 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
     yf = None if y is None else V.class_labels(y, Vn, o.ignore_index)
     sw = None if sample_weight is None else V.sample_weight(sample_weight, idx_shape)
     parts = linear_distill_parts(h2, W, b, teacher, o, labels=yf, sample_weight=sw, want_grad=return_grad,
-                                 chunk_size=chunk_size, num_threads=num_threads)
+                                 chunk_size=chunk_size, num_threads=num_threads, compute_dtype=compute_dtype)
     if o.reduction == "none":
         loss = parts.rows.reshape(idx_shape).astype(hdtype, copy=False)
     else:
@@ -330,12 +448,13 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
 
 
 def linear_distill_parts(h2, W, b, teacher, options, *, labels=None, sample_weight=None, want_grad=False,
-                         grad_denominator=None, chunk_size=None, num_threads=None):
+                         grad_denominator=None, chunk_size=None, num_threads=None, compute_dtype=None):
     """The row-block loop of linear_distillation_loss over validated flat
     operands (h2 (N, H), W (V, H), bias b, teacher (N, V) or a SparseTeacher
     of (N, k) arrays, int64 labels (N,) or None, sample weights (N,) or
     None): loss partials and, with want_grad, the three gradients scaled by
-    `grad_denominator` (the global mean's; default: this batch's)."""
+    `grad_denominator` (the global mean's; default: this batch's);
+    compute_dtype as in bf16_head."""
     o = options
     N, H = h2.shape
     Vn = W.shape[0]
@@ -351,11 +470,12 @@ def linear_distill_parts(h2, W, b, teacher, options, *, labels=None, sample_weig
         w = np.where(labels != o.ignore_index, w, 0.0)
     denom = float(np.sum(w))
     gden = denom if grad_denominator is None else float(grad_denominator)
-    acc = _GradSums(N, H, Vn, dt, b is not None, np.ascontiguousarray(W, dtype=dt)) if want_grad else None
+    bf, h2, W = bf16_head(h2, W, want_grad, nt, compute_dtype)
+    acc = _GradSums(N, H, Vn, dt, b is not None, W, bf) if want_grad else None
     rows = np.empty(N, dt) if o.reduction == "none" else None
     loss_sum = 0.0
     with _blas_threads(nt):
-        for r0, r1, hb, logits in logit_chunks(h2, W, b, dt, cs):
+        for r0, r1, hb, logits in logit_chunks(h2, W, b, dt, cs, bf):
             parts = distill_parts(logits, block(r0, r1), o, target=None if labels is None else labels[r0:r1],
                                   sample_weight=None if sample_weight is None else sample_weight[r0:r1],
                                   want_grad=want_grad, grad_out=logits if want_grad else None,

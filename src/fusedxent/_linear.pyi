@@ -9,13 +9,15 @@ from ._options import DistillOptions, XentOptions
 from ._results import Evaluation, LinearGrads, RowStats
 from ._teacher import SparseTeacher
 
+_CDt = Optional[Literal["float32", "bfloat16"]]
+
 CHUNK_BUDGET: int
 DW_SLICE_BYTES: int
 _Arr = NDArray[np.floating]
 
 def default_chunk_size(V_: int, itemsize: int, budget: int = ...) -> int: ...
-def logit_chunks(h2: _Arr, W: ArrayLike, b: Optional[ArrayLike], dt: Any,
-                 chunk_size: int) -> Iterator[tuple[int, int, _Arr, _Arr]]: ...
+def logit_chunks(h2: _Arr, W: ArrayLike, b: Optional[ArrayLike], dt: Any, chunk_size: int,
+                 bf16: Optional[_Bf16Head] = ...) -> Iterator[tuple[int, int, NDArray[Any], _Arr]]: ...
 
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
@@ -25,7 +27,7 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          base: Optional[float] = ..., z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
-                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> float: ...
+                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> float: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -34,7 +36,7 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          base: Optional[float] = ..., z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
-                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> _Arr: ...
+                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> _Arr: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -44,7 +46,7 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[True], return_stats: Literal[False] = ...,
                          chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ...) -> tuple[float, LinearGrads]: ...
+                         num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[float, LinearGrads]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -54,7 +56,7 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[True], return_stats: Literal[False] = ...,
                          chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ...) -> tuple[_Arr, LinearGrads]: ...
+                         num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[_Arr, LinearGrads]: ...
 
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
@@ -65,7 +67,7 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
                          return_stats: Literal[True], chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ...) -> tuple[Union[float, _Arr], RowStats]: ...
+                         num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[Union[float, _Arr], RowStats]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -75,7 +77,7 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[True],
                          return_stats: Literal[True], chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ...) -> tuple[Union[float, _Arr], LinearGrads, RowStats]: ...
+                         num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[Union[float, _Arr], LinearGrads, RowStats]: ...
 
 def linear_evaluate(hidden: ArrayLike, linear_weight: ArrayLike, labels: ArrayLike, *,
                     linear_bias: Optional[ArrayLike] = ..., ignore_index: int = ...,
@@ -86,7 +88,7 @@ def linear_evaluate(hidden: ArrayLike, linear_weight: ArrayLike, labels: ArrayLi
                     per_class: Union[bool, Literal["confusion"]] = ..., roc_bins: Optional[int] = ...,
                     softcap: Optional[float] = ...,
                     temperature: float = ..., chunk_size: Optional[int] = ...,
-                    num_threads: Optional[int] = ...) -> Evaluation[float, int, Optional[_Arr],
+                    num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> Evaluation[float, int, Optional[_Arr],
                                                                     Optional[NDArray[np.int64]],
                                                                     NDArray[np.float64]]: ...
 
@@ -104,7 +106,7 @@ def linear_xent_parts(h2: NDArray[Any], W: NDArray[Any], y: ArrayLike, b: Option
                       sample_weight: Optional[ArrayLike] = ..., want_grad: bool = ...,
                       grad_denominator: Optional[float] = ..., want_stats: bool = ...,
                       chunk_size: Optional[int] = ...,
-                      num_threads: Optional[int] = ...) -> LinearParts: ...
+                      num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> LinearParts: ...
 
 _Div = Literal["kl", "reverse_kl", "jsd"]
 _Tail = Literal["bucket", "renormalize"]
@@ -113,10 +115,21 @@ _Teacher = Union[ArrayLike, SparseTeacher]
 def linear_distill_parts(h2: _Arr, W: _Arr, b: Optional[_Arr], teacher: Any, options: DistillOptions, *,
                          labels: Optional[NDArray[np.int64]] = ..., sample_weight: Optional[NDArray[np.float64]] = ...,
                          want_grad: bool = ..., grad_denominator: Optional[float] = ..., chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ...) -> LinearParts: ...
+                         num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> LinearParts: ...
+
+class _Bf16Head:
+    def __init__(self, W: _Arr, want_grad: bool, nt: Optional[int]) -> None: ...
+    def logits(self, h: _Arr, out: NDArray[np.float32]) -> NDArray[np.uint16]: ...
+    def add_grads(self, g: NDArray[np.float32], hb: NDArray[np.uint16], dh: NDArray[np.float32],
+                  dW: NDArray[np.float32]) -> None: ...
+
+def bf16_round(a: _Arr) -> NDArray[np.float32]: ...
+def bf16_head(h2: _Arr, W: _Arr, want_grad: bool, num_threads: Optional[int],
+              compute_dtype: _CDt = ...) -> tuple[Optional[_Bf16Head], _Arr, _Arr]: ...
 
 class _GradSums:
-    def __init__(self, N: int, H: int, Vn: int, dt: Any, bias: bool, Wc: _Arr) -> None: ...
+    def __init__(self, N: int, H: int, Vn: int, dt: Any, bias: bool, W: _Arr,
+                 bf16: Optional[_Bf16Head] = ...) -> None: ...
     def add(self, g: _Arr, hb: _Arr, r0: int, r1: int) -> None: ...
     def result(self) -> tuple[_Arr, _Arr, Optional[_Arr]]: ...
 
@@ -127,7 +140,7 @@ def linear_distillation_loss(hidden: ArrayLike, linear_weight: ArrayLike, teache
                              soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[ArrayLike] = ...,
                              reduction: Literal["mean", "sum"] = ..., base: Optional[float] = ..., tail: _Tail = ...,
                              return_grad: Literal[False] = ..., chunk_size: Optional[int] = ...,
-                             num_threads: Optional[int] = ...) -> float: ...
+                             num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> float: ...
 @overload
 def linear_distillation_loss(hidden: ArrayLike, linear_weight: ArrayLike, teacher: _Teacher, *,
                              linear_bias: Optional[ArrayLike] = ..., temperature: float = ..., divergence: _Div = ...,
@@ -135,7 +148,7 @@ def linear_distillation_loss(hidden: ArrayLike, linear_weight: ArrayLike, teache
                              soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[ArrayLike] = ...,
                              reduction: Literal["none"], base: Optional[float] = ..., tail: _Tail = ...,
                              return_grad: Literal[False] = ..., chunk_size: Optional[int] = ...,
-                             num_threads: Optional[int] = ...) -> _Arr: ...
+                             num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> _Arr: ...
 @overload
 def linear_distillation_loss(hidden: ArrayLike, linear_weight: ArrayLike, teacher: _Teacher, *,
                              linear_bias: Optional[ArrayLike] = ..., temperature: float = ..., divergence: _Div = ...,
@@ -143,4 +156,4 @@ def linear_distillation_loss(hidden: ArrayLike, linear_weight: ArrayLike, teache
                              soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[ArrayLike] = ...,
                              reduction: str = ..., base: Optional[float] = ..., tail: _Tail = ...,
                              return_grad: Literal[True], chunk_size: Optional[int] = ...,
-                             num_threads: Optional[int] = ...) -> tuple[Any, LinearGrads]: ...
+                             num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[Any, LinearGrads]: ...

@@ -1,0 +1,90 @@
+# _kernels_bf16.pxi -- the bfloat16 matrix products of the linear head
+# (fx_bf16.h): B packed once, C (+)= A B in float32, the gradient rounded
+# to bfloat16 in the two layouts its products read.  Part of _kernels.pyx,
+# included there.  bfloat16 arrays arrive as their uint16 bits.  The
+# shapes are checked here (the C reads by strides it is given); values
+# are the Python layer's business.
+
+
+def bf16_cpu():
+    """True when this CPU has AVX512-BF16 and the build has its code."""
+    return bool(fx_bf16_cpu())
+
+
+def bf16_ready():
+    """True when the bfloat16 head runs now: bf16_cpu() and the avx512
+    path selected."""
+    return bool(fx_bf16_ready())
+
+
+def bf16_packed_size(long K, long N):
+    """Elements of B packed for a K x N product."""
+    return fx_bf16_packed_size(K, N)
+
+
+def bf16_pack(const uint16_t[:, :] src, int k_axis, uint16_t[::1] out, int nt=0):
+    """src (bfloat16 bits) packed into out as the B operand: B[k, n] =
+    src[n, k] for k_axis 1 (a torch.nn.Linear weight (V, H) for the
+    logits), src[k, n] for k_axis 0; out of bf16_packed_size(K, N)
+    elements; src may be a strided view.  Returns (K, N)."""
+    cdef long R = src.shape[0], C = src.shape[1]
+    cdef long rs = src.strides[0] // 2, cs = src.strides[1] // 2
+    cdef long K = C if k_axis == 1 else R
+    cdef long N = R if k_axis == 1 else C
+    cdef long sk = cs if k_axis == 1 else rs
+    cdef long sn = rs if k_axis == 1 else cs
+    if k_axis not in (0, 1):
+        raise ValueError("fusedxent kernel: k_axis must be 0 or 1")
+    if out.shape[0] < fx_bf16_packed_size(K, N):
+        raise ValueError("fusedxent kernel: out is smaller than bf16_packed_size(K, N)")
+    if R > 0 and C > 0:
+        with nogil:
+            fx_bf16_pack(K, N, &src[0, 0], sk, sn, &out[0], nt)
+    return K, N
+
+
+def bf16_gemm(const uint16_t[::1] A, long ars, long aks, long M, const uint16_t[::1] Bp, long K, long N,
+              float[:, ::1] C, bint accumulate, int nt=0):
+    """C (M x N) = A B (+= with accumulate) with A read by strides (ars per
+    row, aks per pair of k, in elements; every pair below (K + 1) / 2 in
+    range) and B packed by bf16_pack for (K, N)."""
+    cdef long kp2 = (K + 1) // 2
+    if not fx_bf16_ready():
+        raise RuntimeError("fusedxent kernel: the bfloat16 products need AVX512-BF16 on the avx512 path")
+    if C.shape[0] < M or C.shape[1] < N:
+        raise ValueError("fusedxent kernel: C is smaller than M x N")
+    if Bp.shape[0] < fx_bf16_packed_size(K, N):
+        raise ValueError("fusedxent kernel: B is not packed for this K and N")
+    if M > 0 and kp2 > 0 and (M - 1) * ars + (kp2 - 1) * aks + 2 > A.shape[0]:
+        raise ValueError("fusedxent kernel: A's strides reach past its end")
+    if M == 0 or N == 0:
+        return
+    with nogil:
+        fx_bf16_gemm(M, N, K, &A[0] if kp2 > 0 else NULL, ars, aks, &Bp[0] if kp2 > 0 else NULL, &C[0, 0],
+                     C.shape[1], accumulate, nt)
+
+
+def bf16_rows(const float[:, ::1] G, uint16_t[:, ::1] out, int nt=0):
+    """out[:, :N] = bfloat16(G) rounded to nearest even, and a zero column
+    after it when N is odd (out (M, N rounded up to even))."""
+    cdef long M = G.shape[0], N = G.shape[1]
+    if out.shape[0] != M or out.shape[1] != N + (N & 1):
+        raise ValueError("fusedxent kernel: out must be (M, N rounded up to even)")
+    if not fx_bf16_ready():
+        raise RuntimeError("fusedxent kernel: the bfloat16 conversions need AVX512-BF16 on the avx512 path")
+    if M > 0 and N > 0:
+        with nogil:
+            fx_bf16_rows(M, N, &G[0, 0], N, &out[0, 0], out.shape[1], nt)
+
+
+def bf16_pairs(const float[:, ::1] G, uint16_t[:, :, ::1] out, int nt=0):
+    """out[p, n, r] = bfloat16(G[2p + r, n]) (zero past the last row):
+    out ((M + 1) // 2, N, 2)."""
+    cdef long M = G.shape[0], N = G.shape[1]
+    if out.shape[0] != (M + 1) // 2 or out.shape[1] != N or out.shape[2] != 2:
+        raise ValueError("fusedxent kernel: out must be ((M + 1) // 2, N, 2)")
+    if not fx_bf16_ready():
+        raise RuntimeError("fusedxent kernel: the bfloat16 conversions need AVX512-BF16 on the avx512 path")
+    if M > 0 and N > 0:
+        with nogil:
+            fx_bf16_pairs(M, N, &G[0, 0], N, &out[0, 0, 0], nt)

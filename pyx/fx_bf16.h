@@ -1,0 +1,298 @@
+/* fx_bf16.h -- the bfloat16 matrix products of the linear head on
+ * AVX512-BF16: C (+)= A B with A and B bfloat16, C float32.
+ *
+ * vdpbf16ps multiplies bfloat16 in pairs along the reduction axis k and
+ * adds both products to a float32 lane: lane j of dp(c, a, b) is
+ * c_j + a_2j b_2j + a_2j+1 b_2j+1.  So both operands hold k in pairs:
+ * - B is packed once per call into groups of FX_BF16_NR = 64 columns, a
+ *   group being its k pairs one after the other, each pair the 64
+ *   columns' two values side by side (256 contiguous bytes: four vectors);
+ *   zeros beyond K and N, so the tile never tests a bound while it runs.
+ * - A is read a pair (32 bits) at a time and broadcast, from any layout
+ *   given by two strides: its rows (ars) and its k pairs (aks), in
+ *   elements.  A row-major bfloat16 matrix is aks = 2; the pairs layout
+ *   of fx_bf16_pairs (two rows interleaved) lets the transpose of a
+ *   matrix be A without a transposed copy (d_W = G^T hidden).
+ * The register tile is FX_BF16_MR rows x 64 columns: 24 accumulators,
+ * four B vectors and a broadcast in the 32 vector registers.
+ *
+ * Accuracy: a product of two bfloat16 is exact in float32, so C is the
+ * float32 sum of exact products (vdpbf16ps rounds to nearest even, and
+ * treats denormal inputs and results as zero -- below 1.2e-38, far under
+ * anything a linear head's products meet).  The conversions to bfloat16
+ * round to nearest even (vcvtneps2bf16), NaN kept NaN.
+ *
+ * Compiled with GCC's or clang's target attribute on x86-64 (not MSVC,
+ * not the SIMDe test build, whose AVX-512 is emulated); fx_bf16_cpu()
+ * says whether this CPU runs it.  The caller uses it only on the avx512
+ * path (set_isa("avx2") turns it off with the rest of AVX-512).
+ */
+#ifndef FX_BF16_H
+#define FX_BF16_H
+
+#include "fx_dispatch.h"
+
+#if FX_X86 && !defined(FX_SIMDE) && !(defined(_MSC_VER) && !defined(__clang__))
+#define FX_BF16 1
+#else
+#define FX_BF16 0
+#endif
+
+#define FX_BF16_MR 6       /* rows of the register tile */
+#define FX_BF16_NR 64      /* columns of the register tile and of a packed group */
+#define FX_BF16_KP 256     /* k pairs per block: A's tile (6 x 1 KB) stays in L1, a group of B (64 KB) in L2 */
+
+#if FX_BF16
+#define FX_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* AVX512_BF16 is CPUID leaf 7, sub-leaf 1, EAX bit 5 (Intel SDM vol. 2,
+ * CPUID); it needs the AVX-512 state the avx512 path's check tests. */
+static int fx_bf16_cpu(void)
+{
+    unsigned l7[4];
+    if (!fx_cpu_avx512())
+        return 0;
+    fx_cpuid(7, 0, l7);
+    if (l7[0] < 1)                  /* the highest sub-leaf of leaf 7 */
+        return 0;
+    fx_cpuid(7, 1, l7);
+    return l7[0] >> 5 & 1u;
+}
+
+/* C[0:mr, 0:nc] (+)= A[0:mr, k pairs 0:kp] B(group, pairs 0:kp).  mr is a
+ * constant at every call (the switch below), so the tile's loops unroll
+ * into registers. */
+FX_BF16_TARGET __attribute__((always_inline)) static inline void
+fx_bf16_tile(const int mr, long kp, const uint16_t *A, long ars, long aks, const uint16_t *B,
+             float *C, long ldc, int nc, int acc)
+{
+    __m512 c[FX_BF16_MR][4];
+    __mmask16 mk[4];
+    for (int j = 0; j < 4; j++) {
+        int r = nc - 16 * j;
+        mk[j] = r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1u);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            c[i][j] = acc ? _mm512_maskz_loadu_ps(mk[j], C + i * ldc + 16 * j) : _mm512_setzero_ps();
+    for (long k = 0; k < kp; k++) {
+        const uint16_t *b = B + k * 2 * FX_BF16_NR;
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)b);
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + 32));
+        __m512bh b2 = (__m512bh)_mm512_loadu_si512((const void *)(b + 64));
+        __m512bh b3 = (__m512bh)_mm512_loadu_si512((const void *)(b + 96));
+#pragma GCC unroll 8
+        for (int i = 0; i < mr; i++) {
+            int32_t u;
+            memcpy(&u, A + i * ars + k * aks, sizeof u);
+            __m512bh a = (__m512bh)_mm512_set1_epi32(u);
+            c[i][0] = _mm512_dpbf16_ps(c[i][0], a, b0);
+            c[i][1] = _mm512_dpbf16_ps(c[i][1], a, b1);
+            c[i][2] = _mm512_dpbf16_ps(c[i][2], a, b2);
+            c[i][3] = _mm512_dpbf16_ps(c[i][3], a, b3);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            _mm512_mask_storeu_ps(C + i * ldc + 16 * j, mk[j], c[i][j]);
+}
+
+FX_BF16_TARGET static void
+fx_bf16_tiles(long m0, long m1, long kp, const uint16_t *A, long ars, long aks, const uint16_t *B,
+              float *C, long ldc, int nc, int acc)
+{
+    for (long m = m0; m < m1; m += FX_BF16_MR) {
+        const uint16_t *a = A + m * ars;
+        float *c = C + m * ldc;
+        switch (m1 - m < FX_BF16_MR ? (int)(m1 - m) : FX_BF16_MR) {
+        case 6: fx_bf16_tile(6, kp, a, ars, aks, B, c, ldc, nc, acc); break;
+        case 5: fx_bf16_tile(5, kp, a, ars, aks, B, c, ldc, nc, acc); break;
+        case 4: fx_bf16_tile(4, kp, a, ars, aks, B, c, ldc, nc, acc); break;
+        case 3: fx_bf16_tile(3, kp, a, ars, aks, B, c, ldc, nc, acc); break;
+        case 2: fx_bf16_tile(2, kp, a, ars, aks, B, c, ldc, nc, acc); break;
+        default: fx_bf16_tile(1, kp, a, ars, aks, B, c, ldc, nc, acc); break;
+        }
+    }
+}
+
+/* C (M x N, row stride ldc) = A B, or += with acc; K the reduction length
+ * (B packed by fx_bf16_pack for this K and N; A readable at every pair
+ * index below (K + 1) / 2, its second half of the last pair zero when K is
+ * odd).  k in blocks of FX_BF16_KP pairs; within a block the loop that
+ * keeps the smaller operand in cache is inner: all of A's rows against
+ * one group of B (few rows: the logits and d_hidden), or all of B's groups
+ * against one tile of A's rows (few columns: d_W).  Threads split the outer
+ * loop; the tiles they write are disjoint. */
+FX_BF16_TARGET static void
+fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bp,
+             float *C, long ldc, int acc, int nthreads)
+{
+    long kp2 = (K + 1) / 2, G = (N + FX_BF16_NR - 1) / FX_BF16_NR;
+    long gstride = kp2 * 2 * FX_BF16_NR;
+    int nt = nthreads > 0 ? nthreads : fx_max_threads();
+    int groups_outer = M <= N;
+    if (M == 0 || N == 0)
+        return;
+    if (kp2 == 0) {                         /* no features: C = 0 (or unchanged) */
+        if (!acc)
+            for (long m = 0; m < M; m++)
+                memset(C + m * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    for (long k0 = 0; k0 < kp2; k0 += FX_BF16_KP) {
+        long kp = kp2 - k0 < FX_BF16_KP ? kp2 - k0 : FX_BF16_KP;
+        int a = acc || k0 > 0;
+        const uint16_t *Ak = A + k0 * aks;
+        if (groups_outer) {
+            #pragma omp parallel for schedule(static) num_threads(nt)
+            for (long g = 0; g < G; g++) {
+                long n0 = g * FX_BF16_NR;
+                int nc = (int)(N - n0 < FX_BF16_NR ? N - n0 : FX_BF16_NR);
+                fx_bf16_tiles(0, M, kp, Ak, ars, aks, Bp + g * gstride + k0 * 2 * FX_BF16_NR,
+                              C + n0, ldc, nc, a);
+            }
+        } else {
+            long T = (M + FX_BF16_MR - 1) / FX_BF16_MR;
+            #pragma omp parallel for schedule(static) num_threads(nt)
+            for (long t = 0; t < T; t++) {
+                long m0 = t * FX_BF16_MR, m1 = m0 + FX_BF16_MR < M ? m0 + FX_BF16_MR : M;
+                for (long g = 0; g < G; g++) {
+                    long n0 = g * FX_BF16_NR;
+                    int nc = (int)(N - n0 < FX_BF16_NR ? N - n0 : FX_BF16_NR);
+                    fx_bf16_tiles(m0, m1, kp, Ak, ars, aks, Bp + g * gstride + k0 * 2 * FX_BF16_NR,
+                                  C + n0, ldc, nc, a);
+                }
+            }
+        }
+    }
+}
+
+/* Elements of B packed for K x N. */
+static long fx_bf16_packed_size(long K, long N)
+{
+    return (N + FX_BF16_NR - 1) / FX_BF16_NR * ((K + 1) / 2) * 2 * FX_BF16_NR;
+}
+
+/* B[k][n] = src[k sk + n sn] (bfloat16 bits) packed into out
+ * (fx_bf16_packed_size elements): out[g][k / 2][c][k % 2] with n = 64 g + c,
+ * zeros beyond K and N.  Along src's contiguous axis: two rows of src
+ * interleaved a k pair at a time (sn = 1), or a column's k run copied a
+ * pair at a time (sk = 1, a torch.nn.Linear weight for the logits). */
+static void fx_bf16_pack(long K, long N, const uint16_t *src, long sk, long sn, uint16_t *out, int nthreads)
+{
+    long kp2 = (K + 1) / 2, G = (N + FX_BF16_NR - 1) / FX_BF16_NR;
+    long gstride = kp2 * 2 * FX_BF16_NR;
+    int nt = nthreads > 0 ? nthreads : fx_max_threads();
+    #pragma omp parallel for schedule(static) num_threads(nt)
+    for (long g = 0; g < G; g++) {
+        uint16_t *o = out + g * gstride;
+        long n0 = g * FX_BF16_NR;
+        int nc = (int)(N - n0 < FX_BF16_NR ? N - n0 : FX_BF16_NR);
+        for (long p = 0; p < kp2; p++)      /* the columns past N */
+            memset(o + p * 2 * FX_BF16_NR + 2 * nc, 0, (size_t)(FX_BF16_NR - nc) * 2 * sizeof(uint16_t));
+        if (sn == 1) {
+            for (long p = 0; p < kp2; p++) {
+                const uint16_t *s0 = src + 2 * p * sk + n0;
+                uint16_t *d = o + p * 2 * FX_BF16_NR;
+                if (2 * p + 1 < K) {
+                    const uint16_t *s1 = s0 + sk;
+                    for (int c = 0; c < nc; c++) {
+                        d[2 * c] = s0[c];
+                        d[2 * c + 1] = s1[c];
+                    }
+                } else {
+                    for (int c = 0; c < nc; c++) {
+                        d[2 * c] = s0[c];
+                        d[2 * c + 1] = 0;
+                    }
+                }
+            }
+        } else {
+            for (int c = 0; c < nc; c++) {
+                const uint16_t *s = src + (n0 + c) * sn;
+                uint16_t *d = o + 2 * c;
+                for (long p = 0; p < kp2; p++) {
+                    d[p * 2 * FX_BF16_NR] = s[2 * p * sk];
+                    d[p * 2 * FX_BF16_NR + 1] = 2 * p + 1 < K ? s[(2 * p + 1) * sk] : 0;
+                }
+            }
+        }
+    }
+}
+
+/* out[m][0:Np] = bfloat16(G[m][0:N]) with Np = N rounded up to even (the
+ * pad zero): G's rows as A for d_hidden = G W. */
+FX_BF16_TARGET static void
+fx_bf16_rows(long M, long N, const float *G, long ldg, uint16_t *out, long ldo, int nthreads)
+{
+    int nt = nthreads > 0 ? nthreads : fx_max_threads();
+    #pragma omp parallel for schedule(static) num_threads(nt)
+    for (long m = 0; m < M; m++) {
+        const float *g = G + m * ldg;
+        uint16_t *o = out + m * ldo;
+        long n = 0;
+        for (; n + 16 <= N; n += 16)
+            _mm256_storeu_si256((__m256i *)(o + n), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(g + n)));
+        if (n < N) {
+            __mmask16 k = (__mmask16)((1u << (N - n)) - 1u);
+            __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, g + n));
+            _mm256_mask_storeu_epi16(o + n, k, v);
+        }
+        if (N & 1)
+            o[N] = 0;
+    }
+}
+
+/* out[p][n][r] = bfloat16(G[2p + r][n]) for the pairs p of rows (a zero
+ * second row when M is odd): G's transpose as A for d_W = G^T hidden
+ * (rows n: ars = 2; k pairs p: aks = 2 N). */
+FX_BF16_TARGET static void
+fx_bf16_pairs(long M, long N, const float *G, long ldg, uint16_t *out, int nthreads)
+{
+    int nt = nthreads > 0 ? nthreads : fx_max_threads();
+    long P = (M + 1) / 2;
+    /* lanes 2i and 2i+1 of the result: element i of the first row, of the second */
+    __attribute__((aligned(64))) static const uint16_t ix[32] = {
+        0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    #pragma omp parallel for schedule(static) num_threads(nt)
+    for (long p = 0; p < P; p++) {
+        __m512i idx = _mm512_load_si512((const void *)ix);
+        const float *g0 = G + 2 * p * ldg;
+        const float *g1 = g0 + ldg;
+        int two = 2 * p + 1 < M;
+        uint16_t *o = out + p * 2 * N;
+        for (long n = 0; n < N; n += 16) {
+            __mmask16 k = N - n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (N - n)) - 1u);
+            __m512 x0 = _mm512_maskz_loadu_ps(k, g0 + n);
+            __m512 x1 = two ? _mm512_maskz_loadu_ps(k, g1 + n) : _mm512_setzero_ps();
+            /* cvtne2ps_pbh(a, b): lanes 0-15 from b, 16-31 from a */
+            __m512i v = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+            __mmask32 k2 = N - n >= 16 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (2 * (N - n))) - 1u);
+            _mm512_mask_storeu_epi16(o + 2 * n, k2, v);
+        }
+    }
+}
+
+#else   /* no AVX512-BF16 code in this build */
+static int fx_bf16_cpu(void) { return 0; }
+static void fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bp,
+                         float *C, long ldc, int acc, int nthreads) {}
+static long fx_bf16_packed_size(long K, long N) { return 0; }
+static void fx_bf16_pack(long K, long N, const uint16_t *src, long sk, long sn, uint16_t *out, int nthreads) {}
+static void fx_bf16_rows(long M, long N, const float *G, long ldg, uint16_t *out, long ldo, int nthreads) {}
+static void fx_bf16_pairs(long M, long N, const float *G, long ldg, uint16_t *out, int nthreads) {}
+#endif
+
+/* The bfloat16 head runs: compiled in, the CPU has AVX512-BF16, and the
+ * avx512 path is the one selected. */
+static int fx_bf16_ready(void)
+{
+    return FX_BF16 && fx_bf16_cpu() && strcmp(fx_isa_current, "avx512") == 0;
+}
+
+#endif
