@@ -8,7 +8,7 @@ import pytest
 
 import fusedxent as fx
 from fusedxent import _kernels as K
-from fusedxent._linear import bf16_round
+from fusedxent._validate import bf16_round
 
 ml = pytest.importorskip("ml_dtypes")
 BF = np.dtype(ml.bfloat16)
@@ -211,3 +211,27 @@ def test_kernel_checks_its_operands():
         K.bf16_gemm(A, 4, 2, 2, Bp[:10], 4, 3, C, False)
     with pytest.raises(ValueError, match="smaller"):
         K.bf16_gemm(A, 4, 2, 3, Bp, 4, 3, C, False)
+
+
+def test_dask_takes_compute_dtype(path):
+    da = pytest.importorskip("dask.array")
+    import fusedxent.dask as fxd
+    rng = np.random.default_rng(10)
+    h = rng.standard_normal((60, 22)).astype(np.float32)
+    W = (rng.standard_normal((75, 22)) / 4).astype(np.float32)
+    y = rng.integers(0, 75, 60)
+    hd, yd = da.from_array(h, chunks=25), da.from_array(y, chunks=25)
+    want, wg, logits = _materialized(bf16_round(h), bf16_round(W), None, y)
+    loss, g = fxd.linear_cross_entropy(hd, W, yd, return_grad=True, compute_dtype="bfloat16")
+    assert _rel(loss.compute(), want) <= LOSS_RTOL
+    assert _rel(g.hidden.compute(), wg[0]) <= 5e-3 and _rel(g.linear_weight.compute(), wg[1]) <= 5e-3
+    ev = fxd.linear_evaluate(hd, W, yd, compute_dtype="bfloat16")
+    assert _rel(ev.loss.compute(), want) <= LOSS_RTOL
+    teacher = rng.standard_normal((60, 75)).astype(np.float32)
+    dl = fxd.linear_distillation_loss(hd, W, da.from_array(teacher, chunks=(25, 75)), compute_dtype="bfloat16")
+    wl = fx.distillation_loss(logits, teacher.astype(np.float64))
+    assert abs(float(dl.compute()) - wl) <= 1e-5 * wl
+    with pytest.raises(ValueError, match="compute_dtype"):
+        fxd.linear_cross_entropy(hd, W, yd, compute_dtype="half")
+    with pytest.raises(TypeError, match="float64"):
+        fxd.linear_evaluate(hd.astype(np.float64), W.astype(np.float64), yd, compute_dtype="bfloat16")

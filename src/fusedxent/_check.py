@@ -237,6 +237,19 @@ def check(seed: int = 0, raise_on_failure: bool = False) -> CheckReport:
             cmp(f"linear_cross_entropy{label}.grads", "45x12 @ 19x12", dt,
                 np.concatenate([a.reshape(-1) for a in gf if a is not None]),
                 np.concatenate([a.reshape(-1) for a in gr if a is not None]))
+        if dt == np.float32:
+            # the bfloat16 products (AVX512-BF16 where the CPU has them, else
+            # the float32 products of the rounded values) against the
+            # reference on the rounded inputs; the gradients carry G's
+            # rounding to bfloat16, 2^-9 of each element, hence the floor
+            lf, gf = fx.linear_cross_entropy(h, W, y, linear_bias=b, return_grad=True, chunk_size=8,
+                                             compute_dtype="bfloat16")
+            lr, gr = R.linear_cross_entropy(h, W, y, linear_bias=b, return_grad=True, compute_dtype="bfloat16")
+            cmp("linear_cross_entropy[bf16]", "45x12 @ 19x12", dt, [lf], [lr])
+            gfl = np.concatenate([a.reshape(-1) for a in gf if a is not None])
+            grl = np.concatenate([a.reshape(-1) for a in gr if a is not None])
+            cmp("linear_cross_entropy[bf16].grads", "45x12 @ 19x12", dt, gfl, grl,
+                (2.0 ** -8 * float(np.abs(grl).max()), 0.0))
         eopts: dict[str, Any] = dict(linear_bias=b, softcap=3.0, topk=(1, 3))
         ef = fx.linear_evaluate(h, W, y, chunk_size=8, **eopts)
         er = R.linear_evaluate(h, W, y, **eopts)

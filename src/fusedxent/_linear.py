@@ -238,7 +238,7 @@ class _Bf16Head:
 
     def __init__(self, W, want_grad, nt):
         self.nt = 0 if nt is None else nt
-        Wu = _bf16_bits(W)
+        Wu = V.bf16_bits(W)
         self.V, self.H = Wu.shape
         self.Hp = self.H + (self.H & 1)      # a row of A holds whole k pairs: a zero column when H is odd
         self.Wl = np.empty(_k.bf16_packed_size(self.H, self.V), np.uint16)
@@ -252,7 +252,7 @@ class _Bf16Head:
     def logits(self, h, out):
         """out = h @ W.T in float32; returns h's bfloat16 bits (rows, Hp)."""
         hb = np.zeros((h.shape[0], self.Hp), np.uint16)
-        hb[:, :self.H] = _bf16_bits(h)
+        hb[:, :self.H] = V.bf16_bits(h)
         _k.bf16_gemm(hb.reshape(-1), self.Hp, 2, h.shape[0], self.Wl, self.H, self.V, out, False, self.nt)
         return hb
 
@@ -275,26 +275,6 @@ class _Bf16Head:
         _k.bf16_gemm(self.g16, 2, 2 * Vn, Vn, hp, M, self.H, dW, True, self.nt)
 
 
-def _bf16_bits(a):
-    """A 2-D array's values as bfloat16 bits (uint16, C-contiguous):
-    bfloat16 as stored, else rounded from float32 to nearest even (NaN
-    kept NaN), as vcvtneps2bf16 and ml_dtypes round."""
-    if V.is_bfloat16(a.dtype):
-        return np.ascontiguousarray(a).view(np.uint16)
-    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
-    r = ((u + (0x7FFF + ((u >> 16) & 1))) >> 16).astype(np.uint16)
-    nan = (u & 0x7FFFFFFF) > 0x7F800000
-    if nan.any():
-        r[nan] = (u[nan] >> 16).astype(np.uint16) | 0x40
-    return r
-
-
-def bf16_round(a):
-    """a rounded to bfloat16 values, as float32 (the inputs of
-    compute_dtype="bfloat16" where the CPU has no bfloat16 products)."""
-    return (_bf16_bits(a).astype(np.uint32) << 16).view(np.float32)
-
-
 def bf16_head(h2, W, want_grad, num_threads, compute_dtype=None):
     """(head, h2, W): a _Bf16Head when the products run in bfloat16 --
     hidden and weight bfloat16 (compute_dtype None), or compute_dtype
@@ -302,10 +282,7 @@ def bf16_head(h2, W, want_grad, num_threads, compute_dtype=None):
     else None.  compute_dtype="bfloat16" without them rounds hidden and
     weight to bfloat16 values for the float32 products, so the result
     means the same on every CPU."""
-    if compute_dtype not in (None, "float32", "bfloat16"):
-        raise ValueError(f"compute_dtype must be None, 'float32' or 'bfloat16', got {compute_dtype!r}")
-    if compute_dtype == "bfloat16" and V.compute_dtype(W.dtype) != np.float32:
-        raise TypeError(f"compute_dtype='bfloat16' rounds float32 (or 16-bit) inputs, got {W.dtype}")
+    V.check_compute_dtype(compute_dtype, W.dtype)
     bf = compute_dtype == "bfloat16" or (compute_dtype is None and V.is_bfloat16(h2.dtype)
                                          and V.is_bfloat16(W.dtype))
     if not bf:
@@ -313,7 +290,7 @@ def bf16_head(h2, W, want_grad, num_threads, compute_dtype=None):
     if _k.bf16_ready():
         return _Bf16Head(W, want_grad, num_threads), h2, W
     if compute_dtype == "bfloat16":
-        return None, bf16_round(h2), bf16_round(W)
+        return None, V.bf16_round(h2), V.bf16_round(W)
     return None, h2, W
 
 

@@ -27,7 +27,8 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          base: Optional[float] = ..., z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
-                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> float: ...
+                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...,
+                         compute_dtype: _CDt = ...) -> float: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -36,7 +37,8 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          base: Optional[float] = ..., z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
-                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> _Arr: ...
+                         return_stats: Literal[False] = ..., chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...,
+                         compute_dtype: _CDt = ...) -> _Arr: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -46,7 +48,8 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[True], return_stats: Literal[False] = ...,
                          chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[float, LinearGrads]: ...
+                         num_threads: Optional[int] = ...,
+                         compute_dtype: _CDt = ...) -> tuple[float, LinearGrads]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -56,7 +59,8 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[True], return_stats: Literal[False] = ...,
                          chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[_Arr, LinearGrads]: ...
+                         num_threads: Optional[int] = ...,
+                         compute_dtype: _CDt = ...) -> tuple[_Arr, LinearGrads]: ...
 
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
@@ -67,7 +71,8 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[False] = ...,
                          return_stats: Literal[True], chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[Union[float, _Arr], RowStats]: ...
+                         num_threads: Optional[int] = ...,
+                         compute_dtype: _CDt = ...) -> tuple[Union[float, _Arr], RowStats]: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *,
                          linear_bias: Optional[ArrayLike] = ..., weight: Optional[ArrayLike] = ...,
@@ -77,7 +82,8 @@ def linear_cross_entropy(hidden: ArrayLike, linear_weight: ArrayLike, target: Ar
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: Literal[True],
                          return_stats: Literal[True], chunk_size: Optional[int] = ...,
-                         num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[Union[float, _Arr], LinearGrads, RowStats]: ...
+                         num_threads: Optional[int] = ...,
+                         compute_dtype: _CDt = ...) -> tuple[Union[float, _Arr], LinearGrads, RowStats]: ...
 
 def linear_evaluate(hidden: ArrayLike, linear_weight: ArrayLike, labels: ArrayLike, *,
                     linear_bias: Optional[ArrayLike] = ..., ignore_index: int = ...,
@@ -88,7 +94,8 @@ def linear_evaluate(hidden: ArrayLike, linear_weight: ArrayLike, labels: ArrayLi
                     per_class: Union[bool, Literal["confusion"]] = ..., roc_bins: Optional[int] = ...,
                     softcap: Optional[float] = ...,
                     temperature: float = ..., chunk_size: Optional[int] = ...,
-                    num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> Evaluation[float, int, Optional[_Arr],
+                    num_threads: Optional[int] = ...,
+                    compute_dtype: _CDt = ...) -> Evaluation[float, int, Optional[_Arr],
                                                                     Optional[NDArray[np.int64]],
                                                                     NDArray[np.float64]]: ...
 
@@ -123,7 +130,6 @@ class _Bf16Head:
     def add_grads(self, g: NDArray[np.float32], hb: NDArray[np.uint16], dh: NDArray[np.float32],
                   dW: NDArray[np.float32]) -> None: ...
 
-def bf16_round(a: _Arr) -> NDArray[np.float32]: ...
 def bf16_head(h2: _Arr, W: _Arr, want_grad: bool, num_threads: Optional[int],
               compute_dtype: _CDt = ...) -> tuple[Optional[_Bf16Head], _Arr, _Arr]: ...
 
@@ -156,4 +162,5 @@ def linear_distillation_loss(hidden: ArrayLike, linear_weight: ArrayLike, teache
                              soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[ArrayLike] = ...,
                              reduction: str = ..., base: Optional[float] = ..., tail: _Tail = ...,
                              return_grad: Literal[True], chunk_size: Optional[int] = ...,
-                             num_threads: Optional[int] = ..., compute_dtype: _CDt = ...) -> tuple[Any, LinearGrads]: ...
+                             num_threads: Optional[int] = ...,
+                             compute_dtype: _CDt = ...) -> tuple[Any, LinearGrads]: ...

@@ -434,3 +434,32 @@ def linear_operands(hidden, linear_weight, target, linear_bias):
         raise ValueError(f"target must have shape {idx_shape} (hidden's shape without its last axis), got {y.shape}")
     # the row count spelled out: reshape(-1, 0) is ambiguous when H = 0
     return h.reshape(math.prod(idx_shape), H), W, y, b, dt, h.shape, h.dtype
+
+
+def bf16_bits(a):
+    """A 2-D array's values as bfloat16 bits (uint16, C-contiguous):
+    bfloat16 as stored, else rounded from float32 to nearest even (NaN
+    kept NaN), as vcvtneps2bf16 and ml_dtypes round."""
+    if is_bfloat16(a.dtype):
+        return np.ascontiguousarray(a).view(np.uint16)
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    r = ((u + (0x7FFF + ((u >> 16) & 1))) >> 16).astype(np.uint16)
+    nan = (u & 0x7FFFFFFF) > 0x7F800000
+    if nan.any():
+        r[nan] = (u[nan] >> 16).astype(np.uint16) | 0x40
+    return r
+
+
+def bf16_round(a):
+    """a rounded to bfloat16 values, as float32 (the inputs of
+    compute_dtype="bfloat16" where the CPU has no bfloat16 products)."""
+    return (bf16_bits(a).astype(np.uint32) << 16).view(np.float32)
+
+
+def check_compute_dtype(cd, dtype):
+    """compute_dtype's value `cd`, and that "bfloat16" has float32 (or
+    16-bit) inputs to round."""
+    if cd not in (None, "float32", "bfloat16"):
+        raise ValueError(f"compute_dtype must be None, 'float32' or 'bfloat16', got {cd!r}")
+    if cd == "bfloat16" and compute_dtype(dtype) != np.float32:
+        raise TypeError(f"compute_dtype='bfloat16' rounds float32 (or 16-bit) inputs, got {dtype}")

@@ -950,12 +950,14 @@ def _linear_operands(hidden, linear_weight, target, linear_bias, tname):
     return h, y, W, b, hshape, hdtype
 
 
-def _linear_block(h, y, sw, denom, W, *, b, want_grad, want_stats, options, chunk_size, num_threads):
+def _linear_block(h, y, sw, denom, W, *, b, want_grad, want_stats, options, chunk_size, num_threads,
+                  compute_dtype=None):
     hs = h.shape
     p = _linear.linear_xent_parts(h.reshape(math.prod(hs[:-1]), hs[-1]), W, y, b, options, hshape=hs,
                                   sample_weight=sw, want_grad=want_grad,
                                   grad_denominator=None if denom is None else float(denom),
-                                  want_stats=want_stats, chunk_size=chunk_size, num_threads=num_threads)
+                                  want_stats=want_stats, chunk_size=chunk_size, num_threads=num_threads,
+                                  compute_dtype=compute_dtype)
     st = (None,) * 3 if p.stats is None else tuple(a.reshape(hs[:-1]) for a in p.stats)
     return _linear_outputs(p, h, want_grad) + st
 
@@ -989,7 +991,7 @@ def _linear_grads(tup, W, b, hdtype):
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
                          ignore_index=-100, label_smoothing=0.0, reduction="mean", base=None, z_loss=0.0,
                          softcap=None, temperature=1.0, gamma=0.0, alpha=None, return_grad=False,
-                         return_stats=False, chunk_size=None, num_threads=None):
+                         return_stats=False, chunk_size=None, num_threads=None, compute_dtype=None):
     """Lazy `fusedxent.linear_cross_entropy`: hidden and target chunked by rows.
 
     Parameters
@@ -1002,9 +1004,10 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         hidden's shape without its last axis; rechunked like the rows.
     linear_bias, weight, sample_weight, ignore_index, label_smoothing :
         As in `fusedxent.linear_cross_entropy`.
-    reduction, base, z_loss, softcap, temperature, gamma, alpha, return_grad, return_stats, chunk_size, num_threads :
+    reduction, base, z_loss, softcap, temperature, gamma, alpha, return_grad, return_stats, chunk_size, num_threads, compute_dtype :
         As in `fusedxent.linear_cross_entropy` (chunk_size: rows per block
-        inside each task).
+        inside each task; with bfloat16 products each task packs the
+        weight once).
 
     Returns
     -------
@@ -1019,6 +1022,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
                      reduction=reduction, base=base, z_loss=z_loss, softcap=softcap, temperature=temperature,
                      gamma=gamma, alpha=alpha)
     h, y, W, b, hshape, hdtype = _linear_operands(hidden, linear_weight, target, linear_bias, "target")
+    V.check_compute_dtype(compute_dtype, W.dtype)
     nd = h.ndim
     Vn, H = W.shape
     reduction, k, ii = o.reduction, o.k, o.ignore_index
@@ -1045,7 +1049,7 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     Wd = da.from_array(W, chunks=W.shape)
     tup = _tuple_blocks(_linear_block, h, [(y, b_ind), (sw, b_ind), (denom, d_ind), (Wd, (nd, nd + 1))], b=b,
                         want_grad=bool(return_grad), want_stats=bool(return_stats), options=o, chunk_size=cs,
-                        num_threads=nt)
+                        num_threads=nt, compute_dtype=compute_dtype)
     if reduction == "none":
         loss = _take(tup, 1, hdtype, drop_axis=nd - 1)
     else:
@@ -1060,7 +1064,8 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
     return out[0] if len(out) == 1 else out
 
 
-def _linear_distill_block(h, t, ind, lp, y, sw, denom, W, *, b, want_grad, options, chunk_size, num_threads):
+def _linear_distill_block(h, t, ind, lp, y, sw, denom, W, *, b, want_grad, options, chunk_size, num_threads,
+                          compute_dtype=None):
     hs = h.shape
     N = math.prod(hs[:-1])
     teacher = t.reshape(N, -1) if t is not None else _teacher.SparseTeacher(ind.reshape(N, -1), lp.reshape(N, -1))
@@ -1068,14 +1073,14 @@ def _linear_distill_block(h, t, ind, lp, y, sw, denom, W, *, b, want_grad, optio
     p = _linear.linear_distill_parts(h.reshape(N, hs[-1]), W, b, teacher, options, labels=yv,
                                      sample_weight=None if sw is None else np.asarray(sw, np.float64).reshape(-1),
                                      want_grad=want_grad, grad_denominator=None if denom is None else float(denom),
-                                     chunk_size=chunk_size, num_threads=num_threads)
+                                     chunk_size=chunk_size, num_threads=num_threads, compute_dtype=compute_dtype)
     return _linear_outputs(p, h, want_grad)
 
 
 def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None, temperature=1.0, divergence="kl",
                              beta=0.5, target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100,
                              sample_weight=None, reduction="mean", base=None, tail="bucket", return_grad=False,
-                             chunk_size=None, num_threads=None):
+                             chunk_size=None, num_threads=None, compute_dtype=None):
     """Lazy `fusedxent.linear_distillation_loss`: hidden, the teacher and
     target chunked by rows.
 
@@ -1092,7 +1097,7 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
         hidden's shape without its last axis; rechunked like the rows.
     linear_bias, temperature, divergence, beta, hard_weight, soft_weight, ignore_index, reduction, base, tail :
         As in `fusedxent.linear_distillation_loss`.
-    return_grad, chunk_size, num_threads :
+    return_grad, chunk_size, num_threads, compute_dtype :
         As in `fusedxent.linear_distillation_loss` (chunk_size: rows per
         block inside each task).
 
@@ -1113,6 +1118,7 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
     y = _optional_dask(target, "target")
     _, W, _, b, _, hshape, hdtype = V.linear_operands(_stand_in(h), np.asarray(linear_weight),
                                                       None if y is None else _stand_in(y), linear_bias)
+    V.check_compute_dtype(compute_dtype, W.dtype)
     if y is None and o.hard_weight != 0:
         raise ValueError("hard_weight needs target (class indices)")
     nd = h.ndim
@@ -1136,7 +1142,8 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
     Wd = da.from_array(W, chunks=W.shape)
     tup = _tuple_blocks(_linear_distill_block, h, [(t, t_ind), (ind, t_ind), (lp, t_ind), (y, b_ind), (sw, b_ind),
                                                    (denom, d_ind), (Wd, (nd, nd + 1))],
-                        b=b, want_grad=bool(return_grad), options=o, chunk_size=cs, num_threads=nt)
+                        b=b, want_grad=bool(return_grad), options=o, chunk_size=cs, num_threads=nt,
+                        compute_dtype=compute_dtype)
     if o.reduction == "none":
         loss = _take(tup, 1, hdtype, drop_axis=nd - 1)
     else:
@@ -1147,7 +1154,7 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
     return loss, _linear_grads(tup, W, b, hdtype)
 
 
-def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):
+def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size, compute_dtype=None):
     """evaluate's partials of one block of hidden rows: the logits formed
     chunk_size rows at a time into one buffer, each chunk's flat partials
     (sums, bins, per-class counts) added, lse and argmax per row."""
@@ -1158,8 +1165,9 @@ def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):
     yf, swf = y.reshape(-1), None if sw is None else sw.reshape(-1)
     cs = chunk_size or _linear.default_chunk_size(W.shape[0], dt.itemsize)
     parts, lse, amax = np.zeros(size), np.empty(N, h.dtype), np.empty(N, np.int64)
+    bf, h2, W = _linear.bf16_head(h2, W, False, opts["num_threads"], compute_dtype)
     with _linear._blas_threads(opts["num_threads"]):
-        for r0, r1, _, logits in _linear.logit_chunks(h2, W, b, dt, cs):
+        for r0, r1, _, logits in _linear.logit_chunks(h2, W, b, dt, cs, bf):
             e = _api.evaluate_parts(logits, yf[r0:r1], sample_weight=None if swf is None else swf[r0:r1], **opts)
             parts += _flat_parts(e)
             lse[r0:r1] = e.lse
@@ -1170,7 +1178,8 @@ def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size):
 
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
                     base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", classwise_bins=None,
-                    per_class=False, roc_bins=None, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
+                    per_class=False, roc_bins=None, softcap=None, temperature=1.0, chunk_size=None, num_threads=None,
+                    compute_dtype=None):
     """Lazy `fusedxent.linear_evaluate`: hidden and labels chunked by rows.
 
     Parameters
@@ -1183,7 +1192,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
         hidden's shape without its last axis; rechunked like the rows.
     linear_bias, ignore_index, sample_weight, base, topk, calibration_bins, calibration_strategy, classwise_bins, per_class, roc_bins, softcap, temperature :
         As in `fusedxent.linear_evaluate`.
-    chunk_size, num_threads :
+    chunk_size, num_threads, compute_dtype :
         As in `fusedxent.linear_evaluate` (chunk_size: rows per logits
         buffer inside each task).
 
@@ -1196,6 +1205,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     """
     tf = _api.LogitTransform.of(softcap, temperature)
     h, y, W, b, hshape, hdtype = _linear_operands(hidden, linear_weight, labels, linear_bias, "labels")
+    V.check_compute_dtype(compute_dtype, W.dtype)
     nd = h.ndim
     Vn = W.shape[0]
     ii = V.ignore_index(ignore_index)
@@ -1218,7 +1228,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
                 transform=tf, calibration_strategy=strategy, classwise_bins=CB, roc_bins=R)
     Wd = da.from_array(W, chunks=W.shape)          # one graph key, sent once to each worker
     tup = _tuple_blocks(_linear_eval_block, h, [(y, b_ind), (sw, b_ind), (Wd, (nd, nd + 1))], b=b, opts=opts,
-                        size=size, chunk_size=cs)
+                        size=size, chunk_size=cs, compute_dtype=compute_dtype)
     return _evaluation_of(tup, nd - 1, hdtype, layout, size, ks, B, Vn, pc, k, base, strategy, CB, R)
 
 

@@ -75,14 +75,16 @@ def linear_cross_entropy(hidden: _In, linear_weight: ArrayLike, target: _In, *,
                          z_loss: float = ...,
                          softcap: Optional[float] = ..., temperature: float = ..., gamma: float = ...,
                          alpha: Optional[ArrayLike] = ..., return_grad: bool = ..., return_stats: bool = ...,
-                         chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> Any: ...
+                         chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...,
+                         compute_dtype: Optional[Literal["float32", "bfloat16"]] = ...) -> Any: ...
 def linear_evaluate(hidden: _In, linear_weight: ArrayLike, labels: _In, *, linear_bias: Optional[ArrayLike] = ...,
                     ignore_index: int = ..., sample_weight: Optional[_In] = ..., base: Optional[float] = ...,
                     topk: Union[int, tuple[int, ...], list[int]] = ..., calibration_bins: Optional[int] = ...,
              calibration_strategy: Literal["uniform", "quantile"] = ..., classwise_bins: Optional[int] = ...,
                     per_class: Union[bool, Literal["confusion"]] = ..., roc_bins: Optional[int] = ...,
                     softcap: Optional[float] = ..., temperature: float = ..., chunk_size: Optional[int] = ...,
-                    num_threads: Optional[int] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
+                    num_threads: Optional[int] = ...,
+                    compute_dtype: Optional[Literal["float32", "bfloat16"]] = ...) -> Evaluation[Array, Array, Array, Array, Array]: ...
 
 def fit_temperature(logits: _In, labels: _In, *, axis: int = ..., ignore_index: int = ...,
                     sample_weight: Optional[_In] = ..., binary: bool = ..., tol: float = ..., max_iter: int = ...,
@@ -113,7 +115,8 @@ def linear_distillation_loss(hidden: _In, linear_weight: ArrayLike, teacher: Uni
                              soft_weight: float = ..., ignore_index: int = ..., sample_weight: Optional[_In] = ...,
                              reduction: Union[_Reduced, Literal["none"]] = ..., base: Optional[float] = ...,
                              tail: Literal["bucket", "renormalize"] = ..., return_grad: Literal[False] = ...,
-                             chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...) -> Array: ...
+                             chunk_size: Optional[int] = ..., num_threads: Optional[int] = ...,
+                             compute_dtype: Optional[Literal["float32", "bfloat16"]] = ...) -> Array: ...
 @overload
 def linear_distillation_loss(hidden: _In, linear_weight: ArrayLike, teacher: Union[_In, SparseTeacher], *,
                              linear_bias: Optional[ArrayLike] = ..., temperature: float = ..., divergence: _Div = ...,

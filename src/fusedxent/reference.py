@@ -510,6 +510,16 @@ def evaluate_binary(logits, targets, *, sample_weight=None, base=None, calibrati
                             math.e if base is None else float(base), roc)
 
 
+def _rounded_inputs(h2, W, compute_dtype):
+    """hidden and weight as the products see them: rounded to bfloat16
+    values for compute_dtype="bfloat16", else as given (the weight keeps
+    its dtype for the gradient's)."""
+    V.check_compute_dtype(compute_dtype, W.dtype)
+    if compute_dtype != "bfloat16":
+        return h2, W
+    return V.bf16_round(h2), V.bf16_round(W).astype(W.dtype)
+
+
 def _linear_logits(h2, W, b):
     """(hidden, weight, logits) of a linear layer, materialized in float64."""
     h64, W64 = h2.astype(np.float64), W.astype(np.float64)
@@ -526,10 +536,15 @@ def _linear_grads(g, h64, W64, W, b, hshape, hdtype):
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None,
                                    sample_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
                                    base=None, z_loss=0.0, softcap=None, temperature=1.0, gamma=0.0, alpha=None,
-                                   return_grad=False, return_stats=False, chunk_size=None, num_threads=None):
+                                   return_grad=False, return_stats=False, chunk_size=None, num_threads=None,
+                                   compute_dtype=None):
     """The oracle: the logits materialized in float64, then the reference
-    softmax_cross_entropy and the chain rule through the linear layer."""
+    softmax_cross_entropy and the chain rule through the linear layer;
+    compute_dtype="bfloat16" rounds hidden and weight to bfloat16 first
+    (the gradient's own rounding in the bfloat16 products is not
+    modelled: this is the exact result for the rounded inputs)."""
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
+    h2, W = _rounded_inputs(h2, W, compute_dtype)
     if chunk_size is not None:
         V.positive_int(chunk_size, "chunk_size")
     V.num_threads(num_threads)
@@ -560,10 +575,12 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
 
 def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_index=-100, sample_weight=None,
                     base=None, topk=(1,), calibration_bins=None, calibration_strategy="uniform", classwise_bins=None,
-                    per_class=False, roc_bins=None, softcap=None, temperature=1.0, chunk_size=None, num_threads=None):
+                    per_class=False, roc_bins=None, softcap=None, temperature=1.0, chunk_size=None, num_threads=None,
+                    compute_dtype=None):
     """The oracle: the logits materialized in float64, then the reference
-    evaluate."""
+    evaluate (compute_dtype as in linear_cross_entropy)."""
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, labels, linear_bias)
+    h2, W = _rounded_inputs(h2, W, compute_dtype)
     if chunk_size is not None:
         V.positive_int(chunk_size, "chunk_size")
     logits = h2.astype(np.float64) @ W.astype(np.float64).T + (0.0 if b is None else b.astype(np.float64))
@@ -775,10 +792,12 @@ def distillation_loss(student_logits, teacher, *, axis=-1, temperature=1.0, dive
 def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None, temperature=1.0, divergence="kl",
                              beta=0.5, target=None, hard_weight=0.0, soft_weight=1.0, ignore_index=-100,
                              sample_weight=None, reduction="mean", base=None, tail="bucket", return_grad=False,
-                             chunk_size=None, num_threads=None):
+                             chunk_size=None, num_threads=None, compute_dtype=None):
     """The oracle: the logits materialized in float64, then the reference
-    distillation_loss and the chain rule through the linear layer."""
+    distillation_loss and the chain rule through the linear layer
+    (compute_dtype as in linear_cross_entropy)."""
     h2, W, y, b, dt, hshape, hdtype = V.linear_operands(hidden, linear_weight, target, linear_bias)
+    h2, W = _rounded_inputs(h2, W, compute_dtype)
     if chunk_size is not None:
         V.positive_int(chunk_size, "chunk_size")
     V.num_threads(num_threads)
