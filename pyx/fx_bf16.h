@@ -13,7 +13,7 @@
  *   elements.  A row-major bfloat16 matrix is aks = 2; the pairs layout
  *   of fx_bf16_pairs (two rows interleaved) lets the transpose of a
  *   matrix be A without a transposed copy (d_W = G^T hidden).
- * The register tile is FX_BF16_MR rows x 64 columns: 24 accumulators,
+ * The register tile is FX_BF16_MR = 6 rows x 64 columns: 24 accumulators,
  * four B vectors and a broadcast in the 32 vector registers.
  *
  * Accuracy: a product of two bfloat16 is exact in float32, so C is the
@@ -59,64 +59,81 @@ static int fx_bf16_cpu(void)
     return l7[0] >> 5 & 1u;
 }
 
-/* C[0:mr, 0:nc] (+)= A[0:mr, k pairs 0:kp] B(group, pairs 0:kp).  mr is a
- * constant at every call (the switch below), so the tile's loops unroll
- * into registers. */
-FX_BF16_TARGET __attribute__((always_inline)) static inline void
-fx_bf16_tile(const int mr, long kp, const uint16_t *A, long ars, long aks, const uint16_t *B,
+/* C[0:mr, 0:nc] (+)= A[0:mr, k pairs 0:kp] B(group, pairs 0:kp).  The 24
+ * accumulators are named variables, not an array: clang keeps an array of
+ * vectors on the stack unless every loop over it unrolls.  Rows past mr
+ * read row 0 again (valid memory) and are not stored. */
+#define FX_BF16_ROW_INIT(i)                                                                   \
+    const uint16_t *a##i = A + (i < mr ? i : 0) * ars;                                         \
+    __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0, c##i##3 = c##i##0; \
+    if (acc && i < mr) {                                                                      \
+        c##i##0 = _mm512_maskz_loadu_ps(mk0, C + i * ldc);                                    \
+        c##i##1 = _mm512_maskz_loadu_ps(mk1, C + i * ldc + 16);                               \
+        c##i##2 = _mm512_maskz_loadu_ps(mk2, C + i * ldc + 32);                               \
+        c##i##3 = _mm512_maskz_loadu_ps(mk3, C + i * ldc + 48);                               \
+    }
+#define FX_BF16_ROW_STEP(i)                                                                   \
+    do {                                                                                      \
+        int32_t u_;                                                                           \
+        memcpy(&u_, a##i + k * aks, sizeof u_);                                               \
+        __m512bh v_ = (__m512bh)_mm512_set1_epi32(u_);                                        \
+        c##i##0 = _mm512_dpbf16_ps(c##i##0, v_, b0);                                          \
+        c##i##1 = _mm512_dpbf16_ps(c##i##1, v_, b1);                                          \
+        c##i##2 = _mm512_dpbf16_ps(c##i##2, v_, b2);                                          \
+        c##i##3 = _mm512_dpbf16_ps(c##i##3, v_, b3);                                          \
+    } while (0)
+#define FX_BF16_ROW_STORE(i)                                                                  \
+    if (i < mr) {                                                                             \
+        _mm512_mask_storeu_ps(C + i * ldc, mk0, c##i##0);                                     \
+        _mm512_mask_storeu_ps(C + i * ldc + 16, mk1, c##i##1);                                \
+        _mm512_mask_storeu_ps(C + i * ldc + 32, mk2, c##i##2);                                \
+        _mm512_mask_storeu_ps(C + i * ldc + 48, mk3, c##i##3);                                \
+    }
+FX_BF16_TARGET static void
+fx_bf16_tile(int mr, long kp, const uint16_t *A, long ars, long aks, const uint16_t *B,
              float *C, long ldc, int nc, int acc)
 {
-    __m512 c[FX_BF16_MR][4];
-    __mmask16 mk[4];
-    for (int j = 0; j < 4; j++) {
-        int r = nc - 16 * j;
-        mk[j] = r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1u);
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < mr; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            c[i][j] = acc ? _mm512_maskz_loadu_ps(mk[j], C + i * ldc + 16 * j) : _mm512_setzero_ps();
+#define FX_BF16_MASK(j) (nc - 16 * j >= 16 ? (__mmask16)0xFFFF : nc - 16 * j <= 0 ? (__mmask16)0 \
+                         : (__mmask16)((1u << (nc - 16 * j)) - 1u))
+    const __mmask16 mk0 = FX_BF16_MASK(0), mk1 = FX_BF16_MASK(1), mk2 = FX_BF16_MASK(2), mk3 = FX_BF16_MASK(3);
+#undef FX_BF16_MASK
+    FX_BF16_ROW_INIT(0)
+    FX_BF16_ROW_INIT(1)
+    FX_BF16_ROW_INIT(2)
+    FX_BF16_ROW_INIT(3)
+    FX_BF16_ROW_INIT(4)
+    FX_BF16_ROW_INIT(5)
     for (long k = 0; k < kp; k++) {
         const uint16_t *b = B + k * 2 * FX_BF16_NR;
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)b);
-        __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + 32));
-        __m512bh b2 = (__m512bh)_mm512_loadu_si512((const void *)(b + 64));
-        __m512bh b3 = (__m512bh)_mm512_loadu_si512((const void *)(b + 96));
-#pragma GCC unroll 8
-        for (int i = 0; i < mr; i++) {
-            int32_t u;
-            memcpy(&u, A + i * ars + k * aks, sizeof u);
-            __m512bh a = (__m512bh)_mm512_set1_epi32(u);
-            c[i][0] = _mm512_dpbf16_ps(c[i][0], a, b0);
-            c[i][1] = _mm512_dpbf16_ps(c[i][1], a, b1);
-            c[i][2] = _mm512_dpbf16_ps(c[i][2], a, b2);
-            c[i][3] = _mm512_dpbf16_ps(c[i][3], a, b3);
-        }
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)b);
+        const __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + 32));
+        const __m512bh b2 = (__m512bh)_mm512_loadu_si512((const void *)(b + 64));
+        const __m512bh b3 = (__m512bh)_mm512_loadu_si512((const void *)(b + 96));
+        FX_BF16_ROW_STEP(0);
+        FX_BF16_ROW_STEP(1);
+        FX_BF16_ROW_STEP(2);
+        FX_BF16_ROW_STEP(3);
+        FX_BF16_ROW_STEP(4);
+        FX_BF16_ROW_STEP(5);
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < mr; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            _mm512_mask_storeu_ps(C + i * ldc + 16 * j, mk[j], c[i][j]);
+    FX_BF16_ROW_STORE(0)
+    FX_BF16_ROW_STORE(1)
+    FX_BF16_ROW_STORE(2)
+    FX_BF16_ROW_STORE(3)
+    FX_BF16_ROW_STORE(4)
+    FX_BF16_ROW_STORE(5)
 }
+#undef FX_BF16_ROW_INIT
+#undef FX_BF16_ROW_STEP
+#undef FX_BF16_ROW_STORE
 
 FX_BF16_TARGET static void
 fx_bf16_tiles(long m0, long m1, long kp, const uint16_t *A, long ars, long aks, const uint16_t *B,
               float *C, long ldc, int nc, int acc)
 {
-    for (long m = m0; m < m1; m += FX_BF16_MR) {
-        const uint16_t *a = A + m * ars;
-        float *c = C + m * ldc;
-        switch (m1 - m < FX_BF16_MR ? (int)(m1 - m) : FX_BF16_MR) {
-        case 6: fx_bf16_tile(6, kp, a, ars, aks, B, c, ldc, nc, acc); break;
-        case 5: fx_bf16_tile(5, kp, a, ars, aks, B, c, ldc, nc, acc); break;
-        case 4: fx_bf16_tile(4, kp, a, ars, aks, B, c, ldc, nc, acc); break;
-        case 3: fx_bf16_tile(3, kp, a, ars, aks, B, c, ldc, nc, acc); break;
-        case 2: fx_bf16_tile(2, kp, a, ars, aks, B, c, ldc, nc, acc); break;
-        default: fx_bf16_tile(1, kp, a, ars, aks, B, c, ldc, nc, acc); break;
-        }
-    }
+    for (long m = m0; m < m1; m += FX_BF16_MR)
+        fx_bf16_tile(m1 - m < FX_BF16_MR ? (int)(m1 - m) : FX_BF16_MR, kp, A + m * ars, ars, aks, B,
+                     C + m * ldc, ldc, nc, acc);
 }
 
 /* C (M x N, row stride ldc) = A B, or += with acc; K the reduction length
@@ -127,7 +144,7 @@ fx_bf16_tiles(long m0, long m1, long kp, const uint16_t *A, long ars, long aks, 
  * one group of B (few rows: the logits and d_hidden), or all of B's groups
  * against one tile of A's rows (few columns: d_W).  Threads split the outer
  * loop; the tiles they write are disjoint. */
-FX_BF16_TARGET static void
+static void
 fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bp,
              float *C, long ldc, int acc, int nthreads)
 {
@@ -224,58 +241,62 @@ static void fx_bf16_pack(long K, long N, const uint16_t *src, long sk, long sn, 
     }
 }
 
+/* One row of fx_bf16_rows.  (The OpenMP loops call functions compiled for
+ * the target rather than holding the intrinsics themselves: clang outlines
+ * a parallel loop's body into a function without the target attribute.) */
+FX_BF16_TARGET static void fx_bf16_row(long N, const float *g, uint16_t *o)
+{
+    long n = 0;
+    for (; n + 16 <= N; n += 16)
+        _mm256_storeu_si256((__m256i *)(o + n), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(g + n)));
+    if (n < N) {
+        __mmask16 k = (__mmask16)((1u << (N - n)) - 1u);
+        __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, g + n));
+        _mm256_mask_storeu_epi16(o + n, k, v);
+    }
+    if (N & 1)
+        o[N] = 0;
+}
+
 /* out[m][0:Np] = bfloat16(G[m][0:N]) with Np = N rounded up to even (the
  * pad zero): G's rows as A for d_hidden = G W. */
-FX_BF16_TARGET static void
-fx_bf16_rows(long M, long N, const float *G, long ldg, uint16_t *out, long ldo, int nthreads)
+static void fx_bf16_rows(long M, long N, const float *G, long ldg, uint16_t *out, long ldo, int nthreads)
 {
     int nt = nthreads > 0 ? nthreads : fx_max_threads();
     #pragma omp parallel for schedule(static) num_threads(nt)
-    for (long m = 0; m < M; m++) {
-        const float *g = G + m * ldg;
-        uint16_t *o = out + m * ldo;
-        long n = 0;
-        for (; n + 16 <= N; n += 16)
-            _mm256_storeu_si256((__m256i *)(o + n), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(g + n)));
-        if (n < N) {
-            __mmask16 k = (__mmask16)((1u << (N - n)) - 1u);
-            __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, g + n));
-            _mm256_mask_storeu_epi16(o + n, k, v);
-        }
-        if (N & 1)
-            o[N] = 0;
+    for (long m = 0; m < M; m++)
+        fx_bf16_row(N, G + m * ldg, out + m * ldo);
+}
+
+/* One pair of rows of fx_bf16_pairs (g1 NULL: a zero second row). */
+FX_BF16_TARGET static void fx_bf16_pair(long N, const float *g0, const float *g1, uint16_t *o)
+{
+    /* lanes 2i and 2i+1 of the result: element i of the first row, of the second */
+    __attribute__((aligned(64))) static const uint16_t ix[32] = {
+        0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    __m512i idx = _mm512_load_si512((const void *)ix);
+    for (long n = 0; n < N; n += 16) {
+        __mmask16 k = N - n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (N - n)) - 1u);
+        __m512 x0 = _mm512_maskz_loadu_ps(k, g0 + n);
+        __m512 x1 = g1 ? _mm512_maskz_loadu_ps(k, g1 + n) : _mm512_setzero_ps();
+        /* cvtne2ps_pbh(a, b): lanes 0-15 from b, 16-31 from a */
+        __m512i v = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+        __mmask32 k2 = N - n >= 16 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (2 * (N - n))) - 1u);
+        _mm512_mask_storeu_epi16(o + 2 * n, k2, v);
     }
 }
 
 /* out[p][n][r] = bfloat16(G[2p + r][n]) for the pairs p of rows (a zero
  * second row when M is odd): G's transpose as A for d_W = G^T hidden
  * (rows n: ars = 2; k pairs p: aks = 2 N). */
-FX_BF16_TARGET static void
-fx_bf16_pairs(long M, long N, const float *G, long ldg, uint16_t *out, int nthreads)
+static void fx_bf16_pairs(long M, long N, const float *G, long ldg, uint16_t *out, int nthreads)
 {
     int nt = nthreads > 0 ? nthreads : fx_max_threads();
     long P = (M + 1) / 2;
-    /* lanes 2i and 2i+1 of the result: element i of the first row, of the second */
-    __attribute__((aligned(64))) static const uint16_t ix[32] = {
-        0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
     #pragma omp parallel for schedule(static) num_threads(nt)
-    for (long p = 0; p < P; p++) {
-        __m512i idx = _mm512_load_si512((const void *)ix);
-        const float *g0 = G + 2 * p * ldg;
-        const float *g1 = g0 + ldg;
-        int two = 2 * p + 1 < M;
-        uint16_t *o = out + p * 2 * N;
-        for (long n = 0; n < N; n += 16) {
-            __mmask16 k = N - n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (N - n)) - 1u);
-            __m512 x0 = _mm512_maskz_loadu_ps(k, g0 + n);
-            __m512 x1 = two ? _mm512_maskz_loadu_ps(k, g1 + n) : _mm512_setzero_ps();
-            /* cvtne2ps_pbh(a, b): lanes 0-15 from b, 16-31 from a */
-            __m512i v = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
-            __mmask32 k2 = N - n >= 16 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (2 * (N - n))) - 1u);
-            _mm512_mask_storeu_epi16(o + 2 * n, k2, v);
-        }
-    }
+    for (long p = 0; p < P; p++)
+        fx_bf16_pair(N, G + 2 * p * ldg, 2 * p + 1 < M ? G + (2 * p + 1) * ldg : NULL, out + p * 2 * N);
 }
 
 #else   /* no AVX512-BF16 code in this build */
