@@ -247,7 +247,7 @@ class _Bf16Head:
         if want_grad:
             self.Wg = np.empty(_k.bf16_packed_size(self.V, self.H), np.uint16)
             _k.bf16_pack(Wu, 0, self.Wg, self.nt)
-        self.g16 = None
+        self.g16 = self.hp = None       # the gradients' scratch, reused across blocks
 
     def logits(self, h, out):
         """out = h @ W.T in float32; returns h's bfloat16 bits (rows, Hp)."""
@@ -270,7 +270,10 @@ class _Bf16Head:
         _k.bf16_gemm(self.g16, Vp, 2, M, self.Wg, Vn, self.H, dh, False, self.nt)
         pairs = self.g16[:(M + 1) // 2 * 2 * Vn].reshape((M + 1) // 2, Vn, 2)
         _k.bf16_pairs(g, pairs, self.nt)
-        hp = np.empty(_k.bf16_packed_size(M, self.H), np.uint16)
+        n = _k.bf16_packed_size(M, self.H)
+        if self.hp is None or self.hp.size < n:
+            self.hp = np.empty(n, np.uint16)
+        hp = self.hp[:n]
         _k.bf16_pack(hb[:, :self.H], 0, hp, self.nt)
         _k.bf16_gemm(self.g16, 2, 2 * Vn, Vn, hp, M, self.H, dW, True, self.nt)
 
@@ -322,10 +325,7 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     num_threads : int, optional
         As in `linear_cross_entropy`.
     compute_dtype : {None, "float32", "bfloat16"}
-        The matrix products' precision: None, bfloat16 products for
-        bfloat16 hidden and weight where the CPU has AVX512-BF16 (float32
-        elsewhere); "bfloat16", float32 inputs rounded to bfloat16 too;
-        "float32", float32 products always.  See the linear head's guide.
+        As in `linear_cross_entropy`.
 
     Returns
     -------
@@ -388,10 +388,7 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
     num_threads : int, optional
         As in `linear_cross_entropy`.
     compute_dtype : {None, "float32", "bfloat16"}
-        The matrix products' precision: None, bfloat16 products for
-        bfloat16 hidden and weight where the CPU has AVX512-BF16 (float32
-        elsewhere); "bfloat16", float32 inputs rounded to bfloat16 too;
-        "float32", float32 products always.  See the linear head's guide.
+        As in `linear_cross_entropy`.
 
     Returns
     -------
