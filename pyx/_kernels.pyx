@@ -41,8 +41,7 @@ from fx_types cimport fx_stats, fx_bce_seg, fx_xent, fx_focal, fx_distill, FX_DI
 from fx_ops cimport fx_ops_f, fx_ops_d, fx_ops_h
 from fx_dispatch cimport (fx_F, fx_D, fx_H, FX_PREFETCH, FX_GROUP, FX_SMALL_C, fx_isa_current, fx_isa_names, FX_ISA_COUNT,
                           fx_isa_supported, fx_select_isa, fx_max_threads, fx_have_openmp, fx_simde)
-from fx_bf16 cimport (fx_bf16_cpu, fx_bf16_ready, fx_bf16_packed_size, fx_bf16_pack, fx_bf16_gemm, fx_bf16_rows,
-                     fx_bf16_pairs)
+from fx_bf16 cimport (fx_bf16_cpu, fx_bf16_ready, fx_bf16_gemm, fx_bf16_rows, fx_bf16_pairs)
 
 cnp.import_array()
 

@@ -1,9 +1,9 @@
 # _kernels_bf16.pxi -- the bfloat16 matrix products of the linear head
-# (fx_bf16.h): B packed once, C (+)= A B in float32, the gradient rounded
-# to bfloat16 in the two layouts its products read.  Part of _kernels.pyx,
-# included there.  bfloat16 arrays arrive as their uint16 bits.  The
-# shapes are checked here (the C reads by strides it is given); values
-# are the Python layer's business.
+# (fx_bf16.h): C (+)= A B in float32 (B packed inside, a k block at a
+# time), the gradient rounded to bfloat16 in the two layouts its products
+# read.  Part of _kernels.pyx, included there.  bfloat16 arrays arrive as
+# their uint16 bits.  The shapes are checked here (the C reads by strides
+# it is given); values are the Python layer's business.
 
 
 def bf16_cpu():
@@ -17,51 +17,35 @@ def bf16_ready():
     return bool(fx_bf16_ready())
 
 
-def bf16_packed_size(long K, long N):
-    """Elements of B packed for a K x N product."""
-    return fx_bf16_packed_size(K, N)
-
-
-def bf16_pack(const uint16_t[:, :] src, int k_axis, uint16_t[::1] out, int nt=0):
-    """src (bfloat16 bits) packed into out as the B operand: B[k, n] =
-    src[n, k] for k_axis 1 (a torch.nn.Linear weight (V, H) for the
-    logits), src[k, n] for k_axis 0; out of bf16_packed_size(K, N)
-    elements; src may be a strided view.  Returns (K, N)."""
-    cdef long R = src.shape[0], C = src.shape[1]
-    cdef long rs = src.strides[0] // 2, cs = src.strides[1] // 2
-    cdef long K = C if k_axis == 1 else R
-    cdef long N = R if k_axis == 1 else C
-    cdef long sk = cs if k_axis == 1 else rs
-    cdef long sn = rs if k_axis == 1 else cs
-    if k_axis not in (0, 1):
-        raise ValueError("fusedxent kernel: k_axis must be 0 or 1")
-    if out.shape[0] < fx_bf16_packed_size(K, N):
-        raise ValueError("fusedxent kernel: out is smaller than bf16_packed_size(K, N)")
-    if R > 0 and C > 0:
-        with nogil:
-            fx_bf16_pack(K, N, &src[0, 0], sk, sn, &out[0], nt)
-    return K, N
-
-
-def bf16_gemm(const uint16_t[::1] A, long ars, long aks, long M, const uint16_t[::1] Bp, long K, long N,
+def bf16_gemm(const uint16_t[::1] A, long ars, long aks, long M, const uint16_t[:, :] B, int k_axis,
               float[:, ::1] C, bint accumulate, int nt=0):
     """C (M x N) = A B (+= with accumulate) with A read by strides (ars per
     row, aks per pair of k, in elements; every pair below (K + 1) / 2 in
-    range) and B packed by bf16_pack for (K, N)."""
+    range) and B given by a bfloat16 matrix of any strides: B[k, n] =
+    B_[n, k] for k_axis 1 (a torch.nn.Linear weight (V, H) for the
+    logits), B_[k, n] for k_axis 0.  B is packed inside, a block of k at
+    a time.  Returns (K, N)."""
+    cdef long R = B.shape[0], Cn = B.shape[1]
+    cdef long rs = B.strides[0] // 2, cs = B.strides[1] // 2
+    cdef long K = Cn if k_axis == 1 else R
+    cdef long N = R if k_axis == 1 else Cn
+    cdef long sk = cs if k_axis == 1 else rs
+    cdef long sn = rs if k_axis == 1 else cs
     cdef long kp2 = (K + 1) // 2
+    if k_axis not in (0, 1):
+        raise ValueError("fusedxent kernel: k_axis must be 0 or 1")
     if not fx_bf16_ready():
         raise RuntimeError("fusedxent kernel: the bfloat16 products need AVX512-BF16 on the avx512 path")
     if C.shape[0] < M or C.shape[1] < N:
         raise ValueError("fusedxent kernel: C is smaller than M x N")
-    if Bp.shape[0] < fx_bf16_packed_size(K, N):
-        raise ValueError("fusedxent kernel: B is not packed for this K and N")
     if M > 0 and kp2 > 0 and (M - 1) * ars + (kp2 - 1) * aks + 2 > A.shape[0]:
         raise ValueError("fusedxent kernel: A's strides reach past its end")
     if M == 0 or N == 0:
-        return
+        return K, N
     with nogil:
-        fx_bf16_gemm(M, N, K, &A[0] if kp2 > 0 else NULL, ars, aks, &Bp[0] if kp2 > 0 else NULL, &C[0, 0],
-                     C.shape[1], accumulate, nt)
+        fx_bf16_gemm(M, N, K, &A[0] if kp2 > 0 else NULL, ars, aks, &B[0, 0] if kp2 > 0 else NULL, sk, sn,
+                     &C[0, 0], C.shape[1], accumulate, nt)
+    return K, N
 
 
 def bf16_rows(const float[:, ::1] G, uint16_t[:, ::1] out, int nt=0):

@@ -4,10 +4,11 @@
  * vdpbf16ps multiplies bfloat16 in pairs along the reduction axis k and
  * adds both products to a float32 lane: lane j of dp(c, a, b) is
  * c_j + a_2j b_2j + a_2j+1 b_2j+1.  So both operands hold k in pairs:
- * - B is packed once per call into groups of FX_BF16_NR = 64 columns, a
- *   group being its k pairs one after the other, each pair the 64
- *   columns' two values side by side (256 contiguous bytes: four vectors);
- *   zeros beyond K and N, so the tile never tests a bound while it runs.
+ * - B is packed a k block at a time (fx_bf16_gemm) into groups of
+ *   FX_BF16_NR = 64 columns, a group being its k pairs one after the
+ *   other, each pair the 64 columns' two values side by side (256
+ *   contiguous bytes: four vectors); zeros beyond K and N, so the tile
+ *   never tests a bound while it runs.
  * - A is read a pair (32 bits) at a time and broadcast, from any layout
  *   given by two strides: its rows (ars) and its k pairs (aks), in
  *   elements.  A row-major bfloat16 matrix is aks = 2; the pairs layout
@@ -31,6 +32,7 @@
 #define FX_BF16_H
 
 #include "fx_dispatch.h"
+#include <stdlib.h>
 
 #if FX_X86 && !defined(FX_SIMDE) && !(defined(_MSC_VER) && !defined(__clang__))
 #define FX_BF16 1
@@ -136,22 +138,131 @@ fx_bf16_tiles(long m0, long m1, long kp, const uint16_t *A, long ars, long aks, 
                      C + m * ldc, ldc, nc, acc);
 }
 
-/* C (M x N, row stride ldc) = A B, or += with acc; K the reduction length
- * (B packed by fx_bf16_pack for this K and N; A readable at every pair
- * index below (K + 1) / 2, its second half of the last pair zero when K is
- * odd).  k in blocks of FX_BF16_KP pairs; within a block the loop that
- * keeps the smaller operand in cache is inner: all of A's rows against
- * one group of B (few rows: the logits and d_hidden), or all of B's groups
- * against one tile of A's rows (few columns: d_W).  Threads split the outer
- * loop; the tiles they write are disjoint. */
+/* d[2c] = s0[c], d[2c + 1] = s1[c] (0 for s1 NULL) for c < nc <= 64,
+ * zeros for nc <= c < 64: a pair row of a packed group from two rows of B
+ * (two permutes a 32 columns; the scalar loop cost d_hidden's product a
+ * tenth of its time). */
+FX_BF16_TARGET static void fx_bf16_interleave64(const uint16_t *s0, const uint16_t *s1, int nc, uint16_t *d)
+{
+    const __m512i lo = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
+                                        39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    const __m512i hi = _mm512_add_epi16(lo, _mm512_set1_epi16(16));
+    for (int h = 0; h < 2; h++) {
+        const int left = nc - 32 * h;
+        const __mmask32 m = left >= 32 ? 0xFFFFFFFFu : left <= 0 ? 0u : (__mmask32)((1u << left) - 1u);
+        const __m512i a = _mm512_maskz_loadu_epi16(m, s0 + 32 * h);
+        const __m512i b = s1 ? _mm512_maskz_loadu_epi16(m, s1 + 32 * h) : _mm512_setzero_si512();
+        _mm512_storeu_si512((void *)(d + 64 * h), _mm512_permutex2var_epi16(a, lo, b));
+        _mm512_storeu_si512((void *)(d + 64 * h + 32), _mm512_permutex2var_epi16(a, hi, b));
+    }
+}
+
+/* Pairs [p0, p1) of the nc <= 64 rows at src (row stride sn) as a packed
+ * group's pair rows: o[p - p0][c] (32 bits) = the row c's pair p, zeros
+ * for nc <= c < 64.  16 x 16 blocks of 32-bit words transposed in
+ * registers (the scalar copy cost the logits' product a few percent). */
+FX_BF16_TARGET static void fx_bf16_transpose_pairs(const uint16_t *src, long sn, int nc, long p0, long p1,
+                                                   uint16_t *o)
+{
+    for (int cb = 0; cb < FX_BF16_NR; cb += 16)
+        for (long q = p0; q < p1; q += 16) {
+            const int np = p1 - q < 16 ? (int)(p1 - q) : 16;
+            const __mmask16 m = (__mmask16)(np == 16 ? 0xFFFFu : (1u << np) - 1u);
+            __m512i r[16], t[16], u[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = cb + i < nc ? _mm512_maskz_loadu_epi32(m, src + (cb + i) * sn + 2 * q) : _mm512_setzero_si512();
+            for (int i = 0; i < 16; i += 2) {
+                t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+                t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 16; i += 4) {
+                u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+                u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+                u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+                u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+            }
+            /* u[4i + k], 128-bit lane L: rows 4i..4i+3 of word 4L + k */
+            for (int k = 0; k < 4; k++) {
+                const __m512i v0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x88);
+                const __m512i w0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xDD);
+                const __m512i v1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x88);
+                const __m512i w1 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xDD);
+                const __m512i col[4] = {_mm512_shuffle_i32x4(v0, v1, 0x88), _mm512_shuffle_i32x4(w0, w1, 0x88),
+                                        _mm512_shuffle_i32x4(v0, v1, 0xDD), _mm512_shuffle_i32x4(w0, w1, 0xDD)};
+                for (int L = 0; L < 4; L++)
+                    if (4 * L + k < np)
+                        _mm512_storeu_si512((void *)(o + (q - p0 + 4 * L + k) * 2 * FX_BF16_NR + 2 * cb), col[L]);
+            }
+        }
+}
+
+/* Pairs [p0, p1) of group g of B (K x N, B[k][n] = src[k sk + n sn],
+ * bfloat16 bits) into o: o[p - p0][c][k % 2] for n = 64 g + c, zeros
+ * beyond K and N.  Along src's contiguous axis: a column's pairs copied
+ * as 32-bit words (sk = 1: a torch.nn.Linear weight for the logits), or
+ * two rows interleaved a pair at a time (sn = 1: the weight for d_hidden,
+ * the hidden rows for d_W); other strides element by element. */
+static void fx_bf16_pack_slab(long K, long N, const uint16_t *src, long sk, long sn, long g, long p0, long p1,
+                              uint16_t *o)
+{
+    const long n0 = g * FX_BF16_NR, full = K / 2;      /* pairs below `full` have both halves */
+    const int nc = (int)(N - n0 < FX_BF16_NR ? N - n0 : FX_BF16_NR);
+    if (nc < FX_BF16_NR)
+        for (long p = p0; p < p1; p++)
+            memset(o + (p - p0) * 2 * FX_BF16_NR + 2 * nc, 0, (size_t)(FX_BF16_NR - nc) * 2 * sizeof(uint16_t));
+    if (sk == 1) {
+        const long pe = p1 < full ? p1 : full;
+        fx_bf16_transpose_pairs(src + n0 * sn, sn, nc, p0, pe, o);
+        if (pe < p1)                        /* the last pair of an odd K (its second half is not B's) */
+            for (int c = 0; c < nc; c++) {
+                o[(pe - p0) * 2 * FX_BF16_NR + 2 * c] = src[(n0 + c) * sn + 2 * pe];
+                o[(pe - p0) * 2 * FX_BF16_NR + 2 * c + 1] = 0;
+            }
+        return;
+    }
+    for (long p = p0; p < p1; p++) {
+        const uint16_t *s0 = src + 2 * p * sk + n0 * sn, *s1 = s0 + sk;
+        uint16_t *d = o + (p - p0) * 2 * FX_BF16_NR;
+        if (p >= full && sn == 1) {
+            fx_bf16_interleave64(s0, NULL, nc, d);
+        } else if (p >= full) {
+            for (int c = 0; c < nc; c++) {
+                d[2 * c] = s0[c * sn];
+                d[2 * c + 1] = 0;
+            }
+        } else if (sn == 1) {
+            fx_bf16_interleave64(s0, s1, nc, d);
+        } else {
+            for (int c = 0; c < nc; c++) {
+                d[2 * c] = s0[c * sn];
+                d[2 * c + 1] = s1[c * sn];
+            }
+        }
+    }
+}
+
+#define FX_BF16_SLAB (FX_BF16_KP * 2 * FX_BF16_NR)      /* elements of a packed k block of one group */
+
+/* C (M x N, row stride ldc) = A B, or += with acc; K the reduction length,
+ * B[k][n] = Bs[k sk + n sn] (bfloat16 bits, any strides); A readable at
+ * every pair index below (K + 1) / 2, its second half of the last pair
+ * zero when K is odd.  B is packed here a k block of FX_BF16_KP pairs at a
+ * time, never whole: a packed copy of a weight would be as big as the
+ * weight.  The loop that keeps the smaller operand in cache is inner.  Few
+ * rows (the logits): each thread takes groups of 64 columns, packs a
+ * group's k block into its own 64 KB and runs all of A's rows against it
+ * (the group's columns of C stay in L2 across the k blocks).  Few columns
+ * (d_hidden, d_W): each k block of B is packed whole by all threads, then
+ * the threads split A's row tiles, each against every group.  Either way a
+ * packed pair is read by every row tile of A: the packing is 1 / (M / 6)
+ * of the tile loop's loads.  The tiles the threads write are disjoint. */
 static void
-fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bp,
+fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bs, long sk, long sn,
              float *C, long ldc, int acc, int nthreads)
 {
     long kp2 = (K + 1) / 2, G = (N + FX_BF16_NR - 1) / FX_BF16_NR;
-    long gstride = kp2 * 2 * FX_BF16_NR;
     int nt = nthreads > 0 ? nthreads : fx_max_threads();
-    int groups_outer = M <= N;
+    uint16_t *slab = NULL;
     if (M == 0 || N == 0)
         return;
     if (kp2 == 0) {                         /* no features: C = 0 (or unchanged) */
@@ -160,85 +271,44 @@ fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, cons
                 memset(C + m * ldc, 0, (size_t)N * sizeof(float));
         return;
     }
+    if (M > N)                              /* NULL: the groups' loop below, slower but never short of memory */
+        slab = (uint16_t *)malloc((size_t)G * FX_BF16_SLAB * sizeof(uint16_t));
+    if (slab == NULL) {
+        #pragma omp parallel for schedule(static) num_threads(nt)
+        for (long g = 0; g < G; g++) {
+            uint16_t buf[FX_BF16_SLAB] __attribute__((aligned(64)));
+            long n0 = g * FX_BF16_NR;
+            int nc = (int)(N - n0 < FX_BF16_NR ? N - n0 : FX_BF16_NR);
+            for (long k0 = 0; k0 < kp2; k0 += FX_BF16_KP) {
+                long kp = kp2 - k0 < FX_BF16_KP ? kp2 - k0 : FX_BF16_KP;
+                fx_bf16_pack_slab(K, N, Bs, sk, sn, g, k0, k0 + kp, buf);
+                fx_bf16_tiles(0, M, kp, A + k0 * aks, ars, aks, buf, C + n0, ldc, nc, acc || k0 > 0);
+            }
+        }
+        return;
+    }
     for (long k0 = 0; k0 < kp2; k0 += FX_BF16_KP) {
         long kp = kp2 - k0 < FX_BF16_KP ? kp2 - k0 : FX_BF16_KP;
+        long T = (M + FX_BF16_MR - 1) / FX_BF16_MR;
         int a = acc || k0 > 0;
         const uint16_t *Ak = A + k0 * aks;
-        if (groups_outer) {
-            #pragma omp parallel for schedule(static) num_threads(nt)
-            for (long g = 0; g < G; g++) {
-                long n0 = g * FX_BF16_NR;
-                int nc = (int)(N - n0 < FX_BF16_NR ? N - n0 : FX_BF16_NR);
-                fx_bf16_tiles(0, M, kp, Ak, ars, aks, Bp + g * gstride + k0 * 2 * FX_BF16_NR,
-                              C + n0, ldc, nc, a);
-            }
-        } else {
-            long T = (M + FX_BF16_MR - 1) / FX_BF16_MR;
-            #pragma omp parallel for schedule(static) num_threads(nt)
+        #pragma omp parallel num_threads(nt)
+        {
+            #pragma omp for schedule(static)
+            for (long g = 0; g < G; g++)
+                fx_bf16_pack_slab(K, N, Bs, sk, sn, g, k0, k0 + kp, slab + g * FX_BF16_SLAB);
+            #pragma omp for schedule(static)
             for (long t = 0; t < T; t++) {
                 long m0 = t * FX_BF16_MR, m1 = m0 + FX_BF16_MR < M ? m0 + FX_BF16_MR : M;
                 for (long g = 0; g < G; g++) {
                     long n0 = g * FX_BF16_NR;
                     int nc = (int)(N - n0 < FX_BF16_NR ? N - n0 : FX_BF16_NR);
-                    fx_bf16_tiles(m0, m1, kp, Ak, ars, aks, Bp + g * gstride + k0 * 2 * FX_BF16_NR,
-                                  C + n0, ldc, nc, a);
+                    fx_bf16_tiles(m0, m1, kp, Ak, ars, aks, slab + g * FX_BF16_SLAB, C + n0, ldc, nc, a);
                 }
             }
         }
     }
-}
-
-/* Elements of B packed for K x N. */
-static long fx_bf16_packed_size(long K, long N)
-{
-    return (N + FX_BF16_NR - 1) / FX_BF16_NR * ((K + 1) / 2) * 2 * FX_BF16_NR;
-}
-
-/* B[k][n] = src[k sk + n sn] (bfloat16 bits) packed into out
- * (fx_bf16_packed_size elements): out[g][k / 2][c][k % 2] with n = 64 g + c,
- * zeros beyond K and N.  Along src's contiguous axis: two rows of src
- * interleaved a k pair at a time (sn = 1), or a column's k run copied a
- * pair at a time (sk = 1, a torch.nn.Linear weight for the logits). */
-static void fx_bf16_pack(long K, long N, const uint16_t *src, long sk, long sn, uint16_t *out, int nthreads)
-{
-    long kp2 = (K + 1) / 2, G = (N + FX_BF16_NR - 1) / FX_BF16_NR;
-    long gstride = kp2 * 2 * FX_BF16_NR;
-    int nt = nthreads > 0 ? nthreads : fx_max_threads();
-    #pragma omp parallel for schedule(static) num_threads(nt)
-    for (long g = 0; g < G; g++) {
-        uint16_t *o = out + g * gstride;
-        long n0 = g * FX_BF16_NR;
-        int nc = (int)(N - n0 < FX_BF16_NR ? N - n0 : FX_BF16_NR);
-        for (long p = 0; p < kp2; p++)      /* the columns past N */
-            memset(o + p * 2 * FX_BF16_NR + 2 * nc, 0, (size_t)(FX_BF16_NR - nc) * 2 * sizeof(uint16_t));
-        if (sn == 1) {
-            for (long p = 0; p < kp2; p++) {
-                const uint16_t *s0 = src + 2 * p * sk + n0;
-                uint16_t *d = o + p * 2 * FX_BF16_NR;
-                if (2 * p + 1 < K) {
-                    const uint16_t *s1 = s0 + sk;
-                    for (int c = 0; c < nc; c++) {
-                        d[2 * c] = s0[c];
-                        d[2 * c + 1] = s1[c];
-                    }
-                } else {
-                    for (int c = 0; c < nc; c++) {
-                        d[2 * c] = s0[c];
-                        d[2 * c + 1] = 0;
-                    }
-                }
-            }
-        } else {
-            for (int c = 0; c < nc; c++) {
-                const uint16_t *s = src + (n0 + c) * sn;
-                uint16_t *d = o + 2 * c;
-                for (long p = 0; p < kp2; p++) {
-                    d[p * 2 * FX_BF16_NR] = s[2 * p * sk];
-                    d[p * 2 * FX_BF16_NR + 1] = 2 * p + 1 < K ? s[(2 * p + 1) * sk] : 0;
-                }
-            }
-        }
-    }
+    free(slab);
 }
 
 /* One row of fx_bf16_rows.  (The OpenMP loops call functions compiled for
@@ -301,10 +371,8 @@ static void fx_bf16_pairs(long M, long N, const float *G, long ldg, uint16_t *ou
 
 #else   /* no AVX512-BF16 code in this build */
 static int fx_bf16_cpu(void) { return 0; }
-static void fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bp,
-                         float *C, long ldc, int acc, int nthreads) {}
-static long fx_bf16_packed_size(long K, long N) { return 0; }
-static void fx_bf16_pack(long K, long N, const uint16_t *src, long sk, long sn, uint16_t *out, int nthreads) {}
+static void fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bs, long sk,
+                         long sn, float *C, long ldc, int acc, int nthreads) {}
 static void fx_bf16_rows(long M, long N, const float *G, long ldg, uint16_t *out, long ldo, int nthreads) {}
 static void fx_bf16_pairs(long M, long N, const float *G, long ldg, uint16_t *out, int nthreads) {}
 #endif

@@ -7,9 +7,7 @@ cdef extern from "fx_bf16.h" nogil:
     int FX_BF16_NR
     int fx_bf16_cpu()
     int fx_bf16_ready()
-    long fx_bf16_packed_size(long K, long N)
-    void fx_bf16_pack(long K, long N, const uint16_t *src, long sk, long sn, uint16_t *out, int nthreads)
-    void fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bp,
-                      float *C, long ldc, int acc, int nthreads)
+    void fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bs,
+                      long sk, long sn, float *C, long ldc, int acc, int nthreads)
     void fx_bf16_rows(long M, long N, const float *G, long ldg, uint16_t *out, long ldo, int nthreads)
     void fx_bf16_pairs(long M, long N, const float *G, long ldg, uint16_t *out, int nthreads)

@@ -3,6 +3,8 @@ them; elsewhere the float32 products of the same values) against the
 float64 materialized computation on bfloat16-representable inputs, for
 every option of the linear functions; the kernels' products against
 float64 for every edge of their tiles."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -173,44 +175,44 @@ def test_kernel_products_against_float64(M, N, Kd):
     A2 = np.zeros((M, Kp), BF)
     A2[:, :Kd] = A
     A64, B64 = A.astype(np.float64), B.astype(np.float64)
-    # logits: A B^T, B packed along its rows' k
-    Bp = np.empty(K.bf16_packed_size(Kd, N), np.uint16)
-    assert K.bf16_pack(B.view(np.uint16), 1, Bp) == (Kd, N)
+    # logits: A B^T, B read along its rows' k
     C = np.full((M, N), np.nan, np.float32)
-    K.bf16_gemm(A2.view(np.uint16).reshape(-1), Kp, 2, M, Bp, Kd, N, C, False)
+    assert K.bf16_gemm(A2.view(np.uint16).reshape(-1), Kp, 2, M, B.view(np.uint16), 1, C, False) == (Kd, N)
     assert _rel(C, A64 @ B64.T) <= 1e-6
-    # d_hidden: G (M, N) rounded to rows, times B (N, Kd) packed along its columns' k
+    # the same B as a strided view (every other column of a wider matrix): element by element
+    Bw = np.zeros((N, 2 * Kd), BF)
+    Bw[:, ::2] = B
+    C2 = np.full((M, N), np.nan, np.float32)
+    K.bf16_gemm(A2.view(np.uint16).reshape(-1), Kp, 2, M, Bw.view(np.uint16)[:, ::2], 1, C2, False)
+    np.testing.assert_array_equal(C2, C)
+    # d_hidden: G (M, N) rounded to rows, times B (N, Kd) along its columns' k
     G = rng.standard_normal((M, N)).astype(np.float32)
     Gr = np.empty((M, N + (N & 1)), np.uint16)
     K.bf16_rows(G, Gr)
     np.testing.assert_array_equal(Gr[:, :N], G.astype(BF).view(np.uint16))
-    Bp2 = np.empty(K.bf16_packed_size(N, Kd), np.uint16)
-    K.bf16_pack(B.view(np.uint16), 0, Bp2)
     D = np.empty((M, Kd), np.float32)
-    K.bf16_gemm(Gr.reshape(-1), Gr.shape[1], 2, M, Bp2, N, Kd, D, False)
+    K.bf16_gemm(Gr.reshape(-1), Gr.shape[1], 2, M, B.view(np.uint16), 0, D, False)
     G64 = G.astype(BF).astype(np.float64)
     assert _rel(D, G64 @ B64) <= 1e-6
-    # d_W: G^T A accumulated, G as row pairs, A packed from a strided view
+    # d_W: G^T A accumulated, G as row pairs, A a strided view
     Gp = np.empty(((M + 1) // 2, N, 2), np.uint16)
     K.bf16_pairs(G, Gp)
-    Ap = np.empty(K.bf16_packed_size(M, Kd), np.uint16)
-    K.bf16_pack(A2.view(np.uint16)[:, :Kd], 0, Ap)
     dW = np.ones((N, Kd), np.float32)
-    K.bf16_gemm(Gp.reshape(-1), 2, 2 * N, N, Ap, M, Kd, dW, True)
+    K.bf16_gemm(Gp.reshape(-1), 2, 2 * N, N, A2.view(np.uint16)[:, :Kd], 0, dW, True)
     assert _rel(dW, 1 + G64.T @ A64) <= 1e-6
 
 
 @pytest.mark.skipif(not NATIVE, reason="no AVX512-BF16 on this CPU")
 def test_kernel_checks_its_operands():
     A = np.zeros(10, np.uint16)
-    Bp = np.zeros(K.bf16_packed_size(4, 3), np.uint16)
+    B = np.zeros((3, 4), np.uint16)
     C = np.zeros((2, 3), np.float32)
     with pytest.raises(ValueError, match="past its end"):
-        K.bf16_gemm(A, 8, 2, 2, Bp, 4, 3, C, False)
-    with pytest.raises(ValueError, match="packed"):
-        K.bf16_gemm(A, 4, 2, 2, Bp[:10], 4, 3, C, False)
+        K.bf16_gemm(A, 8, 2, 2, B, 1, C, False)
+    with pytest.raises(ValueError, match="k_axis"):
+        K.bf16_gemm(A, 4, 2, 2, B, 2, C, False)
     with pytest.raises(ValueError, match="smaller"):
-        K.bf16_gemm(A, 4, 2, 3, Bp, 4, 3, C, False)
+        K.bf16_gemm(A, 4, 2, 3, B, 1, C, False)
 
 
 def test_dask_takes_compute_dtype(path):
@@ -235,3 +237,32 @@ def test_dask_takes_compute_dtype(path):
         fxd.linear_cross_entropy(hd, W, yd, compute_dtype="half")
     with pytest.raises(TypeError, match="float64"):
         fxd.linear_evaluate(hd.astype(np.float64), W.astype(np.float64), yd, compute_dtype="bfloat16")
+
+
+def _peak(f):
+    tracemalloc.start()
+    try:
+        r = f()
+        return tracemalloc.get_traced_memory()[1], r
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.skipif(not NATIVE, reason="no AVX512-BF16 on this CPU: bfloat16 inputs take the float32 products")
+def test_peak_memory_is_the_float32_heads():
+    # the weight is never packed whole (the products pack it a k block at a
+    # time) and the gradient's bfloat16 copy shares the logits' budget: the
+    # bfloat16 head's peak is the float32 head's on the same values; V large
+    # enough that the default blocks are cut by the budget, H large enough
+    # that a packed weight copy (0.8 MB each) or d_weight's would show
+    rng = np.random.default_rng(40)
+    N, H, V = 1024, 96, 32768
+    h = rng.standard_normal((N, H)).astype(BF)
+    W = (rng.standard_normal((V, H)) / 10).astype(BF)
+    y = rng.integers(0, V, N)
+    h32, W32 = h.astype(np.float32), W.astype(np.float32)
+    for grad in (False, True):
+        p16, r16 = _peak(lambda: fx.linear_cross_entropy(h, W, y, return_grad=grad))
+        p32, r32 = _peak(lambda: fx.linear_cross_entropy(h32, W32, y, return_grad=grad))
+        assert p16 <= 1.01 * p32, (grad, p16, p32)
+        assert float(r16 if not grad else r16[0]) == pytest.approx(float(r32 if not grad else r32[0]), rel=1e-5)

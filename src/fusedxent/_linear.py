@@ -35,8 +35,30 @@ DW_SLICE_BYTES = 8 << 20
 
 
 def default_chunk_size(V_, itemsize, budget=CHUNK_BUDGET):
-    """Rows per block so that the (rows, V) logits buffer fits `budget`."""
+    """Rows per block so that the (rows, V) logits buffer fits `budget`
+    (itemsize: the bytes a logit takes in the blocks' scratch)."""
     return max(1, budget // max(1, V_ * itemsize))
+
+
+def block_rows(chunk_size, Vn, dt, bf, want_grad):
+    """The rows of a block: chunk_size, or by default as many as fit the
+    scratch budget -- the logits, and with the bfloat16 head's gradients
+    G rounded to bfloat16 beside them (2 bytes a logit more), so that its
+    peak memory stays the float32 head's."""
+    if chunk_size is not None:
+        return V.positive_int(chunk_size, "chunk_size")
+    return default_chunk_size(Vn, dt.itemsize + (2 if bf is not None and want_grad else 0))
+
+
+def narrow_grads(gs, hshape, hdtype, W, b):
+    """LinearGrads in the inputs' dtypes from the list [d_hidden, d_weight,
+    d_bias] in the compute dtype, emptied as it goes: each wide array is
+    released once its copy exists, so that with bfloat16 or float16 inputs
+    the peak is d_weight's two copies beside the narrow d_hidden."""
+    dh = gs.pop(0).reshape(hshape).astype(hdtype, copy=False)
+    dW = gs.pop(0).astype(W.dtype, copy=False)
+    db = gs.pop(0)
+    return LinearGrads(dh, dW, None if db is None else db.astype(b.dtype, copy=False))
 
 
 def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, weight=None, sample_weight=None,
@@ -71,7 +93,8 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         entropy float64, argmax int64 (first index on ties).
     chunk_size : int, optional
         Rows per block (the logits buffer is chunk_size x V); None: as many
-        as fit 64 MB.
+        as fit 64 MB (with the bfloat16 head's gradients, the logits and
+        their bfloat16 copy).
     num_threads : int, optional
         Threads of the row kernels (OpenMP) and of the matrix products (the
         BLAS pool, limited for the call through threadpoolctl when it is
@@ -104,9 +127,9 @@ def linear_cross_entropy(hidden, linear_weight, target, *, linear_bias=None, wei
         loss = finish_loss(parts.loss_sum, parts.weight_sum, o.reduction, o.k)
     out = [loss]
     if return_grad:
-        out.append(LinearGrads(parts.d_hidden.reshape(hshape).astype(hdtype, copy=False),
-                               parts.d_weight.astype(W.dtype, copy=False),
-                               None if parts.d_bias is None else parts.d_bias.astype(b.dtype, copy=False)))
+        gs = [parts.d_hidden, parts.d_weight, parts.d_bias]
+        parts = parts._replace(d_hidden=None, d_weight=None, d_bias=None)
+        out.append(narrow_grads(gs, hshape, hdtype, W, b))
     if return_stats:
         out.append(RowStats(*(a.reshape(hshape[:-1]) for a in parts.stats)))
     return out[0] if len(out) == 1 else tuple(out)
@@ -142,9 +165,8 @@ def linear_xent_parts(h2, W, y, b=None, options=None, *, hshape=None, sample_wei
     sw = None if sample_weight is None else V.sample_weight(sample_weight, hshape[:-1])
     yf = V.class_labels(y, Vn, ii)
     nt = V.num_threads(num_threads)
-    cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
-    cs = min(cs, max(N, 1))
-    bf, h2, W = bf16_head(h2, W, want_grad, nt, compute_dtype)
+    bf, h2, W = bf16_head(h2, W, nt, compute_dtype)
+    cs = min(block_rows(chunk_size, Vn, dt, bf, want_grad), max(N, 1))
     denom = xent_denominator(yf, ignore_index=ii, weight=w, sample_weight=sw, rows=N)
     gden = denom if grad_denominator is None else float(grad_denominator)
     rows = np.empty(N, dt) if reduction == "none" else None
@@ -229,31 +251,24 @@ def logit_chunks(h2, W, b, dt, chunk_size, bf16=None):
 
 class _Bf16Head:
     """The linear head's three products in bfloat16 (AVX512-BF16, the
-    kernels' bf16_gemm): the weight packed once per call for the logits
-    (and, with gradients, once more for d_hidden = G W), float32
-    accumulation; the logit gradient G rounded to bfloat16 (nearest even)
-    for d_hidden and d_W = G^T hidden -- what PyTorch's autocast does on
-    the CPU.  Inputs: bfloat16, or float32 rounded to bfloat16 here
-    (compute_dtype="bfloat16")."""
+    kernels' bf16_gemm, which packs the weight a block at a time as it
+    goes: no packed copy of it), float32 accumulation; the logit gradient
+    G rounded to bfloat16 (nearest even) for d_hidden and d_W = G^T hidden
+    -- what PyTorch's autocast does on the CPU.  Inputs: bfloat16, or
+    float32 rounded to bfloat16 here (compute_dtype="bfloat16")."""
 
-    def __init__(self, W, want_grad, nt):
+    def __init__(self, W, nt):
         self.nt = 0 if nt is None else nt
-        Wu = V.bf16_bits(W)
-        self.V, self.H = Wu.shape
+        self.W = V.bf16_bits(W)
+        self.V, self.H = self.W.shape
         self.Hp = self.H + (self.H & 1)      # a row of A holds whole k pairs: a zero column when H is odd
-        self.Wl = np.empty(_k.bf16_packed_size(self.H, self.V), np.uint16)
-        _k.bf16_pack(Wu, 1, self.Wl, self.nt)
-        self.Wg = None
-        if want_grad:
-            self.Wg = np.empty(_k.bf16_packed_size(self.V, self.H), np.uint16)
-            _k.bf16_pack(Wu, 0, self.Wg, self.nt)
-        self.g16 = self.hp = None       # the gradients' scratch, reused across blocks
+        self.g16 = None                      # the gradients' scratch, reused across blocks
 
     def logits(self, h, out):
         """out = h @ W.T in float32; returns h's bfloat16 bits (rows, Hp)."""
         hb = np.zeros((h.shape[0], self.Hp), np.uint16)
         hb[:, :self.H] = V.bf16_bits(h)
-        _k.bf16_gemm(hb.reshape(-1), self.Hp, 2, h.shape[0], self.Wl, self.H, self.V, out, False, self.nt)
+        _k.bf16_gemm(hb.reshape(-1), self.Hp, 2, h.shape[0], self.W, 1, out, False, self.nt)
         return hb
 
     def add_grads(self, g, hb, dh, dW):
@@ -267,18 +282,13 @@ class _Bf16Head:
             self.g16 = np.empty(((M + 1) // 2) * 2 * Vp, np.uint16)
         rows = self.g16[:M * Vp].reshape(M, Vp)
         _k.bf16_rows(g, rows, self.nt)
-        _k.bf16_gemm(self.g16, Vp, 2, M, self.Wg, Vn, self.H, dh, False, self.nt)
+        _k.bf16_gemm(self.g16, Vp, 2, M, self.W, 0, dh, False, self.nt)
         pairs = self.g16[:(M + 1) // 2 * 2 * Vn].reshape((M + 1) // 2, Vn, 2)
         _k.bf16_pairs(g, pairs, self.nt)
-        n = _k.bf16_packed_size(M, self.H)
-        if self.hp is None or self.hp.size < n:
-            self.hp = np.empty(n, np.uint16)
-        hp = self.hp[:n]
-        _k.bf16_pack(hb[:, :self.H], 0, hp, self.nt)
-        _k.bf16_gemm(self.g16, 2, 2 * Vn, Vn, hp, M, self.H, dW, True, self.nt)
+        _k.bf16_gemm(self.g16, 2, 2 * Vn, Vn, hb[:, :self.H], 0, dW, True, self.nt)
 
 
-def bf16_head(h2, W, want_grad, num_threads, compute_dtype=None):
+def bf16_head(h2, W, num_threads, compute_dtype=None):
     """(head, h2, W): a _Bf16Head when the products run in bfloat16 --
     hidden and weight bfloat16 (compute_dtype None), or compute_dtype
     "bfloat16" -- and this CPU runs them (AVX512-BF16 on the avx512 path),
@@ -291,7 +301,7 @@ def bf16_head(h2, W, want_grad, num_threads, compute_dtype=None):
     if not bf:
         return None, h2, W
     if _k.bf16_ready():
-        return _Bf16Head(W, want_grad, num_threads), h2, W
+        return _Bf16Head(W, num_threads), h2, W
     if compute_dtype == "bfloat16":
         return None, V.bf16_round(h2), V.bf16_round(W)
     return None, h2, W
@@ -343,8 +353,8 @@ def linear_evaluate(hidden, linear_weight, labels, *, linear_bias=None, ignore_i
     V.eval_options(ev.topk, ev.calibration_bins, ev.per_class, Vn)      # the class-count checks, before any work
     check_classwise_bins(ev.classwise_bins, Vn)
     check_ovr_bins(ev.roc_bins, Vn)
-    cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
-    bf, h2, W = bf16_head(h2, W, False, ev.num_threads, compute_dtype)
+    bf, h2, W = bf16_head(h2, W, ev.num_threads, compute_dtype)
+    cs = block_rows(chunk_size, Vn, dt, bf, False)
     with _blas_threads(ev.num_threads):
         for r0, r1, _, logits in logit_chunks(h2, W, b, dt, cs, bf):
             ev.update(logits, yf[r0:r1], None if sw is None else sw[r0:r1])
@@ -384,7 +394,8 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
         Also return the gradients of hidden, linear_weight and linear_bias.
     chunk_size : int, optional
         Rows per block (the logits buffer is chunk_size x V); None: as many
-        as fit 64 MB.
+        as fit 64 MB (with the bfloat16 head's gradients, the logits and
+        their bfloat16 copy).
     num_threads : int, optional
         As in `linear_cross_entropy`.
     compute_dtype : {None, "float32", "bfloat16"}
@@ -416,9 +427,9 @@ def linear_distillation_loss(hidden, linear_weight, teacher, *, linear_bias=None
         loss = finish_loss(parts.loss_sum, parts.weight_sum, o.reduction, o.k)
     if not return_grad:
         return loss
-    return loss, LinearGrads(parts.d_hidden.reshape(hshape).astype(hdtype, copy=False),
-                             parts.d_weight.astype(W.dtype, copy=False),
-                             None if parts.d_bias is None else parts.d_bias.astype(b.dtype, copy=False))
+    gs = [parts.d_hidden, parts.d_weight, parts.d_bias]
+    del parts
+    return loss, narrow_grads(gs, hshape, hdtype, W, b)
 
 
 def linear_distill_parts(h2, W, b, teacher, options, *, labels=None, sample_weight=None, want_grad=False,
@@ -438,13 +449,13 @@ def linear_distill_parts(h2, W, b, teacher, options, *, labels=None, sample_weig
     else:
         block = lambda r0, r1: teacher[r0:r1]                                                  # noqa: E731
     nt = V.num_threads(num_threads)
-    cs = default_chunk_size(Vn, dt.itemsize) if chunk_size is None else V.positive_int(chunk_size, "chunk_size")
     w = np.ones(N) if sample_weight is None else sample_weight
     if labels is not None:
         w = np.where(labels != o.ignore_index, w, 0.0)
     denom = float(np.sum(w))
     gden = denom if grad_denominator is None else float(grad_denominator)
-    bf, h2, W = bf16_head(h2, W, want_grad, nt, compute_dtype)
+    bf, h2, W = bf16_head(h2, W, nt, compute_dtype)
+    cs = block_rows(chunk_size, Vn, dt, bf, want_grad)
     acc = _GradSums(N, H, Vn, dt, b is not None, W, bf) if want_grad else None
     rows = np.empty(N, dt) if o.reduction == "none" else None
     loss_sum = 0.0

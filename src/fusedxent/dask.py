@@ -1165,7 +1165,7 @@ def _linear_eval_block(h, y, sw, W, *, b, opts, size, chunk_size, compute_dtype=
     yf, swf = y.reshape(-1), None if sw is None else sw.reshape(-1)
     cs = chunk_size or _linear.default_chunk_size(W.shape[0], dt.itemsize)
     parts, lse, amax = np.zeros(size), np.empty(N, h.dtype), np.empty(N, np.int64)
-    bf, h2, W = _linear.bf16_head(h2, W, False, opts["num_threads"], compute_dtype)
+    bf, h2, W = _linear.bf16_head(h2, W, opts["num_threads"], compute_dtype)
     with _linear._blas_threads(opts["num_threads"]):
         for r0, r1, _, logits in _linear.logit_chunks(h2, W, b, dt, cs, bf):
             e = _api.evaluate_parts(logits, yf[r0:r1], sample_weight=None if swf is None else swf[r0:r1], **opts)
