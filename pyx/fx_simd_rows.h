@@ -103,8 +103,8 @@ static double FN(sumexp_skip)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, c
 }
 
 #ifdef FX_VEC_MID_C          /* the sets where this kernel measured faster (the vocabulary says) */
-#if !FX_VEC_SCALEF
-#  error "stats_mid's padding lanes need exp(-inf) = 0 exactly (FX_VEC_SCALEF)"
+#ifndef VADD_UNLESS               /* no masked add: the term zeroed first */
+#  define VADD_UNLESS(acc, m, a) VADD(acc, VANDNOT(m, a))
 #endif
 #define FX_HAS_stats_mid 1
 /* longer rows: stats_row, chunk by chunk */
@@ -112,7 +112,8 @@ static double FN(sumexp_skip)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, c
 /* One vector of the exp-sum pass of a row (column j first): s += exp(x -
  * m) where x != m; the ties counted, k the first (branch-free: a branch
  * here mispredicts once a row).  Padding lanes load -inf: never a tie,
- * and their term is exactly 0 (vexp_sum clamps, then vscalefps). */
+ * and their term is exactly 0 with vscalef (vexp_sum clamps, then
+ * vscalefps), about FLT_MIN / DBL_MIN without (see stats_mid). */
 #define MID_TERM(xv, vm, s, ties, first, k, j)                                    \
     do {                                                                          \
         const VT x_ = (xv);                                                       \
@@ -143,10 +144,13 @@ static double FN(sumexp_skip)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, c
  * running ahead).  A single row's sum pass (it reads from L1) prefetches
  * the next row into L1, so the memory does not idle while it computes;
  * with that prefetch this kernel beats stats_row up to its chunk, hence
- * FX_MID_C.  On AVX-512 only (FX_VEC_MID_C): on AVX2 stats_row (one row:
- * max, first_eq, the exp-sum with the next row prefetched) measured as
- * fast as a four-rows-in-flight kernel, or faster.  (Figures: the
- * performance log.)
+ * FX_MID_C.  On AVX2 (FX_VEC_MID_C) only the two-rows loop: there
+ * stats_row (one row: max, first_eq, the exp-sum with the next row
+ * prefetched) measured as fast as a four-rows-in-flight kernel, or faster,
+ * and faster than this one's single-row loop at 300 classes.  Without
+ * vscalef (AVX2) a padding lane's term is about FLT_MIN / DBL_MIN, not 0:
+ * far below the flush guard's bound, under which row_stats redoes the row.
+ * (Figures: the performance log.)
  * Rows whose maximum is not finite (or that hold a NaN) come out with
  * s = NaN (through exp of NaN, or explicitly); row_stats redoes them. */
 static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out, double *s_out, int64_t *k_out,
@@ -156,11 +160,12 @@ static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out
     const ptrdiff_t nv = C - C % VL;
     const MT t = MTAIL(C - nv);
     ptrdiff_t i = 0;
-    if (C <= 8 * VL)
-        /* rows of at most 8 vectors two at a time, side by side: one row's
-         * reductions (max, sum, their folds) are too short a chain to keep
-         * the core busy (a minimal kernel measured it at 100 classes; no
-         * gain at 300: the performance log) */
+    if (C * (ptrdiff_t)sizeof(FX_T) <= 512)
+        /* rows of at most 512 bytes (8 vectors of AVX-512, 16 of AVX2) two
+         * at a time, side by side: one row's reductions (max, sum, their
+         * folds) are too short a chain to keep the core busy (a minimal
+         * kernel measured it at 100 classes; no gain at 300: the
+         * performance log) */
         for (; i + 2 <= n; i += 2) {
             const FX_T *pa = x + i * C, *pb = pa + C;
             if (pfd)        /* the next block's raw rows (fx_stats.pfd); else the hardware prefetcher's */
@@ -179,7 +184,7 @@ static void FN(stats_mid)(const FX_T *x, ptrdiff_t n, ptrdiff_t C, double *m_out
                 MID_TERM(VLOADM(pa + nv, t, -FX_INF), va, sa, ta, fa, ka, nv);
                 MID_TERM(VLOADM(pb + nv, t, -FX_INF), vb, sb, tb, fb, kb, nv);
             }
-            DT da = DZERO(), db = DZERO();                /* <= 9 terms a lane in float */
+            DT da = DZERO(), db = DZERO();                /* <= 17 terms a lane in float */
             FN(dfold1)(&da, sa);
             FN(dfold1)(&db, sb);
             MID_OUT(i, ma, da, ta, fa, ka);

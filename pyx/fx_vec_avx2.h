@@ -9,7 +9,8 @@
  * fx_isa_table.def whose FX_VEC_HEADER names it; its names are undefined
  * by fx_vec_end.h.  Masks are vectors of all-ones lanes (MT = VT), so
  * MBITS is a movemask.  Capabilities the kernels test: FX_VEC_SCALEF 0
- * (2^n from the exponent bits). */
+ * (2^n from the exponent bits), FX_VEC_MID_C (stats_mid for rows of at
+ * most 512 bytes, two at a time). */
 
 #include "fx_vec_avx256.h"
 
@@ -136,6 +137,7 @@ FX_INLINE __m256d fx_avx2_scale2n_d(__m256d p, __m256d t, __m256d magic)
 
 /* ---- the exps' 2^n: from the exponent bits (no vscalef) */
 #define FX_VEC_SCALEF 0
+#define FX_VEC_MID_C (FX_IS_FLOAT ? 128 : 64)    /* stats_mid's two-rows range only (fx_simd_rows.h) */
 #if FX_IS_FLOAT
 #  define VHMAX(v) fx_avx2_hmax_f(v)
 #  define VPOW2(t) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23))   /* 2^(bits of t's low word) */
