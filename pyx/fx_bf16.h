@@ -248,14 +248,16 @@ static void fx_bf16_pack_slab(long K, long N, const uint16_t *src, long sk, long
  * every pair index below (K + 1) / 2, its second half of the last pair
  * zero when K is odd.  B is packed here a k block of FX_BF16_KP pairs at a
  * time, never whole: a packed copy of a weight would be as big as the
- * weight.  The loop that keeps the smaller operand in cache is inner.  Few
- * rows (the logits): each thread takes groups of 64 columns, packs a
- * group's k block into its own 64 KB and runs all of A's rows against it
- * (the group's columns of C stay in L2 across the k blocks).  Few columns
- * (d_hidden, d_W): each k block of B is packed whole by all threads, then
- * the threads split A's row tiles, each against every group.  Either way a
- * packed pair is read by every row tile of A: the packing is 1 / (M / 6)
- * of the tile loop's loads.  The tiles the threads write are disjoint. */
+ * weight.  The loop that keeps the smaller operand in cache is inner.
+ * M <= N (the logits, and d_hidden at the default blocks): each thread
+ * takes groups of 64 columns, packs a group's k block into its own 64 KB
+ * and runs all of A's rows against it, through every k block (the group's
+ * columns of C stay in cache; k blocks outermost measured slower for
+ * d_hidden, the performance log).  M > N (d_W): each k block of B is
+ * packed whole by all threads, then the threads split A's row tiles, each
+ * against every group.  Either way a packed pair is read by every row tile
+ * of A: the packing is 1 / (M / 6) of the tile loop's loads.  The tiles
+ * the threads write are disjoint. */
 static void
 fx_bf16_gemm(long M, long N, long K, const uint16_t *A, long ars, long aks, const uint16_t *Bs, long sk, long sn,
              float *C, long ldc, int acc, int nthreads)
