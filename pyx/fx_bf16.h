@@ -223,19 +223,12 @@ static void fx_bf16_pack_slab(long K, long N, const uint16_t *src, long sk, long
     for (long p = p0; p < p1; p++) {
         const uint16_t *s0 = src + 2 * p * sk + n0 * sn, *s1 = s0 + sk;
         uint16_t *d = o + (p - p0) * 2 * FX_BF16_NR;
-        if (p >= full && sn == 1) {
-            fx_bf16_interleave64(s0, NULL, nc, d);
-        } else if (p >= full) {
-            for (int c = 0; c < nc; c++) {
-                d[2 * c] = s0[c * sn];
-                d[2 * c + 1] = 0;
-            }
-        } else if (sn == 1) {
-            fx_bf16_interleave64(s0, s1, nc, d);
+        if (sn == 1) {
+            fx_bf16_interleave64(s0, p < full ? s1 : NULL, nc, d);
         } else {
             for (int c = 0; c < nc; c++) {
                 d[2 * c] = s0[c * sn];
-                d[2 * c + 1] = s1[c * sn];
+                d[2 * c + 1] = p < full ? s1[c * sn] : 0;
             }
         }
     }

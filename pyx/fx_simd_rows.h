@@ -103,9 +103,6 @@ static double FN(sumexp_skip)(const FX_T *x, ptrdiff_t n, FX_T m, ptrdiff_t k, c
 }
 
 #ifdef FX_VEC_MID_C          /* the sets where this kernel measured faster (the vocabulary says) */
-#ifndef VADD_UNLESS               /* no masked add: the term zeroed first */
-#  define VADD_UNLESS(acc, m, a) VADD(acc, VANDNOT(m, a))
-#endif
 #define FX_HAS_stats_mid 1
 /* longer rows: stats_row, chunk by chunk */
 #define FX_MID_C FX_VEC_MID_C

@@ -74,6 +74,7 @@
 #endif
 #define MNONE(m) (MBITS(m) == 0)
 #define VZERO_WHERE(m, a) VANDNOT(m, a)                   /* 0 where m, else a */
+#define VADD_UNLESS(acc, m, a) VADD(acc, VANDNOT(m, a))   /* acc + a where not m */
 
 /* ---- double lanes: sums in double (DT), the halves of a float vector */
 #define DT __m256d
