@@ -209,49 +209,92 @@ FX_INLINE void FN(bce_eval_bins)(const FX_T *x, const FX_T *p, ptrdiff_t m, int6
 /* A run's scatter into a histogram of (w, w p, w t, 0) entries, one per
  * bin: an element is one load-add-store of four doubles where three rows
  * of bins would take three (GNU C vectors; elsewhere three doubles, the
- * same sums), alternating between copies h0 and h1 (two on the stack for
- * small histograms, so that neighbours in one bin do not wait on each
- * other's store; both the caller's for big ones, which rarely see one bin
- * twice in a row).  A weight's products are rounded before the add (FMA
- * paths would otherwise fuse them: the sums differ between paths at double
- * rounding, as every sum here does). */
+ * same sums).  Element j goes to copy j % 4 of the histogram (h + (j % 4)
+ * stride): a run of one bin -- a confident model's bins 0 and B - 1 --
+ * then waits on a store four elements back, not on the last one's (the
+ * chain is store-to-load forwarding plus the add).  stride = 0 for the
+ * caller's big histograms, which rarely see one bin twice in a row.
+ * Unweighted, the entry is (1, p, t, 0), no products.  A weight's
+ * products are rounded before the add (FMA paths would otherwise fuse
+ * them: the sums differ between paths at double rounding, as every sum
+ * here does). */
+#define FX_EVB_COPIES 4
 #if defined(__GNUC__)
 #ifndef FX_V4D_DEFINED
 #define FX_V4D_DEFINED
 typedef double fx_v4d __attribute__((vector_size(32), aligned(8)));   /* the caller's rows: 8-byte aligned */
 #endif
-#define FX_EVB_ENTRY(w, pp, tt) ((fx_v4d){(w), (w) * (double)(pp), (w) * (double)(tt), 0.0})
-#endif
-
-FX_INLINE void FN(bce_eval_scatter)(const FX_T *p, const FX_T *tj, const double *wj, ptrdiff_t m,
-                                    const int32_t *bi, double *h0, double *h1)
-{
-#if defined(__GNUC__)
-    fx_v4d *v0 = (fx_v4d *)h0, *v1 = (fx_v4d *)h1;
-    ptrdiff_t j = 0;
-    for (; j + 1 < m; j += 2) {
-        const int32_t b0 = bi[j], b1 = bi[j + 1];
-        const double w0 = wj ? wj[j] : 1.0, w1 = wj ? wj[j + 1] : 1.0;
-        if (b0 >= 0) v0[b0] += FX_EVB_ENTRY(w0, p[j], tj[j]);
-        if (b1 >= 0) v1[b1] += FX_EVB_ENTRY(w1, p[j + 1], tj[j + 1]);
-    }
-    if (j < m && bi[j] >= 0) {
-        const double w0 = wj ? wj[j] : 1.0;
-        v0[bi[j]] += FX_EVB_ENTRY(w0, p[j], tj[j]);
+#define FX_EVB_ADD(q, j, W)                                                        \
+    if (bi[j] >= 0) {                                                              \
+        const double w_ = (W);                                                     \
+        ((fx_v4d *)(h + (q) * stride))[bi[j]] +=                                   \
+            (fx_v4d){w_, w_ * (double)p[j], w_ * (double)tj[j], 0.0};              \
     }
 #else
-    for (ptrdiff_t j = 0; j < m; j++) {
-        const int32_t b = bi[j];
-        const double w0 = wj ? wj[j] : 1.0;
-        if (b >= 0) {
-            double *e = ((j & 1) ? h1 : h0) + 4 * b;
-            const double wp = w0 * (double)p[j], wt = w0 * (double)tj[j];
-            e[0] += w0;
-            e[1] += wp;
-            e[2] += wt;
-        }
+#define FX_EVB_ADD(q, j, W)                                                        \
+    if (bi[j] >= 0) {                                                              \
+        const double w_ = (W);                                                     \
+        double *e_ = h + (q) * stride + 4 * bi[j];                                 \
+        const double wp_ = w_ * (double)p[j], wt_ = w_ * (double)tj[j];            \
+        e_[0] += w_;                                                               \
+        e_[1] += wp_;                                                              \
+        e_[2] += wt_;                                                              \
     }
 #endif
+#define FX_EVB_LOOP(W)                                                             \
+    for (; j + 3 < m; j += 4) {                                                    \
+        FX_EVB_ADD(0, j, W(j))                                                     \
+        FX_EVB_ADD(1, j + 1, W(j + 1))                                             \
+        FX_EVB_ADD(2, j + 2, W(j + 2))                                             \
+        FX_EVB_ADD(3, j + 3, W(j + 3))                                             \
+    }                                                                              \
+    for (; j < m; j++) { FX_EVB_ADD(0, j, W(j)) }
+#define FX_EVB_ONE(j) 1.0
+#define FX_EVB_W(j) wj[j]
+
+FX_INLINE void FN(bce_eval_scatter)(const FX_T *p, const FX_T *tj, const double *wj, ptrdiff_t m,
+                                    const int32_t *bi, double *h, ptrdiff_t stride)
+{
+    ptrdiff_t j = 0;
+    if (wj) {
+        FX_EVB_LOOP(FX_EVB_W)
+    } else {
+        FX_EVB_LOOP(FX_EVB_ONE)
+    }
+}
+#undef FX_EVB_ADD
+#undef FX_EVB_LOOP
+#undef FX_EVB_ONE
+#undef FX_EVB_W
+
+/* A histogram of B entries: FX_EVB_COPIES copies of it on the stack when
+ * small, or the caller's own. */
+typedef struct {
+    double loc[FX_EVB_COPIES * 4 * FX_EVB_NB];
+    double *h, *out;
+    ptrdiff_t stride;
+    int64_t B;
+} FN(evb_hist);
+
+FX_INLINE void FN(evb_hist_init)(FN(evb_hist) *H, int64_t B, double *out)
+{
+    H->B = B;
+    H->out = out;
+    if (B > 0 && B <= FX_EVB_NB) {
+        H->h = H->loc;
+        H->stride = 4 * B;
+        memset(H->loc, 0, FX_EVB_COPIES * 4 * B * sizeof(double));
+    } else {
+        H->h = out;
+        H->stride = 0;
+    }
+}
+
+FX_INLINE void FN(evb_hist_fold)(FN(evb_hist) *H)
+{
+    if (H->B > 0 && H->stride)
+        for (ptrdiff_t i = 0; i < H->stride; i++)
+            H->out[i] += (H->loc[i] + H->loc[H->stride + i]) + (H->loc[2 * H->stride + i] + H->loc[3 * H->stride + i]);
 }
 
 /* hist (B > 0) and rhist (R > 0: a second histogram, the ROC's bins of
@@ -263,34 +306,27 @@ static void FN(bce_eval)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double
 {
     FX_T p[FX_EVB];
     int32_t bi[FX_EVB];
-    double loc[2 * 4 * FX_EVB_NB], rloc[2 * 4 * FX_EVB_NB];
-    const int local = B <= FX_EVB_NB, rlocal = R <= FX_EVB_NB;
-    double *h0 = local ? loc : hist, *h1 = local ? loc + 4 * B : hist;
-    double *r0 = rlocal ? rloc : rhist, *r1 = rlocal ? rloc + 4 * R : rhist;
+    FN(evb_hist) hb, hr;
+    FN(evb_hist_init)(&hb, B, hist);
+    FN(evb_hist_init)(&hr, R, rhist);
     sums[0] = sums[1] = sums[2] = sums[3] = 0.0;
-    if (B > 0 && local)
-        memset(loc, 0, 8 * B * sizeof(double));
-    if (R > 0 && rlocal)
-        memset(rloc, 0, 8 * R * sizeof(double));
     for (ptrdiff_t j0 = 0; j0 < n; j0 += FX_EVB) {
         const ptrdiff_t m = n - j0 < FX_EVB ? n - j0 : FX_EVB;
         const double *wj = w ? w + j0 : NULL;
         FN(bce_eval_run)(x + j0, t + j0, m, wj, sums, p);
         if (B > 0) {
             FN(bce_eval_bins)(x + j0, p, m, B, ulo, uscale, bi);
-            FN(bce_eval_scatter)(p, t + j0, wj, m, bi, h0, h1);
+            FN(bce_eval_scatter)(p, t + j0, wj, m, bi, hb.h, hb.stride);
         }
         if (R > 0) {
             FN(bce_eval_bins)(x + j0, p, m, R, rlo, rscale, bi);
-            FN(bce_eval_scatter)(p, t + j0, wj, m, bi, r0, r1);
+            FN(bce_eval_scatter)(p, t + j0, wj, m, bi, hr.h, hr.stride);
         }
     }
-    if (B > 0 && local)
-        for (int i = 0; i < 4 * B; i++) hist[i] += loc[i] + loc[4 * B + i];
-    if (R > 0 && rlocal)
-        for (int i = 0; i < 4 * R; i++) rhist[i] += rloc[i] + rloc[4 * R + i];
+    FN(evb_hist_fold)(&hb);
+    FN(evb_hist_fold)(&hr);
 }
-#undef FX_EVB_ENTRY
+#undef FX_EVB_COPIES
 #undef FX_EVB
 #undef FX_EVB_NB
 

@@ -358,56 +358,97 @@ static double FN(bce)(const FX_T *x, const FX_T *t, ptrdiff_t n, const fx_bce_se
 #  define NHALF 1
 #endif
 
+/* one vector's terms: the loss, sigmoid(x) (returned), (p - t)^2, and the
+ * hit masks */
+FX_INLINE VT FN(evb_terms)(const VT v, const VT tt, VT *loss, VT *r2, MT *gt, MT *le, MT *tp)
+{
+    const VT one = VSET((FX_T)1), zero = VZERO();
+    const VT av = FN(vabs)(v);
+    const VT e = FN(vexp_acc)(VSUB(zero, av));
+    const VT l1p = FX_SP_TABLE ? FN(vsoftplus_neg)(av) : FN(vlog1p01)(e);
+    *loss = FN(vbce_loss)(v, av, VSUB(one, tt), tt, l1p);
+    const VT dd = VDIV(one, VADD(one, e));
+    const VT sp = VSEL(VGE(v, zero), dd, VMUL(e, dd));
+    const VT r = VSUB(sp, tt);
+    *r2 = VMUL(r, r);
+    /* a hit: (x > 0) == (t >= 0.5), never for a NaN logit (both
+     * ordered compares are false for it) */
+    *gt = VGT(v, zero);
+    *le = VLE(v, zero);
+    *tp = VGE(tt, VSET((FX_T)0.5));
+    return sp;
+}
+
+/* one vector's terms into the double sums; tm: the lanes that count, w
+ * (NULL: unweighted) the weights of the vector's VL elements, read only
+ * under tm */
+FX_INLINE void FN(evb_add)(const VT loss, const VT r2, const MT gt, const MT le, const MT tp, const MT tm,
+                           const int left, const double *w, DT *a, DT *c, DT *h, DT *d, int64_t *hits)
+{
+    const VT one = VSET((FX_T)1), zero = VZERO();
+    if (w) {
+        /* the weights in double; the tail's padded with 0 */
+        double wb[VL];
+        const double *wj = w;
+        if (left < VL) {
+            for (int i = 0; i < VL; i++) wb[i] = i < left ? w[i] : 0.0;
+            wj = wb;
+        }
+        const VT tp01 = VSEL(tp, one, zero);
+        const VT hit01 = VSEL(gt, tp01, VSEL(le, VSUB(one, tp01), zero));
+        for (int q = 0; q < NHALF; q++) {
+            const DT wq = DLOADU(wj + q * (VL / NHALF));
+            a[q] = DADD(a[q], DNZ(wq, DMUL(wq, DHALF(loss, q))));
+            h[q] = DADD(h[q], DNZ(DHALF(hit01, q), wq));
+            c[q] = DADD(c[q], DMUL(wq, DHALF(r2, q)));
+            d[q] = DADD(d[q], wq);
+        }
+    } else {
+        const VT lm = left == VL ? loss : VZMASK(tm, loss), rm = left == VL ? r2 : VZMASK(tm, r2);
+        for (int q = 0; q < NHALF; q++) {
+            a[q] = DADD(a[q], DHALF(lm, q));
+            c[q] = DADD(c[q], DHALF(rm, q));
+        }
+        const unsigned g = MBITS(gt), l = MBITS(le), u = MBITS(tp), k = MBITS(tm);
+        *hits += __builtin_popcount(((g & u) | (l & ~u)) & k);
+    }
+}
+
 #define FX_HAS_bce_eval_run 1
 FX_INLINE void FN(bce_eval_run)(const FX_T *x, const FX_T *t, ptrdiff_t n, const double *w, double *sums,
                                 FX_T *p)
 {
-    const VT one = VSET((FX_T)1), zero = VZERO(), half = VSET((FX_T)0.5);
+    const VT zero = VZERO();
+    const MT all = VEQ(zero, zero);
     DT a[NHALF], c[NHALF], h[NHALF], d[NHALF];
     for (int q = 0; q < NHALF; q++) a[q] = c[q] = h[q] = d[q] = DZERO();
     int64_t hits = 0;
-    for (ptrdiff_t j = 0; j < n; j += VL) {
+    ptrdiff_t j = 0;
+    /* four vectors side by side (as bce_simd: one vector's exp -> division
+     * chain is too long for the scheduler to overlap alone) */
+    for (; j + 4 * VL <= n; j += 4 * VL) {
+        VT loss[4], r2[4];
+        MT gt[4], le[4], tp[4];
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+            const VT sp = FN(evb_terms)(VLOADU(x + j + u * VL), VLOADU(t + j + u * VL), &loss[u], &r2[u],
+                                        &gt[u], &le[u], &tp[u]);
+            VSTOREU(p + j + u * VL, sp);
+        }
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++)
+            FN(evb_add)(loss[u], r2[u], gt[u], le[u], tp[u], all, VL, w ? w + j + u * VL : NULL, a, c, h, d, &hits);
+    }
+    for (; j < n; j += VL) {
         const int left = n - j < VL ? (int)(n - j) : VL;
-        const MT tm = left == VL ? VEQ(zero, zero) : MTAIL(left);
+        const MT tm = left == VL ? all : MTAIL(left);
         const VT v = left == VL ? VLOADU(x + j) : VLOADM(x + j, tm, 0);
         const VT tt = left == VL ? VLOADU(t + j) : VLOADM(t + j, tm, 0);
-        const VT av = FN(vabs)(v);
-        const VT e = FN(vexp_acc)(VSUB(zero, av));
-        const VT l1p = FX_SP_TABLE ? FN(vsoftplus_neg)(av) : FN(vlog1p01)(e);
-        const VT loss = FN(vbce_loss)(v, av, VSUB(one, tt), tt, l1p);
-        const VT dd = VDIV(one, VADD(one, e));
-        const VT sp = VSEL(VGE(v, zero), dd, VMUL(e, dd));
-        const VT r = VSUB(sp, tt), r2 = VMUL(r, r);
-        /* a hit: (x > 0) == (t >= 0.5), never for a NaN logit (both
-         * ordered compares are false for it) */
-        const MT gt = VGT(v, zero), le = VLE(v, zero), tp = VGE(tt, half);
+        VT loss, r2;
+        MT gt, le, tp;
+        const VT sp = FN(evb_terms)(v, tt, &loss, &r2, &gt, &le, &tp);
         if (left == VL) VSTOREU(p + j, sp); else VSTOREM(p + j, sp, tm);
-        if (w) {
-            /* the weights in double; the tail's padded with 0 */
-            double wb[VL];
-            const double *wj = w + j;
-            if (left < VL) {
-                for (int i = 0; i < VL; i++) wb[i] = i < left ? w[j + i] : 0.0;
-                wj = wb;
-            }
-            const VT tp01 = VSEL(tp, one, zero);
-            const VT hit01 = VSEL(gt, tp01, VSEL(le, VSUB(one, tp01), zero));
-            for (int q = 0; q < NHALF; q++) {
-                const DT wq = DLOADU(wj + q * (VL / NHALF));
-                a[q] = DADD(a[q], DNZ(wq, DMUL(wq, DHALF(loss, q))));
-                h[q] = DADD(h[q], DNZ(DHALF(hit01, q), wq));
-                c[q] = DADD(c[q], DMUL(wq, DHALF(r2, q)));
-                d[q] = DADD(d[q], wq);
-            }
-        } else {
-            const VT lm = VZMASK(tm, loss), rm = VZMASK(tm, r2);
-            for (int q = 0; q < NHALF; q++) {
-                a[q] = DADD(a[q], DHALF(lm, q));
-                c[q] = DADD(c[q], DHALF(rm, q));
-            }
-            const unsigned g = MBITS(gt), l = MBITS(le), u = MBITS(tp), k = MBITS(tm);
-            hits += __builtin_popcount(((g & u) | (l & ~u)) & k);
-        }
+        FN(evb_add)(loss, r2, gt, le, tp, tm, left, w ? w + j : NULL, a, c, h, d, &hits);
     }
     for (int q = 0; q < NHALF; q++) {
         sums[0] += DHSUM(a[q]);
