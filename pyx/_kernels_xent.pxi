@@ -449,9 +449,17 @@ def softmax_xent(x, *, CEOptions options, labels=None, probabilities=None, sampl
     job.add(lse_out, N, 1, "lse_out", True, False)
     job.add(entropy_out, N, 1, "entropy_out", True, False)
     job.add(argmax_out, N, 1, "argmax_out", True, False)
-    job.transform(options.temperature, options.softcap, 0, 4)
+    # temperature alone: d/dx = (1/T) d/dz is a constant, folded into the
+    # gradient's scale (every gradient term carries gscale) instead of a
+    # pass of the driver over each block's gradient
+    cdef CE c = options.c
+    cdef int gstream = 4
+    if options.softcap == 0.0 and options.temperature != 1.0:
+        c.gscale = c.gscale / options.temperature
+        gstream = -1
+    job.transform(options.temperature, options.softcap, 0, gstream)
     job.run(ce_index_blk[float] if by_index else ce_soft_blk[float],
-            ce_index_blk[double] if by_index else ce_soft_blk[double], &options.c, N, rows_per_block,
+            ce_index_blk[double] if by_index else ce_soft_blk[double], &c, N, rows_per_block,
             partials(partial, nblocks(N, rows_per_block), 2), 2, nt, C, stats,   # extras: sx, for the entropy
             job.in_place(0, 4))                  # exps: the in-place gradient's scratch
 
