@@ -126,6 +126,7 @@ ctypedef fused BlockFn:
 
 cdef enum:
     MAX_STREAMS = 8
+    ZSUB_BYTES = 8192      # drive: transformed logits this many bytes at a time (in L1)
 
 
 cdef enum:
@@ -224,12 +225,18 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
     part + b * nparts.  zf (or NULL): the block sees the transformed
     logits z in place of stream zf.src (in thread scratch; a 16-bit
     stream's own float32 scratch), and its gradient stream is turned from
-    d/dz into d/dx after it.  Returns -1 when scratch
+    d/dz into d/dx after it.  The scratch of a block of float32/float64
+    logits is filled and read ZSUB_BYTES at a time (fn called on those
+    rows in turn, adding to the block's part): a whole block's z went
+    through L2 once written and once read back.  So fn must add to part
+    (the callers' partials start at zero).  Returns -1 when scratch
     memory ran out (nothing else then happened in that thread's blocks)."""
-    cdef Py_ssize_t nb = (N + per - 1) // per if per > 0 else 0, b, r0, n, off
+    cdef Py_ssize_t nb = (N + per - 1) // per if per > 0 else 0, b, r0, n, off, qi, q0, k, zw, zsub = 0
     cdef Py_ssize_t csz = sizeof(float) if BlockFn is BlockF else sizeof(double)
     cdef int i, j, ok
     cdef void **p
+    cdef void **pq
+    cdef char *raw
     cdef void *zb
     cdef void *db
     cdef Work *w
@@ -243,7 +250,7 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
     with parallel(num_threads=nt):
         # per thread: the block's pointers, one float32 scratch per 16-bit
         # stream (same slots), the statistics scratch
-        p = <void **>malloc(2 * MAX_STREAMS * sizeof(void *))
+        p = <void **>malloc(3 * MAX_STREAMS * sizeof(void *))   # block, 16-bit scratch, sub-block
         w = work_new(work_rows, extras, ebytes) if work_rows > 0 else NULL
         ok = p != NULL and (w != NULL or work_rows == 0)
         zb = NULL
@@ -280,20 +287,35 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
                             to_float(s[j].fmt, s[j].base + off * s[j].isz, <float *>p[j], n * s[j].width)
                     else:
                         p[j] = s[j].base + off * s[j].isz
-                if zf != NULL:
-                    if zb != NULL:
-                        zform_op(fn, zf, p[zf.src], zb, db, n * s[zf.src].width)
+                if zf != NULL and zb != NULL:
+                    # ZSUB_BYTES of rows at a time through the scratch, which stays in L1
+                    zw = s[zf.src].width
+                    zsub = max(1, ZSUB_BYTES // max(1, zw * csz))
+                    raw = <char *>p[zf.src]
+                    pq = p + 2 * MAX_STREAMS
+                    for qi in range((n + zsub - 1) // zsub):
+                        q0 = qi * zsub
+                        k = min(zsub, n - q0)
+                        for j in range(ns):
+                            pq[j] = NULL if p[j] == NULL else <void *>(
+                                <char *>p[j] + q0 * s[j].width * (<Py_ssize_t>sizeof(float) if s[j].fmt == F16
+                                                                  or s[j].fmt == BF16 else s[j].isz))
+                        zform_op(fn, zf, pq[zf.src], zb, db, k * zw)
                         if w != NULL:
-                            # the row kernels prefetch at x + pfd (fx_stats): while this
-                            # block computes from scratch, the next block's raw rows stream in
-                            w.st.pfd = <Py_ssize_t>(<uintptr_t>p[zf.src] + n * s[zf.src].width * s[zf.src].isz
+                            # the row kernels prefetch at x + pfd (fx_stats): while these
+                            # rows compute from scratch, the next block's raw rows stream in
+                            w.st.pfd = <Py_ssize_t>(<uintptr_t>(raw + (q0 + k) * zw * s[zf.src].isz)
                                                     - <uintptr_t>zb)
-                        p[zf.src] = zb
-                    else:
+                        pq[zf.src] = zb
+                        fn(ctx, pq, r0 + q0, k, w, part + b * nparts if part != NULL else NULL, NULL)
+                        if zf.grad >= 0 and pq[zf.grad] != NULL:
+                            zchain_op(fn, zf, pq[zf.grad], db, k * s[zf.grad].width)
+                else:
+                    if zf != NULL:
                         zform_op(fn, zf, p[zf.src], p[zf.src], db, n * s[zf.src].width)
-                fn(ctx, p, r0, n, w, part + b * nparts if part != NULL else NULL, NULL)
-                if zf != NULL and zf.grad >= 0 and p[zf.grad] != NULL:
-                    zchain_op(fn, zf, p[zf.grad], db, n * s[zf.grad].width)
+                    fn(ctx, p, r0, n, w, part + b * nparts if part != NULL else NULL, NULL)
+                    if zf != NULL and zf.grad >= 0 and p[zf.grad] != NULL:
+                        zchain_op(fn, zf, p[zf.grad], db, n * s[zf.grad].width)
                 for j in range(ns):
                     if s[j].base != NULL and s[j].out and (s[j].fmt == F16 or s[j].fmt == BF16):
                         from_float(s[j].fmt, <const float *>p[j], s[j].base + r0 * s[j].width * s[j].isz,

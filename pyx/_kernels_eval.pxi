@@ -25,11 +25,7 @@ cdef struct Eval:
 cdef void eval_rows(const Eval *o, const floating *x, const int64_t *y, const double *sw,
                     floating *lse_out, int64_t *amax, double *conf, int64_t *bins, Py_ssize_t n, Work *w,
                     double *part, double *l64, double *s64) noexcept nogil:
-    cdef Py_ssize_t t0, C = o.C, j, m = 6 + o.nk
-    if o.cwb > 0:
-        m += 3 * C * o.cwb + C + 1
-    for j in range(m):
-        part[j] = 0.0
+    cdef Py_ssize_t t0, C = o.C, j
     t0 = 0
     while t0 < n:          # tile by tile
         eval_tile(o, x + t0 * C, y + t0, atd(sw, t0), lse_out + t0, amax + t0,
@@ -205,7 +201,7 @@ def evaluate(x, labels, *, sample_weight=None, int64_t ignore_index, topk=(), ls
     (equal-width bins of c, or with logit_scale > 0 of its logit -log(s),
     floor((-log(s) - logit_lo) logit_scale) clamped to [0, bins));
     partial (nblocks x (6 + len(topk)), + 3 C classwise_bins + C + 1 with
-    classwise bins) receives each block's sums (see eval_tile,
+    classwise bins; zeros on entry) receives each block's sums (see eval_tile,
     classwise).  topk: the k > 1.  lse64_out, s64_out (float64, together
     or not at all): the per-row lse in double and s, the sum of exp(z_j - m)
     without the maximum's term.  Every output is that of the transformed
@@ -526,7 +522,7 @@ cdef void tfit_blk(const void *c, void **p, Py_ssize_t r0, Py_ssize_t n, Work *w
 def temperature_moments(x, labels, *, sample_weight=None, int64_t ignore_index, double temperature,
                         partial, Py_ssize_t rows_per_block, int nt):
     """The softmax NLL of z = x / temperature over the rows of x (N, C)
-    with its derivatives in beta = 1 / temperature: partial (nblocks x 8)
+    with its derivatives in beta = 1 / temperature: partial (nblocks x 8, zeros on entry)
     receives each block's sums and its count of bad labels (see
     tfit_tile)."""
     cdef _Job job = _Job()

@@ -385,8 +385,6 @@ cdef void ce_index_rows(const CE *o, const floating *x, const int64_t *y, const 
                         floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part,
                         RowOut ro) noexcept nogil:
     cdef Py_ssize_t t0, C = o.C
-    part[0] = 0.0
-    part[1] = 0.0
     t0 = 0
     while t0 < n:          # tile by tile
         ce_index_tile(o, x + t0 * C, y + t0, atd(sw, t0), at(loss, t0), at(grad, t0 * C), min(w.rows, n - t0),
@@ -398,8 +396,6 @@ cdef void ce_soft_rows(const CE *o, const floating *x, const floating *t, const 
                        floating *loss, floating *grad, Py_ssize_t n, Work *w, double *part,
                        RowOut ro) noexcept nogil:
     cdef Py_ssize_t t0, C = o.C
-    part[0] = 0.0
-    part[1] = 0.0
     t0 = 0
     while t0 < n:          # tile by tile
         ce_soft_tile(o, x + t0 * C, t + t0 * C, atd(sw, t0), at(loss, t0), at(grad, t0 * C), min(w.rows, n - t0),
@@ -432,7 +428,7 @@ def softmax_xent(x, *, CEOptions options, labels=None, probabilities=None, sampl
                  loss_out=None, grad_out=None, lse_out=None, entropy_out=None, argmax_out=None, partial,
                  Py_ssize_t rows_per_block, int nt):
     """Softmax cross-entropy over the rows of x (N, C); partial[b] (nblocks
-    x 2) receives block b's (loss sum, denominator sum).  Exactly one of
+    x 2, zeros on entry) receives block b's (loss sum, denominator sum).  Exactly one of
     `labels` (int64, N) and `probabilities` (N, C) is given.  lse_out,
     entropy_out (float64) and argmax_out (int64), all or none, receive the
     rows' statistics (the options must not be plain: xent_rows has none)."""
