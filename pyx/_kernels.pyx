@@ -227,9 +227,9 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
     stream's own float32 scratch), and its gradient stream is turned from
     d/dz into d/dx after it.  The scratch of a block of float32/float64
     logits is filled and read ZSUB_BYTES at a time (fn called on those
-    rows in turn, adding to the block's part): a whole block's z went
-    through L2 once written and once read back.  So fn must add to part
-    (the callers' partials start at zero).  Returns -1 when scratch
+    rows in turn, adding to the block's part), so that z stays in L1
+    rather than going to L2 and back.  So fn must add to part (the
+    callers' partials start at zero).  Returns -1 when scratch
     memory ran out (nothing else then happened in that thread's blocks)."""
     cdef Py_ssize_t nb = (N + per - 1) // per if per > 0 else 0, b, r0, n, off, qi, q0, k, zw, zsub = 0
     cdef Py_ssize_t csz = sizeof(float) if BlockFn is BlockF else sizeof(double)
@@ -303,7 +303,8 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
                         zform_op(fn, zf, pq[zf.src], zb, db, k * zw)
                         if w != NULL:
                             # the row kernels prefetch at x + pfd (fx_stats): while these
-                            # rows compute from scratch, the next block's raw rows stream in
+                            # rows compute from scratch, the raw rows the next zform reads
+                            # stream in (one block ahead was too far: evicted from L1 before use)
                             w.st.pfd = <Py_ssize_t>(<uintptr_t>(raw + (q0 + k) * zw * s[zf.src].isz)
                                                     - <uintptr_t>zb)
                         pq[zf.src] = zb
