@@ -236,7 +236,6 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
     cdef int i, j, ok
     cdef void **p
     cdef void **pq
-    cdef char *raw
     cdef void *zb
     cdef void *db
     cdef Work *w
@@ -287,36 +286,32 @@ cdef int drive(BlockFn fn, const void *ctx, Stream *s, int ns, Py_ssize_t N, Py_
                             to_float(s[j].fmt, s[j].base + off * s[j].isz, <float *>p[j], n * s[j].width)
                     else:
                         p[j] = s[j].base + off * s[j].isz
-                if zf != NULL and zb != NULL:
-                    # ZSUB_BYTES of rows at a time through the scratch, which stays in L1
-                    zw = s[zf.src].width
-                    zsub = max(1, ZSUB_BYTES // max(1, zw * csz))
-                    raw = <char *>p[zf.src]
-                    pq = p + 2 * MAX_STREAMS
-                    for qi in range((n + zsub - 1) // zsub):
-                        q0 = qi * zsub
-                        k = min(zsub, n - q0)
-                        for j in range(ns):
-                            pq[j] = NULL if p[j] == NULL else <void *>(
-                                <char *>p[j] + q0 * s[j].width * (<Py_ssize_t>sizeof(float) if s[j].fmt == F16
-                                                                  or s[j].fmt == BF16 else s[j].isz))
+                zsub = n
+                if zf != NULL and zb == NULL:       # a 16-bit stream's own scratch, in place
+                    zform_op(fn, zf, p[zf.src], p[zf.src], db, n * s[zf.src].width)
+                elif zf != NULL:                    # ZSUB_BYTES of rows at a time, the scratch in L1
+                    zsub = max(1, ZSUB_BYTES // max(1, s[zf.src].width * csz))
+                pq = p + 2 * MAX_STREAMS
+                for qi in range((n + zsub - 1) // zsub):
+                    q0 = qi * zsub
+                    k = min(zsub, n - q0)
+                    for j in range(ns):
+                        pq[j] = NULL if p[j] == NULL else <void *>(
+                            <char *>p[j] + q0 * s[j].width * (<Py_ssize_t>sizeof(float) if s[j].fmt == F16
+                                                              or s[j].fmt == BF16 else s[j].isz))
+                    if zb != NULL:
+                        zw = s[zf.src].width
                         zform_op(fn, zf, pq[zf.src], zb, db, k * zw)
                         if w != NULL:
                             # the row kernels prefetch at x + pfd (fx_stats): while these
                             # rows compute from scratch, the raw rows the next zform reads
                             # stream in (one block ahead was too far: evicted from L1 before use)
-                            w.st.pfd = <Py_ssize_t>(<uintptr_t>(raw + (q0 + k) * zw * s[zf.src].isz)
+                            w.st.pfd = <Py_ssize_t>(<uintptr_t>(<char *>p[zf.src] + (q0 + k) * zw * s[zf.src].isz)
                                                     - <uintptr_t>zb)
                         pq[zf.src] = zb
-                        fn(ctx, pq, r0 + q0, k, w, part + b * nparts if part != NULL else NULL, NULL)
-                        if zf.grad >= 0 and pq[zf.grad] != NULL:
-                            zchain_op(fn, zf, pq[zf.grad], db, k * s[zf.grad].width)
-                else:
-                    if zf != NULL:
-                        zform_op(fn, zf, p[zf.src], p[zf.src], db, n * s[zf.src].width)
-                    fn(ctx, p, r0, n, w, part + b * nparts if part != NULL else NULL, NULL)
-                    if zf != NULL and zf.grad >= 0 and p[zf.grad] != NULL:
-                        zchain_op(fn, zf, p[zf.grad], db, n * s[zf.grad].width)
+                    fn(ctx, pq, r0 + q0, k, w, part + b * nparts if part != NULL else NULL, NULL)
+                    if zf != NULL and zf.grad >= 0 and pq[zf.grad] != NULL:
+                        zchain_op(fn, zf, pq[zf.grad], db, k * s[zf.grad].width)
                 for j in range(ns):
                     if s[j].base != NULL and s[j].out and (s[j].fmt == F16 or s[j].fmt == BF16):
                         from_float(s[j].fmt, <const float *>p[j], s[j].base + r0 * s[j].width * s[j].isz,

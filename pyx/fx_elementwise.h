@@ -293,8 +293,9 @@ FX_INLINE void FN(evb_hist_init)(FN(evb_hist) *H, int64_t B, double *out)
 FX_INLINE void FN(evb_hist_fold)(FN(evb_hist) *H)
 {
     if (H->B > 0 && H->stride)
-        for (ptrdiff_t i = 0; i < H->stride; i++)
-            H->out[i] += (H->loc[i] + H->loc[H->stride + i]) + (H->loc[2 * H->stride + i] + H->loc[3 * H->stride + i]);
+        for (int c = 0; c < FX_EVB_COPIES; c++)
+            for (ptrdiff_t i = 0; i < H->stride; i++)
+                H->out[i] += H->loc[c * H->stride + i];
 }
 
 /* hist (B > 0) and rhist (R > 0: a second histogram, the ROC's bins of
