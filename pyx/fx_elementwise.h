@@ -375,7 +375,9 @@ static double FN(rowsum)(const FX_T *x, ptrdiff_t n)
  *   z = c tanh(s x)             s = 1/(T c)
  * and, when d is not NULL (a gradient is wanted, soft-cap on), the chain
  * rule's factor dz/dx = dscale sech^2(s x), dscale = 1/T, from x (not from
- * z: 1 - (z/c)^2 cancels as |z| -> c).  z may be x. */
+ * z: 1 - (z/c)^2 cancels as |z| -> c).  z may be x.  The vector paths
+ * have their own (fx_simd_elem.h: vtanh_c's expm1 form). */
+#ifndef FX_HAS_zform
 static void FN(zform)(const FX_T *x, FX_T *z, FX_T *d, ptrdiff_t n, double s, double cap, double dscale)
 {
     const FX_T ss = (FX_T)s, cc = (FX_T)cap, ds = (FX_T)dscale;
@@ -394,6 +396,7 @@ static void FN(zform)(const FX_T *x, FX_T *z, FX_T *d, ptrdiff_t n, double s, do
         for (ptrdiff_t j = 0; j < n; j++) z[j] = ss * x[j];
     }
 }
+#endif
 
 /* The gradient with respect to z turned into one with respect to x:
  * g *= d (the soft-cap's factors of zform) or g *= c (temperature only). */

@@ -113,6 +113,7 @@
 #undef FX_HAS_sumexp_extras
 #undef FX_HAS_vecmath_simd
 #undef FX_HAS_exp_affine_flat
+#undef FX_HAS_zform
 #undef FX_SP_TABLE
 #undef XP_LOG2E
 #undef XP_LN2HI
@@ -120,5 +121,7 @@
 #undef XP_MIN
 #undef XP_FLOOR
 #undef XP_FLUSH
+#undef FX_TANH_VMAX
+#undef FX_TANH_SIGNED
 #undef XP_REDUCE
 

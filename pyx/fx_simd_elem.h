@@ -465,6 +465,45 @@ FX_INLINE void FN(bce_eval_run)(const FX_T *x, const FX_T *t, ptrdiff_t n, const
 }
 #undef NHALF
 
+/* ---------------------------------------------------------------- the options' transformed logits */
+
+/* fx_elementwise.h's zform (the same formulas and arguments) with the
+ * soft-cap's tanh and sech^2 from one expm1 (vtanh_c). */
+#define FX_HAS_zform 1
+#define FX_ZFORM_LOOP(BODY, SCALE)                                                 \
+    for (; j + VL <= n; j += VL) {                                                 \
+        const MT tm = VEQ(zero, zero);                                             \
+        const VT v = VMUL(SCALE, VLOADU(x + j));                                   \
+        BODY(VSTOREU(z + j, zv), VSTOREU(d + j, dv))                               \
+    }                                                                              \
+    if (j < n) {                                                                   \
+        const MT tm = MTAIL(n - j);                                                \
+        const VT v = VMUL(SCALE, VLOADM(x + j, tm, 0));                            \
+        BODY(VSTOREM(z + j, zv, tm), VSTOREM(d + j, dv, tm))                       \
+    }
+#define FX_ZFORM_BOTH(STORE_Z, STORE_D)                                            \
+    VT s2; const VT zv = FN(vtanh_c)(v, cc, &s2); const VT dv = VMUL(ds, s2);     \
+    (void)tm; STORE_Z; STORE_D;
+#define FX_ZFORM_CAP(STORE_Z, STORE_D) const VT zv = FN(vtanh_c)(v, cc, NULL); (void)tm; STORE_Z;
+#define FX_ZFORM_SCALE(STORE_Z, STORE_D) const VT zv = v; (void)tm; STORE_Z;
+static void FN(zform)(const FX_T *x, FX_T *z, FX_T *d, ptrdiff_t n, double s, double cap, double dscale)
+{
+    const VT ss = VSET((FX_T)s), cc = VSET((FX_T)cap), ds = VSET((FX_T)dscale), zero = VZERO();
+    const VT m2s = VSET((FX_T)(-2.0 * s));       /* vtanh_c's argument -2u, u = s x: exact */
+    ptrdiff_t j = 0;
+    if (cap > 0 && d != NULL) {
+        FX_ZFORM_LOOP(FX_ZFORM_BOTH, m2s)
+    } else if (cap > 0) {
+        FX_ZFORM_LOOP(FX_ZFORM_CAP, m2s)
+    } else {
+        FX_ZFORM_LOOP(FX_ZFORM_SCALE, ss)
+    }
+}
+#undef FX_ZFORM_LOOP
+#undef FX_ZFORM_BOTH
+#undef FX_ZFORM_CAP
+#undef FX_ZFORM_SCALE
+
 /* ---------------------------------------------------------------- the vector math alone (ULP) */
 
 #define FX_HAS_vecmath_simd 1

@@ -61,16 +61,18 @@
     VT n_ = VSUB(t, VSET(magic));                                         \
     VT r = VFNMA(n_, VSET(XP_LN2LO), VFNMA(n_, VSET(XP_LN2HI), d));
 
-/* p(r) ~ e^r on |r| <= ln2/2 */
-FX_INLINE VT FN(vpoly_sum)(VT r)
+/* q(r) of p(r) = 1 + r + r^2 q(r), the written exp's polynomial
+ * (vpoly_write; on double the summed one's too), whose c1 is exactly 1:
+ * alone for expm1 (vtanh_c), where p - 1 would cancel */
+FX_INLINE VT FN(vpoly_q2)(VT r)
 {
 #if FX_IS_FLOAT
-    /* degree 5, p(0) = 1 exactly (FX_EXP5F: fx_coeffs.h) */
-    VT p = VSET(FX_EXP5F_C5);
-    p = VFMA(p, r, VSET(FX_EXP5F_C4));
-    p = VFMA(p, r, VSET(FX_EXP5F_C3));
-    p = VFMA(p, r, VSET(FX_EXP5F_C2));
-    p = VFMA(p, r, VSET(FX_EXP5F_C1));
+    /* degree 6, fx_expneg_fast_f's polynomial (FX_EXP6F: fx_coeffs.h) */
+    VT p = VSET(FX_EXP6F_C6);
+    p = VFMA(p, r, VSET(FX_EXP6F_C5));
+    p = VFMA(p, r, VSET(FX_EXP6F_C4));
+    p = VFMA(p, r, VSET(FX_EXP6F_C3));
+    return VFMA(p, r, VSET(FX_EXP6F_C2));
 #else
     /* degree 11 (FX_EXP11D: fx_coeffs.h) */
     VT p = VSET(FX_EXP11D_C11);
@@ -82,23 +84,30 @@ FX_INLINE VT FN(vpoly_sum)(VT r)
     p = VFMA(p, r, VSET(FX_EXP11D_C5));
     p = VFMA(p, r, VSET(FX_EXP11D_C4));
     p = VFMA(p, r, VSET(FX_EXP11D_C3));
-    p = VFMA(p, r, VSET(FX_EXP11D_C2));
-    p = VFMA(p, r, VSET(1.0));
+    return VFMA(p, r, VSET(FX_EXP11D_C2));
 #endif
+}
+
+/* p(r) ~ e^r on |r| <= ln2/2 */
+FX_INLINE VT FN(vpoly_sum)(VT r)
+{
+#if FX_IS_FLOAT
+    /* degree 5, p(0) = 1 exactly (FX_EXP5F: fx_coeffs.h) */
+    VT p = VSET(FX_EXP5F_C5);
+    p = VFMA(p, r, VSET(FX_EXP5F_C4));
+    p = VFMA(p, r, VSET(FX_EXP5F_C3));
+    p = VFMA(p, r, VSET(FX_EXP5F_C2));
+    p = VFMA(p, r, VSET(FX_EXP5F_C1));
     return VFMA(p, r, VSET((FX_T)1));
+#else
+    return VFMA(VFMA(FN(vpoly_q2)(r), r, VSET(1.0)), r, VSET((FX_T)1));
+#endif
 }
 
 FX_INLINE VT FN(vpoly_write)(VT r)
 {
 #if FX_IS_FLOAT
-    /* degree 6, fx_expneg_fast_f's polynomial (FX_EXP6F: fx_coeffs.h) */
-    VT p = VSET(FX_EXP6F_C6);
-    p = VFMA(p, r, VSET(FX_EXP6F_C5));
-    p = VFMA(p, r, VSET(FX_EXP6F_C4));
-    p = VFMA(p, r, VSET(FX_EXP6F_C3));
-    p = VFMA(p, r, VSET(FX_EXP6F_C2));
-    p = VFMA(p, r, VSET(FX_EXP6F_C1));
-    return VFMA(p, r, VSET(1.0f));
+    return VFMA(VFMA(FN(vpoly_q2)(r), r, VSET(FX_EXP6F_C1)), r, VSET(1.0f));
 #else
     return FN(vpoly_sum)(r);
 #endif
@@ -238,6 +247,80 @@ FX_INLINE VT FN(vsoftplus_neg)(VT a)
 
 /* the sign bit cleared: |v| */
 FX_INLINE VT FN(vabs)(VT v) { return VMAX(v, VSUB(VZERO(), v)); }
+
+/* c tanh(u) and, where s2 is not NULL, sech^2(u), from v = -2u (the
+ * callers fold -2 into their scale; exact): the logit soft-cap
+ * z = c tanh(x / c) and its derivative.  With m = expm1(d):
+ *   tanh(u) = -m / (2 + m)         no cancellation at any u: m is exact to
+ *                                  its rounding where e^d is near 1
+ * m = 2^n (e^r - 1) + (2^n - 1) on the written exp's reduction
+ * (d = n ln2 + r), e^r - 1 = r + r^2 q(r) (vpoly_q2) rounded once: r q(r)
+ * would carry q's rounding, twice as coarse above 1 as below.
+ * d = -2|u| and the sign put back, or on float without sech^2 d = v
+ * itself, clamped to FX_TANH_VMAX (where tanh has rounded to -1) so that
+ * m stays finite: the sign comes out of m, three operations fewer, at
+ * 2.7 ULP against 2.6 (2 + m above 2 rounds coarser); double keeps |u|
+ * (2.4 ULP against 2.6-2.8).  sech^2 is even and needs e^-2|u| itself:
+ *   sech^2(u) = 4e / (1 + e (e + 2))   e = e^-2|u| formed as 2^n p(r), not
+ *                                  as 1 + m (which loses e as it falls).
+ * Without sech^2 the reduction takes ln2 as one float: its error n 1.9e-9
+ * in r moves m by 2^n times that, below m's rounding at every n, where e
+ * itself (sech^2's) would carry it whole (3 ULP at n = -100).  One exp's
+ * work and a division, where fx_tanh_f (fx_vecmath.h) takes the exp, a
+ * series for small u and a select.  NaN passes; +-inf give +-c and
+ * sech^2 0. */
+#if FX_IS_FLOAT
+#  define FX_TANH_VMAX 20.0f            /* tanh(-10) rounds to -1 in float */
+#  define FX_TANH_SIGNED 1
+#else
+#  define FX_TANH_VMAX 40.0             /* and tanh(-20) in double */
+#  define FX_TANH_SIGNED 0
+#endif
+FX_INLINE VT FN(vtanh_c)(VT v, VT c, VT *s2)
+{
+    const VT zero = VZERO(), one = VSET((FX_T)1);
+    const int fold = s2 == NULL && FX_TANH_SIGNED;              /* the sign through m itself */
+    const VT d0 = fold ? VMIN(VSET(FX_TANH_VMAX), v)             /* NaN passes (the second operand) */
+                       : VMIN(v, VSUB(zero, v));                 /* -2|u| */
+#if FX_VEC_SCALEF
+    const VT d = VMAX(VSET(XP_FLOOR), d0);
+    const VT n = VROUND(VMUL(d, VSET(XP_LOG2E)));
+    const VT p2 = VSCALE(one, n);                /* 2^n, 0 far below the subnormals */
+#else
+    const VT d = VMAX(VSET(XP_MIN), d0);         /* 2^n stays normal; m = -1 there anyway */
+    const VT t = VFMA(d, VSET(XP_LOG2E), VSET(XP_SHIFTER + XP_BIAS));
+    const VT n = VSUB(t, VSET(XP_SHIFTER + XP_BIAS));
+    const VT p2 = VPOW2(t);
+#endif
+    const VT r = s2 == NULL ? VFNMA(n, VSET((FX_T)0.69314718055994531), d)
+                            : VFNMA(n, VSET(XP_LN2LO), VFNMA(n, VSET(XP_LN2HI), d));
+    const VT m0 = VFMA(VMUL(r, FN(vpoly_q2)(r)), r, r);        /* e^r - 1 = r + r^2 q(r) */
+    const VT m = VFMA(p2, m0, VSUB(p2, one));
+    const VT den = VADD(VSET((FX_T)2), m);
+    const VT w = VDIV(VMUL(VSUB(zero, c), m), den);
+    if (s2 != NULL) {
+        const VT p = VADD(m0, one);
+#if FX_VEC_SCALEF
+        const VT e = VSCALE(p, n), e4 = VSCALE(VMUL(p, VSET((FX_T)4)), n);   /* 4e rounded once */
+#else
+        VT e = VMUL(p, p2);
+        if (!MNONE(VLT(d0, VSET(XP_MIN))))           /* e below the normal range: kept */
+            e = FN(vexp_acc)(d0);
+        const VT e4 = VMUL(VSET((FX_T)4), e);
+#endif
+        *s2 = VDIV(e4, VFMA(e, VADD(e, VSET((FX_T)2)), one));     /* (1 + e)^2 = 1 + e (e + 2) */
+    }
+    return fold ? w : VSEL(VGT(v, zero), VSUB(zero, w), w);
+}
+
+/* the two alone, for their errors in ULP (fx_vecmath_fns.def) */
+FX_INLINE VT FN(vtanh)(VT u) { return FN(vtanh_c)(VMUL(u, VSET((FX_T)-2)), VSET((FX_T)1), NULL); }
+FX_INLINE VT FN(vsech2)(VT u)
+{
+    VT s2;
+    (void)FN(vtanh_c)(VMUL(u, VSET((FX_T)-2)), VSET((FX_T)1), &s2);
+    return s2;
+}
 
 /* one double accumulator: both halves of a float vector, added in double */
 FX_INLINE void FN(dfold1)(DT *d, VT v)

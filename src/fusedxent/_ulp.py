@@ -22,15 +22,15 @@ from . import _testing as _t
 VecMath = IntEnum("VecMath", {name.upper(): code for code, name in enumerate(_t.vecmath_names())})
 V = VecMath
 
-# fn -> (label, reference, domain, note); the last five are what the kernels
-# of the selected path call (intrinsics on the AVX paths)
+# fn -> (label, reference, domain, note); tanh, sech^2 and the last five are
+# what the kernels of the selected path call (intrinsics on the vector paths)
 FUNCS = {
     V.EXP: ("exp", np.exp, "x <= 0", "subnormal results kept"),
     V.EXP_FLUSH: ("exp (flushing)", np.exp, "x <= 0", "0 below x = -87 (float) / -708 (double)"),
     V.LOG: ("log", np.log, "x > 0", ""),
     V.LOG1P01: ("log1p", np.log1p, "0 <= x <= 1", "the softmax-loss variant"),
     V.LOG1P: ("log1p", np.log1p, "x >= -1", ""),
-    V.TANH: ("tanh", np.tanh, "any x", "the soft-cap, cap tanh(x / cap)"),
+    V.TANH: ("tanh", np.tanh, "any x", "the soft-cap, cap tanh(x / cap); expm1 form on vector paths"),
     V.SECH2: ("sech^2", lambda x: 1 / np.cosh(x) ** 2, "any x", "the soft-cap's derivative"),
     V.EXP_SUM: ("exp, summed", np.exp, "x <= 0", "row sums (degree 5 float); above FLT_MIN / DBL_MIN"),
     V.EXP_WRITE: ("exp, written", np.exp, "x <= 0", "probabilities, gradients; 0 below FLT_MIN / DBL_MIN"),
