@@ -237,6 +237,40 @@ def test_softcap_limits_and_infinite_logits():
                                rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softcap_extreme_logits_on_every_path(isa, dtype):
+    # the vector paths' tanh: the sign folded through expm1 on float (its
+    # argument clamped where tanh has rounded to +-1), |u| with sech^2;
+    # saturated, infinite and tiny logits, 37 classes (masked tails)
+    cap = 5.0
+    vals = np.array([np.inf, -np.inf, 1e30, -1e30, 300.0, -300.0, 60.0, -60.0, 45.2, -45.2, 22.6, -22.6,
+                     9.05, -9.05, 1.0, -1.0, 0.3, -0.3, 1e-3, -1e-3, 1e-30, -1e-30, 0.0, -0.0])
+    rng = np.random.default_rng(5)
+    x = np.where(rng.random((40, 37)) < 0.5, rng.choice(vals, (40, 37)), rng.standard_normal((40, 37)) * 20)
+    x = x.astype(dtype)
+    y = rng.integers(0, 37, 40)
+    x64 = x.astype(np.float64)
+    u = np.where(np.isfinite(x64), x64, np.sign(x64) * 1e3) / cap
+    z = cap * np.tanh(u)
+    want = R.softmax_cross_entropy(z, y, reduction="none")
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    gz = p - np.eye(37)[y]
+    gwant = gz / np.cosh(np.clip(u, -300, 300)) ** 2
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    loss = fx.softmax_cross_entropy(x, y, softcap=cap, reduction="none")
+    loss2, g = fx.softmax_cross_entropy(x, y, softcap=cap, reduction="none", return_grad=True)
+    np.testing.assert_allclose(loss, want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(loss2, want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(g, gwant, rtol=tol, atol=tol * 1e-2)
+    assert np.all(g[np.isinf(x)] == 0)
+    # a NaN logit: that row's loss and gradient are NaN, the others untouched
+    x[3, 7] = np.nan
+    loss = fx.softmax_cross_entropy(x, y, softcap=cap, reduction="none")
+    assert np.isnan(loss[3]) and np.all(np.isfinite(np.delete(loss, 3)))
+    np.testing.assert_allclose(np.delete(loss, 3), np.delete(want, 3), rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("C", [3, 90])
 def test_evaluate_is_that_of_the_transformed_logits(C):
     rng, x, y = _data(400, C, C)
