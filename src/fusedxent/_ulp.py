@@ -126,10 +126,12 @@ def max_ulp(fn, dtype, n=1_000_000, seed=0, exhaustive=False):
         worst, at, tried = 0.0, None, 0
         step = 1 << 24
         for b0 in range(0, 1 << 31, step):
-            v = np.arange(b0, b0 + step, dtype=np.uint32).view(np.float32)   # every x >= 0
+            v = np.arange(b0, b0 + step, dtype=np.uint32).view(np.float32)   # every x >= 0 (and -x below)
             x = _to_domain(fn, v[np.isfinite(v)])
             if fn == V.LOG1P:
                 x = np.concatenate([x, -v[(v > 0) & (v <= 1)]])
+            if fn in (V.TANH, V.SECH2):     # the vector paths' tanh is not computed symmetrically
+                x = np.concatenate([x, -x])
             if x.size == 0:
                 continue
             e, xs = ulp_errors(fn, x)
